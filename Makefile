@@ -1,0 +1,43 @@
+# One entry point for people and CI. Every target installs what it needs first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+OUT    ?= out/demo
+
+.PHONY: install test lint typecheck pytest demo clean system-deps
+
+# Debian packages the test suite needs (a broker for later MQTT tests); installed only when missing.
+system-deps:
+	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then \
+		if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq mosquitto; \
+		else echo "mosquitto is missing: install it (sudo apt-get install mosquitto)"; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: system-deps $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+demo: install
+	$(BIN)/vpp capability configs/districts/demo.yaml
+	$(BIN)/vpp dispatch configs/districts/demo.yaml --peak-hours --target-pct 5 --out $(OUT)
+
+clean:
+	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

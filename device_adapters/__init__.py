@@ -1,0 +1,1 @@
+"""Device adapters: how setpoints reach field gateways (MQTT) or the simulator."""

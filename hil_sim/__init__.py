@@ -1,0 +1,1 @@
+"""Hardware-in-the-loop simulation: device physics and simulated gateways."""

@@ -1,0 +1,161 @@
+"""The dispatch problem: a district, an event, a horizon, baselines and solver settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from vpp.domain import (
+    DemandResponseEvent,
+    District,
+    FrozenModel,
+    ResourceRef,
+    TimeGrid,
+    UnknownReferenceError,
+)
+from vpp.optimizer.linear import FloatArray
+
+Backend = Literal["highs", "pyomo"]
+Objective = Literal["min_cost", "max_response"]
+
+
+class DispatchSettings(FrozenModel):
+    """Solver limits and the prices of soft constraints; every solve has a limit and a gap."""
+
+    time_limit_s: float = Field(default=10.0, gt=0, le=3600)
+    mip_rel_gap: float = Field(default=0.005, ge=0, le=1)
+    backend: Backend = "highs"
+    threads: int = Field(default=1, ge=1, le=64)
+    seed: int = 0
+    shortfall_penalty_cny_per_kwh: float = Field(default=100.0, gt=0)
+    feeder_penalty_cny_per_kwh: float = Field(default=200.0, gt=0)
+    target_margin_pct: float = Field(
+        default=0.5, ge=0, le=20, description="planned over-delivery absorbing the MIP gap [%]"
+    )
+    rotation_cny_per_kwh_per_call: float = Field(
+        default=0.05, ge=0, description="price adder per event an enterprise served this round"
+    )
+    curtail_start_stride_min: int = Field(
+        default=30, gt=0, description="grid of start times for curtailments shorter than the event"
+    )
+
+
+@dataclass(frozen=True)
+class DispatchProblem:
+    """Everything the optimiser needs, prepared by the caller.
+
+    ``load_baselines_kw`` gives each curtailable load's customer baseline over ``grid``
+    (key ``site_id/resource_id``); the other kinds' baselines follow from their physics.
+    ``first_free_index`` is the first interval whose power may still change (intervals
+    before it are in the past or already committed and follow the baseline).
+    """
+
+    district: District
+    event: DemandResponseEvent
+    grid: TimeGrid
+    load_baselines_kw: Mapping[str, FloatArray] = field(default_factory=dict)
+    events_today: Mapping[str, int] = field(default_factory=dict)
+    first_free_index: int | None = None
+    resource_keys: frozenset[str] | None = None
+    """Only these resources take part (capability breakdowns); None means all."""
+
+    def refs(self) -> list[ResourceRef]:
+        refs = list(self.district.resources())
+        if self.resource_keys is None:
+            return refs
+        return [ref for ref in refs if ref.key in self.resource_keys]
+
+    def restricted_to(self, keys: frozenset[str]) -> DispatchProblem:
+        return DispatchProblem(
+            self.district,
+            self.event,
+            self.grid,
+            self.load_baselines_kw,
+            self.events_today,
+            self.first_free_index,
+            keys,
+        )
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """Arrays and indices every resource-kind builder shares (see the package glossary)."""
+
+    grid: TimeGrid
+    window: slice
+    direction: float
+    target_kw: float
+    first_free: int
+    issued_at: datetime
+    energy_price_cny_per_kwh: float
+    settings: DispatchSettings
+    objective: Objective
+    rotation_calls: Mapping[str, int]
+
+    @property
+    def n_t(self) -> int:
+        return self.grid.count
+
+    @property
+    def dt_h(self) -> float:
+        return self.grid.dt_h
+
+    @property
+    def in_window(self) -> np.ndarray:
+        mask = np.zeros(self.n_t, dtype=bool)
+        mask[self.window] = True
+        return mask
+
+    @property
+    def free(self) -> np.ndarray:
+        """Intervals whose power the dispatch may change."""
+        mask = np.zeros(self.n_t, dtype=bool)
+        mask[self.first_free :] = True
+        return mask
+
+    def index_after(self, ts: datetime) -> int:
+        return self.grid.first_index_at_or_after(ts)
+
+    def interval_count(self, minutes: int) -> int:
+        """Whole intervals in a duration, rounded down (a limit is never exceeded)."""
+        return minutes // self.grid.interval_min
+
+    def rotation_adder(self, enterprise_id: str) -> float:
+        calls = self.rotation_calls.get(enterprise_id, 0)
+        return calls * self.settings.rotation_cny_per_kwh_per_call
+
+    def notice_index(self, notice_min: int) -> int:
+        """First interval a resource needing ``notice_min`` of notice can act in."""
+        return max(self.first_free, self.index_after(self.issued_at + timedelta(minutes=notice_min)))
+
+
+def build_context(
+    problem: DispatchProblem, settings: DispatchSettings, objective: Objective
+) -> ModelContext:
+    grid = problem.grid
+    window = grid.slice_of(problem.event.start, problem.event.end)
+    first_free = problem.first_free_index
+    if first_free is None:
+        first_free = grid.first_index_at_or_after(problem.event.issued_at)
+    known = {e.enterprise_id for e in problem.district.enterprises}
+    for key in problem.events_today:
+        if key not in {ref.key for ref in problem.district.resources()}:
+            raise UnknownReferenceError("events_today", key)
+    rotation = {k: v for k, v in problem.district.rotation_counts.items() if k in known}
+    return ModelContext(
+        grid=grid,
+        window=window,
+        direction=problem.event.direction,
+        target_kw=problem.event.target_kw_for(problem.district.peak_load_kw),
+        first_free=first_free,
+        issued_at=problem.event.issued_at,
+        energy_price_cny_per_kwh=problem.district.energy_price_cny_per_kwh,
+        settings=settings,
+        objective=objective,
+        rotation_calls=rotation,
+    )

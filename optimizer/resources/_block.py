@@ -1,0 +1,40 @@
+"""What each resource-kind builder hands to the system layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vpp.domain import ResourceRef, SetpointMode
+from vpp.optimizer.linear import FloatArray, IntArray
+
+
+@dataclass(frozen=True)
+class KindBlock:
+    """One resource kind in the model.
+
+    ``power_idx[r, t]`` is the variable of each resource's net consumption [kW]. When
+    ``paid_price_cny_per_kwh`` is given, the system layer pays response at that price per
+    resource; otherwise the builder priced its own response (curtailment steps).
+    ``setpoint_kw(x)`` gives the commanded value per (resource, interval), NaN where the
+    resource runs normally.
+    """
+
+    kind: str
+    refs: list[ResourceRef]
+    baseline_kw: FloatArray
+    power_idx: IntArray
+    mode: SetpointMode
+    setpoint_kw: Callable[[FloatArray], FloatArray]
+    paid_price_cny_per_kwh: FloatArray | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.refs)
+
+
+def deviating(power_kw: FloatArray, baseline_kw: FloatArray, tol_kw: float = 1e-3) -> FloatArray:
+    """Power where it departs from the baseline, NaN elsewhere: the commanded intervals."""
+    return np.where(np.abs(power_kw - baseline_kw) > tol_kw, power_kw, np.nan)

@@ -1,0 +1,91 @@
+"""Batteries: charge and discharge power [kW] and stored energy [kWh].
+
+    soc_kwh[r, t] = soc_kwh[r, t-1] + (eta_c charge[r, t] - discharge[r, t] / eta_d) dt
+    power[r, t]   = charge[r, t] - discharge[r, t]
+
+with ``soc_min <= soc <= soc_max`` (times capacity), the final SoC at least the required one
+(or as much as charging at full power could reach), and no power outside the availability
+windows or before the first free interval. Throughput costs degradation and losses cost
+energy. With positive prices and efficiencies below one, charging and discharging at once
+never pays while shaving a peak, so no binary is needed then (DOMAIN.md); filling a valley
+would reward burning energy in losses, so a charge/discharge mode binary is added for it.
+Applies to Battery; baseline: idle (0 kW).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vpp.domain import Battery, ResourceRef, SetpointMode
+from vpp.optimizer.linear import FloatArray, LinearModel
+from vpp.optimizer.problem import DispatchProblem, ModelContext
+from vpp.optimizer.resources._block import KindBlock, deviating
+
+KIND = "battery"
+
+
+def add_battery(
+    m: LinearModel, refs: list[ResourceRef], problem: DispatchProblem, ctx: ModelContext
+) -> KindBlock | None:
+    """Charge, discharge, power [kW] and SoC [kWh] for every battery and interval."""
+    if not refs:
+        return None
+    bats: list[Battery] = [ref.resource for ref in refs]  # type: ignore[misc]
+    n_r, n_t, dt = len(bats), ctx.n_t, ctx.dt_h
+
+    def col(attr: str) -> FloatArray:
+        return np.array([getattr(b, attr) for b in bats], dtype=np.float64)[:, None]
+
+    cap, p_c, p_d = col("capacity_kwh"), col("max_charge_kw"), col("max_discharge_kw")
+    eta_c, eta_d = col("charge_efficiency"), col("discharge_efficiency")
+    active = np.array([ctx.grid.in_daily_windows(b.availability) for b in bats]) & ctx.free[None, :]
+
+    charge = m.add_variables(f"{KIND}.charge_kw", (n_r, n_t), 0.0, np.where(active, p_c, 0.0))
+    discharge = m.add_variables(f"{KIND}.discharge_kw", (n_r, n_t), 0.0, np.where(active, p_d, 0.0))
+    power = m.add_variables(f"{KIND}.power_kw", (n_r, n_t), -p_d, p_c)
+
+    soc0 = col("soc_initial") * cap
+    # The required final SoC, capped at what charging at full power could still reach.
+    reachable = soc0 + eta_c * p_c * dt * active.sum(axis=1, keepdims=True)
+    final = np.minimum(col("soc_final_min") * cap, reachable)
+    soc_lower = np.broadcast_to(col("soc_min") * cap, (n_r, n_t)).copy()
+    soc_lower[:, -1:] = np.maximum(soc_lower[:, -1:], final)
+    soc = m.add_variables(f"{KIND}.soc_kwh", (n_r, n_t), soc_lower, col("soc_max") * cap)
+
+    m.add_constraints(
+        f"{KIND}.power_balance", [(power, 1.0), (charge, -1.0), (discharge, 1.0)], 0.0, 0.0
+    )
+    previous = np.concatenate([np.full((n_r, 1), -1), soc[:, :-1]], axis=1)
+    rhs = np.zeros((n_r, n_t))
+    rhs[:, 0] = soc0[:, 0]
+    m.add_constraints(
+        f"{KIND}.soc_balance",
+        [(soc, 1.0), (previous, -1.0), (charge, -eta_c * dt), (discharge, dt / eta_d)],
+        rhs,
+        rhs,
+    )
+    if ctx.direction < 0:
+        charging = m.add_variables(f"{KIND}.charging", (n_r, n_t), 0.0, 1.0, integer=True)
+        m.add_constraints(f"{KIND}.charge_mode", [(charge, 1.0), (charging, -p_c)], upper=0.0)
+        m.add_constraints(f"{KIND}.discharge_mode", [(discharge, 1.0), (charging, p_d)], upper=p_d)
+
+    m.add_cost("degradation", charge, col("degradation_cny_per_kwh") * dt)
+    m.add_cost("degradation", discharge, col("degradation_cny_per_kwh") * dt)
+    price = ctx.energy_price_cny_per_kwh
+    m.add_cost("energy", charge, price * (1.0 - eta_c) * dt)
+    m.add_cost("energy", discharge, price * (1.0 / eta_d - 1.0) * dt)
+
+    baseline = np.zeros((n_r, n_t))
+
+    def setpoint_kw(x: FloatArray) -> FloatArray:
+        return deviating(m.value(x, f"{KIND}.power_kw"), baseline)
+
+    return KindBlock(
+        KIND,
+        refs,
+        baseline,
+        power,
+        SetpointMode.POWER,
+        setpoint_kw,
+        paid_price_cny_per_kwh=col("price_cny_per_kwh")[:, 0],
+    )

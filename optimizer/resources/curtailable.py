@@ -1,0 +1,227 @@
+"""Industrial curtailment: all-or-nothing steps committed over whole blocks of time.
+
+A load picks, for each candidate block ``c`` (a start and a length), which of its steps to
+shed, nested in the listed order: ``z[c, k] <= z[c, k-1]``. A block lasts the whole event
+window when the load's maximum duration allows it; otherwise it lasts ``max_duration`` and
+may start on a grid of ``curtail_start_stride_min``. One binary per step and block, not per
+interval: the LP relaxation is tight and the MILP solves at the root (DOMAIN.md).
+
+    power[r, t] = baseline[r, t] - sum_{c covers t, k} step_k z[c, k]
+                  + sum_{c rebounds at t, k} step_k rho_r L_c / R_r z[c, k]
+
+where ``rho_r`` is the rebound fraction, ``L_c`` the block length and ``R_r`` the rebound
+length in intervals. Blocks that overlap or lie closer than ``min_rest`` share a clique row.
+Applies to CurtailableLoad. Valley filling cannot use curtailment, so no blocks are offered.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vpp.domain import CurtailableLoad, ResourceRef, SetpointMode
+from vpp.optimizer.linear import FloatArray, LinearModel
+from vpp.optimizer.problem import DispatchProblem, ModelContext
+from vpp.optimizer.resources._block import KindBlock
+
+KIND = "curtailable_load"
+
+
+@dataclass
+class _Blocks:
+    """Candidate (resource, start, length, step) tuples, flattened."""
+
+    resource: list[int] = field(default_factory=list)
+    start: list[int] = field(default_factory=list)
+    length: list[int] = field(default_factory=list)
+    step: list[int] = field(default_factory=list)
+    step_kw: list[float] = field(default_factory=list)
+    price: list[float] = field(default_factory=list)
+    rebound_kw: list[float] = field(default_factory=list)
+    rebound_len: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.resource)
+
+
+def candidate_starts(allowed: np.ndarray, window: slice, length: int, stride: int) -> list[int]:
+    """Starts of blocks of ``length`` intervals lying wholly in allowed intervals of the window."""
+    assert window.start is not None and window.stop is not None
+    valid = [
+        s for s in range(window.start, window.stop - length + 1) if allowed[s : s + length].all()
+    ]
+    if not valid:
+        return []
+    thinned = [s for s in valid if (s - valid[0]) % stride == 0]
+    if thinned[-1] != valid[-1]:
+        thinned.append(valid[-1])
+    return thinned
+
+
+def add_curtailable_load(
+    m: LinearModel, refs: list[ResourceRef], problem: DispatchProblem, ctx: ModelContext
+) -> KindBlock | None:
+    """Step commitments [0/1], power [kW], step order, rest and events-per-day rows."""
+    if not refs:
+        return None
+    loads = [ref.resource for ref in refs]
+    assert all(isinstance(load, CurtailableLoad) for load in loads)
+    n_r, n_t = len(refs), ctx.n_t
+    baseline = np.array(
+        [
+            problem.load_baselines_kw.get(ref.key, ctx.grid.sample_daily(ref.resource.typical_load_kw))  # type: ignore[union-attr]
+            for ref in refs
+        ],
+        dtype=np.float64,
+    ).reshape(n_r, n_t)
+    window_len = (ctx.window.stop or 0) - (ctx.window.start or 0)
+    stride = max(1, ctx.settings.curtail_start_stride_min // ctx.grid.interval_min)
+
+    blocks = _Blocks()
+    events_rows: list[tuple[int, int]] = []  # (resource, events still allowed)
+    for r, ref in enumerate(refs):
+        load = ref.resource
+        assert isinstance(load, CurtailableLoad)
+        if ctx.direction < 0:
+            continue
+        length = min(ctx.interval_count(load.max_duration_min), window_len)
+        allowed = ctx.grid.in_daily_windows(load.availability)
+        allowed[: ctx.notice_index(load.min_notice_min)] = False
+        events_left = load.max_events_per_day - problem.events_today.get(ref.key, 0)
+        if length <= 0 or events_left <= 0:
+            continue
+        starts = candidate_starts(allowed, ctx.window, length, stride)
+        rebound_len = math.ceil(load.rebound_duration_min / ctx.grid.interval_min)
+        for s in starts:
+            for k, step in enumerate(load.steps):
+                blocks.resource.append(r)
+                blocks.start.append(s)
+                blocks.length.append(length)
+                blocks.step.append(k)
+                blocks.step_kw.append(step.power_kw)
+                blocks.price.append(step.price_cny_per_kwh + ctx.rotation_adder(ref.enterprise.enterprise_id))
+                blocks.rebound_kw.append(step.power_kw * load.rebound_fraction * length / rebound_len)
+                blocks.rebound_len.append(rebound_len)
+        if len(starts) > events_left:
+            events_rows.append((r, events_left))
+
+    power = m.add_variables(f"{KIND}.power_kw", (n_r, n_t), lower=0.0)
+    z = m.add_variables(f"{KIND}.step_on", len(blocks), 0.0, 1.0, integer=True)
+    _add_power_balance(m, blocks, power, z, baseline, n_r, n_t)
+    _add_step_order(m, blocks, z)
+    _add_rest_cliques(m, refs, blocks, z, ctx)
+    _add_events_per_day(m, blocks, z, events_rows)
+
+    energy_kwh = np.array(blocks.step_kw) * np.array(blocks.length) * ctx.dt_h
+    own_price = np.array(
+        [refs[r].resource.steps[k].price_cny_per_kwh for r, k in zip(blocks.resource, blocks.step, strict=True)]  # type: ignore[union-attr]
+    )
+    m.add_cost("compensation", z, own_price * energy_kwh)
+    m.add_cost("rotation", z, (np.array(blocks.price) - own_price) * energy_kwh)
+
+    def setpoint_kw(x: FloatArray) -> FloatArray:
+        curtailed = _curtailed_kw(blocks, m.value(x, f"{KIND}.step_on"), n_r, n_t)
+        return np.where(curtailed > 1e-3, baseline - curtailed, np.nan)
+
+    return KindBlock(KIND, refs, baseline, power, SetpointMode.LIMIT, setpoint_kw)
+
+
+def _curtailed_kw(blocks: _Blocks, z_value: FloatArray, n_r: int, n_t: int) -> FloatArray:
+    out = np.zeros((n_r, n_t))
+    for i, on in enumerate(np.round(z_value)):
+        if on > 0.5:
+            s = blocks.start[i]
+            out[blocks.resource[i], s : s + blocks.length[i]] += blocks.step_kw[i]
+    return out
+
+
+def _add_power_balance(
+    m: LinearModel,
+    blocks: _Blocks,
+    power: np.ndarray,
+    z: np.ndarray,
+    baseline: FloatArray,
+    n_r: int,
+    n_t: int,
+) -> None:
+    rows: list[np.ndarray] = [np.arange(n_r * n_t)]
+    cols: list[np.ndarray] = [power.ravel()]
+    vals: list[np.ndarray] = [np.ones(n_r * n_t)]
+    for i in range(len(blocks)):
+        r, s, length = blocks.resource[i], blocks.start[i], blocks.length[i]
+        shed = np.arange(s, s + length)
+        rows.append(r * n_t + shed)
+        cols.append(np.full(length, z[i]))
+        vals.append(np.full(length, blocks.step_kw[i]))
+        back = np.arange(s + length, min(s + length + blocks.rebound_len[i], n_t))
+        if blocks.rebound_kw[i] > 0 and back.size:
+            rows.append(r * n_t + back)
+            cols.append(np.full(back.size, z[i]))
+            vals.append(np.full(back.size, -blocks.rebound_kw[i]))
+    m.add_sparse_constraints(
+        f"{KIND}.power_balance",
+        n_r * n_t,
+        (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)),
+        lower=baseline.ravel(),
+        upper=baseline.ravel(),
+    )
+
+
+def _add_step_order(m: LinearModel, blocks: _Blocks, z: np.ndarray) -> None:
+    """A step is shed only with the steps listed before it: z[c, k] <= z[c, k-1]."""
+    later = [i for i in range(len(blocks)) if blocks.step[i] > 0]
+    n = len(later)
+    rows = np.repeat(np.arange(n), 2)
+    cols = np.array([[z[i], z[i - 1]] for i in later], dtype=np.int64).ravel()
+    vals = np.tile([1.0, -1.0], n)
+    m.add_sparse_constraints(f"{KIND}.step_order", n, (rows, cols, vals), upper=0.0)
+
+
+def _add_rest_cliques(
+    m: LinearModel, refs: list[ResourceRef], blocks: _Blocks, z: np.ndarray, ctx: ModelContext
+) -> None:
+    """At any interval, at most one block of a load is running or resting."""
+    first_steps: dict[int, list[int]] = {}
+    for i in range(len(blocks)):
+        if blocks.step[i] == 0:
+            first_steps.setdefault(blocks.resource[i], []).append(i)
+    rows: list[int] = []
+    cols: list[int] = []
+    n_rows = 0
+    for r, items in first_steps.items():
+        if len(items) < 2:
+            continue
+        load = refs[r].resource
+        assert isinstance(load, CurtailableLoad)
+        rest = math.ceil(load.min_rest_min / ctx.grid.interval_min)
+        assert ctx.window.start is not None and ctx.window.stop is not None
+        for t in range(ctx.window.start, ctx.window.stop):
+            live = [i for i in items if blocks.start[i] <= t < blocks.start[i] + blocks.length[i] + rest]
+            if len(live) > 1:
+                rows += [n_rows] * len(live)
+                cols += [int(z[i]) for i in live]
+                n_rows += 1
+    m.add_sparse_constraints(
+        f"{KIND}.rest", n_rows, (np.array(rows), np.array(cols), np.ones(len(rows))), upper=1.0
+    )
+
+
+def _add_events_per_day(
+    m: LinearModel, blocks: _Blocks, z: np.ndarray, events_rows: list[tuple[int, int]]
+) -> None:
+    rows: list[int] = []
+    cols: list[int] = []
+    upper: list[float] = []
+    for row, (r, left) in enumerate(events_rows):
+        members = [int(z[i]) for i in range(len(blocks)) if blocks.resource[i] == r and blocks.step[i] == 0]
+        rows += [row] * len(members)
+        cols += members
+        upper.append(left)
+    m.add_sparse_constraints(
+        f"{KIND}.events_per_day",
+        len(events_rows),
+        (np.array(rows), np.array(cols), np.ones(len(rows))),
+        upper=np.array(upper, dtype=np.float64),
+    )

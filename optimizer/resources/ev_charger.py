@@ -1,0 +1,151 @@
+"""EV charger pools: each session's charging power [kW], delayed or reduced but delivered.
+
+Sessions recur daily; each plug-in is placed on the grid with its arrival rounded up and
+its departure rounded down to interval boundaries. The baseline is uncontrolled charging:
+full charger power from arrival until the vehicle has its energy (or departs). Dispatch may
+move and reduce charging within the connection:
+
+    sum_t p[s, t] dt >= need_in_horizon[s],   0 <= p[s, t] <= max_kw(charger of s)
+    power[r, t] = sum_{s in r} p[s, t]
+
+where ``need_in_horizon`` is the session's energy less what it received before the horizon
+and less what the charger could still give it after the horizon ends. A charger's minimum
+power is left to the gateway's allocation within the pool limit (DOMAIN.md: repairing it
+after the solve moved delivery by under 0.1%). Applies to EvChargerPool.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from vpp.domain import EvChargerPool, ResourceRef, SetpointMode, TimeGrid
+from vpp.optimizer.linear import FloatArray, LinearModel
+from vpp.optimizer.problem import DispatchProblem, ModelContext
+from vpp.optimizer.resources._block import KindBlock, deviating
+
+KIND = "ev_charger_pool"
+EARLINESS_CNY_PER_KWH_PER_INTERVAL = 1e-5
+
+
+@dataclass(frozen=True)
+class PlacedSession:
+    """One plug-in on the grid: connected intervals [arrive, depart) (may reach outside)."""
+
+    charger_id: str
+    arrive: int
+    depart: int
+    max_kw: float
+    need_kwh: float
+    baseline_kw: FloatArray  # over the horizon
+    need_in_horizon_kwh: float
+
+
+def place_sessions(pool: EvChargerPool, grid: TimeGrid) -> list[PlacedSession]:
+    """Every daily session of the pool that is connected during the grid's horizon."""
+    max_kw = {c.charger_id: c.max_kw for c in pool.chargers}
+    dt = grid.dt_h
+    first_day = grid.start.astimezone(grid.tz).date() - timedelta(days=1)
+    n_days = math.ceil((grid.end - grid.start) / timedelta(days=1)) + 2
+    placed: list[PlacedSession] = []
+    for day_offset in range(n_days):
+        day = first_day + timedelta(days=day_offset)
+        for session in pool.sessions:
+            arrival = datetime.combine(day, session.arrival, tzinfo=grid.tz)
+            departure = arrival + timedelta(minutes=session.connected_min)
+            arrive = math.ceil((arrival - grid.start) / grid.interval - 1e-9)
+            depart = math.floor((departure - grid.start) / grid.interval + 1e-9)
+            if depart <= max(arrive, 0) or arrive >= grid.count:
+                continue
+            p_max = max_kw[session.charger_id]
+            need = min(session.energy_kwh, p_max * (depart - arrive) * dt)
+            # Uncontrolled: full power from arrival, on a timeline that may start before 0.
+            profile = np.clip(need / dt - p_max * np.arange(depart - arrive), 0.0, p_max)
+            times = np.arange(arrive, depart)
+            inside = (times >= 0) & (times < grid.count)
+            baseline = np.zeros(grid.count)
+            baseline[times[inside]] = profile[inside]
+            before_kwh = float(profile[times < 0].sum() * dt)
+            after_capacity_kwh = p_max * max(0, depart - grid.count) * dt
+            need_in = max(0.0, need - before_kwh - after_capacity_kwh)
+            placed.append(
+                PlacedSession(session.charger_id, arrive, depart, p_max, need, baseline, need_in)
+            )
+    return placed
+
+
+def add_ev_charger_pool(
+    m: LinearModel, refs: list[ResourceRef], problem: DispatchProblem, ctx: ModelContext
+) -> KindBlock | None:
+    """Session charging [kW] and pool power [kW] for every pool and interval."""
+    if not refs:
+        return None
+    n_r, n_t, dt = len(refs), ctx.n_t, ctx.dt_h
+    baseline = np.zeros((n_r, n_t))
+    # One variable per (session, connected interval inside the horizon).
+    owner: list[int] = []
+    pair_t: list[np.ndarray] = []
+    pair_session: list[np.ndarray] = []
+    lower: list[np.ndarray] = []
+    upper: list[np.ndarray] = []
+    need_lo: list[float] = []
+    need_hi: list[float] = []
+    for r, ref in enumerate(refs):
+        pool = ref.resource
+        assert isinstance(pool, EvChargerPool)
+        controllable = ctx.grid.in_daily_windows(pool.availability) & ctx.free
+        for session in place_sessions(pool, ctx.grid):
+            baseline[r] += session.baseline_kw
+            times = np.arange(max(session.arrive, 0), min(session.depart, n_t))
+            fixed = ~controllable[times]
+            base = session.baseline_kw[times]
+            s = len(owner)
+            owner.append(r)
+            pair_t.append(times)
+            pair_session.append(np.full(times.size, s))
+            lower.append(np.where(fixed, base, 0.0))
+            upper.append(np.where(fixed, base, session.max_kw))
+            need_lo.append(session.need_in_horizon_kwh)
+            need_hi.append(float(base.sum() * dt))
+
+    t_of = np.concatenate(pair_t) if pair_t else np.zeros(0, dtype=np.int64)
+    s_of = np.concatenate(pair_session) if pair_session else np.zeros(0, dtype=np.int64)
+    charge = m.add_variables(
+        f"{KIND}.session_kw",
+        t_of.size,
+        np.concatenate(lower) if lower else 0.0,
+        np.concatenate(upper) if upper else 0.0,
+    )
+    power = m.add_variables(f"{KIND}.power_kw", (n_r, n_t), 0.0)
+    r_of = np.array(owner, dtype=np.int64)[s_of] if owner else np.zeros(0, dtype=np.int64)
+    m.add_sparse_constraints(
+        f"{KIND}.power_balance",
+        n_r * n_t,
+        (
+            np.concatenate([np.arange(n_r * n_t), r_of * n_t + t_of]),
+            np.concatenate([power.ravel(), charge]),
+            np.concatenate([np.ones(n_r * n_t), -np.ones(t_of.size)]),
+        ),
+        lower=0.0,
+        upper=0.0,
+    )
+    # Energy by departure: at least the need, at most what uncontrolled charging gave.
+    m.add_sparse_constraints(
+        f"{KIND}.session_energy",
+        len(owner),
+        (s_of, charge, np.full(t_of.size, dt)),
+        lower=np.minimum(need_lo, need_hi),
+        upper=np.array(need_hi, dtype=np.float64),
+    )
+    # A vanishing preference for early charging keeps sessions on their uncontrolled
+    # schedule wherever the event does not need them to move.
+    m.add_cost("energy", charge, EARLINESS_CNY_PER_KWH_PER_INTERVAL * dt * t_of)
+    prices = np.array([ref.resource.price_cny_per_kwh for ref in refs])  # type: ignore[union-attr]
+
+    def setpoint_kw(x: FloatArray) -> FloatArray:
+        return deviating(m.value(x, f"{KIND}.power_kw"), baseline)
+
+    return KindBlock(KIND, refs, baseline, power, SetpointMode.LIMIT, setpoint_kw, prices)

@@ -1,0 +1,114 @@
+"""System-wide families: paid response, the event target (or capability), feeder limits.
+
+Response of resource r in interval t is ``direction * (baseline[r, t] - power[r, t])``
+with direction +1 for peak shaving and -1 for valley filling.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from vpp.optimizer.linear import LinearModel
+from vpp.optimizer.problem import DispatchProblem, ModelContext
+from vpp.optimizer.resources import KindBlock
+
+#: Reward per kW of sustained response when maximising capability [CNY/kW]; it dominates
+#: every price so costs only break ties.
+CAPABILITY_REWARD_CNY_PER_KW = 1.0e4
+
+
+def add_paid_response(m: LinearModel, blocks: list[KindBlock], ctx: ModelContext) -> None:
+    """Pay each resource for positive response in the window: paid >= response, paid >= 0."""
+    for kb in blocks:
+        if kb.paid_price_cny_per_kwh is None:
+            continue
+        power = kb.power_idx[:, ctx.window]
+        base = kb.baseline_kw[:, ctx.window]
+        paid = m.add_variables(f"{kb.kind}.paid_response_kw", power.shape, 0.0)
+        m.add_constraints(
+            f"{kb.kind}.paid_response",
+            [(paid, 1.0), (power, ctx.direction)],
+            lower=ctx.direction * base,
+        )
+        price = kb.paid_price_cny_per_kwh[:, None] * ctx.dt_h
+        adder = np.array([ctx.rotation_adder(ref.enterprise.enterprise_id) for ref in kb.refs])
+        m.add_cost("compensation", paid, np.broadcast_to(price, paid.shape))
+        m.add_cost("rotation", paid, np.broadcast_to(adder[:, None] * ctx.dt_h, paid.shape))
+
+
+def _window_response_terms(
+    blocks: list[KindBlock], ctx: ModelContext
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Terms of ``sum_r -direction * power[r, t]`` over the window, and their constant part."""
+    terms = []
+    constant = np.zeros(ctx.window.stop - ctx.window.start)  # type: ignore[operator]
+    for kb in blocks:
+        power = kb.power_idx[:, ctx.window].T  # (t, r): summed over r
+        terms.append((power, np.full(power.shape, -ctx.direction)))
+        constant += ctx.direction * kb.baseline_kw[:, ctx.window].sum(axis=0)
+    return terms, constant
+
+
+def add_event_target(m: LinearModel, blocks: list[KindBlock], ctx: ModelContext) -> None:
+    """Response + shortfall >= target (with a small margin) in every event interval."""
+    terms, constant = _window_response_terms(blocks, ctx)
+    planned = ctx.target_kw * (1.0 + ctx.settings.target_margin_pct / 100.0)
+    shortfall = m.add_variables("system.target_shortfall_kw", constant.size, 0.0)
+    m.add_constraints(
+        "system.target", [*terms, (shortfall, 1.0)], lower=planned - constant
+    )
+    m.add_cost("shortfall_penalty", shortfall, ctx.settings.shortfall_penalty_cny_per_kwh * ctx.dt_h)
+
+
+def add_capability_target(m: LinearModel, blocks: list[KindBlock], ctx: ModelContext) -> None:
+    """Maximise the response sustained in every event interval: response[t] >= level."""
+    terms, constant = _window_response_terms(blocks, ctx)
+    level = m.add_variables("system.sustained_response_kw", 1, 0.0)
+    level_each = np.broadcast_to(level, constant.shape)
+    m.add_constraints("system.capability", [*terms, (level_each, -1.0)], lower=-constant)
+    m.add_cost("capability_reward", level, -CAPABILITY_REWARD_CNY_PER_KW)
+
+
+def add_feeder_limits(
+    m: LinearModel, blocks: list[KindBlock], problem: DispatchProblem, ctx: ModelContext
+) -> None:
+    """VPP load + background <= capacity on every feeder and interval (rebound, filling).
+
+    Where the baseline already exceeds the capacity, the limit is the baseline: dispatch must
+    not make it worse, and is not blamed for what was there.
+    """
+    members: dict[str, list[tuple[KindBlock, int]]] = defaultdict(list)
+    for kb in blocks:
+        for r, ref in enumerate(kb.refs):
+            members[ref.enterprise.feeder_id].append((kb, r))
+    feeders = [f for f in problem.district.feeders if f.feeder_id in members]
+    if not feeders:
+        return
+    n_t = ctx.n_t
+    overload = m.add_variables("system.feeder_overload_kw", (len(feeders), n_t), 0.0)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    upper: list[np.ndarray] = []
+    for i, feeder in enumerate(feeders):
+        feeder_rows = i * n_t + np.arange(n_t)
+        base_total = np.zeros(n_t)
+        for kb, r in members[feeder.feeder_id]:
+            rows.append(feeder_rows)
+            cols.append(kb.power_idx[r])
+            vals.append(np.ones(n_t))
+            base_total += kb.baseline_kw[r]
+        rows.append(feeder_rows)
+        cols.append(overload[i])
+        vals.append(-np.ones(n_t))
+        headroom = feeder.capacity_kw - ctx.grid.sample_daily(feeder.background_load_kw)
+        upper.append(np.maximum(headroom, base_total))
+    m.add_sparse_constraints(
+        "system.feeder_limit",
+        len(feeders) * n_t,
+        (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)),
+        upper=np.concatenate(upper),
+    )
+    m.add_cost("feeder_penalty", overload, ctx.settings.feeder_penalty_cny_per_kwh * ctx.dt_h)

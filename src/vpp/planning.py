@@ -1,0 +1,166 @@
+"""From a district and an event to a dispatch problem: horizon, meter history, baselines.
+
+The CLI uses it now; the controller will use it for each event. It sits above the domain,
+the baseline engine and the optimiser, and imports nothing above them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from vpp.baseline import DEFAULT_BASELINE, BaselineError, compute_baseline
+from vpp.baseline.meter import DailyLoad
+from vpp.baseline.meter_csv import read_meter_csv
+from vpp.domain import (
+    CurtailableLoad,
+    DemandResponseEvent,
+    District,
+    EventKind,
+    Notice,
+    TimeGrid,
+    daily_window_on,
+)
+from vpp.optimizer import DispatchProblem
+from vpp.synthetic import meter_history
+
+logger = logging.getLogger(__name__)
+
+#: How long before the window an event of each notice is issued, when not stated.
+DEFAULT_LEAD = {
+    Notice.DAY_AHEAD: timedelta(hours=20),
+    Notice.INTRADAY: timedelta(hours=2),
+    Notice.REAL_TIME: timedelta(minutes=15),
+}
+
+
+def make_event(
+    district: District,
+    start: datetime,
+    end: datetime,
+    *,
+    target_kw: float | None = None,
+    target_pct: float | None = None,
+    kind: EventKind = EventKind.PEAK_SHAVING,
+    notice: Notice = Notice.DAY_AHEAD,
+    issued_at: datetime | None = None,
+    event_id: str | None = None,
+) -> DemandResponseEvent:
+    """An event in the district's time zone; without a target, the district's required %."""
+    if target_kw is None and target_pct is None:
+        target_pct = district.response_target_pct
+    return DemandResponseEvent(
+        event_id=event_id or f"{district.district_id}-{start:%Y%m%d-%H%M}",
+        kind=kind,
+        start=start,
+        end=end,
+        target_kw=target_kw,
+        target_pct_of_peak=target_pct,
+        notice=notice,
+        issued_at=issued_at or start - DEFAULT_LEAD[notice],
+    )
+
+
+def peak_window(district: District, day: date) -> tuple[datetime, datetime]:
+    """The district's stated peak hours on a given day."""
+    return daily_window_on(day, district.peak_hours, district.tz)
+
+
+def event_horizon(event: DemandResponseEvent, interval_min: int = 15) -> TimeGrid:
+    """The local calendar day(s) holding the event: room to pre-cool, rebound and recover."""
+    tz = event.start.tzinfo
+    assert tz is not None
+    first = event.start.date()
+    last = (event.end - timedelta(microseconds=1)).date()
+    start = datetime(first.year, first.month, first.day, tzinfo=tz)
+    after = last + timedelta(days=1)
+    end = datetime(after.year, after.month, after.day, tzinfo=tz)
+    return TimeGrid.covering(start, end, interval_min)
+
+
+def load_meter_history(
+    district: District, end_day: date, interval_min: int = 15
+) -> dict[str, DailyLoad]:
+    """The district's meter history up to ``end_day``, from its configured source."""
+    source = district.meter_history
+    if source is None:
+        return {}
+    if source.source == "synthetic":
+        return meter_history(district, end_day, source, interval_min)
+    return read_meter_csv(source.path, district.tz, interval_min)
+
+
+@dataclass(frozen=True)
+class PreparedBaselines:
+    """Each curtailable load's baseline over the horizon, and how it was obtained."""
+
+    load_kw: dict[str, np.ndarray]
+    method: str
+    days_used: dict[str, tuple[date, ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def curtailable_baselines(
+    district: District,
+    event: DemandResponseEvent,
+    grid: TimeGrid,
+    method: str = DEFAULT_BASELINE,
+) -> PreparedBaselines:
+    """Customer baselines of the curtailable loads over ``grid`` (one day per event day).
+
+    A load without meter history, or whose history cannot give a baseline, falls back to
+    its registered typical load, and a note says so.
+    """
+    history = load_meter_history(district, event.start.date(), grid.interval_min)
+    out: dict[str, np.ndarray] = {}
+    days_used: dict[str, tuple[date, ...]] = {}
+    notes: list[str] = []
+    for ref in district.resources():
+        if not isinstance(ref.resource, CurtailableLoad):
+            continue
+        typical = grid.sample_daily(ref.resource.typical_load_kw)
+        load = history.get(ref.key)
+        if load is None:
+            out[ref.key] = typical
+            if district.meter_history is not None:
+                notes.append(f"{ref.key}: no meter history; typical load used")
+            continue
+        try:
+            result = compute_baseline(load, event.start, event.end, method, tz=district.tz)
+        except BaselineError as exc:
+            notes.append(f"{ref.key}: {exc}; typical load used")
+            out[ref.key] = typical
+            continue
+        notes += [f"{ref.key}: {w}" for w in result.warnings]
+        day_values = np.where(np.isnan(result.values_kw), np.nan, result.values_kw)
+        series = _on_grid(grid, result.day, day_values, result.interval_min)
+        out[ref.key] = np.where(np.isnan(series), typical, series)
+        days_used[ref.key] = result.days_used
+    return PreparedBaselines(out, method, days_used, tuple(notes))
+
+
+def _on_grid(grid: TimeGrid, day: date, values_kw: np.ndarray, interval_min: int) -> np.ndarray:
+    """Place one day's baseline on the grid; other days are NaN."""
+    out = np.full(grid.count, np.nan)
+    if interval_min != grid.interval_min:
+        raise ValueError("meter interval and grid interval differ")
+    for t, start in enumerate(grid.starts):
+        if start.date() == day:
+            out[t] = values_kw[grid.minute_of_day[t] // interval_min]
+    return out
+
+
+def prepare_problem(
+    district: District,
+    event: DemandResponseEvent,
+    *,
+    baseline_method: str = DEFAULT_BASELINE,
+    interval_min: int = 15,
+) -> tuple[DispatchProblem, PreparedBaselines]:
+    """The dispatch problem for an event over its day(s), with customer baselines."""
+    grid = event_horizon(event, interval_min)
+    baselines = curtailable_baselines(district, event, grid, baseline_method)
+    return DispatchProblem(district, event, grid, baselines.load_kw), baselines
