@@ -73,7 +73,9 @@ def capability(
     enterprise_kw: dict[str, float] = {}
     if breakdown:
         for kind, keys in by_kind.items():
-            kind_kw[kind], _ = max_sustained_response(problem.restricted_to(frozenset(keys)), settings)
+            kind_kw[kind], _ = max_sustained_response(
+                problem.restricted_to(frozenset(keys)), settings
+            )
         for enterprise_id, keys in by_enterprise.items():
             enterprise_kw[enterprise_id], _ = max_sustained_response(
                 problem.restricted_to(frozenset(keys)), settings

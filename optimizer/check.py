@@ -115,7 +115,9 @@ def _hvac(hvac: HvacLoad, power: np.ndarray, problem: DispatchProblem) -> list[s
     a = np.exp(-grid.dt_h / (hvac.thermal_resistance_c_per_kw * hvac.thermal_capacitance_kwh_per_c))
     temp = hvac.setpoint_c
     for t in range(grid.count):
-        temp = a * temp + (1 - a) * (outdoor[t] - hvac.thermal_resistance_c_per_kw * hvac.cop * power[t])
+        temp = a * temp + (1 - a) * (
+            outdoor[t] - hvac.thermal_resistance_c_per_kw * hvac.cop * power[t]
+        )
         high = max(hvac.comfort_max_c, base_temp[t]) + TOL_C
         low = min(hvac.comfort_min_c, base_temp[t]) - TOL_C
         if not low <= temp <= high:

@@ -88,7 +88,9 @@ def extract_result(
         )
         for t, start in enumerate(ctx.grid.starts)
     )
-    costs = CostBreakdown(**{f"{k}_cny": v for k, v in built.model.costs_of(x).items() if k != "capability_reward"})
+    costs = CostBreakdown(
+        **{f"{k}_cny": v for k, v in built.model.costs_of(x).items() if k != "capability_reward"}
+    )
     stats = SolveStats(
         status=raw.status,
         termination=raw.termination,

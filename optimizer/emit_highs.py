@@ -68,7 +68,17 @@ def solve_highs(m: LinearModel, settings: DispatchSettings) -> RawSolution:
     elif model_status in _USABLE_AT_LIMIT and has_point:
         status = SolveStatus.FEASIBLE
     else:
-        return RawSolution(None, SolveStatus.FAILED, termination, None, None, solve_s, translated - started)
+        return RawSolution(
+            None, SolveStatus.FAILED, termination, None, None, solve_s, translated - started
+        )
     x = np.array(h.getSolution().col_value, dtype=np.float64)
     gap = float(info.mip_gap) if m.n_integer else 0.0
-    return RawSolution(x, status, termination, float(info.objective_function_value), gap, solve_s, translated - started)
+    return RawSolution(
+        x,
+        status,
+        termination,
+        float(info.objective_function_value),
+        gap,
+        solve_s,
+        translated - started,
+    )

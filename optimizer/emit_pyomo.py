@@ -52,7 +52,8 @@ def to_pyomo(m: LinearModel) -> tuple[pyo.ConcreteModel, list[Any]]:
             row = start + i
             lo, hi = csr.indptr[row], csr.indptr[row + 1]
             expr = pyo.quicksum(
-                float(v) * columns[j] for j, v in zip(csr.indices[lo:hi], csr.data[lo:hi], strict=True)
+                float(v) * columns[j]
+                for j, v in zip(csr.indices[lo:hi], csr.data[lo:hi], strict=True)
             )
             low, high = m.row_lower[row], m.row_upper[row]
             if low == high:
@@ -92,11 +93,21 @@ def solve_pyomo(m: LinearModel, settings: DispatchSettings) -> RawSolution:
     elif best is not None and termination in {"maxTimeLimit", "maxIterations", "interrupted"}:
         status = SolveStatus.FEASIBLE
     else:
-        return RawSolution(None, SolveStatus.FAILED, termination, None, None, solve_s, translated - started)
+        return RawSolution(
+            None, SolveStatus.FAILED, termination, None, None, solve_s, translated - started
+        )
     results.solution_loader.load_vars()
     x = np.array([pyo.value(v) for v in columns], dtype=np.float64)
     bound = results.best_objective_bound
     gap = None
     if best is not None and bound is not None and np.isfinite(bound):
         gap = abs(best - bound) / max(abs(best), 1e-9)
-    return RawSolution(x, status, termination, float(best) if best is not None else None, gap, solve_s, translated - started)
+    return RawSolution(
+        x,
+        status,
+        termination,
+        float(best) if best is not None else None,
+        gap,
+        solve_s,
+        translated - started,
+    )

@@ -109,16 +109,19 @@ class LinearModel:
     ) -> None:
         """Add one constraint family ``lower <= sum of terms <= upper``, a row per element.
 
-        The row shape is ``shape`` if given, else that of the bounds, else (scalar bounds)
-        that of the first term.
+        The row shape is ``shape`` if given; else the bounds broadcast against the first
+        term when both have as many axes (or the bounds are scalars); else the bounds' own
+        shape, the terms' extra trailing axes being summed.
         """
         self._check_open(name, self.row_blocks)
         lo_arr = np.asarray(lower, dtype=np.float64)
         hi_arr = np.asarray(upper, dtype=np.float64)
         if shape is None:
             shape = np.broadcast_shapes(lo_arr.shape, hi_arr.shape)
-            if shape == () and terms:
-                shape = np.asarray(terms[0][0]).shape
+            if terms:
+                first = np.asarray(terms[0][0]).shape
+                if len(shape) in (0, len(first)):
+                    shape = np.broadcast_shapes(shape, first)
         block = Block(name, self.n_rows, tuple(shape))
         if block.size == 0:
             return

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 from vpp.domain import ResourceRef
 from vpp.optimizer.linear import LinearModel
-from vpp.optimizer.problem import DispatchProblem, DispatchSettings, ModelContext, Objective, build_context
+from vpp.optimizer.problem import (
+    DispatchProblem,
+    DispatchSettings,
+    ModelContext,
+    Objective,
+    build_context,
+)
 from vpp.optimizer.resources import RESOURCE_BUILDERS, KindBlock
 from vpp.optimizer.system import (
     add_capability_target,

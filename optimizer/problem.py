@@ -131,7 +131,9 @@ class ModelContext:
 
     def notice_index(self, notice_min: int) -> int:
         """First interval a resource needing ``notice_min`` of notice can act in."""
-        return max(self.first_free, self.index_after(self.issued_at + timedelta(minutes=notice_min)))
+        return max(
+            self.first_free, self.index_after(self.issued_at + timedelta(minutes=notice_min))
+        )
 
 
 def build_context(

@@ -9,9 +9,9 @@ from vpp.optimizer.solution import RawSolution
 
 def solve(m: LinearModel, settings: DispatchSettings) -> RawSolution:
     if settings.backend == "pyomo":
-        from vpp.optimizer.emit_pyomo import solve_pyomo  # noqa: PLC0415  (Pyomo loads slowly)
+        from vpp.optimizer.emit_pyomo import solve_pyomo
 
         return solve_pyomo(m, settings)
-    from vpp.optimizer.emit_highs import solve_highs  # noqa: PLC0415
+    from vpp.optimizer.emit_highs import solve_highs
 
     return solve_highs(m, settings)

@@ -43,7 +43,7 @@ def _window_response_terms(
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """Terms of ``sum_r -direction * power[r, t]`` over the window, and their constant part."""
     terms = []
-    constant = np.zeros(ctx.window.stop - ctx.window.start)  # type: ignore[operator]
+    constant = np.zeros(ctx.window.stop - ctx.window.start)
     for kb in blocks:
         power = kb.power_idx[:, ctx.window].T  # (t, r): summed over r
         terms.append((power, np.full(power.shape, -ctx.direction)))
@@ -52,14 +52,25 @@ def _window_response_terms(
 
 
 def add_event_target(m: LinearModel, blocks: list[KindBlock], ctx: ModelContext) -> None:
-    """Response + shortfall >= target (with a small margin) in every event interval."""
+    """Response + shortfall >= target (with a small margin) in every event interval.
+
+    The shortfall is priced per interval and, once more, at its largest value.
+    """
     terms, constant = _window_response_terms(blocks, ctx)
     planned = ctx.target_kw * (1.0 + ctx.settings.target_margin_pct / 100.0)
     shortfall = m.add_variables("system.target_shortfall_kw", constant.size, 0.0)
+    m.add_constraints("system.target", [*terms, (shortfall, 1.0)], lower=planned - constant)
+    penalty = ctx.settings.shortfall_penalty_cny_per_kwh * ctx.dt_h
+    m.add_cost("shortfall_penalty", shortfall, penalty)
+    # Pricing the worst interval too spreads an energy-limited response evenly, so an
+    # impossible target yields the largest response every interval can sustain.
+    worst = m.add_variables("system.max_shortfall_kw", 1, 0.0)
     m.add_constraints(
-        "system.target", [*terms, (shortfall, 1.0)], lower=planned - constant
+        "system.max_shortfall",
+        [(np.broadcast_to(worst, shortfall.shape), 1.0), (shortfall, -1.0)],
+        lower=np.zeros(shortfall.shape),
     )
-    m.add_cost("shortfall_penalty", shortfall, ctx.settings.shortfall_penalty_cny_per_kwh * ctx.dt_h)
+    m.add_cost("shortfall_penalty", worst, penalty)
 
 
 def add_capability_target(m: LinearModel, blocks: list[KindBlock], ctx: ModelContext) -> None:

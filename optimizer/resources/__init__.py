@@ -15,7 +15,9 @@ from vpp.optimizer.resources.ev_charger import add_ev_charger_pool
 from vpp.optimizer.resources.hvac import add_hvac_load
 from vpp.optimizer.resources.pv import add_pv
 
-AddKind = Callable[[LinearModel, list[ResourceRef], DispatchProblem, ModelContext], KindBlock | None]
+AddKind = Callable[
+    [LinearModel, list[ResourceRef], DispatchProblem, ModelContext], KindBlock | None
+]
 
 RESOURCE_BUILDERS: dict[str, AddKind] = {
     "curtailable_load": add_curtailable_load,

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from vpp.domain import ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, IntArray
+
+ResourceT = TypeVar("ResourceT")
+
+
+def resources_of(refs: list[ResourceRef], kind: type[ResourceT]) -> list[ResourceT]:
+    """The resources of the refs, checked to be of the builder's kind."""
+    out: list[ResourceT] = []
+    for ref in refs:
+        if not isinstance(ref.resource, kind):
+            raise TypeError(f"{ref.key} is a {ref.resource.kind}, not a {kind.__name__}")
+        out.append(ref.resource)
+    return out
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 from vpp.domain import Battery, ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, deviating
+from vpp.optimizer.resources._block import KindBlock, deviating, resources_of
 
 KIND = "battery"
 
@@ -30,7 +30,7 @@ def add_battery(
     """Charge, discharge, power [kW] and SoC [kWh] for every battery and interval."""
     if not refs:
         return None
-    bats: list[Battery] = [ref.resource for ref in refs]  # type: ignore[misc]
+    bats: list[Battery] = resources_of(refs, Battery)
     n_r, n_t, dt = len(bats), ctx.n_t, ctx.dt_h
 
     def col(attr: str) -> FloatArray:

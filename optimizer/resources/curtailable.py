@@ -10,7 +10,8 @@ interval: the LP relaxation is tight and the MILP solves at the root (DOMAIN.md)
                   + sum_{c rebounds at t, k} step_k rho_r L_c / R_r z[c, k]
 
 where ``rho_r`` is the rebound fraction, ``L_c`` the block length and ``R_r`` the rebound
-length in intervals. Blocks that overlap or lie closer than ``min_rest`` share a clique row.
+length in intervals. Blocks that overlap or lie closer than ``min_rest`` (and never closer
+than one interval) share a clique row.
 Applies to CurtailableLoad. Valley filling cannot use curtailment, so no blocks are offered.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 from vpp.domain import CurtailableLoad, ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock
+from vpp.optimizer.resources._block import KindBlock, resources_of
 
 KIND = "curtailable_load"
 
@@ -48,7 +49,8 @@ class _Blocks:
 
 def candidate_starts(allowed: np.ndarray, window: slice, length: int, stride: int) -> list[int]:
     """Starts of blocks of ``length`` intervals lying wholly in allowed intervals of the window."""
-    assert window.start is not None and window.stop is not None
+    assert window.start is not None
+    assert window.stop is not None
     valid = [
         s for s in range(window.start, window.stop - length + 1) if allowed[s : s + length].all()
     ]
@@ -66,13 +68,12 @@ def add_curtailable_load(
     """Step commitments [0/1], power [kW], step order, rest and events-per-day rows."""
     if not refs:
         return None
-    loads = [ref.resource for ref in refs]
-    assert all(isinstance(load, CurtailableLoad) for load in loads)
+    loads = resources_of(refs, CurtailableLoad)
     n_r, n_t = len(refs), ctx.n_t
     baseline = np.array(
         [
-            problem.load_baselines_kw.get(ref.key, ctx.grid.sample_daily(ref.resource.typical_load_kw))  # type: ignore[union-attr]
-            for ref in refs
+            problem.load_baselines_kw.get(ref.key, ctx.grid.sample_daily(load.typical_load_kw))
+            for ref, load in zip(refs, loads, strict=True)
         ],
         dtype=np.float64,
     ).reshape(n_r, n_t)
@@ -81,9 +82,7 @@ def add_curtailable_load(
 
     blocks = _Blocks()
     events_rows: list[tuple[int, int]] = []  # (resource, events still allowed)
-    for r, ref in enumerate(refs):
-        load = ref.resource
-        assert isinstance(load, CurtailableLoad)
+    for r, (ref, load) in enumerate(zip(refs, loads, strict=True)):
         if ctx.direction < 0:
             continue
         length = min(ctx.interval_count(load.max_duration_min), window_len)
@@ -101,8 +100,12 @@ def add_curtailable_load(
                 blocks.length.append(length)
                 blocks.step.append(k)
                 blocks.step_kw.append(step.power_kw)
-                blocks.price.append(step.price_cny_per_kwh + ctx.rotation_adder(ref.enterprise.enterprise_id))
-                blocks.rebound_kw.append(step.power_kw * load.rebound_fraction * length / rebound_len)
+                blocks.price.append(
+                    step.price_cny_per_kwh + ctx.rotation_adder(ref.enterprise.enterprise_id)
+                )
+                blocks.rebound_kw.append(
+                    step.power_kw * load.rebound_fraction * length / rebound_len
+                )
                 blocks.rebound_len.append(rebound_len)
         if len(starts) > events_left:
             events_rows.append((r, events_left))
@@ -111,12 +114,15 @@ def add_curtailable_load(
     z = m.add_variables(f"{KIND}.step_on", len(blocks), 0.0, 1.0, integer=True)
     _add_power_balance(m, blocks, power, z, baseline, n_r, n_t)
     _add_step_order(m, blocks, z)
-    _add_rest_cliques(m, refs, blocks, z, ctx)
+    _add_rest_cliques(m, loads, blocks, z, ctx)
     _add_events_per_day(m, blocks, z, events_rows)
 
     energy_kwh = np.array(blocks.step_kw) * np.array(blocks.length) * ctx.dt_h
     own_price = np.array(
-        [refs[r].resource.steps[k].price_cny_per_kwh for r, k in zip(blocks.resource, blocks.step, strict=True)]  # type: ignore[union-attr]
+        [
+            loads[r].steps[k].price_cny_per_kwh
+            for r, k in zip(blocks.resource, blocks.step, strict=True)
+        ]
     )
     m.add_cost("compensation", z, own_price * energy_kwh)
     m.add_cost("rotation", z, (np.array(blocks.price) - own_price) * energy_kwh)
@@ -180,7 +186,7 @@ def _add_step_order(m: LinearModel, blocks: _Blocks, z: np.ndarray) -> None:
 
 
 def _add_rest_cliques(
-    m: LinearModel, refs: list[ResourceRef], blocks: _Blocks, z: np.ndarray, ctx: ModelContext
+    m: LinearModel, loads: list[CurtailableLoad], blocks: _Blocks, z: np.ndarray, ctx: ModelContext
 ) -> None:
     """At any interval, at most one block of a load is running or resting."""
     first_steps: dict[int, list[int]] = {}
@@ -193,12 +199,15 @@ def _add_rest_cliques(
     for r, items in first_steps.items():
         if len(items) < 2:
             continue
-        load = refs[r].resource
-        assert isinstance(load, CurtailableLoad)
-        rest = math.ceil(load.min_rest_min / ctx.grid.interval_min)
-        assert ctx.window.start is not None and ctx.window.stop is not None
+        load = loads[r]
+        # At least one interval apart: back-to-back blocks would be one longer curtailment.
+        rest = max(1, math.ceil(load.min_rest_min / ctx.grid.interval_min))
+        assert ctx.window.start is not None
+        assert ctx.window.stop is not None
         for t in range(ctx.window.start, ctx.window.stop):
-            live = [i for i in items if blocks.start[i] <= t < blocks.start[i] + blocks.length[i] + rest]
+            live = [
+                i for i in items if blocks.start[i] <= t < blocks.start[i] + blocks.length[i] + rest
+            ]
             if len(live) > 1:
                 rows += [n_rows] * len(live)
                 cols += [int(z[i]) for i in live]
@@ -215,7 +224,9 @@ def _add_events_per_day(
     cols: list[int] = []
     upper: list[float] = []
     for row, (r, left) in enumerate(events_rows):
-        members = [int(z[i]) for i in range(len(blocks)) if blocks.resource[i] == r and blocks.step[i] == 0]
+        members = [
+            int(z[i]) for i in range(len(blocks)) if blocks.resource[i] == r and blocks.step[i] == 0
+        ]
         rows += [row] * len(members)
         cols += members
         upper.append(left)

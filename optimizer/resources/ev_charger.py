@@ -25,7 +25,7 @@ import numpy as np
 from vpp.domain import EvChargerPool, ResourceRef, SetpointMode, TimeGrid
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, deviating
+from vpp.optimizer.resources._block import KindBlock, deviating, resources_of
 
 KIND = "ev_charger_pool"
 EARLINESS_CNY_PER_KWH_PER_INTERVAL = 1e-5
@@ -93,9 +93,8 @@ def add_ev_charger_pool(
     upper: list[np.ndarray] = []
     need_lo: list[float] = []
     need_hi: list[float] = []
-    for r, ref in enumerate(refs):
-        pool = ref.resource
-        assert isinstance(pool, EvChargerPool)
+    pools = resources_of(refs, EvChargerPool)
+    for r, pool in enumerate(pools):
         controllable = ctx.grid.in_daily_windows(pool.availability) & ctx.free
         for session in place_sessions(pool, ctx.grid):
             baseline[r] += session.baseline_kw
@@ -143,7 +142,7 @@ def add_ev_charger_pool(
     # A vanishing preference for early charging keeps sessions on their uncontrolled
     # schedule wherever the event does not need them to move.
     m.add_cost("energy", charge, EARLINESS_CNY_PER_KWH_PER_INTERVAL * dt * t_of)
-    prices = np.array([ref.resource.price_cny_per_kwh for ref in refs])  # type: ignore[union-attr]
+    prices = np.array([pool.price_cny_per_kwh for pool in pools])
 
     def setpoint_kw(x: FloatArray) -> FloatArray:
         return deviating(m.value(x, f"{KIND}.power_kw"), baseline)

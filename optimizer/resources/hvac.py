@@ -6,12 +6,13 @@ First-order (1R1C) model, exact for power held constant over an interval:
 
 The baseline thermostat holds ``setpoint_c`` (power clipped to 0..rated), starting there.
 Dispatch may depart from the baseline only from ``precool_min`` before the event until
-``recovery_min`` after it, drawing at least the baseline power outside the event window
-and at most the baseline power inside it, keeps ``T`` in the comfort band (widened to the baseline's own trajectory where
-the baseline already leaves it, so the band is never infeasible) and must end no warmer
-than the baseline does, so pre-cooling before an event and drifting
-up during it are possible while the building is returned to normal afterwards. Extra energy
-against the baseline is priced at the district tariff. Applies to HvacLoad.
+``recovery_min`` after it, drawing at least the baseline power outside the event window and
+at most the baseline power inside it. It keeps ``T`` in the comfort band (widened to the
+baseline's own trajectory where the baseline already leaves it, so the band is never
+infeasible) and must end no warmer than the baseline does, so pre-cooling before an event
+and drifting up during it are possible while the building is returned to normal
+afterwards. Extra energy against the baseline is priced at the district tariff.
+Applies to HvacLoad.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from vpp.domain import HvacLoad, ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, deviating
+from vpp.optimizer.resources._block import KindBlock, deviating, resources_of
 
 KIND = "hvac_load"
 
@@ -49,7 +50,7 @@ def add_hvac_load(
     """Power [kW] and indoor temperature [°C] for every building and interval."""
     if not refs:
         return None
-    units: list[HvacLoad] = [ref.resource for ref in refs]  # type: ignore[misc]
+    units: list[HvacLoad] = resources_of(refs, HvacLoad)
     n_r, n_t, dt = len(units), ctx.n_t, ctx.dt_h
     outdoor = np.array([ctx.grid.sample_daily(u.outdoor_temperature_c) for u in units])
     base = [thermostat_baseline(u, outdoor[r], dt) for r, u in enumerate(units)]
@@ -86,7 +87,11 @@ def add_hvac_load(
     rhs[:, 0] += a[:, 0] * col("setpoint_c")[:, 0]
     m.add_constraints(
         f"{KIND}.temperature",
-        [(temp, 1.0), (previous, np.broadcast_to(-a, (n_r, n_t))), (power, (1.0 - a) * resistance * col("cop"))],
+        [
+            (temp, 1.0),
+            (previous, np.broadcast_to(-a, (n_r, n_t))),
+            (power, (1.0 - a) * resistance * col("cop")),
+        ],
         rhs,
         rhs,
     )
@@ -97,5 +102,11 @@ def add_hvac_load(
         return deviating(m.value(x, f"{KIND}.power_kw"), base_power)
 
     return KindBlock(
-        KIND, refs, base_power, power, SetpointMode.POWER, setpoint_kw, col("price_cny_per_kwh")[:, 0]
+        KIND,
+        refs,
+        base_power,
+        power,
+        SetpointMode.POWER,
+        setpoint_kw,
+        col("price_cny_per_kwh")[:, 0],
     )

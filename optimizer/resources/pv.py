@@ -10,7 +10,7 @@ import numpy as np
 from vpp.domain import Pv, ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock
+from vpp.optimizer.resources._block import KindBlock, resources_of
 
 KIND = "pv"
 
@@ -21,7 +21,7 @@ def add_pv(
     """Power [kW] fixed at the negated generation forecast."""
     if not refs:
         return None
-    units: list[Pv] = [ref.resource for ref in refs]  # type: ignore[misc]
+    units: list[Pv] = resources_of(refs, Pv)
     baseline = -np.array([ctx.grid.sample_daily(u.generation_kw) for u in units])
     power = m.add_variables(f"{KIND}.power_kw", baseline.shape, baseline, baseline)
 

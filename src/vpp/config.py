@@ -68,7 +68,15 @@ def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
     ]
 
 
-_UNION_TAGS = {"curtailable_load", "battery", "ev_charger_pool", "hvac_load", "pv", "synthetic", "csv"}
+_UNION_TAGS = {
+    "curtailable_load",
+    "battery",
+    "ev_charger_pool",
+    "hvac_load",
+    "pv",
+    "synthetic",
+    "csv",
+}
 
 
 def _is_union_tag(part: object) -> bool:

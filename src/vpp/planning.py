@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from vpp.baseline import DEFAULT_BASELINE, BaselineError, compute_baseline
+from vpp.baseline import DEFAULT_BASELINE, BaselineError, compute_baseline, resolve_method
 from vpp.baseline.meter import DailyLoad
 from vpp.baseline.meter_csv import read_meter_csv
 from vpp.domain import (
@@ -114,6 +114,7 @@ def curtailable_baselines(
     A load without meter history, or whose history cannot give a baseline, falls back to
     its registered typical load, and a note says so.
     """
+    resolve_method(method)  # an unknown method is the caller's error, not a fallback
     history = load_meter_history(district, event.start.date(), grid.interval_min)
     out: dict[str, np.ndarray] = {}
     days_used: dict[str, tuple[date, ...]] = {}
@@ -162,5 +163,6 @@ def prepare_problem(
 ) -> tuple[DispatchProblem, PreparedBaselines]:
     """The dispatch problem for an event over its day(s), with customer baselines."""
     grid = event_horizon(event, interval_min)
+    grid.slice_of(event.start, event.end)  # the window must lie on the interval grid
     baselines = curtailable_baselines(district, event, grid, baseline_method)
     return DispatchProblem(district, event, grid, baselines.load_kw), baselines

@@ -25,11 +25,20 @@ def capability_command(
         typer.Option(help="START/END, e.g. 2026-07-15T11:00/2026-07-15T13:00 (local time)"),
     ] = None,
     day: Annotated[
-        str | None, typer.Option(help="day whose peak hours to assess when --window is absent [default: today]")
+        str | None,
+        typer.Option(
+            help="day whose peak hours to assess when --window is absent \\[default: today]"
+        ),
     ] = None,
-    notice: Annotated[Notice, typer.Option(help="notice the resources would get")] = Notice.DAY_AHEAD,
-    baseline: Annotated[str, typer.Option(help="baseline method for curtailable loads")] = "jiangsu",
-    time_limit_s: Annotated[float, typer.Option("--time-limit", help="solver time limit per solve [s]")] = 10.0,
+    notice: Annotated[
+        Notice, typer.Option(help="notice the resources would get")
+    ] = Notice.DAY_AHEAD,
+    baseline: Annotated[
+        str, typer.Option(help="baseline method for curtailable loads")
+    ] = "jiangsu",
+    time_limit_s: Annotated[
+        float, typer.Option("--time-limit", help="solver time limit per solve \\[s]")
+    ] = 10.0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
 ) -> None:
     """Maximum response each resource kind and enterprise can sustain, against the target.
@@ -46,7 +55,9 @@ def capability_command(
     report = capability(problem, DispatchSettings(time_limit_s=time_limit_s, mip_rel_gap=1e-4))
     names = {e.enterprise_id: e.name for e in district.enterprises}
     if as_json:
-        console.print_json(json.dumps(report_document(report, start.isoformat(), end.isoformat(), names)))
+        console.print_json(
+            json.dumps(report_document(report, start.isoformat(), end.isoformat(), names))
+        )
     else:
         _print_report(report, f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} ({district.timezone})", names)
     if not report.meets_target:
@@ -100,9 +111,13 @@ def _print_report(report: CapabilityReport, window_text: str, names: dict[str, s
     summary.add_column(justify="right")
     summary.add_row("district peak", f"{report.district_peak_kw:,.0f} kW")
     summary.add_row(f"target ({report.target_pct:g}% of peak)", f"{report.target_kw:,.0f} kW")
-    summary.add_row("deliverable (all together, every interval)", f"{report.deliverable_kw:,.0f} kW")
+    summary.add_row(
+        "deliverable (all together, every interval)", f"{report.deliverable_kw:,.0f} kW"
+    )
     summary.add_row("reached", f"{report.percent_of_peak:.2f}% of peak")
-    summary.add_row("margin" if report.margin_kw >= 0 else "shortfall", f"{abs(report.margin_kw):,.0f} kW")
+    summary.add_row(
+        "margin" if report.margin_kw >= 0 else "shortfall", f"{abs(report.margin_kw):,.0f} kW"
+    )
     summary.add_row("solver", report.status.value)
     console.print(summary)
     if report.meets_target:

@@ -22,21 +22,38 @@ from vpp.report import plot_dispatch, write_dispatch_files
 @reports_errors
 def dispatch_command(
     district_file: Annotated[Path, typer.Argument(help="district YAML file")],
-    start: Annotated[str | None, typer.Option(help="event start, ISO (local time if no offset)")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="event start, ISO (local time if no offset)")
+    ] = None,
     end: Annotated[str | None, typer.Option(help="event end, ISO")] = None,
     day: Annotated[
-        str | None, typer.Option(help="without --start/--end: the district's peak hours on this day")
+        str | None,
+        typer.Option(help="without --start/--end: the district's peak hours on this day"),
     ] = None,
     target_kw: Annotated[float | None, typer.Option(help="response per interval \\[kW]")] = None,
-    target_pct: Annotated[float | None, typer.Option(help="response per interval [% of district peak]")] = None,
-    kind: Annotated[EventKind, typer.Option(help="peak_shaving reduces load, valley_filling raises it")] = EventKind.PEAK_SHAVING,
+    target_pct: Annotated[
+        float | None, typer.Option(help="response per interval \\[% of district peak]")
+    ] = None,
+    kind: Annotated[
+        EventKind, typer.Option(help="peak_shaving reduces load, valley_filling raises it")
+    ] = EventKind.PEAK_SHAVING,
     notice: Annotated[Notice, typer.Option(help="notice given to resources")] = Notice.DAY_AHEAD,
-    issued_at: Annotated[str | None, typer.Option(help="when the event was issued [default: by notice]")] = None,
-    baseline: Annotated[str, typer.Option(help="baseline method for curtailable loads")] = "jiangsu",
-    backend: Annotated[str, typer.Option(help="highs (direct) or pyomo (same model via Pyomo)")] = "highs",
-    time_limit_s: Annotated[float, typer.Option("--time-limit", help="solver time limit [s]")] = 10.0,
+    issued_at: Annotated[
+        str | None, typer.Option(help="when the event was issued \\[default: by notice]")
+    ] = None,
+    baseline: Annotated[
+        str, typer.Option(help="baseline method for curtailable loads")
+    ] = "jiangsu",
+    backend: Annotated[
+        str, typer.Option(help="highs (direct) or pyomo (same model via Pyomo)")
+    ] = "highs",
+    time_limit_s: Annotated[
+        float, typer.Option("--time-limit", help="solver time limit \\[s]")
+    ] = 10.0,
     gap: Annotated[float, typer.Option(help="relative MIP gap accepted as optimal")] = 0.005,
-    out: Annotated[Path, typer.Option(help="folder for setpoints.csv/.json, dispatch.json, dispatch.png")] = Path("out/dispatch"),
+    out: Annotated[
+        Path, typer.Option(help="folder for setpoints.csv/.json, dispatch.json, dispatch.png")
+    ] = Path("out/dispatch"),
 ) -> None:
     """Least-cost, rotation-aware dispatch of one event; the shortfall is reported, never hidden."""
     district = district_from(district_file)
@@ -53,15 +70,23 @@ def dispatch_command(
     if target_kw is None and target_pct is None:
         target_pct = district.response_target_pct
     event = make_event(
-        district, window_start, window_end, target_kw=target_kw, target_pct=target_pct,
-        kind=kind, notice=notice, issued_at=issued,
+        district,
+        window_start,
+        window_end,
+        target_kw=target_kw,
+        target_pct=target_pct,
+        kind=kind,
+        notice=notice,
+        issued_at=issued,
     )
     problem, baselines = prepare_problem(district, event, baseline_method=baseline)
     settings = DispatchSettings(time_limit_s=time_limit_s, mip_rel_gap=gap, backend=chosen)
     with console.status("solving dispatch"):
         result = dispatch(problem, settings)
     paths = write_dispatch_files(result, out, event.issued_at)
-    paths["plot"] = plot_dispatch(result, out / "dispatch.png", title=f"{district.name}: {event.event_id}")
+    paths["plot"] = plot_dispatch(
+        result, out / "dispatch.png", title=f"{district.name}: {event.event_id}"
+    )
     print_summary(result)
     for note in baselines.notes[:5]:
         console.print(f"[yellow]note[/]: {note}")
@@ -74,13 +99,24 @@ def dispatch_command(
 def print_summary(result: DispatchResult) -> None:
     event = result.event
     table = Table(title=f"{event.event_id}: {event.kind.value}, target {result.target_kw:,.0f} kW")
-    for name in ("interval", "target \\[kW]", "baseline \\[kW]", "expected \\[kW]", "response \\[kW]", "shortfall \\[kW]"):
+    for name in (
+        "interval",
+        "target \\[kW]",
+        "baseline \\[kW]",
+        "expected \\[kW]",
+        "response \\[kW]",
+        "shortfall \\[kW]",
+    ):
         table.add_column(name, justify="right")
     for i in result.event_intervals:
         style = "red" if i.shortfall_kw > 1e-3 else None
         table.add_row(
-            f"{i.start:%H:%M}", f"{i.target_kw:,.0f}", f"{i.baseline_kw:,.0f}",
-            f"{i.expected_power_kw:,.0f}", f"{i.expected_response_kw:,.0f}", f"{i.shortfall_kw:,.1f}",
+            f"{i.start:%H:%M}",
+            f"{i.target_kw:,.0f}",
+            f"{i.baseline_kw:,.0f}",
+            f"{i.expected_power_kw:,.0f}",
+            f"{i.expected_response_kw:,.0f}",
+            f"{i.shortfall_kw:,.1f}",
             style=style,
         )
     console.print(table)
@@ -88,10 +124,11 @@ def print_summary(result: DispatchResult) -> None:
     by_kind: dict[str, float] = defaultdict(float)
     used: dict[str, int] = defaultdict(int)
     window = result.grid.slice_of(event.start, event.end)
-    for s in result.schedules:
-        response = sum(event.direction * (b - p) for b, p in zip(s.baseline_kw[window], s.power_kw[window], strict=True))
-        by_kind[s.kind] += response / max(1, window.stop - window.start)
-        used[s.kind] += any(v is not None for v in s.setpoint_kw)
+    for schedule in result.schedules:
+        pairs = zip(schedule.baseline_kw[window], schedule.power_kw[window], strict=True)
+        response = sum(event.direction * (b - p) for b, p in pairs)
+        by_kind[schedule.kind] += response / max(1, window.stop - window.start)
+        used[schedule.kind] += any(v is not None for v in schedule.setpoint_kw)
     kinds = Table(title="Mean response in the window by kind")
     kinds.add_column("kind")
     kinds.add_column("dispatched", justify="right")
@@ -100,24 +137,29 @@ def print_summary(result: DispatchResult) -> None:
         kinds.add_row(kind_name, str(used[kind_name]), f"{value:,.0f}")
     console.print(kinds)
 
-    c, s = result.costs, result.solve
+    c, stats = result.costs, result.solve
     console.print(
         f"cost {c.cost_cny:,.2f} CNY (compensation {c.compensation_cny:,.2f}, degradation "
-        f"{c.degradation_cny:,.2f}, energy {c.energy_cny:,.2f}; rotation adder {c.rotation_cny:,.2f})"
+        f"{c.degradation_cny:,.2f}, energy {c.energy_cny:,.2f}; "
+        f"rotation adder {c.rotation_cny:,.2f})"
     )
-    gap_text = "n/a" if s.mip_gap is None else f"{100 * s.mip_gap:.3f}%"
+    gap_text = "n/a" if stats.mip_gap is None else f"{100 * stats.mip_gap:.3f}%"
     console.print(
-        f"solver: [bold]{s.status.value}[/] ({s.termination}, gap {gap_text}, {s.backend}); "
-        f"build {s.build_s:.3f} s, solve {s.solve_s:.3f} s, extract {s.extract_s:.3f} s; "
-        f"{s.n_variables} variables ({s.n_integer} integer), {s.n_constraints} constraints"
+        f"solver: [bold]{stats.status.value}[/] ({stats.termination}, gap {gap_text}, "
+        f"{stats.backend}); build {stats.build_s:.3f} s, solve {stats.solve_s:.3f} s, "
+        f"extract {stats.extract_s:.3f} s; {stats.n_variables} variables "
+        f"({stats.n_integer} integer), {stats.n_constraints} constraints"
     )
     if result.meets_target:
-        console.print(f"[bold green]target met[/] in all {len(result.event_intervals)} event intervals")
+        console.print(
+            f"[bold green]target met[/] in all {len(result.event_intervals)} event intervals"
+        )
     else:
         short = [i for i in result.event_intervals if i.shortfall_kw > 1e-3]
         console.print(
             f"[bold red]shortfall[/]: up to {result.max_shortfall_kw:,.1f} kW in {len(short)} of "
-            f"{len(result.event_intervals)} intervals; this is the largest response the portfolio can give"
+            f"{len(result.event_intervals)} intervals; "
+            "this is the largest response the portfolio can give"
         )
     for violation in result.violations:
         console.print(f"[bold red]limit check failed[/]: {violation}")

@@ -26,7 +26,9 @@ def parse_time(text: str, tz: tzinfo, option: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise OptionError(f"{option}: expected an ISO time such as 2026-07-15T11:00, got {text!r}") from None
+        raise OptionError(
+            f"{option}: expected an ISO time such as 2026-07-15T11:00, got {text!r}"
+        ) from None
     return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
 
@@ -57,7 +59,9 @@ def resolve_window(
             raise OptionError("--start and --end go together")
         begin, finish = parse_time(start, tz, "--start"), parse_time(end, tz, "--end")
         if finish <= begin:
-            raise OptionError(f"--end {finish.isoformat()} is not after --start {begin.isoformat()}")
+            raise OptionError(
+                f"--end {finish.isoformat()} is not after --start {begin.isoformat()}"
+            )
         return begin, finish
     the_day = parse_day(day) if day else datetime.now(tz).date()
     return peak_window(district, the_day)

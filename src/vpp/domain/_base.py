@@ -75,7 +75,11 @@ class DailyWindow(FrozenModel):
         return time(self.start_min // 60, self.start_min % 60)
 
     def __str__(self) -> str:
-        return f"{self.start_min // 60:02d}:{self.start_min % 60:02d}-{self.end_min // 60:02d}:{self.end_min % 60:02d}"
+        return f"{_hhmm(self.start_min)}-{_hhmm(self.end_min)}"
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 ALL_DAY = DailyWindow(start_min=0, end_min=1440)

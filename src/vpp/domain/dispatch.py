@@ -141,7 +141,12 @@ class DispatchResult(FrozenModel):
                     continue
                 out.append(
                     Setpoint(
-                        command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.event.event_id}/{schedule.key}/{starts[t].isoformat()}/{issued_at.isoformat()}")),
+                        command_id=str(
+                            uuid.uuid5(
+                                uuid.NAMESPACE_URL,
+                                f"{self.event.event_id}/{schedule.key}/{starts[t].isoformat()}/{issued_at.isoformat()}",
+                            )
+                        ),
                         site_id=schedule.site_id,
                         resource_id=schedule.resource_id,
                         issued_at=issued_at,

@@ -105,7 +105,9 @@ class District(FrozenModel):
     name: str
     timezone: str = "Asia/Shanghai"
     peak_load_kw: PositiveFloat = Field(description="the district's stated peak load [kW]")
-    peak_hours: DailyWindow = Field(description="local hours of the district peak, e.g. '11:00-13:00'")
+    peak_hours: DailyWindow = Field(
+        description="local hours of the district peak, e.g. '11:00-13:00'"
+    )
     response_target_pct: Annotated[float, Field(gt=0, le=100)] = Field(
         default=5.0, description="required response capability [% of peak]"
     )
@@ -138,9 +140,14 @@ class District(FrozenModel):
                 )
         # Site ids name MQTT topics, so they must be unique across the district, not only
         # within an enterprise.
-        _require_unique(
-            "sites", [s.site_id for e in self.enterprises for s in e.sites], "site_id"
-        )
+        seen: set[str] = set()
+        for i, enterprise in enumerate(self.enterprises):
+            for j, site in enumerate(enterprise.sites):
+                if site.site_id in seen:
+                    raise ValueError(
+                        f"enterprises.{i}.sites.{j}.site_id: duplicate {site.site_id!r}"
+                    )
+                seen.add(site.site_id)
         known = {e.enterprise_id for e in self.enterprises}
         for enterprise_id in self.rotation_counts:
             if enterprise_id not in known:

@@ -52,7 +52,9 @@ class CurtailableLoad(_ResourceBase):
     typical_load_kw: DailyProfile = Field(description="typical daily load shape [kW]")
     steps: tuple[CurtailmentStep, ...] = Field(min_length=1, max_length=10)
     min_notice_min: int = Field(default=30, ge=0, description="notice needed before shedding [min]")
-    max_duration_min: int = Field(default=240, gt=0, description="longest continuous curtailment [min]")
+    max_duration_min: int = Field(
+        default=240, gt=0, description="longest continuous curtailment [min]"
+    )
     max_events_per_day: int = Field(default=1, ge=1, le=24)
     min_rest_min: int = Field(default=60, ge=0, description="rest between two curtailments [min]")
     rebound_fraction: Fraction = 0.0
@@ -92,7 +94,9 @@ class Battery(_ResourceBase):
     soc_min: Fraction = 0.1
     soc_max: Fraction = 0.9
     soc_initial: Fraction = 0.5
-    soc_final_min: Fraction = Field(default=0.5, description="SoC required at the end of the horizon")
+    soc_final_min: Fraction = Field(
+        default=0.5, description="SoC required at the end of the horizon"
+    )
     degradation_cny_per_kwh: NonNegativeFloat = Field(
         default=0.05, description="cost per kWh of throughput (charge + discharge)"
     )
@@ -101,7 +105,7 @@ class Battery(_ResourceBase):
     @model_validator(mode="after")
     def _soc_bounds(self) -> Battery:
         if self.soc_min >= self.soc_max:
-            raise ValueError(f"soc_min ({self.soc_min}) must be below soc_max ({self.soc_max})")
+            raise ValueError(f"soc_min: {self.soc_min} must be below soc_max ({self.soc_max})")
         for field in ("soc_initial", "soc_final_min"):
             value = getattr(self, field)
             if not self.soc_min <= value <= self.soc_max:
@@ -120,7 +124,7 @@ class Charger(FrozenModel):
     @model_validator(mode="after")
     def _min_below_max(self) -> Charger:
         if self.min_kw > self.max_kw:
-            raise ValueError(f"min_kw ({self.min_kw}) exceeds max_kw ({self.max_kw})")
+            raise ValueError(f"min_kw: {self.min_kw} exceeds max_kw ({self.max_kw})")
         return self
 
 
@@ -200,17 +204,24 @@ class HvacLoad(_ResourceBase):
     comfort_max_c: FiniteFloat = 26.0
     setpoint_c: FiniteFloat = 24.0
     outdoor_temperature_c: DailyProfile = Field(description="outdoor temperature forecast [°C]")
-    precool_min: int = Field(default=120, ge=0, description="how long before an event it may pre-cool")
-    recovery_min: int = Field(default=120, gt=0, description="time to return to normal after an event")
+    precool_min: int = Field(
+        default=120, ge=0, description="how long before an event it may pre-cool"
+    )
+    recovery_min: int = Field(
+        default=120, gt=0, description="time to return to normal after an event"
+    )
     price_cny_per_kwh: NonNegativeFloat = Field(default=0.0, description="asked price for response")
 
     @model_validator(mode="after")
     def _comfort_band(self) -> HvacLoad:
         if self.comfort_min_c >= self.comfort_max_c:
-            raise ValueError("comfort_min_c must be below comfort_max_c")
+            raise ValueError(
+                f"comfort_min_c: {self.comfort_min_c} must be below "
+                f"comfort_max_c ({self.comfort_max_c})"
+            )
         if not self.comfort_min_c <= self.setpoint_c <= self.comfort_max_c:
             raise ValueError(
-                f"setpoint_c ({self.setpoint_c}) must lie in the comfort band "
+                f"setpoint_c: {self.setpoint_c} must lie in the comfort band "
                 f"{self.comfort_min_c}..{self.comfort_max_c}"
             )
         return self
@@ -226,7 +237,7 @@ class Pv(_ResourceBase):
     @model_validator(mode="after")
     def _within_capacity(self) -> Pv:
         if min(self.generation_kw) < 0 or max(self.generation_kw) > self.capacity_kw + 1e-9:
-            raise ValueError(f"generation_kw must lie within 0..capacity_kw ({self.capacity_kw})")
+            raise ValueError(f"generation_kw: must lie within 0..capacity_kw ({self.capacity_kw})")
         return self
 
 
@@ -235,4 +246,10 @@ Resource = Annotated[
 ]
 """Any registered resource; the ``kind`` field selects the model."""
 
-RESOURCE_KINDS: tuple[str, ...] = ("curtailable_load", "battery", "ev_charger_pool", "hvac_load", "pv")
+RESOURCE_KINDS: tuple[str, ...] = (
+    "curtailable_load",
+    "battery",
+    "ev_charger_pool",
+    "hvac_load",
+    "pv",
+)

@@ -38,12 +38,16 @@ class TimeGrid(FrozenModel):
     @classmethod
     def covering(cls, start: datetime, end: datetime, interval_min: int = 15) -> TimeGrid:
         """The grid from ``start`` to ``end``; both must lie on interval boundaries."""
-        span_min = (end - start).total_seconds() / 60
+        # Subtracting aware times that share a tzinfo uses wall-clock time; UTC is exact.
+        span_min = (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60
         if span_min <= 0:
-            raise GridAlignmentError("end", f"{end.isoformat()} is not after start {start.isoformat()}")
+            raise GridAlignmentError(
+                "end", f"{end.isoformat()} is not after start {start.isoformat()}"
+            )
         if span_min % interval_min:
             raise GridAlignmentError(
-                "end", f"window of {span_min:g} min is not a whole number of {interval_min}-min intervals"
+                "end",
+                f"window of {span_min:g} min is not a whole number of {interval_min}-min intervals",
             )
         return cls(start=start, interval_min=interval_min, count=int(span_min // interval_min))
 
@@ -80,7 +84,7 @@ class TimeGrid(FrozenModel):
 
     def index_of(self, ts: datetime, field: str = "time") -> int:
         """Index of the interval starting at ``ts`` (``ts == end`` gives ``count``)."""
-        offset_min = (ts - self.start).total_seconds() / 60
+        offset_min = _minutes_between(self.start, ts)
         if offset_min % self.interval_min:
             raise GridAlignmentError(
                 field, f"{ts.isoformat()} is not on a {self.interval_min}-min interval boundary"
@@ -89,7 +93,8 @@ class TimeGrid(FrozenModel):
         if not 0 <= index <= self.count:
             raise GridAlignmentError(
                 field,
-                f"{ts.isoformat()} is outside the grid {self.start.isoformat()} .. {self.end.isoformat()}",
+                f"{ts.isoformat()} is outside the grid "
+                f"{self.start.isoformat()} .. {self.end.isoformat()}",
             )
         return index
 
@@ -99,7 +104,7 @@ class TimeGrid(FrozenModel):
 
     def first_index_at_or_after(self, ts: datetime) -> int:
         """Index of the first interval that starts at or after ``ts`` (clamped to 0..count)."""
-        offset_min = (ts - self.start).total_seconds() / 60
+        offset_min = _minutes_between(self.start, ts)
         index = int(np.ceil(offset_min / self.interval_min - 1e-9))
         return min(max(index, 0), self.count)
 
@@ -128,6 +133,11 @@ class TimeGrid(FrozenModel):
         return daily_window_on(day, window, self.tz)
 
 
+def _minutes_between(earlier: datetime, later: datetime) -> float:
+    """Elapsed minutes, exact across clock changes."""
+    return (later.astimezone(UTC) - earlier.astimezone(UTC)).total_seconds() / 60
+
+
 def daily_window_on(day: date, window: DailyWindow, tz: tzinfo) -> tuple[datetime, datetime]:
     """The aware start and end of a daily window on a given local day."""
     midnight = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
@@ -140,5 +150,5 @@ def zone(name: str) -> ZoneInfo:
     """A time zone by IANA name, with an error that names it."""
     try:
         return ZoneInfo(name)
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, OSError) as exc:  # OSError: a folder of the tz database
         raise ValueError(f"unknown time zone {name!r}") from exc

@@ -21,7 +21,9 @@ SETPOINT_COLUMNS = (
 )
 
 
-def write_dispatch_files(result: DispatchResult, out_dir: Path, issued_at: datetime) -> dict[str, Path]:
+def write_dispatch_files(
+    result: DispatchResult, out_dir: Path, issued_at: datetime
+) -> dict[str, Path]:
     """Write ``setpoints.csv``, ``setpoints.json`` and ``dispatch.json``; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     setpoints = result.setpoints(issued_at)

@@ -8,11 +8,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
 
-from vpp.domain import DispatchResult  # noqa: E402
+from vpp.domain import DispatchResult
 
 KIND_COLOURS = {
     "curtailable_load": "#4C72B0",
@@ -40,8 +40,18 @@ def plot_dispatch(result: DispatchResult, path: Path, title: str | None = None) 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True, height_ratios=[3, 2])
     top.step(starts, base, where="post", label="baseline", color="0.45", lw=1.6)
     top.step(starts, power, where="post", label="dispatched net load", color="#C44E52", lw=1.8)
-    top.step(starts, target_line, where="post", label="target (baseline - target)", color="k", ls="--", lw=1.2)
-    top.axvspan(result.event.start, result.event.end, color="#FFD966", alpha=0.25, label="event window")
+    top.step(
+        starts,
+        target_line,
+        where="post",
+        label="target (baseline - target)",
+        color="k",
+        ls="--",
+        lw=1.2,
+    )
+    top.axvspan(
+        result.event.start, result.event.end, color="#FFD966", alpha=0.25, label="event window"
+    )
     top.set_ylabel("portfolio load [MW]")
     top.legend(loc="upper left", fontsize=8)
     top.set_title(title or f"Dispatch {result.event.event_id}: target {result.target_kw:,.0f} kW")
@@ -55,14 +65,25 @@ def plot_dispatch(result: DispatchResult, path: Path, title: str | None = None) 
             continue
         bottom_for = np.where(values >= 0, positive, negative)
         bottom.bar(
-            starts, values, width=width, bottom=bottom_for, align="edge",
-            color=KIND_COLOURS.get(kind, "0.5"), label=kind, linewidth=0,
+            starts,
+            values,
+            width=width,
+            bottom=bottom_for,
+            align="edge",
+            color=KIND_COLOURS.get(kind, "0.5"),
+            label=kind,
+            linewidth=0,
         )
         positive += np.where(values >= 0, values, 0)
         negative += np.where(values < 0, values, 0)
     bottom.step(
-        starts, np.where(in_event, result.target_kw / 1000, np.nan), where="post",
-        color="k", ls="--", lw=1.2, label="target",
+        starts,
+        np.where(in_event, result.target_kw / 1000, np.nan),
+        where="post",
+        color="k",
+        ls="--",
+        lw=1.2,
+        label="target",
     )
     bottom.axhline(0, color="0.3", lw=0.8)
     bottom.set_ylabel("response by kind [MW]")

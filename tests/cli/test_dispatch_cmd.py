@@ -1,0 +1,124 @@
+"""The ``vpp dispatch`` and ``vpp capability`` commands, run as a user would."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vpp.cli import app
+
+TINY = Path(__file__).parent.parent / "data" / "tiny_district.yaml"
+runner = CliRunner()
+
+
+def test_capability_command_prints_pass_line_and_table():
+    """Human output: the table of kinds and a PASS line with the margin."""
+    result = runner.invoke(app, ["capability", str(TINY), "--day", "2026-07-15"])
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.output
+    assert "curtailable_load" in result.output
+
+
+def test_capability_command_json_has_the_documented_fields():
+    """--json: district_peak_kw, target_kw, deliverable_kw, percent_of_peak, meets_target."""
+    result = runner.invoke(
+        app, ["capability", str(TINY), "--window", "2026-07-15T11:00/2026-07-15T13:00", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["district_peak_kw"] == 10000
+    assert doc["target_kw"] == pytest.approx(500.0)
+    assert doc["deliverable_kw"] > doc["target_kw"]
+    assert doc["percent_of_peak"] == pytest.approx(100 * doc["deliverable_kw"] / 10000, rel=1e-3)
+    assert doc["meets_target"] is True
+
+
+def test_capability_command_exits_1_when_the_target_is_missed(tmp_path):
+    """A peak so large that 5% is out of reach: FAIL, exit code 1, the shortfall stated."""
+    text = TINY.read_text().replace("peak_load_kw: 10000", "peak_load_kw: 100000")
+    district = tmp_path / "big.yaml"
+    district.write_text(text)
+    result = runner.invoke(app, ["capability", str(district), "--day", "2026-07-15"])
+    assert result.exit_code == 1
+    assert "FAIL" in result.output
+    assert "short by" in result.output
+
+
+def test_dispatch_command_writes_setpoints_and_plot(tmp_path):
+    """CSV and JSON setpoints, the full result and a PNG land in --out."""
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "dispatch",
+            str(TINY),
+            "--start",
+            "2026-07-15T11:00",
+            "--end",
+            "2026-07-15T13:00",
+            "--target-kw",
+            "800",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "target met" in result.output
+    with (out / "setpoints.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows
+    assert {"command_id", "mode", "power_kw", "valid_from", "valid_until"} <= set(rows[0])
+    doc = json.loads((out / "dispatch.json").read_text())
+    assert doc["summary"]["meets_target"] is True
+    assert len(json.loads((out / "setpoints.json").read_text())) == len(rows)
+    assert (out / "dispatch.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_dispatch_command_reports_shortfall_for_impossible_target(tmp_path):
+    """An impossible target still dispatches, and says by how much it falls short."""
+    result = runner.invoke(
+        app,
+        [
+            "dispatch",
+            str(TINY),
+            "--day",
+            "2026-07-15",
+            "--target-kw",
+            "5000",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "shortfall" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2026-07-15T11:00"], "--start and --end go together"),
+        (["--start", "tomorrow", "--end", "2026-07-15T13:00"], "--start: expected an ISO time"),
+        (["--day", "2026-07-15", "--target-kw", "5", "--target-pct", "5"], "not both"),
+        (["--day", "2026-07-15", "--backend", "gurobi"], "--backend"),
+        (["--start", "2026-07-15T11:07", "--end", "2026-07-15T13:00"], "interval boundary"),
+    ],
+    ids=["start-alone", "bad-time", "two-targets", "bad-backend", "off-grid"],
+)
+def test_dispatch_command_bad_arguments_exit_2_without_traceback(args, message, tmp_path):
+    """Wrong arguments: one clear message naming the option, exit code 2."""
+    result = runner.invoke(app, ["dispatch", str(TINY), "--out", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_dispatch_command_bad_config_names_file_and_field(tmp_path):
+    """A wrong config: the file, the field path and the reason; exit code 2."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(TINY.read_text().replace("soc_initial: 0.9", "soc_initial: 1.5"))
+    result = runner.invoke(app, ["dispatch", str(broken), "--day", "2026-07-15"])
+    assert result.exit_code == 2
+    assert str(broken) in result.output
+    assert "soc_initial" in result.output

@@ -1,0 +1,68 @@
+"""HVAC: thermostat baseline, pre-cooling before the event, comfort band kept."""
+
+import numpy as np
+import pytest
+
+from vpp.domain import HvacLoad, TimeGrid
+from vpp.optimizer import DispatchSettings, build_model
+from vpp.optimizer.resources.hvac import thermostat_baseline
+from vpp.optimizer.solve import solve
+
+from builders import DAY, TZ, district, enterprise, event, problem
+
+HOT_AFTERNOON = [28] * 8 + [30, 31, 32, 33, 34, 35, 36, 36, 35, 34, 33, 32] + [30] * 4
+
+
+def _building(**extra):
+    spec = {
+        "kind": "hvac_load",
+        "resource_id": "chiller",
+        "rated_power_kw": 400.0,
+        "cop": 3.0,
+        "thermal_resistance_c_per_kw": 0.02,
+        "thermal_capacitance_kwh_per_c": 150.0,
+        "comfort_min_c": 22.0,
+        "comfort_max_c": 26.0,
+        "setpoint_c": 24.0,
+        "outdoor_temperature_c": HOT_AFTERNOON,
+        "price_cny_per_kwh": 1.0,
+    }
+    spec.update(extra)
+    return spec
+
+
+def _simulate(hvac: HvacLoad, power: np.ndarray, outdoor: np.ndarray, dt_h: float) -> np.ndarray:
+    a = np.exp(-dt_h / (hvac.thermal_resistance_c_per_kw * hvac.thermal_capacitance_kwh_per_c))
+    temps, temp = [], hvac.setpoint_c
+    for p, t_out in zip(power, outdoor, strict=True):
+        temp = a * temp + (1 - a) * (t_out - hvac.thermal_resistance_c_per_kw * hvac.cop * p)
+        temps.append(temp)
+    return np.array(temps)
+
+
+def test_thermostat_baseline_holds_the_setpoint():
+    """Baseline power keeps the room at the setpoint when the rated power suffices."""
+    hvac = HvacLoad.model_validate(_building())
+    grid = TimeGrid.for_day(DAY.date(), TZ)
+    outdoor = grid.sample_daily(hvac.outdoor_temperature_c)
+    power, temp = thermostat_baseline(hvac, outdoor, grid.dt_h)
+    assert np.allclose(temp, 24.0)
+    assert power[56] == pytest.approx((36 - 24) / (0.02 * 3.0))  # 14:00: 200 kW
+
+
+def test_add_hvac_load_precools_and_stays_in_the_comfort_band():
+    """For a large afternoon target the building cools below the setpoint first."""
+    d = district(enterprise("mall", [_building()], sector="commercial"))
+    settings = DispatchSettings()
+    built = build_model(problem(d, event(14, 16, target_kw=150)), settings)
+    raw = solve(built.model, settings)
+    block = built.blocks[0]
+    power = raw.x[block.power_idx[0]]
+    base = block.baseline_kw[0]
+    hvac = d.enterprises[0].sites[0].resources[0]
+    temps = _simulate(hvac, power, built.context.grid.sample_daily(HOT_AFTERNOON), 0.25)
+    assert power[48:56].max() > base[48:56].max() + 1.0  # pre-cooling in the 2 h before
+    assert temps[55] < 24.0 - 0.1
+    assert np.all(temps >= 22.0 - 1e-6)
+    assert np.all(temps <= 26.0 + 1e-6)
+    assert (base[56:64] - power[56:64]).min() > 0  # sheds load through the event
