@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 OUT    ?= out/demo
+DAY    ?= 2026-07-15
 
 .PHONY: install test lint typecheck pytest demo clean system-deps
 
@@ -35,9 +36,10 @@ pytest: install
 
 test: lint typecheck pytest
 
+# The demo district on a summer working day: capability at peak hours, then a 5% dispatch.
 demo: install
-	$(BIN)/vpp capability configs/districts/demo.yaml
-	$(BIN)/vpp dispatch configs/districts/demo.yaml --peak-hours --target-pct 5 --out $(OUT)
+	$(BIN)/vpp capability configs/districts/demo.yaml --day $(DAY)
+	$(BIN)/vpp dispatch configs/districts/demo.yaml --day $(DAY) --target-pct 5 --out $(OUT)
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

@@ -139,9 +139,10 @@ def add_ev_charger_pool(
         lower=np.minimum(need_lo, need_hi),
         upper=np.array(need_hi, dtype=np.float64),
     )
-    # A vanishing preference for early charging keeps sessions on their uncontrolled
-    # schedule wherever the event does not need them to move.
-    m.add_cost("energy", charge, EARLINESS_CNY_PER_KWH_PER_INTERVAL * dt * t_of)
+    # A vanishing reward for charging, larger the earlier, keeps sessions on their
+    # uncontrolled schedule (and inside the horizon) wherever the event does not need
+    # them to move.
+    m.add_cost("energy", charge, EARLINESS_CNY_PER_KWH_PER_INTERVAL * dt * (t_of - n_t))
     prices = np.array([pool.price_cny_per_kwh for pool in pools])
 
     def setpoint_kw(x: FloatArray) -> FloatArray:
