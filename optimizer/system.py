@@ -122,4 +122,8 @@ def add_feeder_limits(
         (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)),
         upper=np.concatenate(upper),
     )
-    m.add_cost("feeder_penalty", overload, ctx.settings.feeder_penalty_cny_per_kwh * ctx.dt_h)
+    penalty = ctx.settings.feeder_penalty_cny_per_kwh * ctx.dt_h
+    if ctx.objective == "max_response":
+        # The capability reward would otherwise outbid the limit: make overload dearer.
+        penalty = 10 * CAPABILITY_REWARD_CNY_PER_KW
+    m.add_cost("feeder_penalty", overload, penalty)

@@ -258,7 +258,11 @@ def test_load_district_yaml_syntax_error_names_line(tmp_path):
     with pytest.raises(ConfigError) as exc_info:
         load_district(path)
     assert exc_info.value.source == str(path)
-    assert exc_info.value.problems == [("line 5, column 6", "mapping values are not allowed here")]
+    ((where, reason),) = exc_info.value.problems
+    assert where == "line 5, column 6"
+    assert reason.startswith(
+        "mapping values are not allowed"
+    )  # libyaml and PyYAML word the end differently
 
 
 def test_load_district_missing_file(tmp_path):

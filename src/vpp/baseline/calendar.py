@@ -6,14 +6,11 @@ back to Monday-Friday plus the holidays and make-up days the caller lists, with 
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Collection
 from datetime import date
 
 import chinese_calendar
-
-logger = logging.getLogger(__name__)
 
 
 class CalendarFallbackWarning(UserWarning):
@@ -47,5 +44,4 @@ def is_working_day(
             "treating Monday-Friday as working days (configure holidays to correct this)"
         )
         warnings.warn(message, CalendarFallbackWarning, stacklevel=2)
-        logger.warning(message)
         return day.weekday() < 5

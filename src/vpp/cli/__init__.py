@@ -1,6 +1,11 @@
 """Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``."""
 
-from vpp.cli import baseline_cmd, capability_cmd, dispatch_cmd  # noqa: F401  (registers commands)
+from vpp.cli import (  # noqa: F401  (importing registers the commands)
+    baseline_cmd,
+    capability_cmd,
+    dispatch_cmd,
+    history_cmd,
+)
 from vpp.cli.app import app
 
 
