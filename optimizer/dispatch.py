@@ -16,6 +16,7 @@ from vpp.domain import (
     SolveStats,
 )
 from vpp.optimizer.check import check_dispatch
+from vpp.optimizer.fallback import relax_and_round
 from vpp.optimizer.linear import FloatArray
 from vpp.optimizer.model import BuiltModel, build_model
 from vpp.optimizer.problem import DispatchProblem, DispatchSettings
@@ -29,12 +30,16 @@ def dispatch(problem: DispatchProblem, settings: DispatchSettings | None = None)
     """The least-cost, rotation-aware dispatch meeting the event target as far as possible.
 
     The target is soft: an impossible target yields the largest response the portfolio
-    can give and the shortfall per interval. Raises SolverError only when the solver
-    returns nothing usable.
+    can give and the shortfall per interval. When the MILP finds nothing within its time
+    limit, a rounded LP relaxation is returned with status ``fallback``. Raises
+    SolverError only when even that fails.
     """
     settings = settings or DispatchSettings()
     built = build_model(problem, settings, "min_cost")
     raw = solve(built.model, settings)
+    if raw.x is None and built.model.n_integer:
+        logger.warning("dispatch solve gave nothing usable (%s); falling back", raw.termination)
+        raw = relax_and_round(built.model, settings)
     if raw.x is None:
         raise SolverError(raw.status.value, raw.termination)
     return extract_result(problem, built, raw, settings)

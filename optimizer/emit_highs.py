@@ -6,9 +6,10 @@ import time
 
 import highspy
 import numpy as np
+from numpy.typing import NDArray
 
 from vpp.domain import SolveStatus
-from vpp.optimizer.linear import LinearModel
+from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchSettings
 from vpp.optimizer.solution import RawSolution
 
@@ -22,26 +23,37 @@ _USABLE_AT_LIMIT = {
 }
 
 
-def to_highs(m: LinearModel, settings: DispatchSettings) -> highspy.Highs:
-    """A HiGHS instance holding the model, with limits, gap, threads and seed set."""
+def to_highs(
+    m: LinearModel,
+    settings: DispatchSettings,
+    integer: NDArray[np.bool_] | None = None,
+    bounds: tuple[FloatArray, FloatArray] | None = None,
+) -> highspy.Highs:
+    """A HiGHS instance holding the model, with limits, gap, threads and seed set.
+
+    ``integer`` and ``bounds`` override the model's integrality and column bounds (the
+    fallback relaxes and fixes commitments this way without rebuilding the model).
+    """
+    integer = m.integrality if integer is None else integer
+    col_lower, col_upper = bounds if bounds is not None else (m.col_lower, m.col_upper)
     csc = m.matrix.tocsc()
     lp = highspy.HighsLp()
     lp.num_col_ = m.n_vars
     lp.num_row_ = m.n_rows
     lp.col_cost_ = m.cost
     lp.offset_ = m.objective_constant
-    lp.col_lower_ = m.col_lower
-    lp.col_upper_ = m.col_upper
+    lp.col_lower_ = col_lower
+    lp.col_upper_ = col_upper
     lp.row_lower_ = m.row_lower
     lp.row_upper_ = m.row_upper
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
     lp.a_matrix_.index_ = csc.indices.astype(np.int32)
     lp.a_matrix_.value_ = csc.data
-    if m.n_integer:
+    if integer.any():
         lp.integrality_ = [
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
-            for flag in m.integrality
+            for flag in integer
         ]
     h = highspy.Highs()
     h.silent()
@@ -53,9 +65,14 @@ def to_highs(m: LinearModel, settings: DispatchSettings) -> highspy.Highs:
     return h
 
 
-def solve_highs(m: LinearModel, settings: DispatchSettings) -> RawSolution:
+def solve_highs(
+    m: LinearModel,
+    settings: DispatchSettings,
+    integer: NDArray[np.bool_] | None = None,
+    bounds: tuple[FloatArray, FloatArray] | None = None,
+) -> RawSolution:
     started = time.perf_counter()
-    h = to_highs(m, settings)
+    h = to_highs(m, settings, integer, bounds)
     translated = time.perf_counter()
     h.run()
     solve_s = time.perf_counter() - translated
@@ -72,7 +89,7 @@ def solve_highs(m: LinearModel, settings: DispatchSettings) -> RawSolution:
             None, SolveStatus.FAILED, termination, None, None, solve_s, translated - started
         )
     x = np.array(h.getSolution().col_value, dtype=np.float64)
-    gap = float(info.mip_gap) if m.n_integer else 0.0
+    gap = float(info.mip_gap) if h.getLp().integrality_ else 0.0
     return RawSolution(
         x,
         status,

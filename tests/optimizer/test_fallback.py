@@ -1,0 +1,58 @@
+"""The fallback when the MILP gives nothing: a rounded LP, within every limit, labelled."""
+
+import importlib
+
+from vpp.domain import SolveStatus
+from vpp.optimizer import DispatchSettings, build_model, dispatch
+from vpp.optimizer.dispatch import extract_result
+from vpp.optimizer.fallback import relax_and_round
+from vpp.optimizer.solution import RawSolution
+
+from builders import battery, curtailable, district, enterprise, event, problem
+
+
+def _district():
+    return district(
+        enterprise("mill", [curtailable("line", [(200, 1.0), (300, 2.0)], max_duration_min=60)]),
+        enterprise("works", [curtailable("line", [(250, 1.5)])]),
+        enterprise("store", [battery(soc_initial=0.6)]),
+    )
+
+
+def test_relax_and_round_gives_a_checked_dispatch_labelled_fallback():
+    """Rounded commitments, every limit respected, status 'fallback', target still met."""
+    settings = DispatchSettings()
+    p = problem(_district(), event(target_kw=600))
+    built = build_model(p, settings)
+    raw = relax_and_round(built.model, settings)
+    assert raw.status.value == "fallback"
+    assert built.model.violation(raw.x) < 1e-6
+    result = extract_result(p, built, raw, settings)
+    assert result.violations == ()
+    assert result.meets_target
+
+
+def test_relax_and_round_costs_no_less_than_the_optimum():
+    """The fallback is a feasible point: never cheaper than the MILP optimum."""
+    settings = DispatchSettings(mip_rel_gap=0)
+    p = problem(_district(), event(target_kw=600))
+    built = build_model(p, settings)
+    optimum = dispatch(p, settings).solve.objective_cny
+    assert relax_and_round(built.model, settings).objective_cny >= optimum - 1e-6
+
+
+def test_dispatch_falls_back_when_the_time_limit_leaves_no_solution(monkeypatch):
+    """A MILP that returns nothing in time still yields a dispatch, reported as fallback."""
+    # HiGHS cannot be made to time out before its first incumbent reliably on a small
+    # model, so the MILP solve alone is replaced by its no-solution answer.
+    dispatch_module = importlib.import_module("vpp.optimizer.dispatch")
+
+    def nothing(model, settings):
+        return RawSolution(None, SolveStatus.FAILED, "Time limit reached", None, None, 10.0)
+
+    monkeypatch.setattr(dispatch_module, "solve", nothing)
+    result = dispatch_module.dispatch(problem(_district(), event(target_kw=600)))
+    assert result.solve.status.value == "fallback"
+    assert result.meets_target
+    assert result.violations == ()
+    assert "rounded" in result.solve.termination
