@@ -34,6 +34,15 @@ from vpp.domain.errors import (
     VppError,
 )
 from vpp.domain.event import DemandResponseEvent, EventKind, Notice
+from vpp.domain.messages import (
+    MAX_PAYLOAD_BYTES,
+    Ack,
+    AckStatus,
+    GatewayState,
+    GatewayStatus,
+    SetpointPayload,
+    Telemetry,
+)
 from vpp.domain.resources import (
     RESOURCE_KINDS,
     Battery,
@@ -51,7 +60,10 @@ from vpp.domain.timegrid import TimeGrid, daily_window_on, zone
 __all__ = [
     "ALL_DAY",
     "DEVIATION_TOL_KW",
+    "MAX_PAYLOAD_BYTES",
     "RESOURCE_KINDS",
+    "Ack",
+    "AckStatus",
     "Battery",
     "Charger",
     "ConfigError",
@@ -70,6 +82,8 @@ __all__ = [
     "EventKind",
     "Feeder",
     "FrozenModel",
+    "GatewayState",
+    "GatewayStatus",
     "GridAlignmentError",
     "HvacLoad",
     "IntervalOutcome",
@@ -82,12 +96,14 @@ __all__ = [
     "Sector",
     "Setpoint",
     "SetpointMode",
+    "SetpointPayload",
     "Site",
     "Slug",
     "SolveStats",
     "SolveStatus",
     "SolverError",
     "SyntheticHistory",
+    "Telemetry",
     "TimeGrid",
     "UnknownReferenceError",
     "VppError",
