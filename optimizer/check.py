@@ -26,7 +26,10 @@ TOL_C = 1e-2
 
 
 def check_dispatch(problem: DispatchProblem, result: DispatchResult) -> list[str]:
-    """Every breach of a registered limit, as ``site/resource: what`` lines; empty if none."""
+    """Every breach of a registered or feeder limit, and of the target arithmetic, as lines.
+
+    Resource lines start ``site/resource:``, feeder lines ``feeder f:``; empty if none.
+    """
     refs = {ref.key: ref for ref in problem.district.resources()}
     grid = result.grid
     window = grid.slice_of(result.event.start, result.event.end)
@@ -50,8 +53,31 @@ def check_dispatch(problem: DispatchProblem, result: DispatchResult) -> list[str
         elif isinstance(resource, Pv) and np.any(~np.isnan(setpoint)):
             found.append("PV is not dispatchable but has setpoints")
         problems += [f"{schedule.key}: {text}" for text in found]
+    problems += _feeders(problem, result)
     problems += _target(result)
     return problems
+
+
+def _feeders(problem: DispatchProblem, result: DispatchResult) -> list[str]:
+    """VPP load + background above the feeder's capacity (or above the baseline's own level
+    where that already exceeded it)."""
+    out = []
+    grid = result.grid
+    for feeder in problem.district.feeders:
+        members = [s for s in result.schedules if s.feeder_id == feeder.feeder_id]
+        if not members:
+            continue
+        power = np.sum([s.power_kw for s in members], axis=0)
+        base = np.sum([s.baseline_kw for s in members], axis=0)
+        headroom = feeder.capacity_kw - grid.sample_daily(feeder.background_load_kw)
+        over = power - np.maximum(headroom, base)
+        if over.max() > TOL_KW:
+            t = int(np.argmax(over))
+            out.append(
+                f"feeder {feeder.feeder_id}: overloaded by {over.max():.1f} kW at "
+                f"{grid.starts[t].isoformat()} ({int((over > TOL_KW).sum())} intervals)"
+            )
+    return out
 
 
 def _curtailable(

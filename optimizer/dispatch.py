@@ -25,6 +25,9 @@ from vpp.optimizer.solve import solve
 
 logger = logging.getLogger(__name__)
 
+#: Objective terms that steer the solver but are not costs anyone pays.
+NOT_MONEY = frozenset({"capability_reward", "tie_break"})
+
 
 def dispatch(problem: DispatchProblem, settings: DispatchSettings | None = None) -> DispatchResult:
     """The least-cost, rotation-aware dispatch meeting the event target as far as possible.
@@ -94,7 +97,7 @@ def extract_result(
         for t, start in enumerate(ctx.grid.starts)
     )
     costs = CostBreakdown(
-        **{f"{k}_cny": v for k, v in built.model.costs_of(x).items() if k != "capability_reward"}
+        **{f"{k}_cny": v for k, v in built.model.costs_of(x).items() if k not in NOT_MONEY}
     )
     stats = SolveStats(
         status=raw.status,

@@ -30,6 +30,7 @@ COST_CATEGORIES = (
     "shortfall_penalty",
     "feeder_penalty",
     "capability_reward",
+    "tie_break",  # vanishing preferences between equal plans; not money
 )
 
 Term = tuple[ArrayLike, ArrayLike]

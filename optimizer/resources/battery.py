@@ -3,8 +3,9 @@
     soc_kwh[r, t] = soc_kwh[r, t-1] + (eta_c charge[r, t] - discharge[r, t] / eta_d) dt
     power[r, t]   = charge[r, t] - discharge[r, t]
 
-with ``soc_min <= soc <= soc_max`` (times capacity), the final SoC at least the required one
-(or as much as charging at full power could reach), and no power outside the availability
+with ``soc_min <= soc <= soc_max`` (times capacity), the final SoC at least
+``min(soc_final_min, soc_initial)`` (energy the dispatch takes is given back; charging the
+idle baseline would not do is not the event's business), and no power outside the availability
 windows or before the first free interval. Throughput costs degradation and losses cost
 energy. With positive prices and efficiencies below one, charging and discharging at once
 never pays while shaving a peak, so no binary is needed then (DOMAIN.md); filling a valley
@@ -45,9 +46,9 @@ def add_battery(
     power = m.add_variables(f"{KIND}.power_kw", (n_r, n_t), -p_d, p_c)
 
     soc0 = col("soc_initial") * cap
-    # The required final SoC, capped at what charging at full power could still reach.
-    reachable = soc0 + eta_c * p_c * dt * active.sum(axis=1, keepdims=True)
-    final = np.minimum(col("soc_final_min") * cap, reachable)
+    # The dispatch must leave the battery no emptier than required, but owes no charging
+    # the idle baseline would not do: final >= min(soc_final_min, soc_initial).
+    final = np.minimum(col("soc_final_min"), col("soc_initial")) * cap
     soc_lower = np.broadcast_to(col("soc_min") * cap, (n_r, n_t)).copy()
     soc_lower[:, -1:] = np.maximum(soc_lower[:, -1:], final)
     soc = m.add_variables(f"{KIND}.soc_kwh", (n_r, n_t), soc_lower, col("soc_max") * cap)

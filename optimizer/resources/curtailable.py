@@ -1,9 +1,10 @@
 """Industrial curtailment: all-or-nothing steps committed over whole blocks of time.
 
 A load picks, for each candidate block ``c`` (a start and a length), which of its steps to
-shed, nested in the listed order: ``z[c, k] <= z[c, k-1]``. A block lasts the whole event
-window when the load's maximum duration allows it; otherwise it lasts ``max_duration`` and
-may start on a grid of ``curtail_start_stride_min``. One binary per step and block, not per
+shed, nested in the listed order: ``z[c, k] <= z[c, k-1]``. A block lasts the whole part of
+the event window the load may act in (after its notice, inside its availability) when its
+maximum duration allows; otherwise it lasts ``max_duration`` and may start on a grid of
+``curtail_start_stride_min``. One binary per step and block, not per
 interval: the LP relaxation is tight and the MILP solves at the root (DOMAIN.md).
 
     power[r, t] = baseline[r, t] - sum_{c covers t, k} step_k z[c, k]
@@ -47,19 +48,34 @@ class _Blocks:
         return len(self.resource)
 
 
-def candidate_starts(allowed: np.ndarray, window: slice, length: int, stride: int) -> list[int]:
-    """Starts of blocks of ``length`` intervals lying wholly in allowed intervals of the window."""
+def candidate_blocks(
+    allowed: np.ndarray, window: slice, max_length: int, stride: int
+) -> list[tuple[int, int]]:
+    """(start, length) of the blocks a load may shed in, within the window's allowed runs.
+
+    Each run of allowed intervals (notice, availability and the past cut the window) gets
+    blocks as long as the run allows, at most ``max_length``: the whole run when it fits,
+    else starts every ``stride`` intervals plus the latest start. A load that cannot cover
+    the whole window still serves the part it can.
+    """
     assert window.start is not None
     assert window.stop is not None
-    valid = [
-        s for s in range(window.start, window.stop - length + 1) if allowed[s : s + length].all()
-    ]
-    if not valid:
-        return []
-    thinned = [s for s in valid if (s - valid[0]) % stride == 0]
-    if thinned[-1] != valid[-1]:
-        thinned.append(valid[-1])
-    return thinned
+    blocks: list[tuple[int, int]] = []
+    t = window.start
+    while t < window.stop:
+        if not allowed[t]:
+            t += 1
+            continue
+        run_end = t
+        while run_end < window.stop and allowed[run_end]:
+            run_end += 1
+        length = min(max_length, run_end - t)
+        starts = list(range(t, run_end - length + 1, stride))
+        if starts[-1] != run_end - length:
+            starts.append(run_end - length)
+        blocks += [(s, length) for s in starts]
+        t = run_end
+    return blocks
 
 
 def add_curtailable_load(
@@ -77,7 +93,6 @@ def add_curtailable_load(
         ],
         dtype=np.float64,
     ).reshape(n_r, n_t)
-    window_len = (ctx.window.stop or 0) - (ctx.window.start or 0)
     stride = max(1, ctx.settings.curtail_start_stride_min // ctx.grid.interval_min)
 
     blocks = _Blocks()
@@ -85,15 +100,15 @@ def add_curtailable_load(
     for r, (ref, load) in enumerate(zip(refs, loads, strict=True)):
         if ctx.direction < 0:
             continue
-        length = min(ctx.interval_count(load.max_duration_min), window_len)
+        max_length = ctx.interval_count(load.max_duration_min)
         allowed = ctx.grid.in_daily_windows(load.availability)
         allowed[: ctx.notice_index(load.min_notice_min)] = False
         events_left = load.max_events_per_day - problem.events_today.get(ref.key, 0)
-        if length <= 0 or events_left <= 0:
+        if max_length <= 0 or events_left <= 0:
             continue
-        starts = candidate_starts(allowed, ctx.window, length, stride)
+        candidates = candidate_blocks(allowed, ctx.window, max_length, stride)
         rebound_len = math.ceil(load.rebound_duration_min / ctx.grid.interval_min)
-        for s in starts:
+        for s, length in candidates:
             for k, step in enumerate(load.steps):
                 blocks.resource.append(r)
                 blocks.start.append(s)
@@ -107,7 +122,7 @@ def add_curtailable_load(
                     step.power_kw * load.rebound_fraction * length / rebound_len
                 )
                 blocks.rebound_len.append(rebound_len)
-        if len(starts) > events_left:
+        if len(candidates) > events_left:
             events_rows.append((r, events_left))
 
     power = m.add_variables(f"{KIND}.power_kw", (n_r, n_t), lower=0.0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -50,14 +50,16 @@ def place_sessions(pool: EvChargerPool, grid: TimeGrid) -> list[PlacedSession]:
     dt = grid.dt_h
     first_day = grid.start.astimezone(grid.tz).date() - timedelta(days=1)
     n_days = math.ceil((grid.end - grid.start) / timedelta(days=1)) + 2
+    start_utc = grid.start.astimezone(UTC)
     placed: list[PlacedSession] = []
     for day_offset in range(n_days):
         day = first_day + timedelta(days=day_offset)
         for session in pool.sessions:
             arrival = datetime.combine(day, session.arrival, tzinfo=grid.tz)
-            departure = arrival + timedelta(minutes=session.connected_min)
-            arrive = math.ceil((arrival - grid.start) / grid.interval - 1e-9)
-            depart = math.floor((departure - grid.start) / grid.interval + 1e-9)
+            departure = arrival.astimezone(UTC) + timedelta(minutes=session.connected_min)
+            # Elapsed time in UTC: aware times sharing a tzinfo subtract on the wall clock.
+            arrive = math.ceil((arrival.astimezone(UTC) - start_utc) / grid.interval - 1e-9)
+            depart = math.floor((departure.astimezone(UTC) - start_utc) / grid.interval + 1e-9)
             if depart <= max(arrive, 0) or arrive >= grid.count:
                 continue
             p_max = max_kw[session.charger_id]
@@ -142,7 +144,7 @@ def add_ev_charger_pool(
     # A vanishing reward for charging, larger the earlier, keeps sessions on their
     # uncontrolled schedule (and inside the horizon) wherever the event does not need
     # them to move.
-    m.add_cost("energy", charge, EARLINESS_CNY_PER_KWH_PER_INTERVAL * dt * (t_of - n_t))
+    m.add_cost("tie_break", charge, EARLINESS_CNY_PER_KWH_PER_INTERVAL * dt * (t_of - n_t))
     prices = np.array([pool.price_cny_per_kwh for pool in pools])
 
     def setpoint_kw(x: FloatArray) -> FloatArray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -69,15 +69,21 @@ def peak_window(district: District, day: date) -> tuple[datetime, datetime]:
     return daily_window_on(day, district.peak_hours, district.tz)
 
 
+#: The horizon reaches at least this far past the event, so rebound, EV catch-up and
+#: HVAC recovery stay visible to the feeder limits even for a late-evening event.
+AFTER_EVENT = timedelta(hours=4)
+
+
 def event_horizon(event: DemandResponseEvent, interval_min: int = 15) -> TimeGrid:
-    """The local calendar day(s) holding the event: room to pre-cool, rebound and recover."""
+    """From local midnight of the event's day to the next midnight or 4 h after the event."""
     tz = event.start.tzinfo
     assert tz is not None
     first = event.start.date()
     last = (event.end - timedelta(microseconds=1)).date()
     start = datetime(first.year, first.month, first.day, tzinfo=tz)
     after = last + timedelta(days=1)
-    end = datetime(after.year, after.month, after.day, tzinfo=tz)
+    midnight_after = datetime(after.year, after.month, after.day, tzinfo=tz)
+    end = max(midnight_after, (event.end.astimezone(UTC) + AFTER_EVENT).astimezone(tz))
     return TimeGrid.covering(start, end, interval_min)
 
 

@@ -116,3 +116,20 @@ def test_dispatch_over_delivers_by_the_planned_margin_only():
     responses = np.array([i.expected_response_kw for i in result.event_intervals])
     assert np.all(responses >= 200.0)
     assert np.all(responses <= 200.0 * 1.005 + 1e-6)
+
+
+def test_check_dispatch_reports_a_feeder_overload_the_plan_accepted():
+    """Overload is a priced slack in the model; the checker states it as a violation."""
+    load = curtailable("line", [(300, 1.0)], rebound_fraction=0.5)
+    feeders = [{"feeder_id": "f1", "capacity_kw": 1100.0, "background_load_kw": [0.0] * 24}]
+    d = district(enterprise("mill", [load]), feeders=feeders)
+    cheap_overload = DispatchSettings(feeder_penalty_cny_per_kwh=1.0)
+    result = dispatch(problem(d, event(20, 22, target_kw=250)), cheap_overload)
+    assert result.costs.feeder_penalty_cny > 0
+    assert any(
+        v.startswith("feeder f1: overloaded by 200.0 kW at 2026-07-15T22:00")
+        for v in result.violations
+    )
+    safe = dispatch(problem(d, event(20, 22, target_kw=250)))  # by default overload is dearer
+    assert safe.violations == ()
+    assert safe.max_shortfall_kw == pytest.approx(250.0)

@@ -70,7 +70,7 @@ class IntervalOutcome(FrozenModel):
 class SolveStatus(StrEnum):
     OPTIMAL = "optimal"  # proven within the requested gap
     FEASIBLE = "feasible"  # a solution, but the limit struck before the gap was proven
-    FALLBACK = "fallback"  # the solver gave nothing usable; merit-order dispatch instead
+    FALLBACK = "fallback"  # the MILP gave nothing usable in time; a rounded LP relaxation
     FAILED = "failed"
 
 

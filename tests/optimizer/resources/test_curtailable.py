@@ -118,3 +118,21 @@ def test_add_curtailable_load_never_joins_two_blocks_into_one_longer_curtailment
     runs = np.diff(np.concatenate([[0], on.astype(int), [0]]))
     assert (np.flatnonzero(runs == -1) - np.flatnonzero(runs == 1)).max() <= 4
     assert result.violations == ()
+
+
+def test_add_curtailable_load_serves_the_part_of_the_window_it_may_act_in():
+    """Notice cutting into the window leaves the rest, even for a load able to cover it all."""
+    d = district(
+        enterprise(
+            "mill", [curtailable("line", [(300, 1.0)], min_notice_min=30, max_duration_min=240)]
+        )
+    )
+    issued = at(11) - timedelta(minutes=15)
+    ev = DemandResponseEvent(
+        event_id="rt", start=at(11), end=at(13), target_kw=200, issued_at=issued
+    )
+    result = dispatch(problem(d, ev))
+    shed, _ = _shed(result, "mill-site/line")
+    assert np.allclose(shed[44], 0)  # 10:45 + 30 min: from 11:15 on
+    assert np.allclose(shed[45:52], 300)
+    assert result.violations == ()

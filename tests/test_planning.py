@@ -1,0 +1,57 @@
+"""From a district file and an event to a dispatch problem."""
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from vpp.config import load_district
+from vpp.optimizer import dispatch
+from vpp.planning import event_horizon, make_event, prepare_problem
+
+TZ = ZoneInfo("Asia/Shanghai")
+TINY = Path(__file__).parent / "data" / "tiny_district.yaml"
+
+
+def test_event_horizon_covers_the_day_and_four_hours_after_a_late_event():
+    """A 22:00-24:00 event's horizon runs to 04:00 next day, so its rebound is planned."""
+    district = load_district(TINY)
+    late = make_event(
+        district, datetime(2026, 7, 15, 22, tzinfo=TZ), datetime(2026, 7, 16, tzinfo=TZ)
+    )
+    grid = event_horizon(late)
+    assert grid.start == datetime(2026, 7, 15, tzinfo=TZ)
+    assert grid.end == datetime(2026, 7, 16, 4, tzinfo=TZ)
+    midday = make_event(
+        district, datetime(2026, 7, 15, 11, tzinfo=TZ), datetime(2026, 7, 15, 13, tzinfo=TZ)
+    )
+    assert event_horizon(midday).count == 96
+
+
+def test_prepare_problem_rebound_of_a_late_event_lands_after_midnight():
+    """Rebound after a late event is inside the horizon, not lost past its end."""
+    district = load_district(TINY)
+    start, end = datetime(2026, 7, 15, 22, tzinfo=TZ), datetime(2026, 7, 16, tzinfo=TZ)
+    problem, _ = prepare_problem(district, make_event(district, start, end, target_kw=800))
+    result = dispatch(problem)
+    (mill,) = [s for s in result.schedules if s.resource_id == "rolling-mill"]
+    during = np.array(mill.baseline_kw[88:96]) - np.array(mill.power_kw[88:96])
+    after = np.array(mill.power_kw[96:100]) - np.array(mill.baseline_kw[96:100])
+    assert during.min() > 100  # curtailed 22:00-24:00
+    assert after.max() > 100  # rebound at 00:00-01:00 of the next day
+
+
+def test_prepare_problem_uses_customer_baselines_from_meter_history():
+    """Curtailable loads get their CBL from the (synthetic) meter history, noted by method."""
+    district = load_district(TINY)
+    event = make_event(
+        district, datetime(2026, 7, 15, 11, tzinfo=TZ), datetime(2026, 7, 15, 13, tzinfo=TZ)
+    )
+    problem, baselines = prepare_problem(district, event)
+    key = "steel-main/rolling-mill"
+    assert baselines.method == "jiangsu"
+    assert len(baselines.days_used[key]) == 5
+    cbl = problem.load_baselines_kw[key]
+    assert not np.allclose(cbl, 1000.0)  # measured history, not the flat typical load
+    assert abs(cbl[44:52].mean() - 1000.0) < 150
