@@ -72,6 +72,7 @@ def solve_highs(
     bounds: tuple[FloatArray, FloatArray] | None = None,
 ) -> RawSolution:
     started = time.perf_counter()
+    integer = m.integrality if integer is None else integer
     h = to_highs(m, settings, integer, bounds)
     translated = time.perf_counter()
     h.run()
@@ -89,7 +90,7 @@ def solve_highs(
             None, SolveStatus.FAILED, termination, None, None, solve_s, translated - started
         )
     x = np.array(h.getSolution().col_value, dtype=np.float64)
-    gap = float(info.mip_gap) if h.getLp().integrality_ else 0.0
+    gap = float(info.mip_gap) if integer.any() else 0.0
     return RawSolution(
         x,
         status,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -73,15 +74,7 @@ class DispatchProblem:
         return [ref for ref in refs if ref.key in self.resource_keys]
 
     def restricted_to(self, keys: frozenset[str]) -> DispatchProblem:
-        return DispatchProblem(
-            self.district,
-            self.event,
-            self.grid,
-            self.load_baselines_kw,
-            self.events_today,
-            self.first_free_index,
-            keys,
-        )
+        return replace(self, resource_keys=keys)
 
 
 @dataclass(frozen=True)
@@ -107,13 +100,13 @@ class ModelContext:
     def dt_h(self) -> float:
         return self.grid.dt_h
 
-    @property
+    @cached_property
     def in_window(self) -> np.ndarray:
         mask = np.zeros(self.n_t, dtype=bool)
         mask[self.window] = True
         return mask
 
-    @property
+    @cached_property
     def free(self) -> np.ndarray:
         """Intervals whose power the dispatch may change."""
         mask = np.zeros(self.n_t, dtype=bool)
@@ -146,11 +139,10 @@ def build_context(
     first_free = problem.first_free_index
     if first_free is None:
         first_free = grid.first_index_at_or_after(problem.event.issued_at)
-    known = {e.enterprise_id for e in problem.district.enterprises}
+    keys = {ref.key for ref in problem.district.resources()}
     for key in problem.events_today:
-        if key not in {ref.key for ref in problem.district.resources()}:
+        if key not in keys:
             raise UnknownReferenceError("events_today", key)
-    rotation = {k: v for k, v in problem.district.rotation_counts.items() if k in known}
     return ModelContext(
         grid=grid,
         window=window,
@@ -161,5 +153,5 @@ def build_context(
         energy_price_cny_per_kwh=problem.district.energy_price_cny_per_kwh,
         settings=settings,
         objective=objective,
-        rotation_calls=rotation,
+        rotation_calls=problem.district.rotation_counts,  # ids checked by District
     )

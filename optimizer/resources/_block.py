@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 
-from vpp.domain import ResourceRef, SetpointMode
+from vpp.domain import DEVIATION_TOL_KW, ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, IntArray
 
 ResourceT = TypeVar("ResourceT")
@@ -48,6 +48,13 @@ class KindBlock:
         return len(self.refs)
 
 
-def deviating(power_kw: FloatArray, baseline_kw: FloatArray, tol_kw: float = 1e-3) -> FloatArray:
+def column(units: Sequence[object], attr: str) -> FloatArray:
+    """One attribute of every resource as an (r, 1) array, to broadcast over intervals."""
+    return np.array([getattr(u, attr) for u in units], dtype=np.float64)[:, None]
+
+
+def deviating(
+    power_kw: FloatArray, baseline_kw: FloatArray, tol_kw: float = DEVIATION_TOL_KW
+) -> FloatArray:
     """Power where it departs from the baseline, NaN elsewhere: the commanded intervals."""
     return np.where(np.abs(power_kw - baseline_kw) > tol_kw, power_kw, np.nan)

@@ -20,7 +20,7 @@ import numpy as np
 from vpp.domain import Battery, ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, deviating, resources_of
+from vpp.optimizer.resources._block import KindBlock, column, deviating, resources_of
 
 KIND = "battery"
 
@@ -34,24 +34,25 @@ def add_battery(
     bats: list[Battery] = resources_of(refs, Battery)
     n_r, n_t, dt = len(bats), ctx.n_t, ctx.dt_h
 
-    def col(attr: str) -> FloatArray:
-        return np.array([getattr(b, attr) for b in bats], dtype=np.float64)[:, None]
-
-    cap, p_c, p_d = col("capacity_kwh"), col("max_charge_kw"), col("max_discharge_kw")
-    eta_c, eta_d = col("charge_efficiency"), col("discharge_efficiency")
+    cap, p_c, p_d = (
+        column(bats, "capacity_kwh"),
+        column(bats, "max_charge_kw"),
+        column(bats, "max_discharge_kw"),
+    )
+    eta_c, eta_d = column(bats, "charge_efficiency"), column(bats, "discharge_efficiency")
     active = np.array([ctx.grid.in_daily_windows(b.availability) for b in bats]) & ctx.free[None, :]
 
     charge = m.add_variables(f"{KIND}.charge_kw", (n_r, n_t), 0.0, np.where(active, p_c, 0.0))
     discharge = m.add_variables(f"{KIND}.discharge_kw", (n_r, n_t), 0.0, np.where(active, p_d, 0.0))
     power = m.add_variables(f"{KIND}.power_kw", (n_r, n_t), -p_d, p_c)
 
-    soc0 = col("soc_initial") * cap
+    soc0 = column(bats, "soc_initial") * cap
     # The dispatch must leave the battery no emptier than required, but owes no charging
     # the idle baseline would not do: final >= min(soc_final_min, soc_initial).
-    final = np.minimum(col("soc_final_min"), col("soc_initial")) * cap
-    soc_lower = np.broadcast_to(col("soc_min") * cap, (n_r, n_t)).copy()
+    final = np.minimum(column(bats, "soc_final_min"), column(bats, "soc_initial")) * cap
+    soc_lower = np.broadcast_to(column(bats, "soc_min") * cap, (n_r, n_t)).copy()
     soc_lower[:, -1:] = np.maximum(soc_lower[:, -1:], final)
-    soc = m.add_variables(f"{KIND}.soc_kwh", (n_r, n_t), soc_lower, col("soc_max") * cap)
+    soc = m.add_variables(f"{KIND}.soc_kwh", (n_r, n_t), soc_lower, column(bats, "soc_max") * cap)
 
     m.add_constraints(
         f"{KIND}.power_balance", [(power, 1.0), (charge, -1.0), (discharge, 1.0)], 0.0, 0.0
@@ -70,8 +71,8 @@ def add_battery(
         m.add_constraints(f"{KIND}.charge_mode", [(charge, 1.0), (charging, -p_c)], upper=0.0)
         m.add_constraints(f"{KIND}.discharge_mode", [(discharge, 1.0), (charging, p_d)], upper=p_d)
 
-    m.add_cost("degradation", charge, col("degradation_cny_per_kwh") * dt)
-    m.add_cost("degradation", discharge, col("degradation_cny_per_kwh") * dt)
+    m.add_cost("degradation", charge, column(bats, "degradation_cny_per_kwh") * dt)
+    m.add_cost("degradation", discharge, column(bats, "degradation_cny_per_kwh") * dt)
     price = ctx.energy_price_cny_per_kwh
     m.add_cost("energy", charge, price * (1.0 - eta_c) * dt)
     m.add_cost("energy", discharge, price * (1.0 / eta_d - 1.0) * dt)
@@ -88,5 +89,5 @@ def add_battery(
         power,
         SetpointMode.POWER,
         setpoint_kw,
-        paid_price_cny_per_kwh=col("price_cny_per_kwh")[:, 0],
+        paid_price_cny_per_kwh=column(bats, "price_cny_per_kwh")[:, 0],
     )

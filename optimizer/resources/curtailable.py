@@ -129,8 +129,9 @@ def add_curtailable_load(
     z = m.add_variables(f"{KIND}.step_on", len(blocks), 0.0, 1.0, integer=True)
     _add_power_balance(m, blocks, power, z, baseline, n_r, n_t)
     _add_step_order(m, blocks, z)
-    _add_rest_cliques(m, loads, blocks, z, ctx)
-    _add_events_per_day(m, blocks, z, events_rows)
+    first_steps = _first_steps_by_load(blocks)
+    _add_rest_cliques(m, loads, blocks, first_steps, z, ctx)
+    _add_events_per_day(m, first_steps, z, events_rows)
 
     energy_kwh = np.array(blocks.step_kw) * np.array(blocks.length) * ctx.dt_h
     own_price = np.array(
@@ -200,14 +201,24 @@ def _add_step_order(m: LinearModel, blocks: _Blocks, z: np.ndarray) -> None:
     m.add_sparse_constraints(f"{KIND}.step_order", n, (rows, cols, vals), upper=0.0)
 
 
-def _add_rest_cliques(
-    m: LinearModel, loads: list[CurtailableLoad], blocks: _Blocks, z: np.ndarray, ctx: ModelContext
-) -> None:
-    """At any interval, at most one block of a load is running or resting."""
-    first_steps: dict[int, list[int]] = {}
+def _first_steps_by_load(blocks: _Blocks) -> dict[int, list[int]]:
+    """Each load's blocks, by the index of their first step (which says the block is used)."""
+    out: dict[int, list[int]] = {}
     for i in range(len(blocks)):
         if blocks.step[i] == 0:
-            first_steps.setdefault(blocks.resource[i], []).append(i)
+            out.setdefault(blocks.resource[i], []).append(i)
+    return out
+
+
+def _add_rest_cliques(
+    m: LinearModel,
+    loads: list[CurtailableLoad],
+    blocks: _Blocks,
+    first_steps: dict[int, list[int]],
+    z: np.ndarray,
+    ctx: ModelContext,
+) -> None:
+    """At any interval, at most one block of a load is running or resting."""
     rows: list[int] = []
     cols: list[int] = []
     n_rows = 0
@@ -233,15 +244,17 @@ def _add_rest_cliques(
 
 
 def _add_events_per_day(
-    m: LinearModel, blocks: _Blocks, z: np.ndarray, events_rows: list[tuple[int, int]]
+    m: LinearModel,
+    first_steps: dict[int, list[int]],
+    z: np.ndarray,
+    events_rows: list[tuple[int, int]],
 ) -> None:
+    """A load takes at most the events it has left today."""
     rows: list[int] = []
     cols: list[int] = []
     upper: list[float] = []
     for row, (r, left) in enumerate(events_rows):
-        members = [
-            int(z[i]) for i in range(len(blocks)) if blocks.resource[i] == r and blocks.step[i] == 0
-        ]
+        members = [int(z[i]) for i in first_steps[r]]
         rows += [row] * len(members)
         cols += members
         upper.append(left)

@@ -22,7 +22,7 @@ import numpy as np
 from vpp.domain import HvacLoad, ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, deviating, resources_of
+from vpp.optimizer.resources._block import KindBlock, column, deviating, resources_of
 
 KIND = "hvac_load"
 
@@ -57,16 +57,13 @@ def add_hvac_load(
     base_power = np.array([p for p, _ in base])
     base_temp = np.array([t for _, t in base])
 
-    def col(attr: str) -> FloatArray:
-        return np.array([getattr(u, attr) for u in units], dtype=np.float64)[:, None]
-
     controllable = np.array([ctx.grid.in_daily_windows(u.availability) for u in units])
     controllable &= ctx.free[None, :]
     t = np.arange(n_t)[None, :]
     span_start = ctx.window.start - np.array([[ctx.interval_count(u.precool_min)] for u in units])
     span_end = ctx.window.stop + np.array([[ctx.interval_count(u.recovery_min)] for u in units])
     controllable &= (t >= span_start) & (t < span_end)
-    rated = col("rated_power_kw")
+    rated = column(units, "rated_power_kw")
     # Pre-cool before the event, shed during it, recover after: never warmer than the
     # baseline outside the event, so dispatch takes no unpaid comfort from the building.
     in_window = ctx.in_window[None, :]
@@ -76,21 +73,21 @@ def add_hvac_load(
     # Back to normal when the recovery span ends: no warmer than the baseline there.
     temp_upper = np.where(t == np.minimum(span_end, n_t) - 1, base_temp + 1e-6, np.inf)
     # A baseline that already leaves the band is not counted against dispatch.
-    temp_upper = np.minimum(np.maximum(col("comfort_max_c"), base_temp), temp_upper)
-    temp_lower = np.minimum(col("comfort_min_c"), base_temp)
+    temp_upper = np.minimum(np.maximum(column(units, "comfort_max_c"), base_temp), temp_upper)
+    temp_lower = np.minimum(column(units, "comfort_min_c"), base_temp)
     temp = m.add_variables(f"{KIND}.temperature_c", (n_r, n_t), temp_lower, temp_upper)
 
-    resistance = col("thermal_resistance_c_per_kw")
-    a = np.exp(-dt / (resistance * col("thermal_capacitance_kwh_per_c")))
+    resistance = column(units, "thermal_resistance_c_per_kw")
+    a = np.exp(-dt / (resistance * column(units, "thermal_capacitance_kwh_per_c")))
     previous = np.concatenate([np.full((n_r, 1), -1), temp[:, :-1]], axis=1)
     rhs = (1.0 - a) * outdoor
-    rhs[:, 0] += a[:, 0] * col("setpoint_c")[:, 0]
+    rhs[:, 0] += a[:, 0] * column(units, "setpoint_c")[:, 0]
     m.add_constraints(
         f"{KIND}.temperature",
         [
             (temp, 1.0),
             (previous, np.broadcast_to(-a, (n_r, n_t))),
-            (power, (1.0 - a) * resistance * col("cop")),
+            (power, (1.0 - a) * resistance * column(units, "cop")),
         ],
         rhs,
         rhs,
@@ -108,5 +105,5 @@ def add_hvac_load(
         power,
         SetpointMode.POWER,
         setpoint_kw,
-        col("price_cny_per_kwh")[:, 0],
+        column(units, "price_cny_per_kwh")[:, 0],
     )

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from vpp.domain import ConfigError, District
+from vpp.domain import RESOURCE_KINDS, ConfigError, District
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -71,15 +71,7 @@ def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
     ]
 
 
-_UNION_TAGS = {
-    "curtailable_load",
-    "battery",
-    "ev_charger_pool",
-    "hvac_load",
-    "pv",
-    "synthetic",
-    "csv",
-}
+_UNION_TAGS = {*RESOURCE_KINDS, "synthetic", "csv"}  # discriminator values of the unions
 
 
 def _is_union_tag(part: object) -> bool:

@@ -142,8 +142,7 @@ def curtailable_baselines(
             out[ref.key] = typical
             continue
         notes += [f"{ref.key}: {w}" for w in result.warnings]
-        day_values = np.where(np.isnan(result.values_kw), np.nan, result.values_kw)
-        series = _on_grid(grid, result.day, day_values, result.interval_min)
+        series = _on_grid(grid, result.day, result.values_kw, result.interval_min)
         out[ref.key] = np.where(np.isnan(series), typical, series)
         days_used[ref.key] = result.days_used
     return PreparedBaselines(out, method, days_used, tuple(notes))

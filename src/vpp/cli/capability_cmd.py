@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vpp.cli.app import app, console, fail, reports_errors
-from vpp.cli.options import OptionError, district_from, resolve_window
+from vpp.cli.app import app, console, reports_errors
+from vpp.cli.options import resolve_window
+from vpp.config import load_district
 from vpp.domain import Notice
 from vpp.optimizer import CapabilityReport, DispatchSettings, capability
 from vpp.planning import make_event, prepare_problem
@@ -45,11 +46,8 @@ def capability_command(
 
     Exit code 0 on PASS, 1 on FAIL, 2 on wrong input.
     """
-    district = district_from(district_file)
-    try:
-        start, end = resolve_window(district, window, None, None, day)
-    except OptionError as exc:
-        raise fail(str(exc)) from None
+    district = load_district(district_file)
+    start, end = resolve_window(district, window, None, None, day)
     event = make_event(district, start, end, notice=notice, event_id="capability")
     problem, _ = prepare_problem(district, event, baseline_method=baseline)
     report = capability(problem, DispatchSettings(time_limit_s=time_limit_s, mip_rel_gap=1e-4))

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from vpp.cli.app import app, console, fail, reports_errors
-from vpp.cli.options import OptionError, district_from, parse_time, resolve_window
+from vpp.cli.options import parse_time, resolve_window
+from vpp.config import load_district
 from vpp.domain import DispatchResult, EventKind, Notice
 from vpp.optimizer import DispatchSettings, dispatch
 from vpp.optimizer.problem import Backend
@@ -56,19 +57,14 @@ def dispatch_command(
     ] = Path("out/dispatch"),
 ) -> None:
     """Least-cost, rotation-aware dispatch of one event; the shortfall is reported, never hidden."""
-    district = district_from(district_file)
+    district = load_district(district_file)
     if target_kw is not None and target_pct is not None:
         raise fail("give one of --target-kw and --target-pct, not both")
     if backend not in ("highs", "pyomo"):
         raise fail(f"--backend: expected highs or pyomo, got {backend!r}")
     chosen: Backend = "pyomo" if backend == "pyomo" else "highs"
-    try:
-        window_start, window_end = resolve_window(district, None, start, end, day)
-        issued = parse_time(issued_at, district.tz, "--issued-at") if issued_at else None
-    except OptionError as exc:
-        raise fail(str(exc)) from None
-    if target_kw is None and target_pct is None:
-        target_pct = district.response_target_pct
+    window_start, window_end = resolve_window(district, None, start, end, day)
+    issued = parse_time(issued_at, district.tz, "--issued-at") if issued_at else None
     event = make_event(
         district,
         window_start,

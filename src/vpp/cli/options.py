@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
-from pathlib import Path
 
-from vpp.config import load_district
-from vpp.domain import District
+from vpp.domain import District, VppError
 from vpp.planning import peak_window
 
 
-class OptionError(ValueError):
+class OptionError(VppError, ValueError):
     """A command-line value is wrong; the message names the option."""
 
 
@@ -65,7 +63,3 @@ def resolve_window(
         return begin, finish
     the_day = parse_day(day) if day else datetime.now(tz).date()
     return peak_window(district, the_day)
-
-
-def district_from(path: Path) -> District:
-    return load_district(path)
