@@ -28,7 +28,6 @@ COST_CATEGORIES = (
     "degradation",
     "energy",
     "shortfall_penalty",
-    "feeder_penalty",
     "capability_reward",
     "tie_break",  # vanishing preferences between equal plans; not money
 )

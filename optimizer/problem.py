@@ -34,9 +34,6 @@ class DispatchSettings(FrozenModel):
     threads: int = Field(default=1, ge=1, le=64)
     seed: int = 0
     shortfall_penalty_cny_per_kwh: float = Field(default=100.0, gt=0)
-    feeder_penalty_cny_per_kwh: float = Field(
-        default=2000.0, gt=0, description="dearer than any shortfall: feeder limits are safety"
-    )
     target_margin_pct: float = Field(
         default=0.5, ge=0, le=20, description="planned over-delivery absorbing the MIP gap [%]"
     )

@@ -87,8 +87,11 @@ def add_feeder_limits(
 ) -> None:
     """VPP load + background <= capacity on every feeder and interval (rebound, filling).
 
-    Where the baseline already exceeds the capacity, the limit is the baseline: dispatch must
-    not make it worse, and is not blamed for what was there.
+    A hard limit: feeder capacity is a safety limit, and no price can guard it when a tiny
+    overload unlocks a large step. It is always feasible, because the limit is never below
+    the baseline's own level (where the baseline already exceeds the capacity, the limit is
+    the baseline: dispatch must not make it worse) and running at baseline is always a
+    feasible plan.
     """
     members: dict[str, list[tuple[KindBlock, int]]] = defaultdict(list)
     for kb in blocks:
@@ -98,7 +101,6 @@ def add_feeder_limits(
     if not feeders:
         return
     n_t = ctx.n_t
-    overload = m.add_variables("system.feeder_overload_kw", (len(feeders), n_t), 0.0)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
@@ -111,9 +113,6 @@ def add_feeder_limits(
             cols.append(kb.power_idx[r])
             vals.append(np.ones(n_t))
             base_total += kb.baseline_kw[r]
-        rows.append(feeder_rows)
-        cols.append(overload[i])
-        vals.append(-np.ones(n_t))
         headroom = feeder.capacity_kw - ctx.grid.sample_daily(feeder.background_load_kw)
         upper.append(np.maximum(headroom, base_total))
     m.add_sparse_constraints(
@@ -122,8 +121,3 @@ def add_feeder_limits(
         (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)),
         upper=np.concatenate(upper),
     )
-    penalty = ctx.settings.feeder_penalty_cny_per_kwh * ctx.dt_h
-    if ctx.objective == "max_response":
-        # The capability reward would otherwise outbid the limit: make overload dearer.
-        penalty = 10 * CAPABILITY_REWARD_CNY_PER_KW
-    m.add_cost("feeder_penalty", overload, penalty)

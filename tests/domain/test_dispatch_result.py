@@ -173,7 +173,6 @@ def test_cost_breakdown_cost_excludes_penalties():
         degradation_cny=2.0,
         energy_cny=3.0,
         shortfall_penalty_cny=1000.0,
-        feeder_penalty_cny=500.0,
     )
     assert costs.cost_cny == 15.0
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vpp.optimizer import DispatchSettings, dispatch, max_sustained_response
+from vpp.optimizer import DispatchSettings, check_dispatch, dispatch, max_sustained_response
 
 from builders import battery, curtailable, district, enterprise, event, problem
 
@@ -40,7 +40,6 @@ def test_dispatch_keeps_rebound_under_the_feeder_limit():
     result = dispatch(problem(district(cheap, dear, feeders=feeders), event(target_kw=300)))
     tight = next(s for s in result.schedules if s.feeder_id == "tight")
     assert max(tight.power_kw) <= 1200.0 + 1e-6
-    assert result.costs.feeder_penalty_cny == pytest.approx(0.0)
     assert next(s for s in result.schedules if s.feeder_id == "roomy").setpoint_kw[44] is not None
 
 
@@ -118,18 +117,28 @@ def test_dispatch_over_delivers_by_the_planned_margin_only():
     assert np.all(responses <= 200.0 * 1.005 + 1e-6)
 
 
-def test_check_dispatch_reports_a_feeder_overload_the_plan_accepted():
-    """Overload is a priced slack in the model; the checker states it as a violation."""
+def test_dispatch_never_overloads_a_feeder_to_meet_a_target():
+    """A step whose rebound would overload the feeder is not used; the shortfall is reported."""
     load = curtailable("line", [(300, 1.0)], rebound_fraction=0.5)
     feeders = [{"feeder_id": "f1", "capacity_kw": 1100.0, "background_load_kw": [0.0] * 24}]
     d = district(enterprise("mill", [load]), feeders=feeders)
-    cheap_overload = DispatchSettings(feeder_penalty_cny_per_kwh=1.0)
-    result = dispatch(problem(d, event(20, 22, target_kw=250)), cheap_overload)
-    assert result.costs.feeder_penalty_cny > 0
-    assert any(
-        v.startswith("feeder f1: overloaded by 200.0 kW at 2026-07-15T22:00")
-        for v in result.violations
+    result = dispatch(problem(d, event(20, 22, target_kw=250)))
+    assert result.violations == ()
+    assert result.max_shortfall_kw == pytest.approx(250.0)
+
+
+def test_check_dispatch_reports_a_feeder_overload():
+    """The independent checker states an overload found in the schedules themselves."""
+    load = curtailable("line", [(300, 1.0)], rebound_fraction=0.5)
+    feeders = [{"feeder_id": "f1", "capacity_kw": 1100.0, "background_load_kw": [0.0] * 24}]
+    p = problem(district(enterprise("mill", [load]), feeders=feeders), event(20, 22, target_kw=250))
+    result = dispatch(p)
+    (schedule,) = result.schedules
+    raised = list(schedule.power_kw)
+    raised[88:92] = [1300.0] * 4  # 22:00-23:00, as a rebound would draw
+    tampered = result.model_copy(
+        update={"schedules": (schedule.model_copy(update={"power_kw": tuple(raised)}),)}
     )
-    safe = dispatch(problem(d, event(20, 22, target_kw=250)))  # by default overload is dearer
-    assert safe.violations == ()
-    assert safe.max_shortfall_kw == pytest.approx(250.0)
+    assert check_dispatch(p, tampered) == [
+        "feeder f1: overloaded by 200.0 kW at 2026-07-15T22:00:00+08:00 (4 intervals)"
+    ]

@@ -96,7 +96,6 @@ class CostBreakdown(FrozenModel):
     degradation_cny: float = 0.0
     energy_cny: float = 0.0
     shortfall_penalty_cny: float = 0.0
-    feeder_penalty_cny: float = 0.0
 
     @property
     def cost_cny(self) -> float:
