@@ -1,0 +1,40 @@
+"""Settlement (M&V): what each enterprise earns or owes for an event, as the operator pays it.
+
+Kept apart from the controller so a statement depends only on what was asked, the baseline
+and the meter, never on how the dispatch was planned. Rules differ by province, so they are
+data (:data:`RULE_PRESETS`); the rule applies per enterprise, the market participant.
+
+Imports only :mod:`vpp.domain` of vpp.
+"""
+
+from vpp.settlement.compute import (
+    EnterpriseSettlement,
+    EventSettlement,
+    ResourceDelivery,
+    SettlementError,
+    asked_price_cny_per_kwh,
+    settle_event,
+)
+from vpp.settlement.rules import (
+    DEFAULT_RULE,
+    RULE_PRESETS,
+    EffectiveResponseRule,
+    UnknownRuleError,
+    performance_ratio,
+    resolve_rule,
+)
+
+__all__ = [
+    "DEFAULT_RULE",
+    "RULE_PRESETS",
+    "EffectiveResponseRule",
+    "EnterpriseSettlement",
+    "EventSettlement",
+    "ResourceDelivery",
+    "SettlementError",
+    "UnknownRuleError",
+    "asked_price_cny_per_kwh",
+    "performance_ratio",
+    "resolve_rule",
+    "settle_event",
+]

@@ -1,0 +1,314 @@
+"""Measurement and verification of one event: asked vs delivered, credited, paid, penalised.
+
+Inputs are plain records (:class:`ResourceDelivery`) so settlement never depends on how the
+controller planned or measured. Response follows the event's direction: peak shaving
+(``direction=+1``) is ``baseline - measured``, valley filling (``-1``) is
+``measured - baseline``. The effective-response rule applies per enterprise, the market
+participant, on energies summed over its resources and the event's intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field, computed_field, field_validator, model_validator
+
+from vpp.domain import (
+    CurtailableLoad,
+    FrozenModel,
+    Pv,
+    Resource,
+    Slug,
+    UnknownReferenceError,
+    VppError,
+)
+from vpp.settlement.rules import (
+    DEFAULT_RULE,
+    EffectiveResponseRule,
+    performance_ratio,
+    resolve_rule,
+)
+
+_FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+_NonNegativeFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+
+class SettlementError(VppError, ValueError):
+    """Deliveries that cannot be settled together; names the field and the reason."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class ResourceDelivery(FrozenModel):
+    """What one resource was asked for and what its meter shows, per event interval.
+
+    ``measured_kw`` is the mean measured power of each interval; ``None`` marks an interval
+    without trustworthy telemetry, counted pessimistically as no response (measured =
+    baseline).
+    """
+
+    enterprise_id: Slug
+    site_id: Slug
+    resource_id: Slug
+    kind: str
+    asked_kw: tuple[_NonNegativeFloat, ...] = Field(
+        min_length=1, description="planned response per event interval [kW, >= 0]"
+    )
+    baseline_kw: tuple[_FiniteFloat, ...] = Field(description="baseline per interval [kW]")
+    measured_kw: tuple[_FiniteFloat | None, ...] = Field(
+        description="mean measured power per interval; None: no trustworthy telemetry [kW]"
+    )
+    price_cny_per_kwh: _NonNegativeFloat = Field(description="asked price [CNY/kWh]")
+    direction: float = Field(
+        default=1.0, description="+1 peak shaving (less load), -1 valley filling (more load)"
+    )
+
+    @field_validator("direction")
+    @classmethod
+    def _unit_direction(cls, value: float) -> float:
+        if value not in (1.0, -1.0):
+            raise ValueError(f"must be +1 (peak shaving) or -1 (valley filling), got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _same_length(self) -> ResourceDelivery:
+        n = len(self.asked_kw)
+        for field in ("baseline_kw", "measured_kw"):
+            if len(getattr(self, field)) != n:
+                raise ValueError(
+                    f"{field}: {len(getattr(self, field))} values, but asked_kw has {n}"
+                )
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"{self.site_id}/{self.resource_id}"
+
+    @property
+    def response_kw(self) -> tuple[float, ...]:
+        """Delivered response per interval, in the event's direction; 0 without telemetry [kW]."""
+        return tuple(
+            0.0 if measured is None else self.direction * (baseline - measured)
+            for baseline, measured in zip(self.baseline_kw, self.measured_kw, strict=True)
+        )
+
+    @property
+    def missing_intervals(self) -> int:
+        return sum(measured is None for measured in self.measured_kw)
+
+
+class EnterpriseSettlement(FrozenModel):
+    """One market participant's line on an event's statement."""
+
+    enterprise_id: Slug
+    asked_kwh: float = Field(description="asked response energy over the event [kWh]")
+    delivered_kwh: float = Field(
+        description="delivered response energy; < 0: load moved the wrong way [kWh]"
+    )
+    asked_kw: float = Field(description="mean asked response over the event intervals [kW]")
+    delivered_kw: float = Field(description="mean delivered response over the event intervals [kW]")
+    performance_ratio: float | None = Field(
+        description="delivered / asked; None: nothing asked [-]"
+    )
+    effective: bool = Field(description="performance ratio within the rule's [floor, cap]")
+    credited_kwh: float = Field(description="energy that is paid [kWh]")
+    price_cny_per_kwh: float = Field(
+        description="asked-energy-weighted mean of resource prices; 0: nothing asked [CNY/kWh]"
+    )
+    payment_cny: float = Field(description="credited energy at the asked price [CNY]")
+    penalty_cny: float = Field(description="shortfall penalty, >= 0 [CNY]")
+    missing_intervals: int = Field(
+        ge=0, description="resource-intervals without telemetry, counted as no response"
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def net_cny(self) -> float:
+        """Payment less penalty [CNY]."""
+        return self.payment_cny - self.penalty_cny
+
+
+class EventSettlement(FrozenModel):
+    """An event's statement: one line per enterprise, totals summed over them."""
+
+    event_id: Slug
+    rule: EffectiveResponseRule
+    interval_h: float = Field(gt=0.0, description="length of one event interval [h]")
+    n_intervals: int = Field(ge=0)
+    enterprises: tuple[EnterpriseSettlement, ...]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def asked_kwh(self) -> float:
+        return sum(line.asked_kwh for line in self.enterprises)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def delivered_kwh(self) -> float:
+        return sum(line.delivered_kwh for line in self.enterprises)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def credited_kwh(self) -> float:
+        return sum(line.credited_kwh for line in self.enterprises)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def payment_cny(self) -> float:
+        return sum(line.payment_cny for line in self.enterprises)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def penalty_cny(self) -> float:
+        return sum(line.penalty_cny for line in self.enterprises)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def net_cny(self) -> float:
+        return self.payment_cny - self.penalty_cny
+
+    @property
+    def performance_ratio(self) -> float | None:
+        """Portfolio delivered over asked energy [-]; None when nothing was asked."""
+        return performance_ratio(self.asked_kwh, self.delivered_kwh)
+
+    def for_enterprise(self, enterprise_id: str) -> EnterpriseSettlement:
+        """The line of one enterprise; an enterprise not in the event is an error."""
+        for line in self.enterprises:
+            if line.enterprise_id == enterprise_id:
+                return line
+        raise UnknownReferenceError("enterprise_id", enterprise_id)
+
+
+def settle_event(
+    event_id: str,
+    deliveries: Sequence[ResourceDelivery],
+    interval_h: float,
+    rule: EffectiveResponseRule | str = DEFAULT_RULE,
+) -> EventSettlement:
+    """Settle one event per enterprise under an effective-response rule.
+
+    Per enterprise ``e`` over its resources ``r`` and event intervals ``t``::
+
+        asked_kwh     = sum_r,t asked_kw[r, t] * interval_h
+        delivered_kwh = sum_r,t direction * (baseline_kw[r, t] - measured_kw[r, t]) * interval_h
+        price         = sum_r asked_kwh[r] * price[r] / asked_kwh
+        payment_cny   = rule.credited_kwh(asked_kwh, delivered_kwh) * price
+        penalty_cny   = rule.penalised_kwh(asked_kwh, delivered_kwh) * price
+
+    Parameters
+    ----------
+    event_id
+        The event settled.
+    deliveries
+        One record per resource, all over the same event intervals and in one direction.
+    interval_h
+        Length of one interval [h].
+    rule
+        The programme's rule, or a key of :data:`RULE_PRESETS`.
+    """
+    resolved = resolve_rule(rule)
+    if not (math.isfinite(interval_h) and interval_h > 0):
+        raise SettlementError("interval_h", f"must be a positive number of hours, got {interval_h}")
+    n_intervals = _check_together(deliveries)
+    by_enterprise: dict[str, list[ResourceDelivery]] = {}
+    for delivery in deliveries:
+        by_enterprise.setdefault(delivery.enterprise_id, []).append(delivery)
+    lines = tuple(
+        _settle_enterprise(enterprise_id, group, interval_h, resolved)
+        for enterprise_id, group in by_enterprise.items()
+    )
+    return EventSettlement(
+        event_id=event_id,
+        rule=resolved,
+        interval_h=interval_h,
+        n_intervals=n_intervals,
+        enterprises=lines,
+    )
+
+
+def _check_together(deliveries: Sequence[ResourceDelivery]) -> int:
+    """The common interval count, after refusing duplicates, mixed lengths and directions."""
+    if not deliveries:
+        return 0
+    n_intervals = len(deliveries[0].asked_kw)
+    direction = deliveries[0].direction
+    seen: set[str] = set()
+    for i, delivery in enumerate(deliveries):
+        if delivery.key in seen:
+            raise SettlementError(f"deliveries.{i}", f"resource {delivery.key!r} appears twice")
+        seen.add(delivery.key)
+        if len(delivery.asked_kw) != n_intervals:
+            raise SettlementError(
+                f"deliveries.{i}.asked_kw",
+                f"{len(delivery.asked_kw)} intervals, but deliveries.0 has {n_intervals}",
+            )
+        if delivery.direction != direction:
+            raise SettlementError(
+                f"deliveries.{i}.direction",
+                "an event is either peak shaving or valley filling, not both",
+            )
+    return n_intervals
+
+
+def _settle_enterprise(
+    enterprise_id: str,
+    deliveries: Sequence[ResourceDelivery],
+    interval_h: float,
+    rule: EffectiveResponseRule,
+) -> EnterpriseSettlement:
+    """Apply the rule once to the enterprise's summed energies."""
+    asked = np.array([d.asked_kw for d in deliveries]) * interval_h  # [r, t] kWh
+    response = np.array([d.response_kw for d in deliveries]) * interval_h
+    prices = np.array([d.price_cny_per_kwh for d in deliveries])
+    asked_by_resource = asked.sum(axis=1)
+    asked_kwh = float(asked_by_resource.sum())
+    delivered_kwh = float(response.sum())
+    ratio = performance_ratio(asked_kwh, delivered_kwh)
+    price = 0.0 if ratio is None else float(asked_by_resource @ prices) / asked_kwh
+    credited_kwh = rule.credited_kwh(asked_kwh, delivered_kwh)
+    duration_h = asked.shape[1] * interval_h
+    return EnterpriseSettlement(
+        enterprise_id=enterprise_id,
+        asked_kwh=asked_kwh,
+        delivered_kwh=delivered_kwh,
+        asked_kw=asked_kwh / duration_h,
+        delivered_kw=delivered_kwh / duration_h,
+        performance_ratio=ratio,
+        effective=rule.is_effective(ratio),
+        credited_kwh=credited_kwh,
+        price_cny_per_kwh=price,
+        payment_cny=credited_kwh * price,
+        penalty_cny=rule.penalised_kwh(asked_kwh, delivered_kwh) * price,
+        missing_intervals=sum(d.missing_intervals for d in deliveries),
+    )
+
+
+def asked_price_cny_per_kwh(resource: Resource, asked_kw: float) -> float:
+    """The price a resource asks for ``asked_kw`` of response [CNY/kWh].
+
+    A curtailable load sheds its steps in order (nested), so ``asked_kw`` covers them from
+    the first; the price is the shed-weighted mean over the covered steps (the first step's
+    price when nothing is shed). Other kinds ask one price; PV is not dispatchable and asks 0.
+    """
+    if isinstance(resource, CurtailableLoad):
+        remaining_kw = asked_kw
+        covered_kw = 0.0
+        cost = 0.0
+        for step in resource.steps:
+            if remaining_kw <= 0:
+                break
+            shed_kw = min(step.power_kw, remaining_kw)
+            covered_kw += shed_kw
+            cost += shed_kw * step.price_cny_per_kwh
+            remaining_kw -= shed_kw
+        return cost / covered_kw if covered_kw > 0 else resource.steps[0].price_cny_per_kwh
+    if isinstance(resource, Pv):
+        return 0.0
+    return resource.price_cny_per_kwh
