@@ -82,7 +82,8 @@ def extract_result(
             )
     in_window = ctx.in_window
     response = ctx.direction * (total_base - total_power)
-    target = np.where(in_window, ctx.target_kw, 0.0)
+    target = np.zeros(ctx.n_t)
+    target[ctx.window] = ctx.target_profile_kw
     shortfall = np.where(in_window, np.maximum(0.0, target - response), 0.0)
     intervals = tuple(
         IntervalOutcome(

@@ -62,7 +62,11 @@ class DispatchProblem:
     events_today: Mapping[str, int] = field(default_factory=dict)
     first_free_index: int | None = None
     resource_keys: frozenset[str] | None = None
-    """Only these resources take part (capability breakdowns); None means all."""
+    """Only these resources take part (capability breakdowns, re-plans); None means all."""
+    target_override_kw: FloatArray | None = None
+    """Target per event interval replacing the event's own (receding-horizon re-plans) [kW]."""
+    issued_at: datetime | None = None
+    """When the instructions go out, for notice rules; None means the event's issue time."""
 
     def refs(self) -> list[ResourceRef]:
         refs = list(self.district.resources())
@@ -82,6 +86,7 @@ class ModelContext:
     window: slice
     direction: float
     target_kw: float
+    target_profile_kw: FloatArray  # per event interval
     first_free: int
     issued_at: datetime
     energy_price_cny_per_kwh: float
@@ -135,18 +140,28 @@ def build_context(
     window = grid.slice_of(problem.event.start, problem.event.end)
     first_free = problem.first_free_index
     if first_free is None:
-        first_free = grid.first_index_at_or_after(problem.event.issued_at)
+        first_free = grid.first_index_at_or_after(problem.issued_at or problem.event.issued_at)
     keys = {ref.key for ref in problem.district.resources()}
     for key in problem.events_today:
         if key not in keys:
             raise UnknownReferenceError("events_today", key)
+    target_kw = problem.event.target_kw_for(problem.district.peak_load_kw)
+    n_window = window.stop - window.start
+    profile = np.full(n_window, target_kw)
+    if problem.target_override_kw is not None:
+        profile = np.asarray(problem.target_override_kw, dtype=float)
+        if profile.shape != (n_window,) or not np.all(np.isfinite(profile)) or profile.min() < 0:
+            raise ValueError(
+                f"target_override_kw: need {n_window} finite values >= 0, one per event interval"
+            )
     return ModelContext(
         grid=grid,
         window=window,
         direction=problem.event.direction,
-        target_kw=problem.event.target_kw_for(problem.district.peak_load_kw),
+        target_kw=target_kw,
+        target_profile_kw=profile,
         first_free=first_free,
-        issued_at=problem.event.issued_at,
+        issued_at=problem.issued_at or problem.event.issued_at,
         energy_price_cny_per_kwh=problem.district.energy_price_cny_per_kwh,
         settings=settings,
         objective=objective,

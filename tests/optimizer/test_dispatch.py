@@ -5,7 +5,7 @@ import pytest
 
 from vpp.optimizer import DispatchSettings, check_dispatch, dispatch, max_sustained_response
 
-from builders import battery, curtailable, district, enterprise, event, problem
+from builders import at, battery, curtailable, district, enterprise, event, problem
 
 
 def test_dispatch_impossible_target_gives_maximal_response_and_shortfall():
@@ -142,3 +142,30 @@ def test_check_dispatch_reports_a_feeder_overload():
     assert check_dispatch(p, tampered) == [
         "feeder f1: overloaded by 200.0 kW at 2026-07-15T22:00:00+08:00 (4 intervals)"
     ]
+
+
+def test_dispatch_target_override_sets_the_target_per_event_interval():
+    d = district(enterprise("e1", [battery()]))
+    ev = event(target_kw=100.0)
+    residual = np.array([0.0] * 4 + [200.0] * 4)
+    result = dispatch(problem(d, ev, target_override_kw=residual))
+    window = [i for i in result.intervals if i.in_event]
+    assert [i.target_kw for i in window] == residual.tolist()
+    assert window[0].expected_response_kw == pytest.approx(0.0, abs=1e-6)
+    assert window[-1].expected_response_kw == pytest.approx(200.0 * 1.005, rel=1e-6)
+
+
+def test_dispatch_target_override_of_the_wrong_length_is_refused():
+    d = district(enterprise("e1", [battery()]))
+    with pytest.raises(ValueError, match="target_override_kw"):
+        dispatch(problem(d, event(), target_override_kw=np.ones(3)))
+
+
+def test_dispatch_issued_at_override_applies_notice_from_the_new_time():
+    load = curtailable("line", [(300.0, 0.2)], min_notice_min=60)
+    d = district(enterprise("e1", [load]))
+    ev = event(target_kw=300.0)
+    late = dispatch(problem(d, ev, issued_at=at(11.5)))
+    window = [i for i in late.intervals if i.in_event]
+    assert window[0].expected_response_kw == pytest.approx(0.0, abs=1e-6)
+    assert window[-1].expected_response_kw == pytest.approx(300.0, abs=1e-6)
