@@ -82,10 +82,16 @@ class Topic:
 
     def matches(self, wildcard: str) -> bool:
         """Whether an MQTT subscription filter (``+``, ``#``) covers this topic."""
-        levels = str(self).split("/")
-        for i, pattern in enumerate(wildcard.split("/")):
-            if pattern == "#":
-                return True
-            if i >= len(levels) or pattern not in ("+", levels[i]):
-                return False
-        return len(levels) == len(wildcard.split("/"))
+        return topic_matches(str(self), wildcard)
+
+
+def topic_matches(topic: str, topic_filter: str) -> bool:
+    """Whether an MQTT subscription filter (``+``, ``#``) covers a topic string."""
+    levels = topic.split("/")
+    patterns = topic_filter.split("/")
+    for i, pattern in enumerate(patterns):
+        if pattern == "#":
+            return True
+        if i >= len(levels) or pattern not in ("+", levels[i]):
+            return False
+    return len(levels) == len(patterns)

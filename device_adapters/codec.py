@@ -1,0 +1,73 @@
+"""Bytes on a topic to typed values and back: the one place the JSON contract is parsed.
+
+Every failure is a :class:`MalformedMessageError` with a short reason the adapters count by.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel, ValidationError
+
+from vpp.device_adapters.mqtt.topics import Channel, Topic, TopicError
+from vpp.domain import (
+    MAX_PAYLOAD_BYTES,
+    Ack,
+    GatewayStatus,
+    Setpoint,
+    SetpointPayload,
+    Telemetry,
+    VppError,
+)
+
+PAYLOAD_MODELS: dict[Channel, type[BaseModel]] = {
+    Channel.TELEMETRY: Telemetry,
+    Channel.SETPOINT: SetpointPayload,
+    Channel.ACK: Ack,
+    Channel.STATUS: GatewayStatus,
+}
+
+
+class MalformedMessageError(VppError, ValueError):
+    """A message that is not part of the contract; ``reason`` is a counter key."""
+
+    def __init__(self, topic: str, reason: str, detail: str) -> None:
+        self.topic = topic
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{topic!r}: {reason}: {detail}")
+
+
+def decode(topic: str, payload: bytes) -> tuple[Topic, BaseModel]:
+    """The contract topic and its validated payload, or MalformedMessageError saying why not."""
+    try:
+        parsed = Topic.parse(topic)
+    except TopicError as exc:
+        raise MalformedMessageError(topic, "topic", exc.reason) from None
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise MalformedMessageError(
+            topic, "oversized", f"{len(payload)} bytes, limit {MAX_PAYLOAD_BYTES}"
+        )
+    try:
+        data = json.loads(payload.decode("utf-8"))  # bytes alone would also pass UTF-16/32
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedMessageError(topic, "not_json", str(exc)[:200]) from None
+    try:
+        return parsed, PAYLOAD_MODELS[parsed.channel].model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise MalformedMessageError(topic, "invalid", f"{where}: {first['msg']}") from None
+
+
+def encode(model: BaseModel) -> bytes:
+    return model.model_dump_json(exclude_none=True).encode()
+
+
+def setpoint_message(setpoint: Setpoint) -> tuple[str, bytes]:
+    """Topic and payload of a setpoint (its site and resource go in the topic)."""
+    topic = Topic(setpoint.site_id, setpoint.resource_id, Channel.SETPOINT)
+    payload = SetpointPayload.model_validate(
+        setpoint.model_dump(exclude={"site_id", "resource_id"})
+    )
+    return str(topic), encode(payload)

@@ -1,0 +1,174 @@
+"""The controller's side of the MQTT contract v1 over any link (MQTT or in-memory).
+
+It keeps what a safe controller must keep: every setpoint still in force, so a reconnection
+re-sends them (gateways ignore a ``command_id`` they already have), and every setpoint not
+yet acknowledged, so the controller can notice a gateway that does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from vpp.device_adapters.base import (
+    AckReceived,
+    AdapterStats,
+    InboundHandler,
+    StatusReceived,
+    TelemetryReceived,
+)
+from vpp.device_adapters.codec import MalformedMessageError, decode, setpoint_message
+from vpp.device_adapters.link import Link
+from vpp.device_adapters.mqtt.topics import Channel, Topic
+from vpp.domain import Ack, GatewayState, GatewayStatus, Setpoint, SetpointMode, Telemetry
+
+logger = logging.getLogger(__name__)
+
+#: Answered command ids remembered to recognise duplicates (QoS 1 may deliver twice).
+ACKED_MEMORY = 100_000
+
+SUBSCRIPTIONS = (
+    Topic.subscription(Channel.TELEMETRY),
+    Topic.subscription(Channel.ACK),
+    Topic.subscription(Channel.STATUS),
+)
+
+
+class ContractAdapter:
+    """Implements :class:`vpp.device_adapters.base.DeviceAdapter` on a :class:`Link`."""
+
+    def __init__(self, link: Link, now: Callable[[], datetime]) -> None:
+        self.link = link
+        self.stats = AdapterStats()
+        self._now = now
+        self._on_inbound: InboundHandler = lambda message: None
+        self._in_force: dict[str, dict[datetime, Setpoint]] = {}
+        self._awaiting: dict[str, Setpoint] = {}
+        self._acked: OrderedDict[str, None] = OrderedDict()
+        self._connected_once = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, on_inbound: InboundHandler) -> None:
+        self._on_inbound = on_inbound
+        self.link.on_message(self._on_message)
+        self.link.on_connect(self._on_connect)
+        await self.link.start(SUBSCRIPTIONS)
+
+    async def close(self) -> None:
+        await self.link.close()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the link to the broker is up; silence is no evidence while it is down."""
+        return self.link.connected
+
+    async def send(self, setpoints: Sequence[Setpoint]) -> int:
+        sent = 0
+        for setpoint in setpoints:
+            self._remember(setpoint)
+            self._awaiting[setpoint.command_id] = setpoint
+            if await self._publish(setpoint):
+                sent += 1
+                self.stats.sent += 1
+            else:
+                self.stats.send_failed += 1
+        return sent
+
+    def awaiting_ack(self) -> list[Setpoint]:
+        return list(self._awaiting.values())
+
+    def in_force(self, now: datetime) -> list[Setpoint]:
+        out: list[Setpoint] = []
+        for key in list(self._in_force):
+            leases = self._in_force[key]
+            for valid_from in [v for v, s in leases.items() if s.valid_until <= now]:
+                del leases[valid_from]
+            if not leases:
+                del self._in_force[key]
+            out += leases.values()
+        return out
+
+    def _remember(self, setpoint: Setpoint) -> None:
+        leases = self._in_force.setdefault(f"{setpoint.site_id}/{setpoint.resource_id}", {})
+        replaced: list[Setpoint] = []
+        if setpoint.mode is SetpointMode.RELEASE:
+            # a release cancels every earlier command to the resource, wherever it lies
+            for valid_from in [v for v, s in leases.items() if s.issued_at <= setpoint.issued_at]:
+                replaced.append(leases.pop(valid_from))
+        old = leases.get(setpoint.valid_from)
+        if old is not None:
+            replaced.append(old)  # a newer command for an interval replaces it
+        leases[setpoint.valid_from] = setpoint
+        for retired in replaced:
+            if self._awaiting.pop(retired.command_id, None) is not None:
+                self._remember_answered(retired.command_id)  # a late answer is no news
+
+    def _remember_answered(self, command_id: str) -> None:
+        self._acked[command_id] = None
+        while len(self._acked) > ACKED_MEMORY:
+            self._acked.popitem(last=False)
+
+    async def _publish(self, setpoint: Setpoint) -> bool:
+        topic, payload = setpoint_message(setpoint)
+        return await self.link.publish(topic, payload, qos=1)
+
+    async def _on_connect(self) -> None:
+        # also on the first connection: setpoints sent while the broker was not there yet
+        if self._connected_once:
+            self.stats.reconnects += 1
+        self._connected_once = True
+        await self._resend(self.in_force(self._now()), "connected")
+
+    async def _resend(self, pending: list[Setpoint], why: str) -> None:
+        if not pending:
+            return
+        logger.info("%s; re-sending %d setpoints in force", why, len(pending))
+        for setpoint in pending:
+            if await self._publish(setpoint):
+                self.stats.resent += 1
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            parsed, value = decode(topic, payload)
+        except MalformedMessageError as exc:
+            self.stats.count(self.stats.malformed, exc.reason)
+            logger.warning("dropped malformed message: %s", exc)
+            return
+        self.stats.count(self.stats.received, parsed.channel.value)
+        if isinstance(value, Telemetry) and parsed.resource_id is not None:
+            self._on_inbound(TelemetryReceived(parsed.site_id, parsed.resource_id, value))
+        elif isinstance(value, GatewayStatus):
+            if value.state is GatewayState.ONLINE:
+                # A gateway that (re)connected after us has missed what we re-sent then.
+                site = parsed.site_id
+                pending = [s for s in self.in_force(self._now()) if s.site_id == site]
+                if pending:
+                    task = asyncio.create_task(self._resend(pending, f"{site} online"))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            self._on_inbound(StatusReceived(parsed.site_id, value))
+        elif isinstance(value, Ack) and parsed.resource_id is not None:
+            self._on_ack(parsed, value)
+        else:  # a setpoint echoed to us, or a channel we never asked for
+            self.stats.count(self.stats.malformed, "unexpected_channel")
+            logger.warning("dropped message on %s: not a channel the controller reads", topic)
+
+    def _on_ack(self, topic: Topic, ack: Ack) -> None:
+        assert topic.resource_id is not None
+        setpoint = self._awaiting.pop(ack.command_id, None)
+        if setpoint is None:
+            if ack.command_id in self._acked:
+                self.stats.duplicate_acks += 1
+            else:
+                self.stats.unknown_acks += 1
+                logger.warning("ack for unknown command %s on %s", ack.command_id, topic)
+            return
+        if (setpoint.site_id, setpoint.resource_id) != (topic.site_id, topic.resource_id):
+            self._awaiting[ack.command_id] = setpoint
+            self.stats.count(self.stats.malformed, "ack_wrong_resource")
+            return
+        self._remember_answered(ack.command_id)
+        self._on_inbound(AckReceived(topic.site_id, topic.resource_id, ack, setpoint))

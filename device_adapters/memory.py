@@ -1,0 +1,201 @@
+"""An in-process broker with MQTT's semantics that matter here: topic filters, retained
+messages, last wills, and outages that drop every connection.
+
+It carries the same topics and payloads as Mosquitto does, so an embedded simulation
+exercises the same contract code as a run over a real broker, only without the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from vpp.device_adapters.link import ConnectHandler, LinkStats, MessageHandler, Traffic, Will
+from vpp.device_adapters.mqtt.topics import topic_matches
+
+logger = logging.getLogger(__name__)
+
+#: How often a client that lost its broker tries again [s].
+RECONNECT_INTERVAL_S = 0.01
+
+
+class InMemoryBroker:
+    """Routes messages between :class:`InMemoryLink` clients of one event loop."""
+
+    def __init__(self, traffic: Traffic | None = None) -> None:
+        self.traffic = traffic or Traffic()
+        self._clients: dict[str, InMemoryLink] = {}
+        self._retained: dict[str, bytes] = {}
+        self._up = True
+        self._up_event = asyncio.Event()
+        self._up_event.set()
+
+    @property
+    def up(self) -> bool:
+        return self._up
+
+    def link(self, client_id: str, *, will: Will | None = None) -> InMemoryLink:
+        return InMemoryLink(self, client_id, will)
+
+    def stop(self) -> None:
+        """A broker outage: every connection drops; no wills (the broker itself is gone)."""
+        self._up = False
+        self._up_event.clear()
+        for client in list(self._clients.values()):
+            client._lost()
+        self._clients.clear()
+
+    def restart(self) -> None:
+        """The broker is back, retained messages intact (Mosquitto persists them)."""
+        self._up = True
+        self._up_event.set()
+
+    async def wait_up(self) -> None:
+        await self._up_event.wait()
+
+    def _attach(self, client: InMemoryLink) -> bool:
+        if not self._up:
+            return False
+        old = self._clients.get(client.client_id)
+        if old is not None and old is not client:
+            old._lost()  # MQTT: a second connection with the same id takes over
+        self._clients[client.client_id] = client
+        return True
+
+    def _detach(self, client: InMemoryLink, *, publish_will: bool) -> None:
+        if self._clients.get(client.client_id) is client:
+            del self._clients[client.client_id]
+            if publish_will and client.will is not None:
+                will = client.will
+                self._route(will.topic, will.payload, will.retain)
+
+    def _deliver_retained(self, client: InMemoryLink, topic_filter: str) -> None:
+        for topic, payload in self._retained.items():
+            if topic_matches(topic, topic_filter):
+                client._enqueue(topic, payload)
+
+    def _route(self, topic: str, payload: bytes, retain: bool) -> None:
+        if retain:
+            if payload:
+                self._retained[topic] = payload
+            else:
+                self._retained.pop(topic, None)
+        for client in list(self._clients.values()):
+            if any(topic_matches(topic, f) for f in client.subscriptions):
+                client._enqueue(topic, payload)
+
+
+class InMemoryLink:
+    """A client of :class:`InMemoryBroker`; implements :class:`vpp.device_adapters.link.Link`."""
+
+    def __init__(self, broker: InMemoryBroker, client_id: str, will: Will | None = None) -> None:
+        self.broker = broker
+        self.client_id = client_id
+        self.will = will
+        self.stats = LinkStats()
+        self.subscriptions: tuple[str, ...] = ()
+        self._queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
+        self._on_message: MessageHandler = lambda topic, payload: None
+        self._on_connect: ConnectHandler | None = None
+        self._connected = False
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def on_message(self, handler: MessageHandler) -> None:
+        self._on_message = handler
+
+    def on_connect(self, handler: ConnectHandler) -> None:
+        self._on_connect = handler
+
+    async def start(self, subscriptions: tuple[str, ...] = ()) -> None:
+        self.subscriptions = subscriptions
+        self._closing = False
+        await self._connect()
+        self._task = asyncio.create_task(self._run(), name=f"link-{self.client_id}")
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> bool:
+        if not self._connected:
+            self.stats.dropped += 1
+            self.broker.traffic.dropped += 1
+            return False
+        self.stats.published += 1
+        self.broker._route(topic, payload, retain)
+        return True
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._connected:
+            self.broker._detach(self, publish_will=False)
+            self._connected = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def kill(self) -> None:
+        """Vanish without a DISCONNECT (power cut, crash): the broker publishes the will."""
+        self._closing = True
+        if self._connected:
+            self._connected = False
+            self.broker._detach(self, publish_will=True)
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _connect(self) -> None:
+        if not self.broker._attach(self):
+            return
+        self._connected = True
+        self.stats.connects += 1
+        for topic_filter in self.subscriptions:
+            self.broker._deliver_retained(self, topic_filter)
+        if self._on_connect is not None:
+            try:
+                await self._on_connect()
+            except Exception:  # the owner's bug must not end the link
+                logger.exception("%s: connect handler failed", self.client_id)
+                self.stats.count_error("connect_handler")
+
+    async def _run(self) -> None:
+        while not self._closing:
+            if not self._connected:
+                await self.broker.wait_up()
+                await asyncio.sleep(RECONNECT_INTERVAL_S)
+                await self._connect()
+                continue
+            item = await self._queue.get()
+            if item is None:  # the connection dropped while we waited
+                continue
+            topic, payload = item
+            self.stats.received += 1
+            self.broker.traffic.received += 1
+            try:
+                self._on_message(topic, payload)
+            except Exception:  # a handler bug must not kill the link
+                logger.exception("%s: message handler failed on %s", self.client_id, topic)
+                self.stats.count_error("handler")
+
+    def _enqueue(self, topic: str, payload: bytes) -> None:
+        self.broker.traffic.published += 1  # counted per copy delivered: exact in memory
+        self._queue.put_nowait((topic, payload))
+
+    def _lost(self) -> None:
+        """The connection dropped under us; queued messages are lost, as on a real socket."""
+        self._connected = False
+        lost = sum(1 for item in self._drain() if item is not None)
+        self.broker.traffic.received += lost  # they will never arrive: not in flight
+        self._queue.put_nowait(None)  # wake the receive loop so it starts reconnecting
+
+    def _drain(self) -> list[tuple[str, bytes] | None]:
+        items = []
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items

@@ -1,0 +1,356 @@
+"""The :class:`vpp.device_adapters.link.Link` over a real MQTT broker, on aiomqtt.
+
+One background task per link (named ``vpp.mqtt.<client_id>``) owns the connection: it
+connects with a clean session, subscribes (QoS 1), awaits the ``on_connect`` handler, then
+hands every message to ``on_message``. When the broker goes away it logs, waits a jittered,
+capped exponential back-off (reset after every successful connection) and starts again, so
+the owner only ever sees ``connected`` flip and ``publish`` return False meanwhile.
+``aiomqtt.MqttError`` never leaves this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+from urllib.parse import urlsplit
+
+import aiomqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from vpp.device_adapters.link import ConnectHandler, LinkStats, MessageHandler, Traffic, Will
+from vpp.domain import VppError
+
+logger = logging.getLogger(__name__)
+
+#: Port of ``mqtt://host`` when the URL names none.
+DEFAULT_PORT = 1883
+
+
+class MqttUrlError(VppError, ValueError):
+    """A broker URL that is not ``mqtt://host[:port]``."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"url {url!r}: {reason}")
+
+
+def parse_url(url: str) -> tuple[str, int]:
+    """Host and port of ``mqtt://host[:port]`` (port 1883 by default), or MqttUrlError."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt":
+        raise MqttUrlError(url, "expected mqtt://host:port")
+    try:
+        port = parts.port
+    except ValueError:
+        raise MqttUrlError(url, "port must be an integer in 1..65535") from None
+    if port == 0:
+        raise MqttUrlError(url, "port must be an integer in 1..65535")
+    if not parts.hostname:
+        raise MqttUrlError(url, "no host")
+    if parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise MqttUrlError(url, "expected mqtt://host:port and nothing else")
+    return parts.hostname, DEFAULT_PORT if port is None else port
+
+
+class MqttLink:
+    """A client of an MQTT broker; implements :class:`vpp.device_adapters.link.Link`.
+
+    Parameters
+    ----------
+    url
+        The broker, ``mqtt://host:port``.
+    client_id
+        MQTT client identifier; a second connection with the same id takes over.
+    will
+        Published (by the broker) when this client vanishes without a DISCONNECT.
+    traffic
+        Message counts shared by the links of one process (the simulator's pacing).
+    keepalive_s
+        MQTT keep-alive; the broker declares a silent client dead after 1.5 times it [s].
+    backoff_initial_s, backoff_max_s
+        First and largest wait between connection attempts; each failure doubles the
+        wait, each attempt waits a random 50-100 % of it [s].
+    timeout_s
+        Limit on each exchange with the broker: CONNACK, SUBACK, PUBACK [s].
+    """
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        *,
+        will: Will | None = None,
+        traffic: Traffic | None = None,
+        keepalive_s: int = 30,
+        backoff_initial_s: float = 0.1,
+        backoff_max_s: float = 5.0,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.host, self.port = parse_url(url)
+        if not client_id:
+            raise ValueError("client_id: must not be empty")
+        if keepalive_s < 1:
+            raise ValueError(f"keepalive_s: must be at least 1, got {keepalive_s}")
+        if not 0 < backoff_initial_s <= backoff_max_s:
+            raise ValueError(
+                "backoff_initial_s, backoff_max_s: need 0 < initial <= max, got "
+                f"{backoff_initial_s}, {backoff_max_s}"
+            )
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s: must be positive, got {timeout_s}")
+        self.url = url
+        self.client_id = client_id
+        self.will = will
+        self.traffic = traffic
+        self.stats = LinkStats()
+        self.subscriptions: tuple[str, ...] = ()
+        self._keepalive_s = keepalive_s
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._timeout_s = timeout_s
+        self._on_message: MessageHandler = lambda topic, payload: None
+        self._on_connect: ConnectHandler | None = None
+        self._client: aiomqtt.Client | None = None
+        self._session_lost: asyncio.Future[None] | None = None
+        self._connected = False
+        self._stopping = False
+        self._killed = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def on_message(self, handler: MessageHandler) -> None:
+        self._on_message = handler
+
+    def on_connect(self, handler: ConnectHandler) -> None:
+        self._on_connect = handler
+
+    async def start(self, subscriptions: tuple[str, ...] = ()) -> None:
+        """Start the connection task; return once the first attempt has connected or failed."""
+        if self._task is not None and not self._task.done():
+            raise RuntimeError(f"{self.client_id}: link already started")
+        self.subscriptions = tuple(subscriptions)
+        self._stopping = self._killed = False
+        first_attempt = asyncio.Event()
+        task = asyncio.create_task(self._run(first_attempt), name=f"vpp.mqtt.{self.client_id}")
+        self._task = task
+        attempted = asyncio.ensure_future(first_attempt.wait())
+        try:
+            await asyncio.wait({attempted, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            attempted.cancel()
+        if task.done() and not task.cancelled():
+            task.result()  # a bug in the loop itself: surface it here, not in a log
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> bool:
+        """Hand a message to the broker (QoS 1: wait for its PUBACK); False when disconnected."""
+        client, lost = self._client, self._session_lost
+        if not self._connected or client is None or lost is None or lost.done():
+            return self._drop(topic, "not connected")
+        sending = asyncio.ensure_future(client.publish(topic, payload, qos=qos, retain=retain))
+        try:
+            # a connection lost mid-way would leave aiomqtt waiting out its whole timeout
+            await asyncio.wait({sending, lost}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            sending.cancel()
+            raise
+        if not sending.done():
+            sending.cancel()
+            return self._drop(topic, "connection lost")
+        try:
+            sending.result()
+        except aiomqtt.MqttError as exc:
+            self.stats.count_error("publish")
+            return self._drop(topic, str(exc))
+        self.stats.published += 1
+        if self.traffic is not None:
+            self.traffic.published += 1
+        return True
+
+    async def close(self) -> None:
+        """Disconnect cleanly (the broker discards the will) and end the connection task.
+
+        A connection attempt under way is let finish first (at most ``timeout_s``), so no
+        half-open session outlives the link.
+        """
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait({task})
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s: connection task failed", self.client_id, exc_info=task.exception())
+
+    def kill(self) -> None:
+        """Vanish without a DISCONNECT (power cut, crash): the broker publishes the will.
+
+        The socket is shut down under paho, so not another byte reaches the broker, and the
+        connection task ends; :meth:`close` afterwards waits for it.
+        """
+        self._stopping = self._killed = True
+        self._connected = False
+        if self._client is not None:
+            _shut_down_socket(self._client)
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self, first_attempt: asyncio.Event) -> None:
+        delay_s = self._backoff_initial_s
+        try:
+            while not self._stopping:
+                connects = self.stats.connects
+                try:
+                    await self._session(first_attempt)
+                    reason = "connection ended"
+                except aiomqtt.MqttError as exc:
+                    reason = str(exc) or type(exc).__name__
+                    self.stats.count_error("connection")
+                except Exception as exc:  # a bug below us must not end the link for good
+                    logger.exception("%s: connection task failed", self.client_id)
+                    reason = repr(exc)
+                    self.stats.count_error("unexpected")
+                first_attempt.set()
+                if self._stopping:
+                    break
+                if self.stats.connects > connects:
+                    delay_s = self._backoff_initial_s  # it worked for a while: start afresh
+                wait_s = delay_s * random.uniform(0.5, 1.0)
+                logger.warning(
+                    "%s: no connection to %s:%d (%s); retrying in %.2f s",
+                    self.client_id,
+                    self.host,
+                    self.port,
+                    reason,
+                    wait_s,
+                )
+                await asyncio.sleep(wait_s)
+                delay_s = min(2 * delay_s, self._backoff_max_s)
+        finally:
+            first_attempt.set()
+
+    async def _session(self, first_attempt: asyncio.Event) -> None:
+        """One connection: connect, subscribe, announce, then read until it breaks."""
+        will = self.will
+        client = aiomqtt.Client(
+            self.host,
+            self.port,
+            identifier=self.client_id,
+            clean_session=True,
+            keepalive=self._keepalive_s,
+            timeout=self._timeout_s,
+            will=None
+            if will is None
+            else aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain),
+        )
+        await self._enter(client)
+        self._session_lost = asyncio.get_running_loop().create_future()
+        self._client = client
+        try:
+            for topic_filter in self.subscriptions:
+                granted = await client.subscribe(topic_filter, qos=1)
+                if any(_code(c) >= 0x80 for c in granted):
+                    logger.error("%s: broker refused subscription %r", self.client_id, topic_filter)
+                    self.stats.count_error("subscribe")
+            self._connected = True
+            self.stats.connects += 1
+            logger.info("%s: connected to %s:%d", self.client_id, self.host, self.port)
+            await self._announce()
+            first_attempt.set()
+            async for message in client.messages:
+                self._deliver(message)
+        finally:
+            self._connected = False
+            self._client = None
+            self._session_lost.set_result(None)
+            await self._leave(client)
+
+    async def _enter(self, client: aiomqtt.Client) -> None:
+        """Connect; a close or kill meanwhile lets the attempt finish, then ends it properly."""
+        entering = asyncio.ensure_future(client.__aenter__())
+        try:
+            await asyncio.shield(entering)
+        except asyncio.CancelledError:
+            # cancelled, the attempt would go on in aiomqtt's thread and leave a session
+            # behind that the broker would later end with the will
+            with contextlib.suppress(Exception):
+                await entering
+                if self._killed:
+                    _shut_down_socket(client)
+                await self._leave(client)
+            raise
+
+    async def _leave(self, client: aiomqtt.Client) -> None:
+        """Send DISCONNECT if the connection is still up (after :meth:`kill` it cannot be)."""
+        if self._killed:
+            # Let paho read the end of the shut-down socket and close it; a DISCONNECT now
+            # would register a writer for a descriptor paho is about to close. A vanished
+            # client handles nothing more, so whatever is still queued is discarded.
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                async with asyncio.timeout(self._timeout_s):
+                    async for _ in client.messages:
+                        pass
+        try:
+            await client.__aexit__(None, None, None)
+        except Exception as exc:  # the connection broke while we said goodbye
+            logger.debug("%s: disconnect: %r", self.client_id, exc)
+
+    async def _announce(self) -> None:
+        if self._on_connect is None:
+            return
+        try:
+            await self._on_connect()
+        except Exception:  # a handler bug must not kill the link
+            logger.exception("%s: connect handler failed", self.client_id)
+            self.stats.count_error("on_connect")
+
+    def _deliver(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        self.stats.received += 1
+        if self.traffic is not None:
+            self.traffic.received += 1
+        try:
+            self._on_message(topic, _as_bytes(message.payload))
+        except Exception:  # a handler bug must not kill the link
+            logger.exception("%s: message handler failed on %s", self.client_id, topic)
+            self.stats.count_error("handler")
+
+    def _drop(self, topic: str, reason: str) -> bool:
+        logger.debug("%s: dropped message to %s: %s", self.client_id, topic, reason)
+        self.stats.dropped += 1
+        if self.traffic is not None:
+            self.traffic.dropped += 1
+        return False
+
+
+def _as_bytes(payload: str | bytes | bytearray | int | float | None) -> bytes:
+    """aiomqtt types a payload loosely; from the wire it is bytes, but normalise anyway."""
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, bytearray):
+        return bytes(payload)
+    if payload is None:
+        return b""
+    return str(payload).encode()
+
+
+def _code(granted: int | ReasonCode) -> int:
+    """A SUBACK return code (MQTT 3.1.1 gives ints, paho's v2 API reason codes)."""
+    return granted.value if isinstance(granted, ReasonCode) else int(granted)
+
+
+def _shut_down_socket(client: aiomqtt.Client) -> None:
+    """End the TCP connection under paho without a DISCONNECT packet."""
+    # aiomqtt has no public way to drop a connection uncleanly; paho's socket is the way.
+    sock = client._client.socket()
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):  # already closed by the peer
+            sock.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,165 @@
+"""The codec: contract messages decode to typed values; anything else fails with a reason."""
+
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from vpp.device_adapters import MalformedMessageError, decode, encode, setpoint_message
+from vpp.device_adapters.mqtt import Channel, Topic
+from vpp.domain import (
+    MAX_PAYLOAD_BYTES,
+    Ack,
+    AckStatus,
+    GatewayStatus,
+    Setpoint,
+    SetpointMode,
+    SetpointPayload,
+    Telemetry,
+)
+
+TZ = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 7, 15, 11, 0, tzinfo=TZ)
+TELEMETRY = "vpp/v1/mall/chiller/telemetry"
+GOOD_TELEMETRY = {"ts": "2026-07-15T11:00:05+08:00", "power_kw": 812.5, "available": True}
+
+
+def as_json(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "model"),
+    [
+        (TELEMETRY, GOOD_TELEMETRY, Telemetry),
+        ("vpp/v1/mall/chiller/ack", {"command_id": "c-1", "status": "accepted"}, Ack),
+        ("vpp/v1/mall/status", {"state": "offline", "ts": "2026-07-15T11:00:00Z"}, GatewayStatus),
+        (
+            "vpp/v1/mall/chiller/setpoint",
+            {
+                "command_id": "c-1",
+                "issued_at": "2026-07-15T10:45:00+08:00",
+                "mode": "limit",
+                "power_kw": 300,
+                "valid_from": "2026-07-15T11:00:00+08:00",
+                "valid_until": "2026-07-15T11:15:00+08:00",
+            },
+            SetpointPayload,
+        ),
+    ],
+    ids=["telemetry", "ack", "status", "setpoint"],
+)
+def test_decode_parses_each_channel(topic, payload, model):
+    """Each channel's payload decodes to its model, with the topic's parts."""
+    parsed, value = decode(topic, as_json(payload))
+    assert parsed == Topic.parse(topic)
+    assert isinstance(value, model)
+
+
+def test_decode_accepts_payload_at_size_limit():
+    """A payload of exactly MAX_PAYLOAD_BYTES is still accepted (the limit is inclusive)."""
+    body = as_json(GOOD_TELEMETRY)
+    padded = body[:-1] + b" " * (MAX_PAYLOAD_BYTES - len(body)) + b"}"
+    assert len(padded) == MAX_PAYLOAD_BYTES
+    _, value = decode(TELEMETRY, padded)
+    assert isinstance(value, Telemetry)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason", "detail"),
+    [
+        ("vpp/v2/mall/chiller/telemetry", as_json(GOOD_TELEMETRY), "topic", "vpp/v1/"),
+        ("vpp/v1/mall/chiller/power", as_json(GOOD_TELEMETRY), "topic", "unknown channel"),
+        ("vpp/v1/Mall/chiller/telemetry", as_json(GOOD_TELEMETRY), "topic", "not a slug"),
+        (TELEMETRY, b"[" + b" " * MAX_PAYLOAD_BYTES + b"]", "oversized", "limit 4096"),
+        (TELEMETRY, b"power=5", "not_json", ""),
+        (TELEMETRY, b"", "not_json", ""),
+        (TELEMETRY, b'{"power_kw": 5', "not_json", ""),
+        (TELEMETRY, b'{"power_kw": "\xff\xfe"}', "not_json", "utf-8"),
+        (TELEMETRY, json.dumps(GOOD_TELEMETRY).encode("utf-16"), "not_json", "utf-8"),
+        (TELEMETRY, as_json([GOOD_TELEMETRY]), "invalid", "payload"),
+        (TELEMETRY, as_json({**GOOD_TELEMETRY, "power_kw": "lots"}), "invalid", "power_kw"),
+        (TELEMETRY, as_json({**GOOD_TELEMETRY, "available": [1]}), "invalid", "available"),
+        (TELEMETRY, as_json({**GOOD_TELEMETRY, "ts": "2026-07-15T11:00:05"}), "invalid", "ts"),
+        (TELEMETRY, as_json({"ts": "2026-07-15T11:00:05+08:00"}), "invalid", "power_kw"),
+        (TELEMETRY, as_json({**GOOD_TELEMETRY, "colour": "red"}), "invalid", "colour"),
+        (
+            "vpp/v1/mall/chiller/ack",
+            as_json({"command_id": 7, "status": "accepted"}),
+            "invalid",
+            "command_id",
+        ),
+        (
+            "vpp/v1/mall/chiller/ack",
+            as_json({"command_id": "c", "status": "maybe"}),
+            "invalid",
+            "status",
+        ),
+        ("vpp/v1/mall/chiller/ack", as_json({"status": "accepted"}), "invalid", "command_id"),
+        ("vpp/v1/mall/status", as_json({"state": "online"}), "invalid", "ts"),
+    ],
+    ids=[
+        "topic-version",
+        "topic-channel",
+        "topic-slug",
+        "oversized",
+        "not-json",
+        "empty",
+        "truncated",
+        "not-utf8",
+        "utf16",
+        "not-an-object",
+        "wrong-type-number",
+        "wrong-type-bool",
+        "naive-time",
+        "missing-field",
+        "unknown-field",
+        "ack-wrong-type",
+        "ack-unknown-status",
+        "ack-missing-field",
+        "status-missing-field",
+    ],
+)
+def test_decode_refuses_malformed_message_with_reason(topic, payload, reason, detail):
+    """Each malformed message raises MalformedMessageError; its reason is a counter key."""
+    with pytest.raises(MalformedMessageError) as exc_info:
+        decode(topic, payload)
+    error = exc_info.value
+    assert (error.topic, error.reason) == (topic, reason)
+    assert detail.lower() in error.detail.lower()
+    assert isinstance(error, ValueError)
+
+
+def test_decode_checks_topic_before_payload():
+    """A bad topic is reported as such even when its payload is garbage too."""
+    with pytest.raises(MalformedMessageError) as exc_info:
+        decode("elsewhere/x", b"\xff" * (MAX_PAYLOAD_BYTES + 1))
+    assert exc_info.value.reason == "topic"
+
+
+def test_encode_omits_absent_optional_fields():
+    """Optional fields left out (soc, reason) are not sent as null."""
+    ack = Ack(command_id="c-1", status=AckStatus.ACCEPTED)
+    assert json.loads(encode(ack)) == {"command_id": "c-1", "status": "accepted"}
+
+
+def test_setpoint_message_puts_site_and_resource_in_topic():
+    """A setpoint's site and resource go in the topic; the payload decodes back to the rest."""
+    setpoint = Setpoint(
+        command_id="c-9",
+        site_id="mall",
+        resource_id="chiller",
+        issued_at=T0,
+        mode=SetpointMode.POWER,
+        power_kw=-150.0,
+        valid_from=T0,
+        valid_until=T0 + timedelta(minutes=15),
+    )
+    topic, payload = setpoint_message(setpoint)
+    assert topic == str(Topic("mall", "chiller", Channel.SETPOINT))
+    assert "site_id" not in json.loads(payload)
+    _, value = decode(topic, payload)
+    assert value == SetpointPayload.model_validate(
+        setpoint.model_dump(exclude={"site_id", "resource_id"})
+    )

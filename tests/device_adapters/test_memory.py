@@ -1,0 +1,221 @@
+"""The in-memory broker: MQTT's filters, retained messages, wills and outages, in process."""
+
+import asyncio
+
+import pytest
+
+from mosquitto_broker import wait_until
+from vpp.device_adapters import InMemoryBroker, InMemoryLink, Will
+
+STATUS = "vpp/v1/mall/status"
+
+
+class Inbox:
+    """Collects what a link delivers."""
+
+    def __init__(self):
+        self.messages: list[tuple[str, bytes]] = []
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        self.messages.append((topic, payload))
+
+
+async def subscriber(broker: InMemoryBroker, client_id: str, *filters: str):
+    inbox = Inbox()
+    link = broker.link(client_id)
+    link.on_message(inbox)
+    await link.start(filters)
+    return link, inbox
+
+
+async def settle():
+    """Let every receive task run until the queues are empty."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_retained_message_delivered_on_subscribe():
+    """A retained message reaches a client that subscribes after it was published."""
+    broker = InMemoryBroker()
+    gateway = broker.link("gw")
+    await gateway.start()
+    assert await gateway.publish(STATUS, b"online", retain=True)
+    assert await gateway.publish("vpp/v1/mall/chiller/telemetry", b"not retained")
+    link, inbox = await subscriber(broker, "ctl", "vpp/v1/#")
+    await settle()
+    assert inbox.messages == [(STATUS, b"online")]
+    await link.close()
+    await gateway.close()
+
+
+async def test_empty_retained_payload_clears_retained_message():
+    """Publishing an empty retained payload removes the retained message (MQTT semantics)."""
+    broker = InMemoryBroker()
+    gateway = broker.link("gw")
+    await gateway.start()
+    await gateway.publish(STATUS, b"online", retain=True)
+    await gateway.publish(STATUS, b"", retain=True)
+    link, inbox = await subscriber(broker, "ctl", STATUS)
+    await settle()
+    assert inbox.messages == []
+    await link.close()
+    await gateway.close()
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "delivered"),
+    [
+        ("vpp/v1/mall/chiller/telemetry", ["vpp/v1/mall/chiller/telemetry"]),
+        ("vpp/v1/+/+/telemetry", ["vpp/v1/mall/chiller/telemetry", "vpp/v1/depot/ev-1/telemetry"]),
+        ("vpp/v1/mall/+/+", ["vpp/v1/mall/chiller/telemetry", "vpp/v1/mall/chiller/ack"]),
+        ("vpp/v1/+/status", ["vpp/v1/mall/status"]),
+        (
+            "vpp/v1/mall/#",
+            ["vpp/v1/mall/chiller/telemetry", "vpp/v1/mall/chiller/ack", "vpp/v1/mall/status"],
+        ),
+        ("vpp/v1/mall", []),
+    ],
+    ids=["exact", "plus-plus", "site-plus", "status", "hash", "no-wildcard-prefix"],
+)
+async def test_topic_filter_selects_messages(topic_filter, delivered):
+    """Only messages whose topic the filter covers (+ one level, # the rest) are delivered."""
+    broker = InMemoryBroker()
+    link, inbox = await subscriber(broker, "ctl", topic_filter)
+    publisher = broker.link("pub")
+    await publisher.start()
+    for topic in [
+        "vpp/v1/mall/chiller/telemetry",
+        "vpp/v1/depot/ev-1/telemetry",
+        "vpp/v1/mall/chiller/ack",
+        "vpp/v1/mall/status",
+    ]:
+        await publisher.publish(topic, b"x")
+    await settle()
+    assert [topic for topic, _ in inbox.messages] == delivered
+    await link.close()
+    await publisher.close()
+
+
+async def test_kill_publishes_will_retained():
+    """A killed client's will reaches subscribers and stays retained for later ones."""
+    broker = InMemoryBroker()
+    link, inbox = await subscriber(broker, "ctl", STATUS)
+    gateway = broker.link("gw", will=Will(STATUS, b"offline"))
+    await gateway.start()
+    gateway.kill()
+    await settle()
+    assert not gateway.connected
+    assert inbox.messages == [(STATUS, b"offline")]
+    late, late_inbox = await subscriber(broker, "late", STATUS)
+    await settle()
+    assert late_inbox.messages == [(STATUS, b"offline")]
+    await link.close()
+    await late.close()
+
+
+async def test_close_does_not_publish_will():
+    """A clean close says goodbye: no will."""
+    broker = InMemoryBroker()
+    link, inbox = await subscriber(broker, "ctl", STATUS)
+    gateway = broker.link("gw", will=Will(STATUS, b"offline"))
+    await gateway.start()
+    await gateway.close()
+    await settle()
+    assert not gateway.connected
+    assert inbox.messages == []
+    await link.close()
+
+
+async def test_outage_drops_connections_and_clients_reconnect_after_restart():
+    """stop() drops every client (no wills); after restart they reconnect and resubscribe."""
+    broker = InMemoryBroker()
+    link, inbox = await subscriber(broker, "ctl", "vpp/v1/+/+/ack")
+    connects = []
+
+    async def on_connect():
+        connects.append(link.stats.connects)
+
+    link.on_connect(on_connect)
+    gateway = broker.link("gw", will=Will(STATUS, b"offline"))
+    await gateway.start()
+
+    broker.stop()
+    assert not broker.up
+    assert not link.connected
+    assert not gateway.connected
+    assert not await gateway.publish("vpp/v1/mall/chiller/ack", b"lost")
+    assert (gateway.stats.dropped, broker.traffic.dropped) == (1, 1)
+
+    broker.restart()
+    await wait_until(lambda: link.connected and gateway.connected, "reconnection", timeout_s=1)
+    assert await gateway.publish("vpp/v1/mall/chiller/ack", b"after")
+    await settle()
+    assert inbox.messages == [("vpp/v1/mall/chiller/ack", b"after")]
+    assert (link.stats.connects, gateway.stats.connects) == (2, 2)
+    assert connects == [2]  # the handler was set after the first connection
+    await link.close()
+    await gateway.close()
+
+
+async def test_retained_messages_survive_outage():
+    """Retained messages are still there after a restart, as with a persistent Mosquitto."""
+    broker = InMemoryBroker()
+    gateway = broker.link("gw")
+    await gateway.start()
+    await gateway.publish(STATUS, b"online", retain=True)
+    broker.stop()
+    broker.restart()
+    link, inbox = await subscriber(broker, "ctl", STATUS)
+    await settle()
+    assert inbox.messages == [(STATUS, b"online")]
+    await link.close()
+    await gateway.close()
+
+
+async def test_traffic_counts_each_copy_delivered():
+    """Traffic counts one per copy delivered and one per copy handled: nothing in flight after."""
+    broker = InMemoryBroker()
+    a, inbox_a = await subscriber(broker, "a", "vpp/v1/#")
+    b, inbox_b = await subscriber(broker, "b", "vpp/v1/#")
+    await a.publish(STATUS, b"x")
+    assert broker.traffic.in_flight == 2
+    await settle()
+    assert (broker.traffic.published, broker.traffic.received) == (2, 2)
+    assert broker.traffic.in_flight == 0
+    assert len(inbox_a.messages) == len(inbox_b.messages) == 1
+    await a.close()
+    await b.close()
+
+
+async def test_handler_failure_is_counted_and_link_keeps_reading():
+    """An exception in on_message is counted; the next message is still handled."""
+    broker = InMemoryBroker()
+    seen = []
+
+    def fragile(topic: str, payload: bytes) -> None:
+        if payload == b"boom":
+            raise RuntimeError("handler bug")
+        seen.append(payload)
+
+    link = broker.link("ctl")
+    link.on_message(fragile)
+    await link.start(("t",))
+    await link.publish("t", b"boom")
+    await link.publish("t", b"fine")
+    await settle()
+    assert seen == [b"fine"]
+    assert link.stats.errors == {"handler": 1}
+    await link.close()
+
+
+async def test_second_connection_with_same_client_id_takes_over():
+    """As in MQTT, a new connection with a client id in use drops the old one."""
+    broker = InMemoryBroker()
+    first: InMemoryLink = broker.link("gw")
+    await first.start()
+    second = broker.link("gw")
+    await second.start()
+    assert second.connected
+    assert not first.connected
+    first.kill()
+    await second.close()
