@@ -1,0 +1,360 @@
+"""What a simulated day leaves behind: report.json, CSV time series and PNG plots.
+
+Delivery is what the controller measured against customer baselines (the figures a grid
+operator would accept); the simulator's own truth goes into the time series beside it, so
+an engineer can see how far measurement and truth drift apart.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from vpp.controller import EventOutcome
+from vpp.domain import TimeGrid
+from vpp.hil_sim.runner import SimulationResult
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def write_report(result: SimulationResult, out_dir: Path) -> list[Path]:
+    """Write every file of the report; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    series = day_series(result)
+    paths = [
+        _write_json(out_dir / "report.json", report_dict(result)),
+        _write_intervals(out_dir / "event_intervals.csv", result.outcomes),
+        _write_settlement(out_dir / "settlement.csv", result.outcomes),
+        _write_series(out_dir / "timeseries.csv", series),
+    ]
+    paths.append(_save(plot_load(result, series), out_dir / "district_load.png"))
+    paths.append(_save(plot_contributions(result, series), out_dir / "contributions.png"))
+    paths.append(_save(plot_delivery(result.outcomes), out_dir / "event_delivery.png"))
+    return paths
+
+
+def report_dict(result: SimulationResult) -> dict[str, Any]:
+    district = result.district
+    runs = result.runs
+    return {
+        "scenario": result.scenario.name,
+        "district_id": district.district_id,
+        "day": result.scenario.day.isoformat(),
+        "transport": result.transport,
+        "district_peak_kw": district.peak_load_kw,
+        "wall_s": round(result.wall_s, 3),
+        "simulated_s": (result.end - result.start).total_seconds(),
+        "speedup": round(result.speedup, 1),
+        "events": [
+            {
+                "id": o.event_id,
+                "kind": o.kind,
+                "state": o.state,
+                "start": o.start.isoformat(),
+                "end": o.end.isoformat(),
+                "target_kw": round(o.target_kw, 3),
+                "target_pct_of_peak": round(100 * o.target_kw / district.peak_load_kw, 3),
+                "performance_ratio": round(o.performance_ratio, 4),
+                "min_delivered_kw": round(o.min_delivered_kw, 3),
+                "met": o.met,
+                "intervals": [
+                    {
+                        "start": i.start.isoformat(),
+                        "target_kw": round(i.target_kw, 3),
+                        "baseline_kw": round(i.baseline_kw, 3),
+                        "actual_kw": round(i.actual_kw, 3),
+                        "delivered_kw": round(i.delivered_kw, 3),
+                        "planned_kw": round(i.planned_kw, 3),
+                        "missing_meters": i.missing_meters,
+                    }
+                    for i in o.intervals
+                ],
+                "lifecycle": [
+                    {"at": c.at.isoformat(), "state": c.state.value, "note": c.note}
+                    for c in runs[o.event_id].lifecycle.history
+                ],
+                "redispatch": [
+                    {
+                        "at": r.at.isoformat(),
+                        "reason": r.reason,
+                        "from": r.first_interval.isoformat(),
+                        "dropped": list(r.dropped),
+                        "added": list(r.added),
+                        "residual_kw": round(r.residual_kw, 3),
+                        "solver": r.status,
+                        "solve_s": round(r.solve_s, 3),
+                    }
+                    for r in runs[o.event_id].replans
+                ],
+                "settlement": o.settlement.model_dump(mode="json"),
+            }
+            for o in result.outcomes
+        ],
+        "faults_injected": [
+            f"{a.target}: {a.fault.describe()}" for a in result.fault_plan.assignments
+        ]
+        + [o.describe() for o in result.fault_plan.broker_outages],
+        "faults_seen": [
+            {"at": f.at.isoformat(), "event_id": f.event_id, "resource": f.key, "reason": f.reason}
+            for f in result.faults_seen
+        ],
+        "messages": {
+            "controller": {
+                "received": result.adapter_stats.received,
+                "malformed": result.adapter_stats.malformed,
+                "sent": result.adapter_stats.sent,
+                "resent": result.adapter_stats.resent,
+                "duplicate_acks": result.adapter_stats.duplicate_acks,
+                "reconnects": result.adapter_stats.reconnects,
+            },
+            "gateways": result.gateway_totals(),
+            "settle_timeouts": result.settle_timeouts,
+        },
+    }
+
+
+# -- time series over the day ---------------------------------------------------------
+
+
+class DaySeries:
+    """Per-interval totals by resource kind over the simulated day [kW]."""
+
+    def __init__(self, grid: TimeGrid, kinds: Sequence[str]) -> None:
+        self.grid = grid
+        self.kinds = list(kinds)
+        n = grid.count
+        self.measured_kw = {k: np.zeros(n) for k in kinds}
+        self.baseline_kw = {k: np.full(n, np.nan) for k in kinds}
+        self.true_kw = {k: np.zeros(n) for k in kinds}
+        self.counterfactual_kw = {k: np.zeros(n) for k in kinds}
+        self.target_load_kw = np.full(n, np.nan)  # baseline minus target, in event windows
+
+    def total(self, table: dict[str, FloatArray]) -> FloatArray:
+        out: FloatArray = np.sum([table[k] for k in self.kinds], axis=0)
+        return out
+
+
+def day_series(result: SimulationResult) -> DaySeries:
+    district = result.district
+    grid = TimeGrid.for_day(result.scenario.day, district.tz)
+    refs = {ref.key: ref for ref in district.resources()}
+    kinds = sorted({ref.resource.kind for ref in refs.values()})
+    series = DaySeries(grid, kinds)
+    for key, ref in refs.items():
+        kind = ref.resource.kind
+        gateway = result.gateways[ref.site.site_id]
+        trace = gateway.traces[ref.resource.resource_id]
+        ts = np.array([t.timestamp() for t in trace.ts])
+        arrays = trace.arrays()
+        for t, start in enumerate(grid.starts):
+            lo, hi = start.timestamp(), (start + grid.interval).timestamp()
+            inside = (ts > lo) & (ts <= hi)
+            if not np.any(inside):
+                continue
+            series.true_kw[kind][t] += float(arrays["power_kw"][inside].mean())
+            cf = arrays["counterfactual_kw"][inside]
+            series.counterfactual_kw[kind][t] += (
+                float(np.nanmean(cf)) if np.any(~np.isnan(cf)) else 0
+            )
+            measured = result.monitor.mean_kw(key, start)
+            if measured is not None:
+                series.measured_kw[kind][t] += measured
+        baseline = result.baselines_kw.get(key)
+        if baseline is not None:
+            values = np.asarray(baseline[: grid.count], dtype=float)
+            current = series.baseline_kw[kind]
+            series.baseline_kw[kind] = np.where(np.isnan(current), 0.0, current) + values
+    for outcome in result.outcomes:
+        for interval in outcome.intervals:
+            t = grid.index_of(interval.start)
+            base = series.total(series.baseline_kw)[t]
+            series.target_load_kw[t] = base - outcome.target_kw
+    return series
+
+
+def _write_series(path: Path, series: DaySeries) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        header = ["start", "baseline_kw", "measured_kw", "true_kw", "true_baseline_kw"]
+        header += ["target_load_kw"]
+        header += [f"{k}_{q}" for k in series.kinds for q in ("baseline_kw", "measured_kw")]
+        writer.writerow(header)
+        totals = [
+            series.total(series.baseline_kw),
+            series.total(series.measured_kw),
+            series.total(series.true_kw),
+            series.total(series.counterfactual_kw),
+            series.target_load_kw,
+        ]
+        for t, start in enumerate(series.grid.starts):
+            row: list[object] = [start.isoformat()]
+            row += [_fmt(values[t]) for values in totals]
+            for kind in series.kinds:
+                row += [_fmt(series.baseline_kw[kind][t]), _fmt(series.measured_kw[kind][t])]
+            writer.writerow(row)
+    return path
+
+
+def _write_intervals(path: Path, outcomes: list[EventOutcome]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                *("event_id", "start", "target_kw", "planned_kw", "baseline_kw", "actual_kw"),
+                *("delivered_kw", "met", "missing_meters"),
+            ]
+        )
+        for o in outcomes:
+            for i in o.intervals:
+                writer.writerow(
+                    [
+                        *(o.event_id, i.start.isoformat(), _fmt(i.target_kw), _fmt(i.planned_kw)),
+                        *(_fmt(i.baseline_kw), _fmt(i.actual_kw), _fmt(i.delivered_kw)),
+                        *(i.met, i.missing_meters),
+                    ]
+                )
+    return path
+
+
+def _write_settlement(path: Path, outcomes: list[EventOutcome]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                *("event_id", "enterprise_id", "asked_kwh", "delivered_kwh", "performance_ratio"),
+                *("effective", "credited_kwh", "price_cny_per_kwh", "payment_cny", "penalty_cny"),
+            ]
+        )
+        for o in outcomes:
+            for e in o.settlement.enterprises:
+                ratio = "" if e.performance_ratio is None else f"{e.performance_ratio:.4f}"
+                writer.writerow(
+                    [
+                        *(o.event_id, e.enterprise_id, _fmt(e.asked_kwh), _fmt(e.delivered_kwh)),
+                        *(ratio, e.effective, _fmt(e.credited_kwh), _fmt(e.price_cny_per_kwh)),
+                        *(_fmt(e.payment_cny), _fmt(e.penalty_cny)),
+                    ]
+                )
+    return path
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def _fmt(value: float) -> str:
+    return "" if np.isnan(value) else f"{value:.3f}"
+
+
+# -- plots ----------------------------------------------------------------------------
+
+
+def _hour(ts: datetime, day_start: datetime) -> float:
+    """Hours after local midnight of the simulated day (exact on clock-change days)."""
+    return (ts - day_start).total_seconds() / 3600.0
+
+
+def _hours(grid: TimeGrid) -> FloatArray:
+    return np.array([_hour(s, grid.start) + grid.dt_h / 2 for s in grid.starts])
+
+
+def _shade_events(ax: Any, result: SimulationResult) -> None:
+    for event in result.events:
+        start, end = _hour(event.start, result.start), _hour(event.end, result.start)
+        ax.axvspan(start, end, color="tab:orange", alpha=0.12, lw=0)
+
+
+def _hour_axis(ax: Any) -> None:
+    ax.set_xlim(0, 24)
+    ax.set_xticks(range(0, 25, 2))
+    ax.set_xlabel("hour of day (local)")
+
+
+def plot_load(result: SimulationResult, series: DaySeries) -> Figure:
+    """The portfolio's measured load against its baseline and, in events, the target."""
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    x = _hours(series.grid)
+    ax.plot(x, series.total(series.baseline_kw) / 1000, label="baseline (CBL)", color="0.45")
+    ax.plot(x, series.total(series.measured_kw) / 1000, label="measured", color="tab:blue")
+    ax.plot(x, series.target_load_kw / 1000, label="baseline - target", color="tab:red", lw=2)
+    _shade_events(ax, result)
+    ax.set_ylabel("VPP portfolio load [MW]")
+    ax.set_title(f"{result.district.name}: {result.scenario.day} ({result.transport})")
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    _hour_axis(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_contributions(result: SimulationResult, series: DaySeries) -> Figure:
+    """Measured response (baseline minus measured load) stacked by resource kind."""
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    x = _hours(series.grid)
+    width = series.grid.dt_h * 0.9
+    bottom_pos = np.zeros(series.grid.count)
+    bottom_neg = np.zeros(series.grid.count)
+    for kind in series.kinds:
+        base = np.nan_to_num(series.baseline_kw[kind])
+        response = (base - series.measured_kw[kind]) / 1000
+        response[np.isnan(series.baseline_kw[kind])] = 0.0
+        pos, neg = np.clip(response, 0, None), np.clip(response, None, 0)
+        ax.bar(x, pos, width=width, bottom=bottom_pos, label=kind)
+        ax.bar(x, neg, width=width, bottom=bottom_neg, color=ax.patches[-1].get_facecolor())
+        bottom_pos += pos
+        bottom_neg += neg
+    for outcome in result.outcomes:
+        starts = [_hour(i.start, result.start) for i in outcome.intervals]
+        ax.step(
+            [*starts, starts[-1] + series.grid.dt_h],
+            [outcome.target_kw / 1000] * (len(starts) + 1),
+            where="post",
+            color="tab:red",
+            lw=2,
+        )
+    _shade_events(ax, result)
+    ax.set_ylabel("response against baseline [MW]")
+    ax.set_title("Contributions by resource kind (red: event target)")
+    ax.legend(loc="upper left", ncol=3, fontsize="small")
+    ax.grid(alpha=0.3)
+    _hour_axis(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_delivery(outcomes: list[EventOutcome]) -> Figure:
+    """Per event: delivered vs target in each interval."""
+    n = max(1, len(outcomes))
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
+    for ax, outcome in zip(axes[0], outcomes, strict=False):
+        labels = [i.start.strftime("%H:%M") for i in outcome.intervals]
+        delivered = [i.delivered_kw / 1000 for i in outcome.intervals]
+        colors = ["tab:green" if i.met else "tab:red" for i in outcome.intervals]
+        ax.bar(labels, delivered, color=colors)
+        ax.axhline(outcome.target_kw / 1000, color="black", lw=1.5, ls="--", label="target")
+        ax.set_title(f"{outcome.event_id}: ratio {outcome.performance_ratio:.2f}")
+        ax.set_ylabel("delivered [MW]")
+        ax.tick_params(axis="x", rotation=60)
+        ax.legend(loc="lower right")
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

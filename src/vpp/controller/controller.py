@@ -1,0 +1,662 @@
+"""The controller: plans each event off the event loop, sends each interval's setpoints as
+leases, watches acks and telemetry, and re-plans the remaining intervals when a device
+fails or delivery falls short.
+
+One task per event runs its lifecycle; time comes from the injected clock, so the same code
+runs in service on the wall clock and in simulations far faster than real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import Executor
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from functools import partial
+
+import numpy as np
+from pydantic import Field
+
+from vpp.baseline import DEFAULT_BASELINE
+from vpp.controller.clock import Clock
+from vpp.controller.lifecycle import EventState, Lifecycle
+from vpp.controller.monitor import Monitor
+from vpp.controller.planning import (
+    commanded,
+    released_from,
+    replan,
+    response_kw,
+    spliced,
+    with_battery_soc,
+    within_event,
+)
+from vpp.controller.run import EventRun, Fault, Replan
+from vpp.controller.safety import within_limits
+from vpp.device_adapters import (
+    AckReceived,
+    DeviceAdapter,
+    Inbound,
+    StatusReceived,
+    TelemetryReceived,
+)
+from vpp.domain import (
+    AckStatus,
+    DemandResponseEvent,
+    DispatchResult,
+    District,
+    FrozenModel,
+    GatewayState,
+    Pv,
+    ResourceRef,
+    Setpoint,
+    SetpointMode,
+    VppError,
+)
+from vpp.optimizer import DispatchSettings, dispatch
+from vpp.planning import prepare_problem
+
+logger = logging.getLogger(__name__)
+
+
+class ControllerSettings(FrozenModel):
+    """How the controller paces, judges and re-plans; durations in seconds."""
+
+    interval_min: int = Field(default=15, gt=0)
+    baseline_method: str = DEFAULT_BASELINE
+    planning_margin_pct: float = Field(
+        default=3.0, ge=0, le=50, description="planned over-delivery absorbing baseline error [%]"
+    )
+    send_lead_s: float = Field(default=60.0, ge=0, description="setpoints leave this early")
+    ramp_lead_s: dict[str, float] = Field(
+        default={"curtailable_load": 300.0, "hvac_load": 600.0, "ev_charger_pool": 60.0},
+        description="per kind: a changed command takes effect this early, to ramp in time [s]",
+    )
+    ack_timeout_s: float = Field(default=90.0, gt=0)
+    telemetry_stale_s: float = Field(default=180.0, gt=0)
+    check_period_s: float = Field(default=30.0, gt=0)
+    evaluation_delay_s: float = Field(
+        default=60.0, ge=0, description="wait for an interval's last telemetry before judging it"
+    )
+    shortfall_tolerance_pct: float = Field(default=1.0, ge=0, le=100)
+    under_delivery_ratio: float = Field(
+        default=0.5, ge=0, le=1, description="below this share of its plan a resource is dropped"
+    )
+    release_lease_s: float = Field(default=900.0, gt=0)
+    dispatch: DispatchSettings = DispatchSettings()
+
+
+class EventNotFoundError(VppError, KeyError):
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        super().__init__(f"event {event_id!r}: not known to the controller")
+
+
+class Controller:
+    """Runs demand-response events for one district over a device adapter."""
+
+    def __init__(
+        self,
+        district: District,
+        adapter: DeviceAdapter,
+        clock: Clock,
+        settings: ControllerSettings | None = None,
+        *,
+        executor: Executor | None = None,
+    ) -> None:
+        self.district = district
+        self.adapter = adapter
+        self.clock = clock
+        self.settings = settings or ControllerSettings()
+        self.monitor = Monitor(self.settings.interval_min)
+        self.runs: dict[str, EventRun] = {}
+        self.faults: list[Fault] = []
+        self.site_online: dict[str, bool] = {}
+        self.refused_setpoints = 0
+        self._refs: dict[str, ResourceRef] = {ref.key: ref for ref in district.resources()}
+        self._executor = executor
+        self._solving = 0
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._command_event: dict[str, str] = {}
+        self._calls: Counter[tuple[date, str]] = Counter()
+        self._link_up_since: datetime | None = None
+
+    # -- public surface --------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.adapter.start(self._on_inbound)
+
+    async def stop(self, *, release: bool = True) -> None:
+        """Stop every event task and, unless told otherwise, release what is in force."""
+        for task in self._tasks.values():
+            task.cancel()
+        for task in list(self._tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if release:
+            now = self.clock.now()
+            keys = {(s.site_id, s.resource_id) for s in self.adapter.in_force(now)}
+            await self.adapter.send([self._release(site, res, now) for site, res in keys])
+        await self.adapter.close()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a solve is running (a simulation waits for it before moving time on)."""
+        return self._solving > 0
+
+    def submit(self, event: DemandResponseEvent) -> EventRun:
+        if event.event_id in self.runs:
+            raise VppError(f"event_id: {event.event_id!r} already submitted")
+        run = EventRun(event, Lifecycle(event.event_id, self.clock.now()))
+        self.runs[event.event_id] = run
+        self._tasks[event.event_id] = asyncio.create_task(
+            self._run_event(run), name=f"vpp.controller.event.{event.event_id}"
+        )
+        return run
+
+    def modify(
+        self, event_id: str, *, target_kw: float | None = None, target_pct: float | None = None
+    ) -> EventRun:
+        """Change a pending or active event's target; the remaining intervals are re-planned."""
+        run = self._run(event_id)
+        if run.lifecycle.finished:
+            raise VppError(f"event {event_id}: already {run.lifecycle.state}")
+        data = run.event.model_dump()
+        data.update(target_kw=target_kw, target_pct_of_peak=target_pct)
+        run.event = DemandResponseEvent.model_validate(data)
+        run.modified = True
+        run.changed.set()
+        return run
+
+    def cancel(self, event_id: str, reason: str = "cancelled by operator") -> EventRun:
+        run = self._run(event_id)
+        if not run.lifecycle.finished:
+            run.cancel_reason = reason
+            run.changed.set()
+        return run
+
+    async def wait(self, event_id: str) -> EventRun:
+        """Until the event is completed or cancelled."""
+        task = self._tasks[event_id]
+        await asyncio.shield(task)
+        return self._run(event_id)
+
+    def _run(self, event_id: str) -> EventRun:
+        try:
+            return self.runs[event_id]
+        except KeyError:
+            raise EventNotFoundError(event_id) from None
+
+    # -- inbound ---------------------------------------------------------------------
+
+    def _on_inbound(self, message: Inbound) -> None:
+        if isinstance(message, TelemetryReceived):
+            self.monitor.ingest(message)
+        elif isinstance(message, StatusReceived):
+            online = message.status.state is GatewayState.ONLINE
+            self.site_online[message.site_id] = online
+            if not online:
+                for run in self._live_runs():
+                    run.changed.set()  # look at it now, not at the next check
+        elif isinstance(message, AckReceived) and message.ack.status is not AckStatus.ACCEPTED:
+            event_id = self._command_event.get(message.ack.command_id)
+            target = self.runs.get(event_id) if event_id else None
+            if target is not None and message.setpoint.mode is not SetpointMode.RELEASE:
+                reason = f"setpoint {message.ack.status}: {message.ack.reason or 'no reason'}"
+                target.pending_faults[message.key] = reason
+                target.changed.set()
+
+    def _live_runs(self) -> list[EventRun]:
+        return [r for r in self.runs.values() if not r.lifecycle.finished]
+
+    # -- one event -------------------------------------------------------------------
+
+    async def _run_event(self, run: EventRun) -> None:
+        try:
+            await self._plan(run)
+            while True:
+                now = self.clock.now()
+                if run.cancel_reason is not None:
+                    await self._finish(run, EventState.CANCELLED, run.cancel_reason)
+                    return
+                if run.modified:
+                    run.modified = False
+                    await self._on_modified(run, now)
+                span = run.command_span()
+                done_at = run.event.end if span is None else self._end_of(run, span[1])
+                if now >= max(done_at, run.event.end):
+                    await self._finish(run, EventState.COMPLETED, "window over")
+                    return
+                live = span is not None and now >= self._send_time(run, span[0])
+                if live:
+                    if run.lifecycle.state is EventState.SCHEDULED:
+                        run.lifecycle.move(EventState.NOTIFIED, now, self._participation(run))
+                    if now >= run.event.start and run.lifecycle.state is EventState.NOTIFIED:
+                        run.lifecycle.move(EventState.ACTIVE, now)
+                    await self._send_due(run, now)
+                    reasons = self._check_health(run, now)
+                    bias_kw = self._evaluate(run, now, reasons)
+                    if reasons or bias_kw is not None:
+                        await self._replan(run, now, "; ".join(reasons) or "shortfall", bias_kw)
+                await self._sleep(run, now, live, span)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("event %s failed; releasing its setpoints", run.event_id)
+            with contextlib.suppress(Exception):
+                await self._finish(run, EventState.CANCELLED, "controller error")
+            raise
+
+    async def _sleep(
+        self, run: EventRun, now: datetime, live: bool, span: tuple[int, int] | None
+    ) -> None:
+        wake = now + timedelta(seconds=self.settings.check_period_s)
+        if not live and span is not None:
+            wake = max(wake, self._send_time(run, span[0]))
+        if span is None:
+            wake = max(wake, run.event.end)
+        run.changed.clear()
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(wake))
+        changed = asyncio.ensure_future(run.changed.wait())
+        try:
+            await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            changed.cancel()
+
+    async def _solve(self, fn: partial[DispatchResult]) -> DispatchResult:
+        self._solving += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, fn)
+        finally:
+            self._solving -= 1
+
+    async def _plan(self, run: EventRun) -> None:
+        """The first dispatch of an event (or a fresh one after a change before it starts)."""
+        self._solving += 1
+        try:
+            loop = asyncio.get_running_loop()
+            problem, baselines = await loop.run_in_executor(
+                self._executor,
+                partial(
+                    prepare_problem,
+                    self.district,
+                    run.event,
+                    baseline_method=self.settings.baseline_method,
+                    interval_min=self.settings.interval_min,
+                ),
+            )
+            problem = replace(
+                problem,
+                district=with_battery_soc(self.district, self._measured_soc()),
+                events_today=self._events_today(run),
+            )
+            settings = self.settings.dispatch.model_copy(
+                update={"target_margin_pct": self.settings.planning_margin_pct}
+            )
+            result = await loop.run_in_executor(
+                self._executor, partial(dispatch, problem, settings)
+            )
+        finally:
+            self._solving -= 1
+        run.problem = problem
+        run.initial = result
+        run.baseline_notes = baselines.notes
+        stop = problem.grid.slice_of(run.event.start, run.event.end).stop
+        run.schedules = {s.key: within_event(s, stop) for s in result.schedules}
+        note = (
+            f"{result.solve.status}, expected shortfall {result.max_shortfall_kw:.0f} kW, "
+            f"cost {result.costs.cost_cny:.0f} CNY"
+        )
+        run.lifecycle.move(EventState.SCHEDULED, self.clock.now(), note)
+        logger.info("event %s scheduled: %s", run.event_id, note)
+
+    def _events_today(self, run: EventRun) -> dict[str, int]:
+        day = run.event.start.astimezone(self.district.tz).date()
+        return {key: n for (d, key), n in self._calls.items() if d == day and n > 0}
+
+    def _participation(self, run: EventRun) -> str:
+        keys = run.kept()
+        enterprises = {self._refs[k].enterprise.enterprise_id for k in keys}
+        day = run.event.start.astimezone(self.district.tz).date()
+        for key in keys:
+            self._calls[(day, key)] += 1
+        return f"{len(keys)} resources of {len(enterprises)} enterprises"
+
+    async def _on_modified(self, run: EventRun, now: datetime) -> None:
+        if run.lifecycle.state in (EventState.RECEIVED, EventState.SCHEDULED) and not run.sent:
+            await self._plan(run)
+            return
+        await self._replan(run, now, "target changed", None)
+
+    # -- sending ---------------------------------------------------------------------
+
+    def _send_time(self, run: EventRun, t: int) -> datetime:
+        """When the first command of interval ``t`` may leave (before any ramp lead)."""
+        longest = max(self.settings.ramp_lead_s.values(), default=0.0)
+        return run.grid.starts[t] - timedelta(seconds=self.settings.send_lead_s + longest)
+
+    def _end_of(self, run: EventRun, t: int) -> datetime:
+        return run.grid.starts[t] + run.grid.interval
+
+    async def _send_due(self, run: EventRun, now: datetime) -> None:
+        """Send every lease whose time has come, and again when a re-plan changed it."""
+        lead = timedelta(seconds=self.settings.send_lead_s)
+        due: list[Setpoint] = []
+        for key, schedule in run.schedules.items():
+            if key in run.dropped:
+                continue
+            for t, value in enumerate(schedule.setpoint_kw):
+                if self._end_of(run, t) <= now:
+                    continue
+                if self._valid_from(run, key, t) - lead > now:
+                    break
+                sent = run.sent.get((key, t))
+                if value is None:
+                    if sent is not None:  # a re-plan took the command back
+                        del run.sent[(key, t)]
+                        ref = self._refs[key]
+                        due.append(self._release(ref.site.site_id, ref.resource.resource_id, now))
+                    continue
+                if sent is not None and abs(sent - value) <= 1e-6:
+                    continue
+                setpoint = self._setpoint(run, key, t, now)
+                run.sent[(key, t)] = value
+                if setpoint is not None:
+                    due.append(setpoint)
+        await self._send(run, due)
+
+    def _valid_from(self, run: EventRun, key: str, t: int) -> datetime:
+        """An interval's start, earlier where the command changes and the kind ramps slowly,
+        so the resource has reached the new level when the interval begins."""
+        start = run.grid.starts[t]
+        if _same_command(run.schedules[key].setpoint_kw, t, 1e-6):
+            return start
+        lead_s = self.settings.ramp_lead_s.get(run.schedules[key].kind, 0.0)
+        return start - timedelta(seconds=lead_s)
+
+    def _setpoint(self, run: EventRun, key: str, t: int, now: datetime) -> Setpoint | None:
+        schedule = run.schedules[key]
+        value = schedule.setpoint_kw[t]
+        assert value is not None
+        start = run.grid.starts[t]
+        setpoint = Setpoint(
+            command_id=str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"{run.event_id}/{key}/{start}/{now.isoformat()}")
+            ),
+            site_id=schedule.site_id,
+            resource_id=schedule.resource_id,
+            issued_at=now,
+            mode=schedule.mode,
+            power_kw=value,
+            valid_from=max(self._valid_from(run, key, t), now),
+            valid_until=self._end_of(run, t),
+        )
+        reason = within_limits(setpoint, self._refs[key].resource)
+        if reason is not None:
+            self.refused_setpoints += 1
+            logger.error("refused to send %s to %s: %s", setpoint.command_id, key, reason)
+            return None
+        return setpoint
+
+    def _release(self, site_id: str, resource_id: str, now: datetime) -> Setpoint:
+        return Setpoint(
+            command_id=str(uuid.uuid4()),
+            site_id=site_id,
+            resource_id=resource_id,
+            issued_at=now,
+            mode=SetpointMode.RELEASE,
+            power_kw=0.0,
+            valid_from=now,
+            valid_until=now + timedelta(seconds=self.settings.release_lease_s),
+        )
+
+    async def _send(self, run: EventRun, setpoints: list[Setpoint]) -> None:
+        if not setpoints:
+            return
+        for setpoint in setpoints:
+            run.command_ids.add(setpoint.command_id)
+            self._command_event[setpoint.command_id] = run.event_id
+        await self.adapter.send(setpoints)
+
+    async def _finish(self, run: EventRun, state: EventState, note: str) -> None:
+        now = self.clock.now()
+        keys = [
+            k for k in run.participants() if k not in run.dropped or state is EventState.CANCELLED
+        ]
+        releases = [
+            self._release(self._refs[k].site.site_id, self._refs[k].resource.resource_id, now)
+            for k in keys
+            if any(key == k for key, _ in run.sent)
+        ]
+        await self._send(run, releases)
+        if run.lifecycle.state is EventState.NOTIFIED and state is EventState.COMPLETED:
+            run.lifecycle.move(EventState.ACTIVE, now)
+        if run.lifecycle.state is EventState.SCHEDULED and state is EventState.COMPLETED:
+            run.lifecycle.move(EventState.NOTIFIED, now, "nothing to dispatch")
+            run.lifecycle.move(EventState.ACTIVE, now)
+        run.lifecycle.move(state, now, f"{note}; {len(releases)} resources released")
+        logger.info("event %s %s: %s", run.event_id, state, note)
+
+    # -- watching --------------------------------------------------------------------
+
+    def _judging_silence(self, now: datetime) -> bool:
+        """Silence means nothing while our own link is down or has just come back."""
+        if not self.adapter.connected:
+            self._link_up_since = None
+            return False
+        if self._link_up_since is None:
+            self._link_up_since = now
+        return now - self._link_up_since >= timedelta(seconds=self.settings.telemetry_stale_s)
+
+    def _check_health(self, run: EventRun, now: datetime) -> list[str]:
+        """Drop kept resources that failed since the last look; returns the reasons."""
+        reasons: dict[str, str] = dict(run.pending_faults)
+        run.pending_faults.clear()
+        judging = self._judging_silence(now)
+        ack_deadline = now - timedelta(seconds=self.settings.ack_timeout_s)
+        unanswered = {
+            f"{s.site_id}/{s.resource_id}"
+            for s in self.adapter.awaiting_ack()
+            if s.command_id in run.command_ids
+            and s.mode is not SetpointMode.RELEASE
+            and s.issued_at <= ack_deadline
+        }
+        stale_before = now - timedelta(seconds=self.settings.telemetry_stale_s)
+        for key in run.kept():
+            if not any(k == key for k, _ in run.sent) or key in reasons:
+                continue
+            ref = self._refs[key]
+            last = self.monitor.last_seen(key)
+            if self.site_online.get(ref.site.site_id) is False:
+                reasons[key] = "gateway offline"
+            elif self.monitor.stuck_since(key) is not None:
+                reasons[key] = "meter stuck"
+            elif judging and key in unanswered:
+                reasons[key] = f"no ack within {self.settings.ack_timeout_s:.0f} s"
+            elif judging and (last is None or last < stale_before):
+                reasons[key] = "telemetry stale"
+        self._drop(run, now, reasons)
+        return [f"{k}: {r}" for k, r in sorted(reasons.items())]
+
+    def _drop(self, run: EventRun, now: datetime, reasons: dict[str, str]) -> None:
+        for key, reason in reasons.items():
+            if key in run.dropped or key not in run.schedules:
+                continue
+            fault = Fault(now, run.event_id, key, reason)
+            run.dropped[key] = fault
+            self.faults.append(fault)
+            logger.warning("event %s: dropping %s (%s)", run.event_id, key, reason)
+
+    def _measured_response(self, run: EventRun, key: str, t: int) -> float | None:
+        start = run.grid.starts[t]
+        mean = self.monitor.mean_kw(key, start)
+        stuck = self.monitor.stuck_since(key)
+        if mean is None or (stuck is not None and stuck <= start + run.grid.interval):
+            return None
+        return run.event.direction * (run.schedules[key].baseline_kw[t] - mean)
+
+    def _evaluate(self, run: EventRun, now: datetime, reasons: list[str]) -> float | None:
+        """Judge completed event intervals; returns the kept resources' shortfall to make up
+        [kW] when the portfolio fell short beyond the tolerance, else None."""
+        window = run.window
+        bias_kw: float | None = None
+        delay = timedelta(seconds=self.settings.evaluation_delay_s)
+        for t in range(window.start, window.stop):
+            if t in run.evaluated or self._end_of(run, t) + delay > now:
+                continue
+            run.evaluated.add(t)
+            planned_total = measured_total = 0.0
+            under: dict[str, str] = {}
+            for key in run.kept():
+                planned = float(response_kw(run.schedules[key], run.event.direction)[t])
+                if planned <= 0 or not _commanded_before(run, key, t):
+                    continue
+                measured = self._measured_response(run, key, t)
+                got = 0.0 if measured is None else measured
+                planned_total += planned
+                measured_total += got
+                if planned >= 5.0 and got < self.settings.under_delivery_ratio * planned:
+                    under[key] = f"delivered {got:.0f} of {planned:.0f} kW"
+            self._drop(run, now, under)
+            reasons += [f"{k}: {r}" for k, r in sorted(under.items())]
+            tolerance = self.settings.shortfall_tolerance_pct / 100.0 * run.target_kw
+            gap = planned_total - measured_total
+            if gap > tolerance and not under:
+                bias_kw = max(bias_kw or 0.0, gap)
+        return bias_kw
+
+    # -- re-planning -----------------------------------------------------------------
+
+    async def _replan(
+        self, run: EventRun, now: datetime, reason: str, bias_kw: float | None
+    ) -> None:
+        grid = run.grid
+        current = grid.first_index_at_or_after(now)
+        if current > 0 and now < grid.starts[current - 1] + grid.interval / 3:
+            current -= 1  # most of the running interval is still ahead: re-plan it too
+        first = max(current, 0)
+        dropped_now = [k for k in run.dropped if commanded(run.schedules[k])]
+        for key in dropped_now:
+            run.schedules[key] = released_from(run.schedules[key], first)
+        releases = [
+            self._release(self._refs[k].site.site_id, self._refs[k].resource.resource_id, now)
+            for k in dropped_now
+            if any(key == k for key, _ in run.sent)
+        ]
+        await self._send(run, releases)
+        window = run.window
+        if first >= window.stop:
+            return
+        margin = 1.0 + self.settings.planning_margin_pct / 100.0
+        # Batteries carry no state but their SoC, which telemetry gives: re-plan them whole.
+        replanned = {k for k in run.kept() if run.schedules[k].kind == "battery"}
+        expected = run.planned_response_kw([k for k in run.kept() if k not in replanned])
+        residual = np.zeros(window.stop - window.start)
+        for t in range(max(first, window.start), window.stop):
+            wanted = run.target_kw * margin + (bias_kw or 0.0) - expected[t]
+            residual[t - window.start] = max(0.0, wanted)
+        if residual.max() <= 1e-3 * run.target_kw:
+            run.replans.append(
+                Replan(now, reason, grid.starts[first], tuple(dropped_now), (), 0.0, "none", 0.0)
+            )
+            return
+        candidates = frozenset(self._candidates(run, now)) | replanned
+        soc = self._measured_soc()
+        assert run.problem is not None
+        started = time.perf_counter()
+        result = await self._solve(
+            partial(
+                replan,
+                run.problem,
+                candidates=candidates,
+                first_free_index=first,
+                residual_kw=residual,
+                issued_at=now,
+                soc_by_key=soc,
+                settings=self.settings.dispatch,
+            )
+        )
+        added = []
+        for schedule in result.schedules:
+            schedule = within_event(schedule, window.stop)
+            old = run.schedules[schedule.key]
+            if commanded(schedule):
+                if not commanded(old):
+                    added.append(schedule.key)
+                run.schedules[schedule.key] = spliced(old, schedule, first)
+            elif schedule.key in replanned:
+                run.schedules[schedule.key] = released_from(old, first)
+        if added and run.lifecycle.state is EventState.ACTIVE:
+            day = run.event.start.astimezone(self.district.tz).date()
+            for key in added:
+                self._calls[(day, key)] += 1
+        run.replans.append(
+            Replan(
+                now,
+                reason,
+                grid.starts[first],
+                tuple(dropped_now),
+                tuple(added),
+                float(residual.max()),
+                result.solve.status.value,
+                time.perf_counter() - started,
+            )
+        )
+        logger.info(
+            "event %s re-planned from %s (%s): +%d resources, residual %.0f kW",
+            run.event_id,
+            grid.starts[first],
+            reason,
+            len(added),
+            residual.max(),
+        )
+        await self._send_due(run, now)
+
+    def _measured_soc(self) -> dict[str, float]:
+        """Each battery's last reported state of charge."""
+        out = {}
+        for key, ref in self._refs.items():
+            soc = self.monitor.last_soc(key) if ref.resource.kind == "battery" else None
+            if soc is not None:
+                out[key] = soc
+        return out
+
+    def _candidates(self, run: EventRun, now: datetime) -> list[str]:
+        """Healthy resources not yet in this event."""
+        taken = set(run.participants())
+        stale_before = now - timedelta(seconds=self.settings.telemetry_stale_s)
+        out = []
+        for key, ref in self._refs.items():
+            if key in taken or isinstance(ref.resource, Pv):
+                continue
+            if self.site_online.get(ref.site.site_id) is False:
+                continue
+            last = self.monitor.last_seen(key)
+            if last is None or last < stale_before or self.monitor.unavailable(key):
+                continue
+            out.append(key)
+        return out
+
+
+def _commanded_before(run: EventRun, key: str, t: int) -> bool:
+    """Whether the command in ``t`` continues the one before it, so the resource has had
+    time to ramp: only then does a shortfall say something about the resource."""
+    setpoint = run.schedules[key].setpoint_kw
+    if run.schedules[key].kind == "battery":  # ramps in seconds
+        return t > 0 and setpoint[t - 1] is not None and setpoint[t] is not None
+    current = setpoint[t]
+    return current is not None and _same_command(setpoint, t, max(1.0, 0.1 * abs(current)))
+
+
+def _same_command(setpoint: tuple[float | None, ...], t: int, tol_kw: float) -> bool:
+    """Whether interval ``t`` keeps the command of the interval before it."""
+    if t == 0:
+        return False
+    before, now = setpoint[t - 1], setpoint[t]
+    return before is not None and now is not None and abs(now - before) <= tol_kw

@@ -1,0 +1,139 @@
+"""What an event delivered, measured as a grid operator measures it: the participants'
+telemetry against their customer baselines, never against anyone's hidden truth.
+
+An interval in which a resource sent no trustworthy telemetry counts as no response from
+it (stale or stuck meters are no evidence, DOMAIN.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from pydantic import AwareDatetime
+
+from vpp.controller.monitor import Monitor
+from vpp.controller.planning import response_kw
+from vpp.controller.run import EventRun
+from vpp.domain import District, FrozenModel
+from vpp.settlement import (
+    EffectiveResponseRule,
+    EventSettlement,
+    ResourceDelivery,
+    asked_price_cny_per_kwh,
+    settle_event,
+)
+
+
+class IntervalDelivery(FrozenModel):
+    """Portfolio totals of the event's participants in one event interval [kW]."""
+
+    start: AwareDatetime
+    target_kw: float
+    planned_kw: float
+    baseline_kw: float
+    actual_kw: float
+    delivered_kw: float
+    missing_meters: int
+
+    @property
+    def met(self) -> bool:
+        return self.delivered_kw >= self.target_kw - 1e-6
+
+
+class EventOutcome(FrozenModel):
+    event_id: str
+    kind: str
+    start: AwareDatetime
+    end: AwareDatetime
+    state: str
+    target_kw: float
+    intervals: tuple[IntervalDelivery, ...]
+    settlement: EventSettlement
+
+    @property
+    def performance_ratio(self) -> float:
+        """Delivered over target energy in the window [-]."""
+        target = sum(i.target_kw for i in self.intervals)
+        return sum(i.delivered_kw for i in self.intervals) / target if target else 0.0
+
+    @property
+    def met(self) -> bool:
+        return bool(self.intervals) and all(i.met for i in self.intervals)
+
+    @property
+    def min_delivered_kw(self) -> float:
+        return min((i.delivered_kw for i in self.intervals), default=0.0)
+
+
+def event_outcome(
+    run: EventRun, monitor: Monitor, district: District, rule: EffectiveResponseRule | str
+) -> EventOutcome:
+    """Measured delivery per interval and the settlement of one event."""
+    grid = run.grid
+    window = run.window
+    direction = run.event.direction
+    refs = {ref.key: ref for ref in district.resources()}
+    n = window.stop - window.start
+    baseline = np.zeros(n)
+    actual = np.zeros(n)
+    planned = np.zeros(n)
+    missing = np.zeros(n, dtype=int)
+    deliveries: list[ResourceDelivery] = []
+    for key in run.participants():
+        schedule = run.schedules[key]
+        asked = np.maximum(0.0, response_kw(schedule, direction)[window])
+        base = np.asarray(schedule.baseline_kw[window], dtype=float)
+        measured: list[float | None] = []
+        for i, t in enumerate(range(window.start, window.stop)):
+            mean = monitor.mean_kw(key, grid.starts[t])
+            stuck = monitor.stuck_since(key)
+            if stuck is not None and stuck <= _end(run, t):
+                mean = None
+            measured.append(mean)
+            if mean is None:
+                missing[i] += 1
+            actual[i] += base[i] if mean is None else mean
+        baseline += base
+        planned += asked
+        ref = refs[key]
+        asked_kw = float(asked[asked > 0].mean()) if np.any(asked > 0) else 0.0
+        deliveries.append(
+            ResourceDelivery(
+                enterprise_id=ref.enterprise.enterprise_id,
+                site_id=ref.site.site_id,
+                resource_id=ref.resource.resource_id,
+                kind=ref.resource.kind,
+                asked_kw=tuple(float(v) for v in asked),
+                baseline_kw=tuple(float(v) for v in base),
+                measured_kw=tuple(measured),
+                price_cny_per_kwh=asked_price_cny_per_kwh(ref.resource, asked_kw),
+                direction=direction,
+            )
+        )
+    intervals = tuple(
+        IntervalDelivery(
+            start=grid.starts[t],
+            target_kw=run.target_kw,
+            planned_kw=float(planned[i]),
+            baseline_kw=float(baseline[i]),
+            actual_kw=float(actual[i]),
+            delivered_kw=float(direction * (baseline[i] - actual[i])),
+            missing_meters=int(missing[i]),
+        )
+        for i, t in enumerate(range(window.start, window.stop))
+    )
+    return EventOutcome(
+        event_id=run.event_id,
+        kind=run.event.kind.value,
+        start=run.event.start,
+        end=run.event.end,
+        state=run.lifecycle.state.value,
+        target_kw=run.target_kw,
+        intervals=intervals,
+        settlement=settle_event(run.event_id, deliveries, grid.dt_h, rule),
+    )
+
+
+def _end(run: EventRun, t: int) -> datetime:
+    return run.grid.starts[t] + run.grid.interval

@@ -1,0 +1,109 @@
+"""Plans for one event: the first dispatch, and re-plans of the remaining intervals.
+
+Pure functions that run in an executor, off the event loop. A re-plan keeps the resources
+that are delivering on their plans and asks the optimiser, over the resources not yet in
+the event, for the residual target: target minus what the kept ones are expected to give,
+plus what they have been falling short by (a receding horizon from the measured state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+
+import numpy as np
+
+from vpp.domain import Battery, DispatchResult, District, ResourceSchedule
+from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
+from vpp.optimizer.linear import FloatArray
+
+
+def with_battery_soc(district: District, soc_by_key: Mapping[str, float]) -> District:
+    """The district with measured states of charge as the batteries' initial ones."""
+    if not soc_by_key:
+        return district
+    enterprises = []
+    for enterprise in district.enterprises:
+        sites = []
+        for site in enterprise.sites:
+            resources = []
+            for resource in site.resources:
+                soc = soc_by_key.get(f"{site.site_id}/{resource.resource_id}")
+                if isinstance(resource, Battery) and soc is not None:
+                    soc = min(max(soc, resource.soc_min), resource.soc_max)
+                    final = min(resource.soc_final_min, soc)
+                    resource = resource.model_copy(
+                        update={"soc_initial": soc, "soc_final_min": final}
+                    )
+                resources.append(resource)
+            sites.append(site.model_copy(update={"resources": tuple(resources)}))
+        enterprises.append(enterprise.model_copy(update={"sites": tuple(sites)}))
+    return district.model_copy(update={"enterprises": tuple(enterprises)})
+
+
+def replan(
+    problem: DispatchProblem,
+    *,
+    candidates: frozenset[str],
+    first_free_index: int,
+    residual_kw: FloatArray,
+    issued_at: datetime,
+    soc_by_key: Mapping[str, float],
+    settings: DispatchSettings,
+) -> DispatchResult:
+    """Dispatch ``candidates`` for the residual target from ``first_free_index`` on."""
+    sub = replace(
+        problem,
+        district=with_battery_soc(problem.district, soc_by_key),
+        resource_keys=candidates,
+        first_free_index=first_free_index,
+        target_override_kw=residual_kw,
+        issued_at=issued_at,
+    )
+    return dispatch(sub, settings.model_copy(update={"target_margin_pct": 0.0}))
+
+
+def response_kw(schedule: ResourceSchedule, direction: float) -> FloatArray:
+    """Planned response of one resource per interval of the horizon [kW]."""
+    base = np.asarray(schedule.baseline_kw, dtype=float)
+    power = np.asarray(schedule.power_kw, dtype=float)
+    out: FloatArray = direction * (base - power)
+    return out
+
+
+def released_from(schedule: ResourceSchedule, index: int) -> ResourceSchedule:
+    """The schedule with normal operation from interval ``index`` on (a dropped resource)."""
+    power = list(schedule.power_kw)
+    setpoint = list(schedule.setpoint_kw)
+    for t in range(index, len(power)):
+        power[t] = schedule.baseline_kw[t]
+        setpoint[t] = None
+    return schedule.model_copy(update={"power_kw": tuple(power), "setpoint_kw": tuple(setpoint)})
+
+
+#: Kinds the controller still commands after the window: buildings ramp back from
+#: pre-cooling and shedding (snapback, DOMAIN.md); the rest return to normal at once, and
+#: a battery recharges under its own EMS (the next plan starts from its measured SoC).
+COMMANDED_AFTER_WINDOW = frozenset({"hvac_load"})
+
+
+def within_event(schedule: ResourceSchedule, window_stop: int) -> ResourceSchedule:
+    """The schedule without commands after the window, unless its kind needs a recovery."""
+    if schedule.kind in COMMANDED_AFTER_WINDOW:
+        return schedule
+    return released_from(schedule, window_stop)
+
+
+def spliced(old: ResourceSchedule, new: ResourceSchedule, index: int) -> ResourceSchedule:
+    """The old plan before interval ``index`` and the new one from it on."""
+    return old.model_copy(
+        update={
+            "power_kw": old.power_kw[:index] + new.power_kw[index:],
+            "setpoint_kw": old.setpoint_kw[:index] + new.setpoint_kw[index:],
+        }
+    )
+
+
+def commanded(schedule: ResourceSchedule) -> bool:
+    return any(v is not None for v in schedule.setpoint_kw)

@@ -1,0 +1,98 @@
+"""One event as the controller runs it: its plan per resource, what was sent, what failed."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from vpp.controller.lifecycle import Lifecycle
+from vpp.controller.planning import commanded, response_kw
+from vpp.domain import DemandResponseEvent, DispatchResult, ResourceSchedule, TimeGrid
+from vpp.optimizer import DispatchProblem
+from vpp.optimizer.linear import FloatArray
+
+
+@dataclass(frozen=True)
+class Replan:
+    """A re-plan of the remaining intervals, and why it happened."""
+
+    at: datetime
+    reason: str
+    first_interval: datetime
+    dropped: tuple[str, ...]
+    added: tuple[str, ...]
+    residual_kw: float  # largest residual target handed to the optimiser
+    status: str
+    solve_s: float
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A resource the controller stopped relying on during an event."""
+
+    at: datetime
+    event_id: str
+    key: str
+    reason: str
+
+
+@dataclass
+class EventRun:
+    event: DemandResponseEvent
+    lifecycle: Lifecycle
+    problem: DispatchProblem | None = None
+    initial: DispatchResult | None = None
+    schedules: dict[str, ResourceSchedule] = field(default_factory=dict)
+    dropped: dict[str, Fault] = field(default_factory=dict)
+    replans: list[Replan] = field(default_factory=list)
+    sent: dict[tuple[str, int], float] = field(default_factory=dict)  # value last sent
+    command_ids: set[str] = field(default_factory=set)
+    evaluated: set[int] = field(default_factory=set)
+    pending_faults: dict[str, str] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    cancel_reason: str | None = None
+    modified: bool = False
+    baseline_notes: tuple[str, ...] = ()
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_id
+
+    @property
+    def grid(self) -> TimeGrid:
+        assert self.problem is not None, "event not planned yet"
+        return self.problem.grid
+
+    @property
+    def window(self) -> slice:
+        return self.grid.slice_of(self.event.start, self.event.end)
+
+    @property
+    def target_kw(self) -> float:
+        assert self.problem is not None
+        return self.event.target_kw_for(self.problem.district.peak_load_kw)
+
+    def participants(self) -> list[str]:
+        """Resources asked for something in this event, dropped ones included."""
+        return [key for key, s in self.schedules.items() if commanded(s) or key in self.dropped]
+
+    def kept(self) -> list[str]:
+        return [k for k, s in self.schedules.items() if commanded(s) and k not in self.dropped]
+
+    def planned_response_kw(self, keys: list[str]) -> FloatArray:
+        total = np.zeros(self.grid.count)
+        for key in keys:
+            total += response_kw(self.schedules[key], self.event.direction)
+        return total
+
+    def command_span(self) -> tuple[int, int] | None:
+        """First and last interval with any command, or None when nothing is commanded."""
+        commanded_at = [
+            t for s in self.schedules.values() for t, v in enumerate(s.setpoint_kw) if v is not None
+        ]
+        if not commanded_at:
+            return None
+        return min(commanded_at), max(commanded_at)

@@ -1,0 +1,48 @@
+from datetime import UTC, datetime, timedelta
+
+from vpp.controller import Monitor
+from vpp.controller.monitor import STUCK_SAMPLES
+from vpp.device_adapters import TelemetryReceived
+from vpp.domain import Telemetry
+
+T0 = datetime(2026, 7, 15, 3, 0, tzinfo=UTC)
+
+
+def sample(minute: int, power_kw: float, key: str = "s1/r1") -> TelemetryReceived:
+    site, resource = key.split("/")
+    ts = T0 + timedelta(minutes=minute)
+    return TelemetryReceived(site, resource, Telemetry(ts=ts, power_kw=power_kw))
+
+
+def test_monitor_assigns_samples_to_the_interval_they_close() -> None:
+    monitor = Monitor(15)
+    for minute, power in [(1, 10.0), (15, 20.0), (16, 100.0)]:
+        monitor.ingest(sample(minute, power))
+    assert monitor.mean_kw("s1/r1", T0) == 15.0  # (03:00, 03:15]
+    assert monitor.mean_kw("s1/r1", T0 + timedelta(minutes=15)) == 100.0
+    assert monitor.mean_kw("s1/r1", T0 + timedelta(minutes=30)) is None
+
+
+def test_monitor_ignores_duplicate_and_out_of_order_samples() -> None:
+    monitor = Monitor(15)
+    monitor.ingest(sample(5, 10.0))
+    monitor.ingest(sample(5, 99.0))
+    monitor.ingest(sample(4, 99.0))
+    assert monitor.mean_kw("s1/r1", T0) == 10.0
+    assert monitor.out_of_order == 2
+
+
+def test_monitor_flags_a_meter_repeating_one_nonzero_value_as_stuck() -> None:
+    monitor = Monitor(15)
+    for minute in range(1, STUCK_SAMPLES + 1):
+        monitor.ingest(sample(minute, 42.0))
+    assert monitor.stuck_since("s1/r1") == T0 + timedelta(minutes=STUCK_SAMPLES)
+    monitor.ingest(sample(STUCK_SAMPLES + 1, 41.0))
+    assert monitor.stuck_since("s1/r1") is None
+
+
+def test_monitor_never_calls_an_idle_zero_reading_stuck() -> None:
+    monitor = Monitor(15)
+    for minute in range(1, 3 * STUCK_SAMPLES):
+        monitor.ingest(sample(minute, 0.0))
+    assert monitor.stuck_since("s1/r1") is None

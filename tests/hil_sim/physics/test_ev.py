@@ -1,0 +1,137 @@
+"""EV pool physics: uncontrolled charging, pool limits shared by least laxity, jitter."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from vpp.domain import EvChargerPool, SetpointMode
+from vpp.hil_sim.physics import Command, EvPoolDevice, allocate_least_laxity
+from vpp.hil_sim.physics.ev import PlannedSession, plan_sessions
+
+from builders import DAY, TZ, at
+
+
+def pool(*sessions, max_kw=60.0, min_kw=0.0) -> EvChargerPool:
+    chargers = sorted({s[0] for s in sessions})
+    return EvChargerPool.model_validate(
+        {
+            "resource_id": "chargers",
+            "chargers": [{"charger_id": c, "max_kw": max_kw, "min_kw": min_kw} for c in chargers],
+            "sessions": [
+                {"charger_id": c, "arrival": a, "departure": d, "energy_kwh": e}
+                for c, a, d, e in sessions
+            ],
+        }
+    )
+
+
+def exact(spec: EvChargerPool, ramp_s=60.0) -> EvPoolDevice:
+    """The pool with its nominal sessions on the test day (no jitter)."""
+    planned = [
+        PlannedSession(
+            s.charger_id,
+            (s.arrival.hour * 60 + s.arrival.minute) * 60.0,
+            (s.arrival.hour * 60 + s.arrival.minute + s.connected_min) * 60.0,
+            s.energy_kwh,
+        )
+        for s in spec.sessions
+    ]
+    return EvPoolDevice(spec, planned, day=DAY.date(), tz=TZ, ramp_s=ramp_s)
+
+
+def run(device, start, minutes, command):
+    t = start
+    out = []
+    for _ in range(minutes):
+        out.append(device.step(t, t + timedelta(minutes=1), command))
+        t += timedelta(minutes=1)
+    return out
+
+
+def test_ev_uncontrolled_charges_at_max_until_energy_met():
+    """Normal operation: full power from arrival until the vehicle has its energy."""
+    device = exact(pool(("c1", "10:00", "14:00", 30.0)))
+    powers = run(device, at(10), 60, None)
+    assert powers[0] == pytest.approx(60.0 - 60.0 * 60.0 / 2.0 / 60.0)  # ramp 0 -> 60 kW in 60 s
+    assert powers[10] == pytest.approx(60.0)
+    assert sum(powers) / 60.0 == pytest.approx(30.0)
+    assert powers[-1] == 0.0
+
+
+def test_allocate_least_laxity_serves_the_tightest_session_first():
+    """The session with the least slack gets the limit; the other waits."""
+    out = allocate_least_laxity(
+        50.0, cap_kw=np.array([50.0, 50.0]), min_kw=np.zeros(2), laxity_h=np.array([2.0, 0.5])
+    )
+    np.testing.assert_allclose(out, [0.0, 50.0])
+
+
+def test_allocate_least_laxity_skips_a_charger_below_its_minimum():
+    """What is left below a charger's min_kw goes to the next session that can use it."""
+    out = allocate_least_laxity(
+        70.0,
+        cap_kw=np.array([60.0, 60.0, 10.0]),
+        min_kw=np.array([6.0, 12.0, 1.0]),
+        laxity_h=np.array([0.1, 0.2, 0.3]),
+    )
+    np.testing.assert_allclose(out, [60.0, 0.0, 10.0])
+
+
+def test_ev_pool_limit_allocated_by_least_laxity():
+    """Under a pool limit the vehicle leaving soon charges; the one staying long waits."""
+    spec = pool(("c1", "10:00", "11:00", 40.0), ("c2", "10:00", "18:00", 40.0))
+    device = exact(spec)
+    powers = run(device, at(10), 30, Command(SetpointMode.LIMIT, 60.0))
+    assert max(powers) <= 60.0 + 1e-9
+    assert powers[-1] == pytest.approx(60.0)
+    assert device.delivered_kwh[0] == pytest.approx(sum(powers) / 60.0)
+    assert device.delivered_kwh[1] == 0.0
+
+
+def test_ev_pool_records_unmet_energy_at_departure():
+    """A vehicle held at zero leaves without its energy; the record says how much."""
+    device = exact(pool(("c1", "10:00", "11:00", 40.0)))
+    run(device, at(10), 61, Command(SetpointMode.LIMIT, 0.0))
+    (left,) = device.departures
+    assert left.unmet_kwh == pytest.approx(40.0)
+    assert left.shortfall_kwh == pytest.approx(40.0)
+    assert left.departure == at(11)
+    assert device.unmet_energy_kwh == pytest.approx(40.0)
+
+
+def test_ev_session_plugged_in_before_the_run_has_charged_uncontrolled():
+    """A run starting mid-session finds the vehicle charged as if uncontrolled since arrival."""
+    device = exact(pool(("c1", "09:30", "14:00", 40.0)))
+    device.step(at(10), at(10) + timedelta(minutes=1), None)
+    assert device.delivered_kwh[0] == pytest.approx(31.0)  # 30 kWh by 10:00, then 1 min at 60
+
+
+def test_plan_sessions_jitter_is_seeded_and_bounded():
+    """Arrivals move within +/-15 min, energies within +/-10 %, the same for the same seed."""
+    spec = pool(("c1", "08:00", "10:00", 30.0), ("c1", "12:00", "15:00", 30.0))
+
+    def draw(seed):
+        rngs = {
+            DAY.date() + timedelta(days=k): np.random.default_rng([seed, k + 1]) for k in (-1, 0, 1)
+        }
+        return plan_sessions(spec, DAY.date(), TZ, rngs)
+
+    first = draw(1)
+    assert first == draw(1)
+    assert first != draw(2)
+    today = [s for s in first if 0 <= s.departure_s <= 86_400]
+    for s in today:
+        nominal = 8 * 3600.0 if s.departure_s == 10 * 3600.0 else 12 * 3600.0
+        assert abs(s.arrival_s - nominal) <= 15 * 60.0
+        assert 27.0 <= s.energy_kwh <= 33.0
+
+
+def test_plan_sessions_overnight_session_starts_the_day_before():
+    """A session whose departure is before its arrival spans midnight into the day."""
+    spec = pool(("c1", "22:00", "06:00", 30.0))
+    rngs = {DAY.date() + timedelta(days=k): np.random.default_rng(k + 5) for k in (-1, 0, 1)}
+    sessions = plan_sessions(spec, DAY.date(), TZ, rngs, arrival_jitter_min=0)
+    overnight = sessions[0]
+    assert overnight.arrival_s == -2 * 3600.0
+    assert overnight.departure_s == 6 * 3600.0
