@@ -685,7 +685,7 @@ class Builder:
                 if spec.long_notice
                 else int(self.pick(industry.notice_min)),
                 "max_duration_min": duration,
-                "max_events_per_day": int(self.pick((1, 1, 2))),
+                "max_events_per_day": int(self.pick((1, 2, 2))),
                 "min_rest_min": int(self.pick((60, 120, 240))),
                 "rebound_fraction": self.uniform(0.2, 0.6, 0.05),
                 "rebound_duration_min": int(self.pick((60, 90, 120, 180))),

@@ -33,6 +33,7 @@ from vpp.controller.planning import (
     response_kw,
     spliced,
     with_battery_soc,
+    with_comfort_margin,
     within_event,
 )
 from vpp.controller.run import EventRun, Fault, Replan
@@ -69,7 +70,7 @@ class ControllerSettings(FrozenModel):
     interval_min: int = Field(default=15, gt=0)
     baseline_method: str = DEFAULT_BASELINE
     planning_margin_pct: float = Field(
-        default=3.0, ge=0, le=50, description="planned over-delivery absorbing baseline error [%]"
+        default=5.0, ge=0, le=50, description="planned over-delivery absorbing baseline error [%]"
     )
     send_lead_s: float = Field(default=60.0, ge=0, description="setpoints leave this early")
     ramp_lead_s: dict[str, float] = Field(
@@ -87,6 +88,9 @@ class ControllerSettings(FrozenModel):
         default=0.5, ge=0, le=1, description="below this share of its plan a resource is dropped"
     )
     release_lease_s: float = Field(default=900.0, gt=0)
+    hvac_comfort_margin_c: float = Field(
+        default=1.0, ge=0, le=5, description="plans keep buildings this far below comfort_max"
+    )
     dispatch: DispatchSettings = DispatchSettings()
 
 
@@ -293,7 +297,10 @@ class Controller:
             )
             problem = replace(
                 problem,
-                district=with_battery_soc(self.district, self._measured_soc()),
+                district=with_battery_soc(
+                    with_comfort_margin(self.district, self.settings.hvac_comfort_margin_c),
+                    self._measured_soc(),
+                ),
                 events_today=self._events_today(run),
             )
             settings = self.settings.dispatch.model_copy(
@@ -309,6 +316,7 @@ class Controller:
         run.baseline_notes = baselines.notes
         stop = problem.grid.slice_of(run.event.start, run.event.end).stop
         run.schedules = {s.key: within_event(s, stop) for s in result.schedules}
+        self._hand_over(run, self.clock.now())
         note = (
             f"{result.solve.status}, expected shortfall {result.max_shortfall_kw:.0f} kW, "
             f"cost {result.costs.cost_cny:.0f} CNY"
@@ -372,12 +380,19 @@ class Controller:
         await self._send(run, due)
 
     def _valid_from(self, run: EventRun, key: str, t: int) -> datetime:
-        """An interval's start, earlier where the command changes and the kind ramps slowly,
-        so the resource has reached the new level when the interval begins."""
+        """An interval's start, or earlier where the command deepens the response and the
+        kind ramps slowly, so the resource has reached the new level when the interval
+        begins. A command that gives response back waits for its interval: starting it
+        early would take response from the interval before."""
+        schedule = run.schedules[key]
         start = run.grid.starts[t]
-        if _same_command(run.schedules[key].setpoint_kw, t, 1e-6):
+        value = schedule.setpoint_kw[t]
+        if t == 0 or value is None:
             return start
-        lead_s = self.settings.ramp_lead_s.get(run.schedules[key].kind, 0.0)
+        deepens = run.event.direction * (schedule.power_kw[t - 1] - value) > 1e-6
+        if not deepens:
+            return start
+        lead_s = self.settings.ramp_lead_s.get(schedule.kind, 0.0)
         return start - timedelta(seconds=lead_s)
 
     def _setpoint(self, run: EventRun, key: str, t: int, now: datetime) -> Setpoint | None:
@@ -429,10 +444,11 @@ class Controller:
         keys = [
             k for k in run.participants() if k not in run.dropped or state is EventState.CANCELLED
         ]
+        busy = self._claimed_by_others(run)
         releases = [
             self._release(self._refs[k].site.site_id, self._refs[k].resource.resource_id, now)
             for k in keys
-            if any(key == k for key, _ in run.sent)
+            if any(key == k for key, _ in run.sent) and k not in busy
         ]
         await self._send(run, releases)
         if run.lifecycle.state is EventState.NOTIFIED and state is EventState.COMPLETED:
@@ -442,6 +458,28 @@ class Controller:
             run.lifecycle.move(EventState.ACTIVE, now)
         run.lifecycle.move(state, now, f"{note}; {len(releases)} resources released")
         logger.info("event %s %s: %s", run.event_id, state, note)
+
+    def _claimed_by_others(self, run: EventRun) -> set[str]:
+        """Resources another live event commands: this one must not release them."""
+        return {
+            key
+            for other in self._live_runs()
+            if other is not run
+            for key, schedule in other.schedules.items()
+            if commanded(schedule)
+        }
+
+    def _hand_over(self, run: EventRun, from_time: datetime) -> None:
+        """A newer plan owns its resources from ``from_time``: older events stop commanding
+        them there (a battery recharging after one event may be needed by the next)."""
+        mine = {key for key, schedule in run.schedules.items() if commanded(schedule)}
+        for other in self._live_runs():
+            if other is run or other.problem is None:
+                continue
+            index = other.grid.first_index_at_or_after(min(from_time, other.grid.end))
+            for key in mine & set(other.schedules):
+                if commanded(other.schedules[key]):
+                    other.schedules[key] = released_from(other.schedules[key], index)
 
     # -- watching --------------------------------------------------------------------
 
@@ -592,6 +630,7 @@ class Controller:
                 run.schedules[schedule.key] = spliced(old, schedule, first)
             elif schedule.key in replanned:
                 run.schedules[schedule.key] = released_from(old, first)
+        self._hand_over(run, now)
         if added and run.lifecycle.state is EventState.ACTIVE:
             day = run.event.start.astimezone(self.district.tz).date()
             for key in added:

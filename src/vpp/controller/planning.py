@@ -8,38 +8,64 @@ plus what they have been falling short by (a receding horizon from the measured 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
 
-from vpp.domain import Battery, DispatchResult, District, ResourceSchedule
+from vpp.domain import Battery, DispatchResult, District, HvacLoad, Resource, ResourceSchedule
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
 from vpp.optimizer.linear import FloatArray
+
+
+def with_comfort_margin(district: District, margin_c: float) -> District:
+    """The district with each building's upper comfort limit lowered by ``margin_c`` [°C].
+
+    A thermal model is never exact: a plan that rides the comfort limit leaves no room for
+    the building to be warmer than modelled, and its thermostat then takes the shed back.
+    """
+    if margin_c <= 0:
+        return district
+    return _map_resources(
+        district,
+        lambda key, resource: (
+            resource.model_copy(
+                update={
+                    "comfort_max_c": max(resource.setpoint_c, resource.comfort_max_c - margin_c)
+                }
+            )
+            if isinstance(resource, HvacLoad)
+            else resource
+        ),
+    )
+
+
+def _map_resources(district: District, change: Callable[[str, Resource], Resource]) -> District:
+    enterprises = []
+    for enterprise in district.enterprises:
+        sites = []
+        for site in enterprise.sites:
+            resources = [change(f"{site.site_id}/{r.resource_id}", r) for r in site.resources]
+            sites.append(site.model_copy(update={"resources": tuple(resources)}))
+        enterprises.append(enterprise.model_copy(update={"sites": tuple(sites)}))
+    return district.model_copy(update={"enterprises": tuple(enterprises)})
 
 
 def with_battery_soc(district: District, soc_by_key: Mapping[str, float]) -> District:
     """The district with measured states of charge as the batteries' initial ones."""
     if not soc_by_key:
         return district
-    enterprises = []
-    for enterprise in district.enterprises:
-        sites = []
-        for site in enterprise.sites:
-            resources = []
-            for resource in site.resources:
-                soc = soc_by_key.get(f"{site.site_id}/{resource.resource_id}")
-                if isinstance(resource, Battery) and soc is not None:
-                    soc = min(max(soc, resource.soc_min), resource.soc_max)
-                    final = min(resource.soc_final_min, soc)
-                    resource = resource.model_copy(
-                        update={"soc_initial": soc, "soc_final_min": final}
-                    )
-                resources.append(resource)
-            sites.append(site.model_copy(update={"resources": tuple(resources)}))
-        enterprises.append(enterprise.model_copy(update={"sites": tuple(sites)}))
-    return district.model_copy(update={"enterprises": tuple(enterprises)})
+
+    def measured(key: str, resource: Resource) -> Resource:
+        soc = soc_by_key.get(key)
+        if not isinstance(resource, Battery) or soc is None:
+            return resource
+        soc = min(max(soc, resource.soc_min), resource.soc_max)
+        final = min(resource.soc_final_min, soc)
+        return resource.model_copy(update={"soc_initial": soc, "soc_final_min": final})
+
+    return _map_resources(district, measured)
 
 
 def replan(
