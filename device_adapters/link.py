@@ -43,6 +43,7 @@ class Traffic:
     published: int = 0
     received: int = 0
     dropped: int = 0  # publish attempts while disconnected
+    lost: int = 0  # sent, but the receiver was gone (counted by the simulator)
 
     @property
     def in_flight(self) -> int:

@@ -157,6 +157,7 @@ def day_series(result: SimulationResult) -> DaySeries:
         gateway = result.gateways[ref.site.site_id]
         trace = gateway.traces[ref.resource.resource_id]
         ts = np.array([t.timestamp() for t in trace.ts])
+        baseline = result.baselines_kw.get(key)
         arrays = trace.arrays()
         for t, start in enumerate(grid.starts):
             lo, hi = start.timestamp(), (start + grid.interval).timestamp()
@@ -169,9 +170,10 @@ def day_series(result: SimulationResult) -> DaySeries:
                 float(np.nanmean(cf)) if np.any(~np.isnan(cf)) else 0
             )
             measured = result.monitor.mean_kw(key, start)
+            if measured is None and baseline is not None:
+                measured = baseline[t]  # no telemetry: no evidence of any change (M&V)
             if measured is not None:
                 series.measured_kw[kind][t] += measured
-        baseline = result.baselines_kw.get(key)
         if baseline is not None:
             values = np.asarray(baseline[: grid.count], dtype=float)
             current = series.baseline_kw[kind]

@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 #: Longest wait for in-flight messages before the clock moves on anyway [s, wall].
 SETTLE_TIMEOUT_S = 5.0
 
+#: Over a network, silence this long means what is still in flight will not arrive [s, wall].
+LOST_AFTER_S = 0.25
+
 ProgressCallback = Callable[[datetime, datetime], None]
 
 
@@ -87,6 +90,7 @@ class _Fabric:
         self.mqtt_url = mqtt_url
         self.broker = None if mqtt_url else InMemoryBroker(self.traffic)
         self.links: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
+        self.cut: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
 
     @property
     def name(self) -> str:
@@ -109,15 +113,17 @@ class _Fabric:
             return
         # A broker we do not own cannot be stopped; cutting every client off it is the
         # same thing as seen from the controller and the gateways (no wills either way).
-        for link, _ in self.links:
+        self.cut = [(link, subs) for link, subs in self.links if link.connected]
+        for link, _ in self.cut:
             await link.close()
 
     async def outage_ends(self) -> None:
         if self.broker is not None:
             self.broker.restart()
             return
-        for link, subscriptions in self.links:
+        for link, subscriptions in self.cut:
             await link.start(subscriptions())
+        self.cut = []
 
 
 async def simulate(
@@ -226,11 +232,17 @@ async def simulate(
 
 
 async def _settle(traffic: Traffic, controller: Controller, over_network: bool) -> bool:
-    """Until every message sent has arrived and no solve runs; False on timeout."""
+    """Until every message sent has arrived and no solve runs; False on timeout.
+
+    Over a network a message to a client that is not connected (a gateway that is offline)
+    never arrives: once nothing has arrived for :data:`LOST_AFTER_S`, what is still in
+    flight counts as lost, so an offline gateway does not stall every tick.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_TIMEOUT_S
     quiet_needed = 4 if over_network else 3
     quiet = 0
+    last_received, last_progress = traffic.received, loop.time()
     while quiet < quiet_needed:
         if controller.busy:
             await asyncio.sleep(0.002)  # a solve in the executor: let it have the GIL
@@ -238,6 +250,11 @@ async def _settle(traffic: Traffic, controller: Controller, over_network: bool) 
             deadline = loop.time() + SETTLE_TIMEOUT_S
             continue
         await asyncio.sleep(0.001 if over_network else 0)
+        if traffic.received != last_received:
+            last_received, last_progress = traffic.received, loop.time()
+        if over_network and traffic.in_flight and loop.time() - last_progress > LOST_AFTER_S:
+            traffic.lost += traffic.in_flight
+            traffic.published = traffic.received
         quiet = quiet + 1 if traffic.in_flight == 0 else 0
         if loop.time() > deadline:
             logger.warning("%d messages still in flight; moving on", traffic.in_flight)

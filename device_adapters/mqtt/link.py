@@ -134,7 +134,9 @@ class MqttLink:
     async def start(self, subscriptions: tuple[str, ...] = ()) -> None:
         """Start the connection task; return once the first attempt has connected or failed."""
         if self._task is not None and not self._task.done():
-            raise RuntimeError(f"{self.client_id}: link already started")
+            if not self._stopping:
+                raise RuntimeError(f"{self.client_id}: link already started")
+            await asyncio.wait({self._task})  # killed or closing: let the old task end first
         self.subscriptions = tuple(subscriptions)
         self._stopping = self._killed = False
         first_attempt = asyncio.Event()
@@ -155,6 +157,8 @@ class MqttLink:
         client, lost = self._client, self._session_lost
         if not self._connected or client is None or lost is None or lost.done():
             return self._drop(topic, "not connected")
+        if self.traffic is not None:
+            self.traffic.published += 1  # in flight from now: a simulation must wait for it
         sending = asyncio.ensure_future(client.publish(topic, payload, qos=qos, retain=retain))
         try:
             # a connection lost mid-way would leave aiomqtt waiting out its whole timeout
@@ -164,15 +168,13 @@ class MqttLink:
             raise
         if not sending.done():
             sending.cancel()
-            return self._drop(topic, "connection lost")
+            return self._drop(topic, "connection lost", counted=True)
         try:
             sending.result()
         except aiomqtt.MqttError as exc:
             self.stats.count_error("publish")
-            return self._drop(topic, str(exc))
+            return self._drop(topic, str(exc), counted=True)
         self.stats.published += 1
-        if self.traffic is not None:
-            self.traffic.published += 1
         return True
 
     async def close(self) -> None:
@@ -323,11 +325,13 @@ class MqttLink:
             logger.exception("%s: message handler failed on %s", self.client_id, topic)
             self.stats.count_error("handler")
 
-    def _drop(self, topic: str, reason: str) -> bool:
+    def _drop(self, topic: str, reason: str, *, counted: bool = False) -> bool:
         logger.debug("%s: dropped message to %s: %s", self.client_id, topic, reason)
         self.stats.dropped += 1
         if self.traffic is not None:
             self.traffic.dropped += 1
+            if counted:
+                self.traffic.published -= 1  # it will never arrive: not in flight
         return False
 
 

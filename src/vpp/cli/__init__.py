@@ -1,10 +1,12 @@
-"""Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``."""
+"""Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``,
+``vpp simulate``."""
 
 from vpp.cli import (  # noqa: F401  (importing registers the commands)
     baseline_cmd,
     capability_cmd,
     dispatch_cmd,
     history_cmd,
+    simulate_cmd,
 )
 from vpp.cli.app import app
 

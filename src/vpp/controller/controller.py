@@ -88,6 +88,12 @@ class ControllerSettings(FrozenModel):
         default=0.5, ge=0, le=1, description="below this share of its plan a resource is dropped"
     )
     release_lease_s: float = Field(default=900.0, gt=0)
+    offline_grace_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="a gateway must stay offline this long to count (brokers publish every "
+        "client's will when they shut down)",
+    )
     hvac_comfort_margin_c: float = Field(
         default=1.0, ge=0, le=5, description="plans keep buildings this far below comfort_max"
     )
@@ -128,6 +134,7 @@ class Controller:
         self._command_event: dict[str, str] = {}
         self._calls: Counter[tuple[date, str]] = Counter()
         self._link_up_since: datetime | None = None
+        self._offline_since: dict[str, datetime] = {}
 
     # -- public surface --------------------------------------------------------------
 
@@ -203,9 +210,10 @@ class Controller:
         elif isinstance(message, StatusReceived):
             online = message.status.state is GatewayState.ONLINE
             self.site_online[message.site_id] = online
-            if not online:
-                for run in self._live_runs():
-                    run.changed.set()  # look at it now, not at the next check
+            if online:
+                self._offline_since.pop(message.site_id, None)
+            else:
+                self._offline_since.setdefault(message.site_id, self.clock.now())
         elif isinstance(message, AckReceived) and message.ack.status is not AckStatus.ACCEPTED:
             event_id = self._command_event.get(message.ack.command_id)
             target = self.runs.get(event_id) if event_id else None
@@ -492,6 +500,14 @@ class Controller:
             self._link_up_since = now
         return now - self._link_up_since >= timedelta(seconds=self.settings.telemetry_stale_s)
 
+    def _offline(self, site_id: str, now: datetime) -> bool:
+        """Offline for longer than the grace, as seen while our own link was up."""
+        since = self._offline_since.get(site_id)
+        if since is None or not self.adapter.connected:
+            return False
+        seen_from = max(since, self._link_up_since or since)
+        return now - seen_from >= timedelta(seconds=self.settings.offline_grace_s)
+
     def _check_health(self, run: EventRun, now: datetime) -> list[str]:
         """Drop kept resources that failed since the last look; returns the reasons."""
         reasons: dict[str, str] = dict(run.pending_faults)
@@ -511,7 +527,7 @@ class Controller:
                 continue
             ref = self._refs[key]
             last = self.monitor.last_seen(key)
-            if self.site_online.get(ref.site.site_id) is False:
+            if self._offline(ref.site.site_id, now):
                 reasons[key] = "gateway offline"
             elif self.monitor.stuck_since(key) is not None:
                 reasons[key] = "meter stuck"
@@ -530,6 +546,10 @@ class Controller:
             run.dropped[key] = fault
             self.faults.append(fault)
             logger.warning("event %s: dropping %s (%s)", run.event_id, key, reason)
+
+    def _delivered_kw(self, run: EventRun, t: int) -> float:
+        """Measured response of every resource still in the event, in interval ``t``."""
+        return sum(self._measured_response(run, key, t) or 0.0 for key in run.kept())
 
     def _measured_response(self, run: EventRun, key: str, t: int) -> float | None:
         start = run.grid.starts[t]
@@ -567,6 +587,8 @@ class Controller:
             gap = planned_total - measured_total
             if gap > tolerance and not under:
                 bias_kw = max(bias_kw or 0.0, gap)
+            elif run.target_kw - self._delivered_kw(run, t) > tolerance and bias_kw is None:
+                bias_kw = 0.0  # short of the target with nobody under-delivering: refill
         return bias_kw
 
     # -- re-planning -----------------------------------------------------------------
@@ -600,9 +622,10 @@ class Controller:
             wanted = run.target_kw * margin + (bias_kw or 0.0) - expected[t]
             residual[t - window.start] = max(0.0, wanted)
         if residual.max() <= 1e-3 * run.target_kw:
-            run.replans.append(
-                Replan(now, reason, grid.starts[first], tuple(dropped_now), (), 0.0, "none", 0.0)
-            )
+            if dropped_now:
+                run.replans.append(
+                    Replan(now, reason, grid.starts[first], tuple(dropped_now), (), 0.0, "none", 0)
+                )
             return
         candidates = frozenset(self._candidates(run, now)) | replanned
         soc = self._measured_soc()
@@ -675,7 +698,7 @@ class Controller:
             if key in taken or isinstance(ref.resource, Pv):
                 continue
             if self.site_online.get(ref.site.site_id) is False:
-                continue
+                continue  # not even briefly: a candidate must be reachable now
             last = self.monitor.last_seen(key)
             if last is None or last < stale_before or self.monitor.unavailable(key):
                 continue

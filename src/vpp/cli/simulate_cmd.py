@@ -1,0 +1,429 @@
+"""``vpp simulate``: a whole event day, controller against simulated devices (HIL).
+
+The simulator is imported inside the command only: the core never imports ``vpp.hil_sim``,
+and the other commands do not pay for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from vpp.cli.app import app, console, fail, reports_errors
+from vpp.config import describe_validation_error
+from vpp.domain import ConfigError, DemandResponseEvent, District
+
+if TYPE_CHECKING:
+    from vpp.controller import EventOutcome
+    from vpp.hil_sim.runner import SimulationResult
+    from vpp.hil_sim.scenario import Scenario
+
+#: How long ``--mqtt`` may take to accept a TCP connection before the run is refused [s].
+BROKER_CONNECT_TIMEOUT_S = 3.0
+
+OK = "[green]✓[/]"
+NOT_OK = "[red]✗[/]"
+
+
+@app.command("simulate")
+@reports_errors
+def simulate_command(
+    scenario_file: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    out: Annotated[
+        Path, typer.Option(help="folder for report.json, the CSV files and the plots")
+    ] = Path("out/simulate"),
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            help="run over the MQTT broker at mqtt://host:port \\[default: embedded broker]"
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="no progress bar and no warnings while it runs")
+    ] = False,
+) -> None:
+    """Simulate an event day: the controller against simulated devices, with faults.
+
+    Runs the scenario's day on a simulated clock, prints what each event delivered and
+    what each enterprise is paid, and writes the report to --out.
+
+    Exit code 0 when every event met its target, 1 when any missed it, 2 on wrong input.
+    """
+    from vpp.hil_sim.report import write_report
+    from vpp.hil_sim.runner import simulate
+    from vpp.hil_sim.scenario import load_scenario
+
+    scenario = load_scenario(scenario_file)
+    district = scenario.load_district()
+    events = _events(scenario, district, str(scenario_file))
+    if mqtt is not None:
+        _check_broker(mqtt)
+    _print_header(scenario, district, events, mqtt)
+    with (
+        _log_to_console(logging.ERROR if quiet else logging.WARNING),
+        _day_progress(scenario.day_start(district), district, show=not quiet) as progress,
+    ):
+        result = asyncio.run(simulate(scenario, mqtt_url=mqtt, progress=progress))
+    all_met = print_result(result)
+    if quiet:
+        paths = write_report(result, out)
+    else:
+        with console.status("writing the report"):
+            paths = write_report(result, out)
+    for path in paths:
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    if not all_met:
+        raise typer.Exit(1)
+
+
+# -- before the run --------------------------------------------------------------------
+
+
+def _events(scenario: Scenario, district: District, source: str) -> list[DemandResponseEvent]:
+    """The scenario's events on its day, checked before the run starts."""
+    day_end = scenario.day_start(district) + timedelta(days=1)
+    events = []
+    for spec in scenario.events:
+        where = f"events.{spec.event_id}"
+        try:
+            event = spec.to_event(district, scenario.day)
+        except ValidationError as exc:
+            problems = [(f"{where}.{f}", why) for f, why in describe_validation_error(exc)]
+            raise ConfigError(source, problems) from None
+        if event.end > day_end:
+            raise ConfigError(source, [(where, "must end on the simulated day")])
+        events.append(event)
+    return sorted(events, key=lambda e: e.issued_at)
+
+
+def _check_broker(url: str) -> None:
+    """Refuse the run at once when the broker is not there (the links would retry forever)."""
+    from vpp.device_adapters.mqtt import parse_url  # raises MqttUrlError, a VppError
+
+    host, port = parse_url(url)
+    try:
+        with socket.create_connection((host, port), timeout=BROKER_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise fail(
+            f"--mqtt: no MQTT broker at {host}:{port} ({reason}); start one "
+            f"(e.g. `mosquitto -p {port}`) or leave --mqtt out to use the embedded broker"
+        ) from None
+
+
+def _print_header(
+    scenario: Scenario, district: District, events: list[DemandResponseEvent], mqtt: str | None
+) -> None:
+    console.print(
+        f"[bold]{scenario.name}[/]: {district.name} ({district.district_id}) on "
+        f"{scenario.day}, seed {scenario.seed}, tick {scenario.tick_s} s, "
+        f"{'MQTT broker ' + mqtt if mqtt else 'embedded broker'}",
+        highlight=False,
+    )
+    for event in events:
+        target = event.target_kw_for(district.peak_load_kw)
+        console.print(
+            f"  {event.event_id}: {event.kind.value} {_window(event.start, event.end, district)}, "
+            f"target {target:,.0f} kW ({100 * target / district.peak_load_kw:.2f}% of peak), "
+            f"{event.notice.value}, issued {_local(event.issued_at, district):%m-%d %H:%M}",
+            highlight=False,
+        )
+
+
+@contextlib.contextmanager
+def _log_to_console(level: int) -> Iterator[None]:
+    """The package's log messages at ``level`` and above, printed above the progress bar.
+
+    No time stamps: wall-clock times mean nothing in a simulated day, and the tables after
+    the run give the simulated time of every fault and re-dispatch.
+    """
+    handler = RichHandler(
+        console=console, level=level, show_time=False, show_path=False, markup=False
+    )
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("vpp")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def _day_progress(
+    start: datetime, district: District, show: bool
+) -> Iterator[Callable[[datetime, datetime], None] | None]:
+    """The runner's progress callback: a bar over the simulated day with its clock."""
+    if not show:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = progress.add_task("day", total=86400.0, clock="00:00")
+
+    def advance(now: datetime, end: datetime) -> None:
+        progress.update(
+            task,
+            completed=(now - start).total_seconds(),
+            total=(end - start).total_seconds(),
+            clock="24:00" if now >= end else f"{_local(now, district):%H:%M}",
+        )
+
+    with progress:
+        yield advance
+
+
+# -- after the run ---------------------------------------------------------------------
+
+
+def print_result(result: SimulationResult) -> bool:
+    """Every table of the run; returns whether every event met its target."""
+    district = result.district
+    console.print(f"district peak {district.peak_load_kw:,.0f} kW", highlight=False)
+    outcomes = {o.event_id: o for o in result.outcomes}
+    all_met = True
+    for event in result.events:
+        outcome = outcomes.get(event.event_id)
+        if outcome is None:
+            state = result.runs[event.event_id].lifecycle.state.value
+            console.print(
+                f"[bold red]{event.event_id}: NOT MET[/]: never planned ({state}); "
+                "see the warnings above",
+                highlight=False,
+            )
+            all_met = False
+            continue
+        _print_intervals(outcome, district)
+        all_met = _print_verdict(outcome) and all_met
+        _print_settlement(outcome)
+    _print_faults(result)
+    _print_messages(result)
+    simulated_h = (result.end - result.start).total_seconds() / 3600
+    console.print(
+        f"simulated {simulated_h:g} h in {result.wall_s:,.1f} s: speed-up "
+        f"{result.speedup:,.0f} simulated s per wall s ({result.transport})",
+        highlight=False,
+    )
+    return all_met
+
+
+def _print_intervals(outcome: EventOutcome, district: District) -> None:
+    table = Table(
+        title=(
+            f"{outcome.event_id}: {outcome.kind} {_window(outcome.start, outcome.end, district)}"
+            f", target {outcome.target_kw:,.0f} kW, {outcome.state}"
+        ),
+        caption="portfolio of the event's participants per interval \\[kW]",
+    )
+    table.add_column("start")
+    for name in ("target", "planned", "baseline", "actual", "delivered"):
+        table.add_column(name, justify="right")
+    missing = any(i.missing_meters for i in outcome.intervals)
+    if missing:
+        table.add_column("no meter", justify="right")
+    table.add_column("met", justify="center")
+    for i in outcome.intervals:
+        row = [
+            f"{_local(i.start, district):%H:%M}",
+            f"{i.target_kw:,.0f}",
+            f"{i.planned_kw:,.0f}",
+            f"{i.baseline_kw:,.0f}",
+            f"{i.actual_kw:,.0f}",
+            f"{i.delivered_kw:,.0f}",
+        ]
+        if missing:
+            row.append(str(i.missing_meters))
+        row.append(OK if i.met else NOT_OK)
+        table.add_row(*row)
+    console.print(table)
+
+
+def _print_verdict(outcome: EventOutcome) -> bool:
+    ratio = (
+        f"performance ratio {outcome.performance_ratio:.3f} (delivered / target energy), "
+        f"lowest interval {outcome.min_delivered_kw:,.0f} kW"
+    )
+    if outcome.met:
+        console.print(
+            f"{outcome.event_id}: [bold green]MET[/] in all {len(outcome.intervals)} "
+            f"intervals; {ratio}",
+            highlight=False,
+        )
+        return True
+    short = [i for i in outcome.intervals if not i.met]
+    worst = max((i.target_kw - i.delivered_kw for i in short), default=0.0)
+    if not outcome.intervals:
+        detail = "no event interval was measured"
+    else:
+        detail = (
+            f"shortfall in {len(short)} of {len(outcome.intervals)} intervals, "
+            f"up to {worst:,.0f} kW"
+        )
+    console.print(
+        f"{outcome.event_id}: [bold red]NOT MET[/]: {detail}; {ratio}",
+        highlight=False,
+    )
+    return False
+
+
+def _print_settlement(outcome: EventOutcome) -> None:
+    settlement = outcome.settlement
+    table = Table(
+        title=f"{outcome.event_id}: settlement (rule {settlement.rule.name})",
+        caption="asked and delivered \\[kWh], payment and penalty \\[CNY]",
+    )
+    table.add_column("enterprise", no_wrap=True)
+    for name in ("asked", "delivered", "ratio", "effective", "payment", "penalty"):
+        table.add_column(name, justify="right")
+    for line in settlement.enterprises:
+        table.add_row(
+            line.enterprise_id,
+            f"{line.asked_kwh:,.1f}",
+            f"{line.delivered_kwh:,.1f}",
+            _ratio(line.performance_ratio),
+            OK if line.effective else NOT_OK,
+            f"{line.payment_cny:,.2f}",
+            f"{line.penalty_cny:,.2f}",
+        )
+    table.add_section()
+    table.add_row(
+        "total",
+        f"{settlement.asked_kwh:,.1f}",
+        f"{settlement.delivered_kwh:,.1f}",
+        _ratio(settlement.performance_ratio),
+        f"{sum(line.effective for line in settlement.enterprises)}/{len(settlement.enterprises)}",
+        f"{settlement.payment_cny:,.2f}",
+        f"{settlement.penalty_cny:,.2f}",
+        style="bold",
+    )
+    console.print(table)
+
+
+def _print_faults(result: SimulationResult) -> None:
+    district = result.district
+    plan = result.fault_plan
+    injected = Table(title=f"Faults injected (seed {result.scenario.seed})")
+    injected.add_column("where")
+    injected.add_column("fault")
+    for assignment in plan.assignments:
+        injected.add_row(assignment.target, assignment.fault.describe())
+    for outage in plan.broker_outages:
+        injected.add_row("broker", outage.describe())
+    if injected.row_count:
+        console.print(injected)
+    else:
+        console.print("no faults injected")
+
+    seen = Table(title="Faults seen by the controller")
+    for name in ("time", "event", "resource", "reason"):
+        seen.add_column(name)
+    for fault in result.faults_seen:
+        seen.add_row(f"{_local(fault.at, district):%H:%M}", fault.event_id, fault.key, fault.reason)
+    if seen.row_count:
+        console.print(seen)
+    else:
+        console.print("no faults seen by the controller")
+
+    redispatch = Table(title="Re-dispatches")
+    for name in ("time", "event", "from"):
+        redispatch.add_column(name)
+    for name in ("dropped", "added", "residual \\[kW]"):
+        redispatch.add_column(name, justify="right")
+    redispatch.add_column("solver")
+    redispatch.add_column("why")
+    for event_id, run in result.runs.items():
+        for r in run.replans:
+            redispatch.add_row(
+                f"{_local(r.at, district):%H:%M}",
+                event_id,
+                f"{_local(r.first_interval, district):%H:%M}",
+                str(len(r.dropped)),
+                str(len(r.added)),
+                f"{r.residual_kw:,.0f}",
+                r.status,
+                short_reason(r.reason),
+            )
+    if redispatch.row_count:
+        console.print(redispatch)
+    else:
+        console.print("no re-dispatches")
+
+
+def _print_messages(result: SimulationResult) -> None:
+    stats = result.adapter_stats
+    gateways = result.gateway_totals()
+    table = Table(title="Messages", show_header=False)
+    table.add_column()
+    table.add_column()
+    by_channel = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.received.items()))
+    table.add_row("received", f"{sum(stats.received.values()):,} ({by_channel or 'none'})")
+    by_reason = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.malformed.items()))
+    table.add_row(
+        "malformed", f"{stats.malformed_total:,}" + (f" ({by_reason})" if by_reason else "")
+    )
+    table.add_row("setpoints sent", f"{stats.sent:,}")
+    table.add_row("re-sent on reconnection", f"{stats.resent:,}")
+    table.add_row("not sent, broker down", f"{stats.send_failed:,}")
+    table.add_row("duplicate acks", f"{stats.duplicate_acks:,}")
+    table.add_row("reconnects", f"{stats.reconnects:,}")
+    table.add_row(
+        "gateways",
+        f"{gateways['received']:,} setpoints ({gateways['duplicates']:,} duplicates, "
+        f"{gateways['ignored']:,} ignored by a fault); {gateways['telemetry_sent']:,} "
+        f"telemetry ({gateways['telemetry_suppressed']:,} suppressed by a fault)",
+    )
+    table.add_row("ticks that timed out", f"{result.settle_timeouts:,}")
+    console.print(table)
+
+
+# -- formatting ------------------------------------------------------------------------
+
+
+def _local(ts: datetime, district: District) -> datetime:
+    return ts.astimezone(district.tz)
+
+
+def _window(start: datetime, end: datetime, district: District) -> str:
+    return f"{_local(start, district):%H:%M}-{_local(end, district):%H:%M}"
+
+
+def short_reason(reason: str) -> str:
+    """A re-dispatch's reason without the resource names the faults table already lists:
+    ``"a/x: gateway offline; b/y: gateway offline"`` becomes ``"gateway offline x2"``."""
+    counts: dict[str, int] = {}
+    for part in reason.split("; "):
+        head, sep, tail = part.partition(": ")
+        why = tail if sep and "/" in head else part
+        if why.startswith("delivered "):
+            why = "under-delivery"
+        counts[why] = counts.get(why, 0) + 1
+    return ", ".join(why if n == 1 else f"{why} x{n}" for why, n in counts.items())
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,133 @@
+"""The ``vpp simulate`` command, run as a user would, on the tiny district's event day."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mosquitto_broker import free_port
+from vpp.cli import app
+
+DATA = Path(__file__).parent.parent / "data"
+TINY_SCENARIO = DATA / "tiny_scenario.yaml"
+REPORT_FILES = (
+    "report.json",
+    "event_intervals.csv",
+    "settlement.csv",
+    "timeseries.csv",
+    "district_load.png",
+    "contributions.png",
+    "event_delivery.png",
+)
+runner = CliRunner()
+
+
+def scenario_variant(tmp_path: Path, name: str, replace: dict[str, str], extra: str = "") -> Path:
+    """The tiny scenario with some text replaced, written beside a copy of its district."""
+    text = TINY_SCENARIO.read_text()
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    (tmp_path / "tiny_district.yaml").write_text((DATA / "tiny_district.yaml").read_text())
+    path = tmp_path / name
+    path.write_text(text + extra)
+    return path
+
+
+@pytest.fixture(scope="module")
+def met_run(tmp_path_factory):
+    """One simulated day in which the tiny district meets its 150 kW for 30 min."""
+    out = tmp_path_factory.mktemp("simulate") / "out"
+    result = runner.invoke(app, ["simulate", str(TINY_SCENARIO), "--out", str(out)])
+    return result, out
+
+
+def test_simulate_command_met_target_exits_0(met_run):
+    """Every event met: exit code 0, the interval table, the verdict and the settlement."""
+    result, _ = met_run
+    assert result.exit_code == 0, result.output
+    assert "noon-peak: MET in all 2 intervals" in result.output
+    assert "district peak 10,000 kW" in result.output
+    assert "settlement (rule default)" in result.output
+    assert "speed-up" in result.output
+
+
+def test_simulate_command_writes_every_report_file(met_run):
+    """report.json, three CSV files and three plots land in --out, and are listed."""
+    result, out = met_run
+    for name in REPORT_FILES:
+        assert (out / name).is_file(), name
+        assert f"wrote {out / name}\n" in result.output
+    assert (out / "district_load.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_simulate_command_report_json_has_the_documented_fields(met_run):
+    """events[0]: id, target_kw, performance_ratio, met and per-interval figures."""
+    _, out = met_run
+    doc = json.loads((out / "report.json").read_text())
+    event = doc["events"][0]
+    assert event["id"] == "noon-peak"
+    assert event["target_kw"] == pytest.approx(150.0)
+    assert event["met"] is True
+    assert event["performance_ratio"] >= 1.0
+    assert [i["start"] for i in event["intervals"]] == [
+        "2026-07-15T11:00:00+08:00",
+        "2026-07-15T11:15:00+08:00",
+    ]
+    for interval in event["intervals"]:
+        assert {"start", "target_kw", "baseline_kw", "actual_kw", "delivered_kw"} <= set(interval)
+        assert interval["delivered_kw"] == pytest.approx(
+            interval["baseline_kw"] - interval["actual_kw"], abs=2e-3
+        )
+
+
+def test_simulate_command_missed_target_exits_1_with_the_shortfall(tmp_path):
+    """A target twice what the district has, and a gateway that drops off: NOT MET, exit 1,
+    the shortfall, the fault injected and the fault the controller saw."""
+    scenario = scenario_variant(
+        tmp_path,
+        "too_much.yaml",
+        {"target_kw: 150": "target_kw: 2000"},
+        'faults:\n  offline: {share: 0.5, at: "11:10", duration_min: 10}\n',
+    )
+    result = runner.invoke(
+        app, ["simulate", str(scenario), "--out", str(tmp_path / "out"), "--quiet"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "noon-peak: NOT MET: shortfall in 2 of 2 intervals" in result.output
+    assert "gateway offline from 11:10 for 10 min" in result.output  # injected
+    assert "Faults seen by the controller" in result.output
+    assert "Re-dispatches" in result.output
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert doc["events"][0]["met"] is False
+
+
+def test_simulate_command_unknown_scenario_field_exits_2_naming_it(tmp_path):
+    """A field the scenario format does not have: the file and the field, exit code 2."""
+    scenario = scenario_variant(tmp_path, "typo.yaml", {"tick_s: 60": "tick_seconds: 60"})
+    result = runner.invoke(app, ["simulate", str(scenario), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert str(scenario) in result.output.replace("\n", "")
+    assert "tick_seconds" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.yaml"], "No such file or directory"),
+        ([str(TINY_SCENARIO), "--mqtt", "http://127.0.0.1:1883"], "expected mqtt://host:port"),
+        ([str(TINY_SCENARIO), "--mqtt", "mqtt://127.0.0.1:70000"], "port must be an integer"),
+        ([str(TINY_SCENARIO), "--mqtt", f"mqtt://127.0.0.1:{free_port()}"], "no MQTT broker"),
+    ],
+    ids=["missing-file", "not-mqtt-url", "bad-port", "no-broker"],
+)
+def test_simulate_command_bad_input_exits_2_without_traceback(args, message, tmp_path):
+    """Wrong input is refused before the run: one error message, exit code 2."""
+    result = runner.invoke(app, ["simulate", *args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output.replace("\n", " ")
+    assert result.output.startswith("error:")
+    assert "Traceback" not in result.output
