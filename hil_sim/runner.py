@@ -248,6 +248,7 @@ async def _settle(traffic: Traffic, controller: Controller, over_network: bool) 
             await asyncio.sleep(0.002)  # a solve in the executor: let it have the GIL
             quiet = 0
             deadline = loop.time() + SETTLE_TIMEOUT_S
+            last_progress = loop.time()
             continue
         await asyncio.sleep(0.001 if over_network else 0)
         if traffic.received != last_received:
