@@ -6,6 +6,7 @@ controller, it is logged and counted in :class:`AdapterStats`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,8 +54,8 @@ InboundHandler = Callable[[Inbound], None]
 class AdapterStats:
     """Counts an operator reads to see whether the fabric is healthy."""
 
-    received: dict[str, int] = field(default_factory=dict)  # per channel
-    malformed: dict[str, int] = field(default_factory=dict)  # per reason
+    received: Counter[str] = field(default_factory=Counter)  # per channel
+    malformed: Counter[str] = field(default_factory=Counter)  # per reason
     sent: int = 0
     send_failed: int = 0
     resent: int = 0
@@ -65,9 +66,6 @@ class AdapterStats:
     @property
     def malformed_total(self) -> int:
         return sum(self.malformed.values())
-
-    def count(self, table: dict[str, int], key: str) -> None:
-        table[key] = table.get(key, 0) + 1
 
 
 class DeviceAdapter(Protocol):

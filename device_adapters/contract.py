@@ -134,10 +134,10 @@ class ContractAdapter:
         try:
             parsed, value = decode(topic, payload)
         except MalformedMessageError as exc:
-            self.stats.count(self.stats.malformed, exc.reason)
+            self.stats.malformed[exc.reason] += 1
             logger.warning("dropped malformed message: %s", exc)
             return
-        self.stats.count(self.stats.received, parsed.channel.value)
+        self.stats.received[parsed.channel.value] += 1
         if isinstance(value, Telemetry) and parsed.resource_id is not None:
             self._on_inbound(TelemetryReceived(parsed.site_id, parsed.resource_id, value))
         elif isinstance(value, GatewayStatus):
@@ -153,7 +153,7 @@ class ContractAdapter:
         elif isinstance(value, Ack) and parsed.resource_id is not None:
             self._on_ack(parsed, value)
         else:  # a setpoint echoed to us, or a channel we never asked for
-            self.stats.count(self.stats.malformed, "unexpected_channel")
+            self.stats.malformed["unexpected_channel"] += 1
             logger.warning("dropped message on %s: not a channel the controller reads", topic)
 
     def _on_ack(self, topic: Topic, ack: Ack) -> None:
@@ -168,7 +168,7 @@ class ContractAdapter:
             return
         if (setpoint.site_id, setpoint.resource_id) != (topic.site_id, topic.resource_id):
             self._awaiting[ack.command_id] = setpoint
-            self.stats.count(self.stats.malformed, "ack_wrong_resource")
+            self.stats.malformed["ack_wrong_resource"] += 1
             return
         self._remember_answered(ack.command_id)
         self._on_inbound(AckReceived(topic.site_id, topic.resource_id, ack, setpoint))

@@ -11,6 +11,7 @@ After every (re)connection, once its subscriptions are in place again, the link 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -56,10 +57,7 @@ class LinkStats:
     received: int = 0
     dropped: int = 0
     connects: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-
-    def count_error(self, reason: str) -> None:
-        self.errors[reason] = self.errors.get(reason, 0) + 1
+    errors: Counter[str] = field(default_factory=Counter)  # per reason
 
 
 class Link(Protocol):

@@ -162,7 +162,7 @@ class InMemoryLink:
                 await self._on_connect()
             except Exception:  # the owner's bug must not end the link
                 logger.exception("%s: connect handler failed", self.client_id)
-                self.stats.count_error("connect_handler")
+                self.stats.errors["connect_handler"] += 1
 
     async def _run(self) -> None:
         while not self._closing:
@@ -181,7 +181,7 @@ class InMemoryLink:
                 self._on_message(topic, payload)
             except Exception:  # a handler bug must not kill the link
                 logger.exception("%s: message handler failed on %s", self.client_id, topic)
-                self.stats.count_error("handler")
+                self.stats.errors["handler"] += 1
 
     def _enqueue(self, topic: str, payload: bytes) -> None:
         self.broker.traffic.published += 1  # counted per copy delivered: exact in memory

@@ -27,7 +27,7 @@ import copy
 import itertools
 import logging
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -99,17 +99,14 @@ class GatewayStats:
     """Counts a test or a report reads to see what the gateway went through."""
 
     received: int = 0  # setpoints that decoded
-    malformed: dict[str, int] = field(default_factory=dict)  # per reason
-    acks: dict[str, int] = field(default_factory=dict)  # first answers, per status
+    malformed: Counter[str] = field(default_factory=Counter)  # per reason
+    acks: Counter[str] = field(default_factory=Counter)  # first answers, per status
     duplicates: int = 0
     ignored: int = 0  # setpoints dropped by an ignore_commands fault
     telemetry_sent: int = 0
     telemetry_suppressed: int = 0  # by a fault (silent meter, gateway offline)
     publish_failed: int = 0
     connects: int = 0
-
-    def count(self, table: dict[str, int], key: str) -> None:
-        table[key] = table.get(key, 0) + 1
 
 
 @dataclass
@@ -298,7 +295,7 @@ class SimulatedGateway:
         try:
             parsed, value = decode(topic, payload)
         except MalformedMessageError as exc:
-            self.stats.count(self.stats.malformed, exc.reason)
+            self.stats.malformed[exc.reason] += 1
             logger.warning("%s: dropped malformed message: %s", self.site_id, exc)
             return
         if (
@@ -306,7 +303,7 @@ class SimulatedGateway:
             or parsed.site_id != self.site_id
             or parsed.resource_id is None
         ):
-            self.stats.count(self.stats.malformed, "unexpected_channel")
+            self.stats.malformed["unexpected_channel"] += 1
             logger.warning("%s: dropped message on %s: not a setpoint to it", self.site_id, topic)
             return
         self.stats.received += 1
@@ -352,7 +349,7 @@ class SimulatedGateway:
         self._answered[setpoint.command_id] = ack
         while len(self._answered) > ANSWERED_MEMORY:
             self._answered.popitem(last=False)
-        self.stats.count(self.stats.acks, status.value)
+        self.stats.acks[status.value] += 1
         return ack
 
     def _decide(

@@ -180,7 +180,7 @@ async def simulate(
             while now < end:
                 while pending and pending[0].issued_at <= now:
                     controller.submit(pending.pop(0))
-                if not await _settle(fabric.traffic, controller, mqtt_url is not None):
+                if not await settle(fabric.traffic, controller, mqtt_url is not None):
                     settle_timeouts += 1
                 now += tick
                 clock.advance_to(now)
@@ -196,7 +196,7 @@ async def simulate(
                     await gateway.step(now)
                 if progress is not None:
                     progress(now, end)
-            await _settle(fabric.traffic, controller, mqtt_url is not None)
+            await settle(fabric.traffic, controller, mqtt_url is not None)
         finally:
             await controller.stop(release=True)
             for gateway in gateways.values():
@@ -231,7 +231,7 @@ async def simulate(
     )
 
 
-async def _settle(traffic: Traffic, controller: Controller, over_network: bool) -> bool:
+async def settle(traffic: Traffic, controller: Controller, over_network: bool) -> bool:
     """Until every message sent has arrived and no solve runs; False on timeout.
 
     Over a network a message to a client that is not connected (a gateway that is offline)

@@ -172,7 +172,7 @@ class MqttLink:
         try:
             sending.result()
         except aiomqtt.MqttError as exc:
-            self.stats.count_error("publish")
+            self.stats.errors["publish"] += 1
             return self._drop(topic, str(exc), counted=True)
         self.stats.published += 1
         return True
@@ -215,11 +215,11 @@ class MqttLink:
                     reason = "connection ended"
                 except aiomqtt.MqttError as exc:
                     reason = str(exc) or type(exc).__name__
-                    self.stats.count_error("connection")
+                    self.stats.errors["connection"] += 1
                 except Exception as exc:  # a bug below us must not end the link for good
                     logger.exception("%s: connection task failed", self.client_id)
                     reason = repr(exc)
-                    self.stats.count_error("unexpected")
+                    self.stats.errors["unexpected"] += 1
                 first_attempt.set()
                 if self._stopping:
                     break
@@ -261,7 +261,7 @@ class MqttLink:
                 granted = await client.subscribe(topic_filter, qos=1)
                 if any(_code(c) >= 0x80 for c in granted):
                     logger.error("%s: broker refused subscription %r", self.client_id, topic_filter)
-                    self.stats.count_error("subscribe")
+                    self.stats.errors["subscribe"] += 1
             self._connected = True
             self.stats.connects += 1
             logger.info("%s: connected to %s:%d", self.client_id, self.host, self.port)
@@ -312,7 +312,7 @@ class MqttLink:
             await self._on_connect()
         except Exception:  # a handler bug must not kill the link
             logger.exception("%s: connect handler failed", self.client_id)
-            self.stats.count_error("on_connect")
+            self.stats.errors["on_connect"] += 1
 
     def _deliver(self, message: aiomqtt.Message) -> None:
         topic = message.topic.value
@@ -323,7 +323,7 @@ class MqttLink:
             self._on_message(topic, _as_bytes(message.payload))
         except Exception:  # a handler bug must not kill the link
             logger.exception("%s: message handler failed on %s", self.client_id, topic)
-            self.stats.count_error("handler")
+            self.stats.errors["handler"] += 1
 
     def _drop(self, topic: str, reason: str, *, counted: bool = False) -> bool:
         logger.debug("%s: dropped message to %s: %s", self.client_id, topic, reason)

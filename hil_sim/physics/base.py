@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, tzinfo
-from typing import NamedTuple, Protocol
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field
 
-from vpp.domain import DailyWindow, FrozenModel, SetpointMode, TimeGrid
+from vpp.domain import DailyWindow, FrozenModel, Resource, SetpointMode, TimeGrid
 from vpp.synthetic import meter_hash
 
 FloatArray = NDArray[np.float64]
@@ -112,6 +112,36 @@ class Device(Protocol):
     def unmet_energy_kwh(self) -> float | None:
         """Energy vehicles needed but did not get by departure [kWh], for EV pools."""
         ...
+
+
+ResourceT = TypeVar("ResourceT", bound=Resource)
+
+
+class DeviceState(Generic[ResourceT]):
+    """What most devices report the same way; a kind overrides what it tracks.
+
+    Subclasses set ``resource`` and ``_minute`` (local minute of day at the end of the
+    last step).
+    """
+
+    resource: ResourceT
+    _minute: float
+
+    @property
+    def available(self) -> bool:
+        return in_windows(self.resource.availability, self._minute)
+
+    @property
+    def soc(self) -> float | None:
+        return None
+
+    @property
+    def temperature_c(self) -> float | None:
+        return None
+
+    @property
+    def unmet_energy_kwh(self) -> float | None:
+        return None
 
 
 class DayClock:

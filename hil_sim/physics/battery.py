@@ -19,7 +19,7 @@ from vpp.hil_sim.physics.base import (
     SECONDS_PER_HOUR,
     Command,
     DayClock,
-    in_windows,
+    DeviceState,
     ramp,
     substep_bounds,
 )
@@ -58,7 +58,7 @@ def soc_limited_power_kw(
     return 0.0, soc
 
 
-class BatteryDevice:
+class BatteryDevice(DeviceState[Battery]):
     """A battery obeying ``power`` commands (negative = discharge)."""
 
     kind = KIND
@@ -114,17 +114,5 @@ class BatteryDevice:
         return energy_kwh * SECONDS_PER_HOUR / (s1 - s0)
 
     @property
-    def available(self) -> bool:
-        return in_windows(self.resource.availability, self._minute)
-
-    @property
     def soc(self) -> float | None:
         return self._soc
-
-    @property
-    def temperature_c(self) -> float | None:
-        return None
-
-    @property
-    def unmet_energy_kwh(self) -> float | None:
-        return None

@@ -29,9 +29,9 @@ from vpp.hil_sim.physics.base import (
     Command,
     DailySeries,
     DayClock,
+    DeviceState,
     FloatArray,
     daily_interp,
-    in_windows,
     ramp,
     substep_bounds,
 )
@@ -62,7 +62,7 @@ def natural_load_kw(
     )
 
 
-class CurtailableDevice:
+class CurtailableDevice(DeviceState[CurtailableLoad]):
     """A curtailable load obeying ``limit`` commands (consumption <= power_kw)."""
 
     kind = KIND
@@ -140,19 +140,3 @@ class CurtailableDevice:
         self._recovering = False
         if above_natural_kwh > 0.0:
             self.rebound_left_kwh = max(0.0, self.rebound_left_kwh - above_natural_kwh)
-
-    @property
-    def available(self) -> bool:
-        return in_windows(self.resource.availability, self._minute)
-
-    @property
-    def soc(self) -> float | None:
-        return None
-
-    @property
-    def temperature_c(self) -> float | None:
-        return None
-
-    @property
-    def unmet_energy_kwh(self) -> float | None:
-        return None

@@ -31,8 +31,8 @@ from vpp.hil_sim.physics.base import (
     SECONDS_PER_HOUR,
     Command,
     DayClock,
+    DeviceState,
     FloatArray,
-    in_windows,
     ramp_array,
     substep_bounds,
 )
@@ -154,7 +154,7 @@ def allocate_least_laxity(
     return out
 
 
-class EvPoolDevice:
+class EvPoolDevice(DeviceState[EvChargerPool]):
     """A pool of chargers obeying a pool-level ``limit`` (consumption <= power_kw)."""
 
     kind = KIND
@@ -268,18 +268,6 @@ class EvPoolDevice:
     def connected_count(self) -> int:
         """Vehicles plugged in at the end of the last step."""
         return int(((self.arrival_s <= self._last_s) & ~self.left).sum())
-
-    @property
-    def available(self) -> bool:
-        return in_windows(self.resource.availability, self._minute)
-
-    @property
-    def soc(self) -> float | None:
-        return None
-
-    @property
-    def temperature_c(self) -> float | None:
-        return None
 
     @property
     def unmet_energy_kwh(self) -> float | None:

@@ -33,8 +33,8 @@ from vpp.hil_sim.physics.base import (
     Command,
     DailySeries,
     DayClock,
+    DeviceState,
     FloatArray,
-    in_windows,
     ramp,
     substep_bounds,
 )
@@ -80,7 +80,7 @@ def outdoor_noise_c(rng: np.random.Generator, std_c: float) -> FloatArray:
     return out
 
 
-class HvacDevice:
+class HvacDevice(DeviceState[HvacLoad]):
     """A chiller plant obeying ``power`` (or ``limit``) commands within the comfort band."""
 
     kind = KIND
@@ -155,17 +155,5 @@ class HvacDevice:
         return energy_kwh * SECONDS_PER_HOUR / (s1 - s0)
 
     @property
-    def available(self) -> bool:
-        return in_windows(self.resource.availability, self._minute)
-
-    @property
-    def soc(self) -> float | None:
-        return None
-
-    @property
     def temperature_c(self) -> float | None:
         return self._temp_c
-
-    @property
-    def unmet_energy_kwh(self) -> float | None:
-        return None

@@ -23,8 +23,8 @@ from vpp.hil_sim.physics.base import (
     Command,
     DailySeries,
     DayClock,
+    DeviceState,
     FloatArray,
-    in_windows,
     substep_bounds,
 )
 
@@ -60,7 +60,7 @@ def cloud_factor(
     return out
 
 
-class PvDevice:
+class PvDevice(DeviceState[Pv]):
     """Rooftop PV: generation is negative power; commands change nothing."""
 
     kind = KIND
@@ -99,19 +99,3 @@ class PvDevice:
             self.power_kw_at(0.5 * (a + b)) * (b - a) for a, b in itertools.pairwise(bounds)
         )
         return energy / (s1 - s0)
-
-    @property
-    def available(self) -> bool:
-        return in_windows(self.resource.availability, self._minute)
-
-    @property
-    def soc(self) -> float | None:
-        return None
-
-    @property
-    def temperature_c(self) -> float | None:
-        return None
-
-    @property
-    def unmet_energy_kwh(self) -> float | None:
-        return None

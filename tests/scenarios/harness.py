@@ -9,7 +9,6 @@ is reproducible and runs far faster than real time.
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,16 +22,13 @@ from vpp.device_adapters.mqtt import MqttLink
 from vpp.domain import DemandResponseEvent, District, Notice
 from vpp.hil_sim import PhysicsSettings, SimulatedGateway, SiteFaults, status_will
 from vpp.hil_sim.physics import DEFAULT_SETTINGS as DEFAULT_PHYSICS
+from vpp.hil_sim.runner import settle
 
 from builders import DAY, at, battery, curtailable, district, enterprise
-
-logger = logging.getLogger(__name__)
 
 #: The simulation step, as the scenario runner's default [s].
 TICK = timedelta(seconds=60)
 
-#: Longest wall-clock wait for messages in flight before a tick moves on anyway [s].
-SETTLE_TIMEOUT_S = 5.0
 
 #: MQTT links retry quickly, so a restarted broker is found again within a second [s].
 BACKOFF_INITIAL_S, BACKOFF_MAX_S = 0.05, 0.5
@@ -84,27 +80,6 @@ class Sample:
     @property
     def mid(self) -> datetime:
         return self.ts - TICK / 2
-
-
-class PacedMqttLink(MqttLink):
-    """An MQTT link whose message counts in flight from the moment it is handed over.
-
-    :class:`MqttLink` counts a publish once the broker has acknowledged it (PUBACK), so
-    while a sender waits for that the message is in flight unseen, and a pacing loop that
-    waits for ``in_flight == 0`` may move the clock on under it.
-    """
-
-    async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
-    ) -> bool:
-        traffic = self.traffic
-        if traffic is not None:
-            traffic.published += 1
-        try:
-            return await super().publish(topic, payload, qos=qos, retain=retain)
-        finally:
-            if traffic is not None:
-                traffic.published -= 1  # the link counted it itself if it went out
 
 
 class Scene:
@@ -169,7 +144,7 @@ class Scene:
         if self.broker is not None:
             return self.broker.link(client_id, will=will)
         assert self.mqtt_url is not None
-        return PacedMqttLink(
+        return MqttLink(
             self.mqtt_url,
             client_id,
             will=will,
@@ -263,29 +238,10 @@ class Scene:
         await self.settle()
 
     async def settle(self) -> bool:
-        """Until every message sent has arrived and no solve runs; False on timeout.
-
-        The same criterion as the scenario runner's: a few quiet polls in a row with
-        nothing in flight and the controller not solving.
-        """
-        loop = asyncio.get_running_loop()
-        over_network = self.broker is None
-        deadline = loop.time() + SETTLE_TIMEOUT_S
-        quiet_needed = 4 if over_network else 3
-        quiet = 0
-        while quiet < quiet_needed:
-            if self.controller.busy:
-                await asyncio.sleep(0.002)  # a solve in the executor: let it have the GIL
-                quiet = 0
-                deadline = loop.time() + SETTLE_TIMEOUT_S
-                continue
-            await asyncio.sleep(0.001 if over_network else 0)
-            quiet = quiet + 1 if self.traffic.in_flight == 0 else 0
-            if loop.time() > deadline:
-                logger.warning("%d messages still in flight; moving on", self.traffic.in_flight)
-                self.settle_timeouts += 1
-                return False
-        return True
+        """Until every message sent has arrived and no solve runs; False on timeout."""
+        settled = await settle(self.traffic, self.controller, over_network=self.broker is None)
+        self.settle_timeouts += not settled
+        return settled
 
     async def wait_for(
         self, predicate: Callable[[], bool], what: str, timeout_s: float = 10.0

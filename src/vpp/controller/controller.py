@@ -14,10 +14,12 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import TypeVar
 
 import numpy as np
 from pydantic import Field
@@ -48,7 +50,6 @@ from vpp.device_adapters import (
 from vpp.domain import (
     AckStatus,
     DemandResponseEvent,
-    DispatchResult,
     District,
     FrozenModel,
     GatewayState,
@@ -62,6 +63,8 @@ from vpp.optimizer import DispatchSettings, dispatch
 from vpp.planning import prepare_problem
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class ControllerSettings(FrozenModel):
@@ -280,7 +283,8 @@ class Controller:
             sleeper.cancel()
             changed.cancel()
 
-    async def _solve(self, fn: partial[DispatchResult]) -> DispatchResult:
+    async def _solve(self, fn: Callable[[], T]) -> T:
+        """Run blocking work (baselines, a solve) in the executor, counted as busy."""
         self._solving += 1
         try:
             loop = asyncio.get_running_loop()
@@ -290,35 +294,27 @@ class Controller:
 
     async def _plan(self, run: EventRun) -> None:
         """The first dispatch of an event (or a fresh one after a change before it starts)."""
-        self._solving += 1
-        try:
-            loop = asyncio.get_running_loop()
-            problem, baselines = await loop.run_in_executor(
-                self._executor,
-                partial(
-                    prepare_problem,
-                    self.district,
-                    run.event,
-                    baseline_method=self.settings.baseline_method,
-                    interval_min=self.settings.interval_min,
-                ),
+        problem, baselines = await self._solve(
+            partial(
+                prepare_problem,
+                self.district,
+                run.event,
+                baseline_method=self.settings.baseline_method,
+                interval_min=self.settings.interval_min,
             )
-            problem = replace(
-                problem,
-                district=with_battery_soc(
-                    with_comfort_margin(self.district, self.settings.hvac_comfort_margin_c),
-                    self._measured_soc(),
-                ),
-                events_today=self._events_today(run),
-            )
-            settings = self.settings.dispatch.model_copy(
-                update={"target_margin_pct": self.settings.planning_margin_pct}
-            )
-            result = await loop.run_in_executor(
-                self._executor, partial(dispatch, problem, settings)
-            )
-        finally:
-            self._solving -= 1
+        )
+        problem = replace(
+            problem,
+            district=with_battery_soc(
+                with_comfort_margin(self.district, self.settings.hvac_comfort_margin_c),
+                self._measured_soc(),
+            ),
+            events_today=self._events_today(run),
+        )
+        settings = self.settings.dispatch.model_copy(
+            update={"target_margin_pct": self.settings.planning_margin_pct}
+        )
+        result = await self._solve(partial(dispatch, problem, settings))
         run.problem = problem
         run.initial = result
         run.baseline_notes = baselines.notes
@@ -376,8 +372,7 @@ class Controller:
                 if value is None:
                     if sent is not None:  # a re-plan took the command back
                         del run.sent[(key, t)]
-                        ref = self._refs[key]
-                        due.append(self._release(ref.site.site_id, ref.resource.resource_id, now))
+                        due.append(self._release_key(key, now))
                     continue
                 if sent is not None and abs(sent - value) <= 1e-6:
                     continue
@@ -427,6 +422,10 @@ class Controller:
             return None
         return setpoint
 
+    def _release_key(self, key: str, now: datetime) -> Setpoint:
+        ref = self._refs[key]
+        return self._release(ref.site.site_id, ref.resource.resource_id, now)
+
     def _release(self, site_id: str, resource_id: str, now: datetime) -> Setpoint:
         return Setpoint(
             command_id=str(uuid.uuid4()),
@@ -453,11 +452,7 @@ class Controller:
             k for k in run.participants() if k not in run.dropped or state is EventState.CANCELLED
         ]
         busy = self._claimed_by_others(run)
-        releases = [
-            self._release(self._refs[k].site.site_id, self._refs[k].resource.resource_id, now)
-            for k in keys
-            if any(key == k for key, _ in run.sent) and k not in busy
-        ]
+        releases = [self._release_key(k, now) for k in keys if run.was_sent(k) and k not in busy]
         await self._send(run, releases)
         if run.lifecycle.state is EventState.NOTIFIED and state is EventState.COMPLETED:
             run.lifecycle.move(EventState.ACTIVE, now)
@@ -523,7 +518,7 @@ class Controller:
         }
         stale_before = now - timedelta(seconds=self.settings.telemetry_stale_s)
         for key in run.kept():
-            if not any(k == key for k, _ in run.sent) or key in reasons:
+            if not run.was_sent(key) or key in reasons:
                 continue
             ref = self._refs[key]
             last = self.monitor.last_seen(key)
@@ -552,10 +547,8 @@ class Controller:
         return sum(self._measured_response(run, key, t) or 0.0 for key in run.kept())
 
     def _measured_response(self, run: EventRun, key: str, t: int) -> float | None:
-        start = run.grid.starts[t]
-        mean = self.monitor.mean_kw(key, start)
-        stuck = self.monitor.stuck_since(key)
-        if mean is None or (stuck is not None and stuck <= start + run.grid.interval):
+        mean = self.monitor.trusted_mean_kw(key, run.grid.starts[t])
+        if mean is None:
             return None
         return run.event.direction * (run.schedules[key].baseline_kw[t] - mean)
 
@@ -604,11 +597,7 @@ class Controller:
         dropped_now = [k for k in run.dropped if commanded(run.schedules[k])]
         for key in dropped_now:
             run.schedules[key] = released_from(run.schedules[key], first)
-        releases = [
-            self._release(self._refs[k].site.site_id, self._refs[k].resource.resource_id, now)
-            for k in dropped_now
-            if any(key == k for key, _ in run.sent)
-        ]
+        releases = [self._release_key(k, now) for k in dropped_now if run.was_sent(k)]
         await self._send(run, releases)
         window = run.window
         if first >= window.stop:

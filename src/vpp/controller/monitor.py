@@ -77,6 +77,13 @@ class Monitor:
             return None
         return meter.sums_kw[start] / meter.counts[start]
 
+    def trusted_mean_kw(self, key: str, start: datetime) -> float | None:
+        """The interval's mean, or None when the meter had stuck by the interval's end."""
+        stuck = self.stuck_since(key)
+        if stuck is not None and stuck <= start + self.interval:
+            return None
+        return self.mean_kw(key, start)
+
     def last_seen(self, key: str) -> datetime | None:
         meter = self._meters.get(key)
         return None if meter is None else meter.last_ts

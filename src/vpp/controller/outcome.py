@@ -7,8 +7,6 @@ it (stale or stuck meters are no evidence, DOMAIN.md).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import numpy as np
 from pydantic import AwareDatetime
 
@@ -86,10 +84,7 @@ def event_outcome(
         base = np.asarray(schedule.baseline_kw[window], dtype=float)
         measured: list[float | None] = []
         for i, t in enumerate(range(window.start, window.stop)):
-            mean = monitor.mean_kw(key, grid.starts[t])
-            stuck = monitor.stuck_since(key)
-            if stuck is not None and stuck <= _end(run, t):
-                mean = None
+            mean = monitor.trusted_mean_kw(key, grid.starts[t])
             measured.append(mean)
             if mean is None:
                 missing[i] += 1
@@ -133,7 +128,3 @@ def event_outcome(
         intervals=intervals,
         settlement=settle_event(run.event_id, deliveries, grid.dt_h, rule),
     )
-
-
-def _end(run: EventRun, t: int) -> datetime:
-    return run.grid.starts[t] + run.grid.interval

@@ -79,6 +79,10 @@ class EventRun:
         """Resources asked for something in this event, dropped ones included."""
         return [key for key, s in self.schedules.items() if commanded(s) or key in self.dropped]
 
+    def was_sent(self, key: str) -> bool:
+        """Whether any command of this event has gone to the resource."""
+        return any(k == key for k, _ in self.sent)
+
     def kept(self) -> list[str]:
         return [k for k, s in self.schedules.items() if commanded(s) and k not in self.dropped]
 
