@@ -32,23 +32,56 @@ class Will:
 
 @dataclass
 class Traffic:
-    """Message counts shared by the links of one process.
+    """The messages of one process that are on their way, matched publish to arrival.
 
-    The simulator waits for ``received >= published`` before it advances its clock, so a
-    faster-than-real-time run never outruns its own messages. The in-memory broker counts
-    each copy it delivers; an MQTT link counts one per publish, which is exact in a
-    simulation, where every message of the contract has one subscriber (the controller or
-    one gateway).
+    The simulator waits until nothing is in flight before it advances its clock, so a
+    faster-than-real-time run never outruns its own messages. Arrivals are matched to
+    publishes by topic and payload, not merely counted: a broker also delivers messages no
+    publish of ours accounts for (retained statuses on every subscription, wills, QoS 1
+    duplicates, what an earlier run left retained), and a count would let each of those
+    hide a message still on its way. Every message of the contract has one subscriber in a
+    simulation, so one arrival settles one publish.
     """
 
     published: int = 0
     received: int = 0
+    unmatched: int = 0  # arrivals no publish in flight accounts for
     dropped: int = 0  # publish attempts while disconnected
-    lost: int = 0  # sent, but the receiver was gone (counted by the simulator)
+    lost: int = 0  # sent, but the receiver was gone (given up by the simulator)
+    _pending: Counter[tuple[str, bytes]] = field(default_factory=Counter, repr=False)
+    _in_flight: int = 0
 
     @property
     def in_flight(self) -> int:
-        return max(0, self.published - self.received)
+        return self._in_flight
+
+    def sent(self, topic: str, payload: bytes) -> None:
+        """A message is on its way from now (before the broker has even seen it)."""
+        self.published += 1
+        self._pending[topic, payload] += 1
+        self._in_flight += 1
+
+    def unsent(self, topic: str, payload: bytes) -> None:
+        """A message counted as sent will never arrive (its connection broke first)."""
+        if self._pending[topic, payload] > 0:
+            self._pending[topic, payload] -= 1
+            self._in_flight -= 1
+
+    def arrived(self, topic: str, payload: bytes) -> None:
+        self.received += 1
+        if self._pending[topic, payload] > 0:
+            self._pending[topic, payload] -= 1
+            self._in_flight -= 1
+        else:
+            self.unmatched += 1
+
+    def give_up(self) -> int:
+        """Count everything still in flight as lost (its receiver is gone); how many."""
+        count = self._in_flight
+        self.lost += count
+        self._pending.clear()
+        self._in_flight = 0
+        return count
 
 
 @dataclass

@@ -176,7 +176,7 @@ class InMemoryLink:
                 continue
             topic, payload = item
             self.stats.received += 1
-            self.broker.traffic.received += 1
+            self.broker.traffic.arrived(topic, payload)
             try:
                 self._on_message(topic, payload)
             except Exception:  # a handler bug must not kill the link
@@ -184,14 +184,15 @@ class InMemoryLink:
                 self.stats.errors["handler"] += 1
 
     def _enqueue(self, topic: str, payload: bytes) -> None:
-        self.broker.traffic.published += 1  # counted per copy delivered: exact in memory
+        self.broker.traffic.sent(topic, payload)  # counted per copy delivered: exact in memory
         self._queue.put_nowait((topic, payload))
 
     def _lost(self) -> None:
         """The connection dropped under us; queued messages are lost, as on a real socket."""
         self._connected = False
-        lost = sum(1 for item in self._drain() if item is not None)
-        self.broker.traffic.received += lost  # they will never arrive: not in flight
+        for item in self._drain():
+            if item is not None:  # it will never arrive: not in flight
+                self.broker.traffic.unsent(*item)
         self._queue.put_nowait(None)  # wake the receive loop so it starts reconnecting
 
     def _drain(self) -> list[tuple[str, bytes] | None]:

@@ -254,8 +254,7 @@ async def settle(traffic: Traffic, controller: Controller, over_network: bool) -
         if traffic.received != last_received:
             last_received, last_progress = traffic.received, loop.time()
         if over_network and traffic.in_flight and loop.time() - last_progress > LOST_AFTER_S:
-            traffic.lost += traffic.in_flight
-            traffic.published = traffic.received
+            traffic.give_up()
         quiet = quiet + 1 if traffic.in_flight == 0 else 0
         if loop.time() > deadline:
             logger.warning("%d messages still in flight; moving on", traffic.in_flight)

@@ -158,7 +158,7 @@ class MqttLink:
         if not self._connected or client is None or lost is None or lost.done():
             return self._drop(topic, "not connected")
         if self.traffic is not None:
-            self.traffic.published += 1  # in flight from now: a simulation must wait for it
+            self.traffic.sent(topic, payload)  # in flight from now: a simulation waits for it
         sending = asyncio.ensure_future(client.publish(topic, payload, qos=qos, retain=retain))
         try:
             # a connection lost mid-way would leave aiomqtt waiting out its whole timeout
@@ -168,12 +168,12 @@ class MqttLink:
             raise
         if not sending.done():
             sending.cancel()
-            return self._drop(topic, "connection lost", counted=True)
+            return self._drop(topic, "connection lost", unsent=payload)
         try:
             sending.result()
         except aiomqtt.MqttError as exc:
             self.stats.errors["publish"] += 1
-            return self._drop(topic, str(exc), counted=True)
+            return self._drop(topic, str(exc), unsent=payload)
         self.stats.published += 1
         return True
 
@@ -317,21 +317,23 @@ class MqttLink:
     def _deliver(self, message: aiomqtt.Message) -> None:
         topic = message.topic.value
         self.stats.received += 1
+        payload = _as_bytes(message.payload)
         if self.traffic is not None:
-            self.traffic.received += 1
+            self.traffic.arrived(topic, payload)
         try:
-            self._on_message(topic, _as_bytes(message.payload))
+            self._on_message(topic, payload)
         except Exception:  # a handler bug must not kill the link
             logger.exception("%s: message handler failed on %s", self.client_id, topic)
             self.stats.errors["handler"] += 1
 
-    def _drop(self, topic: str, reason: str, *, counted: bool = False) -> bool:
+    def _drop(self, topic: str, reason: str, *, unsent: bytes | None = None) -> bool:
+        """Count a message that will not arrive; ``unsent`` when it was counted as sent."""
         logger.debug("%s: dropped message to %s: %s", self.client_id, topic, reason)
         self.stats.dropped += 1
         if self.traffic is not None:
             self.traffic.dropped += 1
-            if counted:
-                self.traffic.published -= 1  # it will never arrive: not in flight
+            if unsent is not None:
+                self.traffic.unsent(topic, unsent)
         return False
 
 
