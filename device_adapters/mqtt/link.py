@@ -168,6 +168,7 @@ class MqttLink:
             raise
         if not sending.done():
             sending.cancel()
+            sending.add_done_callback(_retrieve)  # it may still end in aiomqtt's own error
             return self._drop(topic, "connection lost", unsent=payload)
         try:
             sending.result()
@@ -335,6 +336,12 @@ class MqttLink:
             if unsent is not None:
                 self.traffic.unsent(topic, unsent)
         return False
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Read an abandoned publish's outcome, so asyncio does not log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _as_bytes(payload: str | bytes | bytearray | int | float | None) -> bytes:

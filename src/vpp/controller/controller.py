@@ -162,6 +162,14 @@ class Controller:
         """Whether a solve is running (a simulation waits for it before moving time on)."""
         return self._solving > 0
 
+    def update_district(self, district: District) -> None:
+        """Take new registrations (the service): later plans and re-plans see them; a
+        running plan keeps its own district, and its resources stay addressable."""
+        live = {key for run in self._live_runs() for key in run.schedules}
+        kept = {key: ref for key, ref in self._refs.items() if key in live}
+        self.district = district
+        self._refs = kept | {ref.key: ref for ref in district.resources()}
+
     def submit(self, event: DemandResponseEvent) -> EventRun:
         if event.event_id in self.runs:
             raise VppError(f"event_id: {event.event_id!r} already submitted")
@@ -234,6 +242,9 @@ class Controller:
         try:
             await self._plan(run)
             while True:
+                # Cleared before the checks, not before the sleep: a cancel or a change that
+                # lands while this pass awaits (a solve, a send) then cuts the sleep short.
+                run.changed.clear()
                 now = self.clock.now()
                 if run.cancel_reason is not None:
                     await self._finish(run, EventState.CANCELLED, run.cancel_reason)
@@ -274,7 +285,6 @@ class Controller:
             wake = max(wake, self._send_time(run, span[0]))
         if span is None:
             wake = max(wake, run.event.end)
-        run.changed.clear()
         sleeper = asyncio.ensure_future(self.clock.sleep_until(wake))
         changed = asyncio.ensure_future(run.changed.wait())
         try:
