@@ -1,12 +1,14 @@
 """Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``,
-``vpp simulate``."""
+``vpp simulate``, ``vpp serve``, ``vpp token``."""
 
 from vpp.cli import (  # noqa: F401  (importing registers the commands)
     baseline_cmd,
     capability_cmd,
     dispatch_cmd,
     history_cmd,
+    serve_cmd,
     simulate_cmd,
+    token_cmd,
 )
 from vpp.cli.app import app
 

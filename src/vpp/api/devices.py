@@ -1,0 +1,105 @@
+"""The device fabric the service dispatches to: the embedded broker or an MQTT broker, and
+optionally one simulated gateway per registered site (``--simulated-devices``).
+
+Simulated gateways run the HIL simulator's device physics on the service clock, so a
+newcomer sees dispatch, telemetry and settlement on one machine; real gateways speak the
+same MQTT contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from vpp.api.clock import ScaledClock
+from vpp.api.recorder import RecordingAdapter
+from vpp.device_adapters import ContractAdapter, InMemoryBroker, Link, Will
+from vpp.domain import District, Site
+
+if TYPE_CHECKING:
+    from vpp.hil_sim.gateway import SimulatedGateway
+
+logger = logging.getLogger(__name__)
+
+
+class DeviceFabric:
+    """Creates the controller's adapter and keeps simulated gateways in step with the clock."""
+
+    def __init__(
+        self, clock: ScaledClock, mqtt_url: str | None, simulated: bool, tick_s: float
+    ) -> None:
+        self.clock = clock
+        self.mqtt_url = mqtt_url
+        self.simulated = simulated
+        self.tick_s = tick_s
+        self.broker = None if mqtt_url else InMemoryBroker()
+        self.adapter = RecordingAdapter(ContractAdapter(self._link("vpp-controller"), clock.now))
+        self.gateways: dict[str, SimulatedGateway] = {}
+        self._sites: dict[str, Site] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.mqtt_url or "embedded"
+
+    def _link(self, client_id: str, will: Will | None = None) -> Link:
+        if self.broker is not None:
+            return self.broker.link(client_id, will=will)
+        from vpp.device_adapters.mqtt import MqttLink
+
+        assert self.mqtt_url is not None
+        return MqttLink(self.mqtt_url, client_id, will=will)
+
+    async def start(self) -> None:
+        if self.simulated:
+            self._task = asyncio.create_task(self._step_loop(), name="vpp.api.devices.step")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for gateway in self.gateways.values():
+            with contextlib.suppress(Exception):
+                await gateway.stop()
+        self.gateways.clear()
+
+    async def follow(self, district: District) -> None:
+        """Simulated gateways for every site of the district; a changed site gets a new one."""
+        if not self.simulated:
+            return
+        from vpp.hil_sim.gateway import SimulatedGateway, status_will
+
+        sites = {s.site_id: s for e in district.enterprises for s in e.sites}
+        now = self.clock.now()
+        day = now.astimezone(district.tz).date()
+        for site_id in set(self.gateways) - set(sites):  # a site no longer registered
+            await self.gateways.pop(site_id).stop()
+            self._sites.pop(site_id, None)
+        for site_id, site in sites.items():
+            if self._sites.get(site_id) == site:
+                continue
+            old = self.gateways.pop(site_id, None)
+            if old is not None:
+                await old.stop()
+            link = self._link(f"gw-{site_id}", status_will(site_id, now))
+            gateway = SimulatedGateway.for_site(
+                district, site_id, link, now=self.clock.now, day=day, counterfactual=False
+            )
+            await gateway.start()
+            self.gateways[site_id] = gateway
+            self._sites[site_id] = site
+            logger.info("simulated gateway for site %s started", site_id)
+
+    async def _step_loop(self) -> None:
+        """Every tick, each simulated device moves to the clock's time and reports."""
+        while True:
+            await asyncio.sleep(self.clock.wall_seconds(self.tick_s))
+            now = self.clock.now()
+            for gateway in list(self.gateways.values()):
+                try:
+                    await gateway.step(now)
+                except Exception:
+                    logger.exception("simulated gateway %s failed a step", gateway.site_id)

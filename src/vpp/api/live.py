@@ -1,0 +1,144 @@
+"""Event views built from the store, topped up with the live run for what is still ahead."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from vpp.api.progress import event_starts, plan_summary
+from vpp.api.views import (
+    EnterpriseEventView,
+    EventView,
+    IntervalView,
+    RedispatchView,
+    StateView,
+)
+from vpp.store import DeliveryRow, EventRecord
+
+if TYPE_CHECKING:
+    from vpp.api.service import Service
+
+#: Settlement totals summed over enterprise lines.
+_TOTALS = ("asked_kwh", "delivered_kwh", "credited_kwh", "payment_cny", "penalty_cny")
+
+
+def _totals(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {name: round(sum(line[name] for line in lines), 3) for name in _TOTALS}
+    out["enterprises"] = lines
+    return out
+
+
+async def event_view(service: Service, record: EventRecord) -> EventView:
+    event = record.event
+    event_id = event.event_id
+    store = service.store
+    interval_min = service.settings.controller.interval_min
+    dt_h = interval_min / 60.0
+    target_kw = event.target_kw_for(service.frame.peak_load_kw)
+    rows: dict[datetime, list[DeliveryRow]] = defaultdict(list)
+    for row in await store.events.deliveries(event_id):
+        rows[row.interval_start].append(row)
+    run = service.live_run(event_id)
+    planned_ahead: dict[datetime, float] = {}
+    if run is not None and run.problem is not None:
+        planned = run.planned_response_kw(run.kept())
+        planned_ahead = {s: float(planned[t]) for t, s in enumerate(run.grid.starts)}
+    intervals = []
+    for start in event_starts(event, interval_min):
+        measured = rows.get(start)
+        if not measured:
+            intervals.append(
+                IntervalView(
+                    start=start, target_kw=target_kw, planned_kw=planned_ahead.get(start, 0.0)
+                )
+            )
+            continue
+        baseline = sum(r.baseline_kw for r in measured)
+        actual = sum(r.baseline_kw if r.measured_kw is None else r.measured_kw for r in measured)
+        delivered = event.direction * (baseline - actual)
+        intervals.append(
+            IntervalView(
+                start=start,
+                target_kw=target_kw,
+                planned_kw=sum(r.asked_kw for r in measured),
+                baseline_kw=baseline,
+                actual_kw=actual,
+                delivered_kw=delivered,
+                shortfall_kw=max(0.0, target_kw - delivered),
+                met=delivered >= target_kw - 1e-6,
+                missing_meters=sum(r.measured_kw is None for r in measured),
+            )
+        )
+    redispatches = [
+        RedispatchView(
+            at=d["at"],
+            reason=d["reason"],
+            from_interval=d.get("from_interval"),
+            dropped=d["dropped"],
+            added=d["added"],
+            residual_kw=d["residual_kw"],
+            solver_status=d["solver_status"],
+        )
+        for d in await store.events.decisions(event_id)
+        if d["kind"] == "replan"
+    ]
+    lines = [data for _, _, data in await store.events.settlements(event_id=event_id)]
+    plan = record.plan
+    if plan is None and run is not None and run.initial is not None:
+        plan = plan_summary(run)
+    return EventView(
+        event=event,
+        state=run.lifecycle.state.value if run is not None else record.state,
+        target_kw=target_kw,
+        plan=plan,
+        history=[
+            StateView(at=h.at, state=h.state, note=h.note, incarnation=h.incarnation)
+            for h in await store.events.history(event_id)
+        ],
+        intervals=intervals,
+        delivered_kwh=sum((i.delivered_kw or 0.0) * dt_h for i in intervals),
+        shortfall_kwh=sum((i.shortfall_kw or 0.0) * dt_h for i in intervals),
+        redispatches=redispatches,
+        devices_redispatched=sorted({k for r in redispatches for k in (*r.dropped, *r.added)}),
+        settlement=_totals(lines) if record.finalized else None,
+    )
+
+
+async def enterprise_event_view(
+    service: Service, record: EventRecord, enterprise_id: str
+) -> EnterpriseEventView:
+    """One enterprise's part of an event: its resources, asked and delivered energy."""
+    event = record.event
+    dt_h = service.settings.controller.interval_min / 60.0
+    mine = [
+        r
+        for r in await service.store.events.deliveries(event.event_id)
+        if r.enterprise_id == enterprise_id
+    ]
+    enterprise = await service.store.enterprises.get(enterprise_id)
+    sites = {s.site_id for s in enterprise.sites} if enterprise is not None else set()
+    planned = (record.plan or {}).get("participants", [])
+    resources = sorted(
+        {k for k in planned if k.split("/")[0] in sites}
+        | {f"{r.site_id}/{r.resource_id}" for r in mine}
+    )
+    delivered = None
+    if mine:
+        delivered = sum(
+            event.direction
+            * (r.baseline_kw - (r.baseline_kw if r.measured_kw is None else r.measured_kw))
+            * dt_h
+            for r in mine
+        )
+    lines = await service.store.events.settlements(
+        event_id=event.event_id, enterprise_id=enterprise_id
+    )
+    return EnterpriseEventView(
+        event=event,
+        state=record.state,
+        resources=resources,
+        asked_kwh=sum(r.asked_kw * dt_h for r in mine),
+        delivered_kwh=delivered,
+        settlement=lines[0][2] if lines else None,
+    )

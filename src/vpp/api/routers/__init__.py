@@ -1,0 +1,1 @@
+"""One router per audience: enterprises, events, capability, simulations, tokens."""

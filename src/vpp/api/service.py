@@ -1,0 +1,387 @@
+"""The running service: store, controller, device fabric and clock together.
+
+It owns the one copy of the district (frame + registered enterprises), persists every
+event before the controller sees it, writes the controller's progress to the store, and
+on start resumes the events a previous process left unfinished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+
+from vpp.api.clock import ScaledClock
+from vpp.api.devices import DeviceFabric
+from vpp.api.district import DistrictFrame, load_frame
+from vpp.api.errors import ConflictError, InvalidInputError, NotFoundError
+from vpp.api.progress import ProgressWriter, settle
+from vpp.api.settings import ServiceSettings
+from vpp.api.simulations import SimulationManager
+from vpp.api.views import EventChange, EventRequest
+from vpp.config import describe_validation_error
+from vpp.controller import Controller, EventRun
+from vpp.domain import DemandResponseEvent, District, Enterprise
+from vpp.settlement import resolve_rule
+from vpp.store import EventRecord, Store, create_engine
+from vpp.store.events import FINAL_STATES
+
+logger = logging.getLogger(__name__)
+
+#: Settings key of the clock's origin, so a restart continues the same time line.
+CLOCK_KEY = "clock"
+
+
+def preflight(settings: ServiceSettings) -> None:
+    """Refuse wrong settings before serving, each error naming its option and reason."""
+    create_engine(settings.db_url)  # DatabaseUrlError names --db
+    load_frame(settings.district_file)  # ConfigError names the file and the field
+    resolve_rule(settings.settlement_rule)
+    if settings.mqtt_url is not None:
+        from vpp.device_adapters.mqtt import parse_url
+
+        parse_url(settings.mqtt_url)
+
+
+class Service:
+    """Everything ``vpp serve`` runs; the API routes call its methods."""
+
+    def __init__(self, settings: ServiceSettings, store: Store) -> None:
+        resolve_rule(settings.settlement_rule)  # an unknown rule fails at start, by name
+        self.settings = settings
+        self.store = store
+        self.frame: DistrictFrame = load_frame(settings.district_file)
+        self.district: District | None = None
+        self.clock = ScaledClock.resume(None, settings.time_scale)
+        self.fabric: DeviceFabric | None = None
+        self.controller: Controller | None = None
+        self.writer: ProgressWriter | None = None
+        self.simulations = SimulationManager(store, settings.data_dir, settings.scenarios_dir)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve")
+        self._registration_lock = asyncio.Lock()
+        self._event_lock = asyncio.Lock()
+        self._sync_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(minutes=self.settings.controller.interval_min)
+
+    # -- start and stop --------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.clock = ScaledClock.resume(
+            await self.store.settings.get(CLOCK_KEY), self.settings.time_scale
+        )
+        await self.store.settings.put(CLOCK_KEY, self.clock.to_dict())
+        now = self.clock.now()
+        await self.store.simulations.interrupt_running(now)
+        self.fabric = DeviceFabric(
+            self.clock,
+            self.settings.mqtt_url,
+            self.settings.simulated_devices,
+            self.settings.device_tick_s,
+        )
+        await self.fabric.start()
+        enterprises = await self._seed_from_frame(now)
+        if enterprises:
+            await self._apply(self.frame.with_enterprises(enterprises))
+        await self._recover(now)
+        self._sync_task = asyncio.create_task(self._sync_loop(), name="vpp.api.sync")
+        logger.info(
+            "service started: %d enterprises, clock %s (x%g), devices %s",
+            len(enterprises),
+            now.isoformat(timespec="seconds"),
+            self.clock.scale,
+            self.fabric.name,
+        )
+
+    async def stop(self) -> None:
+        """Write what is left and disconnect. Setpoints in force are not released: their
+        leases end on their own, and a restarted service resumes the events."""
+        self._stopping.set()  # the loop finishes its round: no write is cut off midway
+        if self._sync_task is not None:
+            with contextlib.suppress(Exception):
+                await self._sync_task
+        with contextlib.suppress(Exception):
+            await self.sync_once()
+        await self.simulations.stop()
+        if self.controller is not None:
+            await self.controller.stop(release=False)
+        if self.fabric is not None:
+            await self.fabric.stop()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _seed_from_frame(self, now: datetime) -> list[Enterprise]:
+        """Register the district file's enterprises the store does not have yet."""
+        stored = await self.store.enterprises.all()
+        known = {e.enterprise_id for e in stored}
+        missing = [e for e in self.frame.enterprises if e.enterprise_id not in known]
+        if missing:
+            self.frame.with_enterprises([*stored, *missing])  # refuses a clash, by field
+            await self.store.enterprises.save(missing, now)
+            logger.info(
+                "registered %d enterprises from %s", len(missing), self.settings.district_file
+            )
+        return sorted([*stored, *missing], key=lambda e: e.enterprise_id)
+
+    async def _apply(self, district: District) -> None:
+        """Make a district current: the controller plans with it, gateways follow it."""
+        assert self.fabric is not None
+        self.district = district
+        if self.controller is None:
+            self.controller = Controller(
+                district,
+                self.fabric.adapter,
+                self.clock,
+                self.settings.controller,
+                executor=self._executor,
+            )
+            self.writer = ProgressWriter(
+                self.store,
+                self.controller.monitor,
+                self.settings.controller.evaluation_delay_s,
+                self.settings.settlement_rule,
+            )
+            await self.controller.start()
+        else:
+            self.controller.update_district(district)
+        await self.fabric.follow(district)
+
+    async def _recover(self, now: datetime) -> None:
+        """Resume unfinished events from now; settle those whose window passed meanwhile."""
+        for record in await self.store.events.unfinished():
+            event = record.event
+            resumed = None if record.state in FINAL_STATES else self._remaining(event, now)
+            if resumed is None or self.controller is None or self.writer is None:
+                if record.state not in FINAL_STATES:
+                    note = "the window passed while the service was down"
+                    await self.store.events.record_progress(
+                        event.event_id,
+                        record.incarnation + 1,
+                        [(0, now, "completed", note)],
+                        [],
+                        [],
+                        now,
+                    )
+                await settle(
+                    self.store,
+                    event,
+                    self.settings.controller.interval_min,
+                    self.settings.settlement_rule,
+                    now,
+                )
+                continue
+            incarnation = record.incarnation + 1
+            await self.store.events.update(event.event_id, now, incarnation=incarnation)
+            run = self.controller.submit(resumed)
+            note = f"resumed after a restart, dispatching from {resumed.start.isoformat()}"
+            self.writer.track(run, incarnation, note)
+            logger.warning("event %s: %s", event.event_id, note)
+
+    def _remaining(self, event: DemandResponseEvent, now: datetime) -> DemandResponseEvent | None:
+        """The event from the interval running now; None when its window is over.
+
+        The running interval is kept: its leases held through the restart (they end with
+        the interval), and its measured mean comes from the telemetry after the restart.
+        """
+        if now <= event.start:
+            return event
+        passed = math.floor((now - event.start) / self.interval)
+        start = event.start + passed * self.interval
+        if start >= event.end:
+            return None
+        return event.model_copy(update={"start": start})
+
+    async def _sync_loop(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.sync_period_s)
+            try:
+                await self.sync_once()
+            except Exception:
+                logger.exception("writing progress to the store failed; retrying")
+
+    async def sync_once(self) -> None:
+        if self.writer is not None and self.fabric is not None:
+            await self.writer.sync(self.clock.now(), self.fabric.adapter.drain, self.district)
+
+    # -- registrations ---------------------------------------------------------------
+
+    async def register(self, enterprise: Enterprise) -> bool:
+        """Create or replace an enterprise; refused whole when the district would be
+        invalid. Returns whether it was created."""
+        async with self._registration_lock:
+            stored = await self.store.enterprises.all()
+            others = [e for e in stored if e.enterprise_id != enterprise.enterprise_id]
+            enterprises = sorted([*others, enterprise], key=lambda e: e.enterprise_id)
+            try:
+                district = self.frame.with_enterprises(enterprises)
+            except ValidationError as exc:
+                prefix = f"enterprises.{enterprises.index(enterprise)}."
+                problems = [
+                    (path.removeprefix(prefix), reason)
+                    for path, reason in describe_validation_error(exc)
+                ]
+                raise InvalidInputError("the registration is not valid", problems) from None
+            created = (await self.store.enterprises.save([enterprise], self.clock.now()))[0]
+            await self._apply(district)
+            return created
+
+    async def enterprise(self, enterprise_id: str) -> Enterprise:
+        found = await self.store.enterprises.get(enterprise_id)
+        if found is None:
+            raise NotFoundError(f"enterprise {enterprise_id!r}: not registered")
+        return found
+
+    # -- events ----------------------------------------------------------------------
+
+    def require_district(self) -> District:
+        return self._live()[2]
+
+    def _live(self) -> tuple[Controller, ProgressWriter, District]:
+        if self.controller is None or self.writer is None or self.district is None:
+            raise ConflictError("no enterprise is registered yet: nothing to dispatch")
+        return self.controller, self.writer, self.district
+
+    async def create_event(
+        self, request: EventRequest, idempotency_key: str | None
+    ) -> tuple[EventRecord, bool]:
+        """Store and submit an event; a repeated idempotency key returns the first one."""
+        digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+        async with self._event_lock:
+            if idempotency_key is not None:
+                existing = await self.store.events.by_idempotency_key(idempotency_key)
+                if existing is not None:
+                    if existing.request_digest != digest:
+                        raise ConflictError(
+                            "Idempotency-Key: already used for a different request",
+                            [("Idempotency-Key", "reuse it only to retry the same request")],
+                        )
+                    return existing, False
+            controller, writer, district = self._live()
+            now = self.clock.now()
+            event = self._event(request, district, now)
+            record = await self.store.events.create(event, now, idempotency_key, digest)
+            run = controller.submit(event)
+            writer.track(run, 0)
+        await self._wait_for_plan(run)
+        return record, True
+
+    def _event(
+        self, request: EventRequest, district: District, now: datetime
+    ) -> DemandResponseEvent:
+        step = self.interval
+        if request.start is not None:
+            start = request.start
+            self.check_boundary("start", start, district)
+            if start < now:
+                raise InvalidInputError(
+                    "start is in the past",
+                    [("start", f"must not be before now ({now.isoformat(timespec='seconds')})")],
+                )
+        else:
+            assert request.lead_min is not None
+            earliest = now + timedelta(minutes=request.lead_min)
+            start = self.next_boundary(earliest, district)
+        if request.end is not None:
+            end = request.end
+            self.check_boundary("end", end, district)
+        else:
+            assert request.duration_min is not None
+            end = start + timedelta(minutes=request.duration_min)
+            if (end - start) % step:
+                raise InvalidInputError(
+                    "duration_min is not a whole number of intervals",
+                    [
+                        (
+                            "duration_min",
+                            f"must be a multiple of {self.settings.controller.interval_min}",
+                        )
+                    ],
+                )
+        if end - start > timedelta(days=1):
+            raise InvalidInputError("window too long", [("end", "a window lasts at most 24 h")])
+        event_id = request.event_id or (
+            f"ev-{start.astimezone(district.tz):%Y%m%d-%H%M}-{secrets.token_hex(2)}"
+        )
+        return DemandResponseEvent(
+            event_id=event_id,
+            kind=request.kind,
+            start=start,
+            end=end,
+            target_kw=request.target_kw,
+            target_pct_of_peak=request.target_pct_of_peak,
+            notice=request.notice,
+            issued_at=min(now, start),
+        )
+
+    def check_boundary(self, field: str, ts: datetime, district: District) -> None:
+        local = ts.astimezone(district.tz)
+        minutes = local.hour * 60 + local.minute
+        if local.second or local.microsecond or minutes % self.settings.controller.interval_min:
+            raise InvalidInputError(
+                f"{field} is not on an interval boundary",
+                [(field, f"must fall on a {self.settings.controller.interval_min}-min boundary")],
+            )
+
+    def next_boundary(self, ts: datetime, district: District) -> datetime:
+        local = ts.astimezone(district.tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        steps = math.ceil((local - midnight) / self.interval)
+        return (midnight + steps * self.interval).astimezone(ts.tzinfo)
+
+    async def _wait_for_plan(self, run: EventRun) -> None:
+        """Until the first plan exists (or the wait is over): the reply carries it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.plan_wait_s
+        while run.initial is None and not run.lifecycle.finished and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def event_record(self, event_id: str) -> EventRecord:
+        record = await self.store.events.get(event_id)
+        if record is None:
+            raise NotFoundError(f"event {event_id!r}: not found")
+        return record
+
+    def live_run(self, event_id: str) -> EventRun | None:
+        if self.writer is None:
+            return None
+        tracked = self.writer.tracked.get(event_id)
+        return None if tracked is None else tracked.run
+
+    async def modify_event(self, event_id: str, change: EventChange) -> EventRecord:
+        record = await self.event_record(event_id)
+        run = self.live_run(event_id)
+        if run is None or run.lifecycle.finished or self.controller is None:
+            raise ConflictError(f"event {event_id!r}: already {record.state}; it cannot change")
+        self.controller.modify(
+            event_id, target_kw=change.target_kw, target_pct=change.target_pct_of_peak
+        )
+        event = record.event.model_copy(
+            update={"target_kw": change.target_kw, "target_pct_of_peak": change.target_pct_of_peak}
+        )
+        await self.store.events.update(event_id, self.clock.now(), event=event)
+        return await self.event_record(event_id)
+
+    async def cancel_event(self, event_id: str, reason: str) -> EventRecord:
+        record = await self.event_record(event_id)
+        run = self.live_run(event_id)
+        if run is None or run.lifecycle.finished or self.controller is None:
+            raise ConflictError(f"event {event_id!r}: already {record.state}; nothing to cancel")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10.0
+        while not run.lifecycle.finished and loop.time() < deadline:
+            # Asked again until it takes: a cancel that lands while the run is planning
+            # can be missed until the run's next wake-up (reported to the controller's owner).
+            self.controller.cancel(event_id, reason)
+            await asyncio.sleep(0.05)
+        await self.sync_once()
+        return await self.event_record(event_id)

@@ -1,0 +1,43 @@
+"""How ``vpp serve`` runs: database, district, device fabric, clock and limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from vpp.controller import ControllerSettings
+from vpp.domain import FrozenModel
+from vpp.settlement import DEFAULT_RULE
+from vpp.store import DEFAULT_DB_URL
+
+#: The district frame used when ``--district`` is not given (feeders, peak, zone, history).
+DEFAULT_DISTRICT = Path(__file__).with_name("default_district.yaml")
+
+
+class ServiceSettings(FrozenModel):
+    db_url: str = DEFAULT_DB_URL
+    district_file: Path = DEFAULT_DISTRICT
+    mqtt_url: str | None = Field(default=None, description="None: the embedded broker")
+    simulated_devices: bool = Field(
+        default=False, description="simulated gateways for every registered site"
+    )
+    time_scale: float = Field(
+        default=1.0, ge=1.0, le=3600.0, description="simulated seconds per wall second"
+    )
+    data_dir: Path = Field(default=Path("vpp-data"), description="simulation reports")
+    scenarios_dir: Path = Field(
+        default=Path("configs/scenarios"), description="where named scenarios are looked up"
+    )
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
+    settlement_rule: str = DEFAULT_RULE
+    plan_wait_s: float = Field(
+        default=15.0, ge=0, description="how long POST /v1/events waits for the first plan [s]"
+    )
+    sync_period_s: float = Field(
+        default=1.0, gt=0, description="how often progress is written to the store [s, wall]"
+    )
+    device_tick_s: float = Field(
+        default=30.0, gt=0, description="simulated gateways report this often [s, clock]"
+    )
+    controller: ControllerSettings = ControllerSettings()

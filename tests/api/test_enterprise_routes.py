@@ -1,0 +1,125 @@
+"""Registering enterprises, sites and resources; refusals name the field and store nothing."""
+
+from __future__ import annotations
+
+import copy
+
+from api_helpers import Api, acme
+
+
+async def test_put_enterprise_creates_then_replaces(api: Api) -> None:
+    created = await api.register("acme")
+    assert created.status_code == 201
+    assert created.json()["created"] is True
+    again = await api.register("acme")
+    assert again.status_code == 200
+    assert again.json()["created"] is False
+    stored = await api.client.get("/v1/enterprises/acme", headers=api.auth("acme"))
+    assert stored.json() == created.json()["enterprise"]
+
+
+async def test_invalid_resource_is_422_with_field_path_and_nothing_is_stored(api: Api) -> None:
+    body = acme("acme")
+    body["sites"][0]["resources"][1]["max_discharge_kw"] = -5
+    response = await api.client.put("/v1/enterprises/acme", json=body, headers=api.auth("acme"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert {
+        "field": "sites.0.resources.1.max_discharge_kw",
+        "reason": "Input should be greater than 0",
+    } in error["details"]
+    missing = await api.client.get("/v1/enterprises/acme", headers=api.auth("acme"))
+    assert missing.status_code == 404
+
+
+async def test_registration_that_breaks_the_district_is_refused_whole(api: Api) -> None:
+    await api.register("acme")
+    clash = acme("other")
+    clash["sites"][0]["site_id"] = "acme-site"  # site ids name MQTT topics: unique
+    response = await api.client.put("/v1/enterprises/other", json=clash, headers=api.auth("other"))
+    assert response.status_code == 422
+    details = response.json()["error"]["details"]
+    assert details == [{"field": "sites.0.site_id", "reason": "duplicate 'acme-site'"}]
+    unknown_feeder = acme("other")
+    unknown_feeder["feeder_id"] = "f9"
+    response = await api.client.put(
+        "/v1/enterprises/other", json=unknown_feeder, headers=api.auth("other")
+    )
+    assert response.json()["error"]["details"] == [
+        {"field": "feeder_id", "reason": "unknown feeder 'f9'"}
+    ]
+    listed = await api.client.get("/v1/enterprises", headers=api.auth("operator"))
+    assert [e["enterprise_id"] for e in listed.json()["items"]] == ["acme"]
+    assert api.service.district is not None
+    assert [e.enterprise_id for e in api.service.district.enterprises] == ["acme"]
+
+
+async def test_path_and_body_ids_must_agree(api: Api) -> None:
+    response = await api.client.put(
+        "/v1/enterprises/acme", json=acme("zeta"), headers=api.auth("acme")
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "enterprise_id"
+
+
+async def test_put_resource_adds_then_replaces_it_on_its_site(api: Api) -> None:
+    await api.register("acme")
+    resource = copy.deepcopy(acme("acme")["sites"][0]["resources"][1])
+    resource["resource_id"] = "bess-2"
+    path = "/v1/enterprises/acme/sites/acme-site/resources/bess-2"
+    added = await api.client.put(path, json=resource, headers=api.auth("acme"))
+    assert added.status_code == 201
+    resource["capacity_kwh"] = 500.0
+    replaced = await api.client.put(path, json=resource, headers=api.auth("acme"))
+    assert replaced.status_code == 200
+    site = replaced.json()["enterprise"]["sites"][0]
+    assert [r["resource_id"] for r in site["resources"]] == ["furnace", "bess", "bess-2"]
+    assert site["resources"][2]["capacity_kwh"] == 500.0
+    assert api.service.district is not None
+    keys = {ref.key for ref in api.service.district.resources()}
+    assert "acme-site/bess-2" in keys
+    assert api.service.controller is not None
+    assert "acme-site/bess-2" in {ref.key for ref in api.service.controller.district.resources()}
+    missing = await api.client.put(
+        "/v1/enterprises/acme/sites/nowhere/resources/bess-2",
+        json=resource,
+        headers=api.auth("acme"),
+    )
+    assert missing.status_code == 404
+
+
+async def test_put_site_adds_a_site_to_the_enterprise(api: Api) -> None:
+    await api.register("acme")
+    site = copy.deepcopy(acme("acme")["sites"][0])
+    site["site_id"] = "acme-east"
+    response = await api.client.put(
+        "/v1/enterprises/acme/sites/acme-east", json=site, headers=api.auth("acme")
+    )
+    assert response.status_code == 201
+    assert [s["site_id"] for s in response.json()["enterprise"]["sites"]] == [
+        "acme-site",
+        "acme-east",
+    ]
+
+
+async def test_enterprise_list_pages_in_id_order(api: Api) -> None:
+    for enterprise_id in ("acme", "other"):
+        await api.register(enterprise_id)
+    first = await api.client.get("/v1/enterprises?limit=1", headers=api.auth("operator"))
+    assert first.json()["total"] == 2
+    assert first.json()["next_offset"] == 1
+    second = await api.client.get("/v1/enterprises?limit=1&offset=1", headers=api.auth("operator"))
+    assert [e["enterprise_id"] for e in first.json()["items"] + second.json()["items"]] == [
+        "acme",
+        "other",
+    ]
+    assert second.json()["next_offset"] is None
+
+
+async def test_openapi_document_and_interactive_docs_are_served(api: Api) -> None:
+    document = (await api.client.get("/openapi.json")).json()
+    assert "/v1/enterprises/{enterprise_id}" in document["paths"]
+    docs = await api.client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()

@@ -1,0 +1,134 @@
+"""Operators issue, change and cancel events; bad requests are refused by field."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from api_helpers import EVENT, Api
+
+
+async def create(api: Api, body: dict[str, Any], key: str | None = None) -> Any:
+    headers = api.auth("operator") | ({"Idempotency-Key": key} if key else {})
+    return await api.client.post("/v1/events", json=body, headers=headers)
+
+
+async def test_create_event_returns_201_with_the_first_plan(api: Api) -> None:
+    await api.register()
+    response = await create(api, EVENT | {"event_id": "ev-1"})
+    assert response.status_code == 201
+    view = response.json()
+    assert view["event"]["event_id"] == "ev-1"
+    assert view["state"] == "scheduled"
+    assert view["plan"]["solver_status"] == "optimal"
+    assert view["plan"]["expected_shortfall_kw"] == 0
+    assert set(view["plan"]["participants"]) == {"acme-site/furnace", "acme-site/bess"}
+    assert [i["planned_kw"] >= 200 for i in view["intervals"]] == [True, True]
+    start = view["intervals"][0]["start"]
+    assert start.endswith("Z") or "+" in start  # explicit offsets
+
+
+async def test_retry_with_same_idempotency_key_returns_the_first_event(api: Api) -> None:
+    await api.register()
+    first = await create(api, EVENT, key="retry-1")
+    again = await create(api, EVENT, key="retry-1")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["event"] == first.json()["event"]
+    listed = await api.client.get("/v1/events", headers=api.auth("operator"))
+    assert listed.json()["total"] == 1
+    other = await create(api, EVENT | {"target_kw": 300}, key="retry-1")
+    assert other.status_code == 409
+    assert other.json()["error"]["details"][0]["field"] == "Idempotency-Key"
+
+
+async def test_event_before_any_registration_is_409(api: Api) -> None:
+    response = await create(api, EVENT)
+    assert response.status_code == 409
+    assert "no enterprise" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            {
+                "start": "2020-01-01T11:00:00+08:00",
+                "lead_min": None,
+                "end": "2020-01-01T12:00:00+08:00",
+                "duration_min": None,
+            },
+            "start",
+        ),
+        ({"start": "2030-01-01T11:07:00+08:00", "lead_min": None}, "start"),
+        ({"start": "2030-01-01T11:00:00", "lead_min": None}, "start"),
+        ({"start": "2030-01-01T11:00:00+08:00"}, "start"),
+        ({"duration_min": 20}, "duration_min"),
+        ({"target_pct_of_peak": 5}, "target_kw"),
+        ({"kind": "shave"}, "kind"),
+        ({"target_kw": -1}, "target_kw"),
+        ({"event_id": "Bad Id"}, "event_id"),
+    ],
+    ids=[
+        "past",
+        "off-grid",
+        "naive-time",
+        "start-and-lead",
+        "partial-interval",
+        "two-targets",
+        "unknown-kind",
+        "negative-target",
+        "bad-id",
+    ],
+)
+async def test_bad_event_is_422_naming_the_field_and_stores_nothing(
+    api: Api, change: dict[str, Any], field: str
+) -> None:
+    await api.register()
+    body = {k: v for k, v in (EVENT | change).items() if v is not None}
+    response = await create(api, body)
+    assert response.status_code == 422, response.text
+    fields = [d["field"] for d in response.json()["error"]["details"]]
+    assert field in fields
+    assert (await api.client.get("/v1/events", headers=api.auth("operator"))).json()["total"] == 0
+
+
+async def test_patch_changes_the_target_and_cancel_ends_the_event(api: Api) -> None:
+    await api.register()
+    await create(api, EVENT | {"event_id": "ev-1"})
+    patched = await api.client.patch(
+        "/v1/events/ev-1", json={"target_kw": 250}, headers=api.auth("operator")
+    )
+    assert patched.status_code == 200
+    assert patched.json()["event"]["target_kw"] == 250
+    assert patched.json()["target_kw"] == 250
+    assert api.service.controller is not None
+    assert api.service.controller.runs["ev-1"].event.target_kw == 250
+    cancelled = await api.client.post(
+        "/v1/events/ev-1/cancel", json={"reason": "grid relieved"}, headers=api.auth("operator")
+    )
+    assert cancelled.status_code == 200
+    assert cancelled.json()["state"] == "cancelled", cancelled.json()["history"]
+    assert cancelled.json()["history"][-1]["note"].startswith("grid relieved")
+    again = await api.client.patch(
+        "/v1/events/ev-1", json={"target_kw": 100}, headers=api.auth("operator")
+    )
+    assert again.status_code == 409
+    unknown = await api.client.get("/v1/events/ev-404", headers=api.auth("operator"))
+    assert unknown.status_code == 404
+
+
+async def test_capability_answers_for_a_window(api: Api) -> None:
+    await api.register()
+    clock = (await api.client.get("/v1/clock", headers=api.auth("operator"))).json()
+    start = datetime.fromisoformat(clock["next_interval_start"])
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+    empty = window | {"end": window["start"]}
+    refused = await api.client.get("/v1/capability", params=empty, headers=api.auth("operator"))
+    assert refused.status_code == 422
+    response = await api.client.get("/v1/capability", params=window, headers=api.auth("operator"))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["by_enterprise_kw"]["acme"] == pytest.approx(report["deliverable_kw"])
+    assert 200 <= report["deliverable_kw"] <= 500

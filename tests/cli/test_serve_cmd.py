@@ -1,0 +1,37 @@
+"""``vpp serve`` refuses wrong options with a message and exit code 2, before serving.
+
+Serving itself is exercised as a process in tests/api (test_recovery, the README walkthrough).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from vpp.cli import app
+
+runner = CliRunner()
+
+
+def test_unsupported_database_url_exits_2_naming_the_option(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", "--db", "mysql+aiomysql://x/y", "--port", "1"])
+    assert result.exit_code == 2
+    assert "--db" in result.output
+    assert "driver must be one of" in result.output
+
+
+def test_broken_district_file_exits_2_naming_the_field(tmp_path: Path) -> None:
+    district = tmp_path / "district.yaml"
+    district.write_text(
+        "district_id: x\nname: X\npeak_load_kw: -1\npeak_hours: '11:00-13:00'\nfeeders: []\n"
+    )
+    db = f"sqlite+aiosqlite:///{tmp_path / 'vpp.db'}"
+    result = runner.invoke(app, ["serve", "--district", str(district), "--db", db])
+    assert result.exit_code == 2
+    assert "peak_load_kw" in result.output
+
+
+def test_time_scale_below_one_is_refused(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", "--time-scale", "0.5"])
+    assert result.exit_code == 2
