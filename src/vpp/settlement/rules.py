@@ -75,13 +75,14 @@ class EffectiveResponseRule(FrozenModel):
         return self
 
     def credited_kwh(self, asked_kwh: float, delivered_kwh: float) -> float:
-        """Energy that is paid [kWh]: none below the floor, excess above the cap at a fraction."""
+        """Energy that is paid [kWh]: none below the floor, excess above the cap at a fraction;
+        never negative (a load that rose is penalised, not charged through the payment)."""
         ratio = performance_ratio(asked_kwh, delivered_kwh)
         if ratio is None or ratio < self.floor_ratio - RATIO_TOL:
             return 0.0
         cap_kwh = self.cap_ratio * asked_kwh
         excess_kwh = max(0.0, delivered_kwh - cap_kwh)
-        return min(delivered_kwh, cap_kwh) + self.excess_value_fraction * excess_kwh
+        return max(0.0, min(delivered_kwh, cap_kwh) + self.excess_value_fraction * excess_kwh)
 
     def penalised_kwh(self, asked_kwh: float, delivered_kwh: float) -> float:
         """Shortfall energy charged at the asked price, multiplier included [kWh]."""
