@@ -18,6 +18,7 @@ Imports only :mod:`vpp.domain`; knows nothing of MQTT, the controller or the sim
 
 from vpp.optimizer.capability import CapabilityReport, capability, max_sustained_response
 from vpp.optimizer.check import check_dispatch
+from vpp.optimizer.decompose import dispatch_decomposed
 from vpp.optimizer.dispatch import dispatch
 from vpp.optimizer.model import BuiltModel, build_model
 from vpp.optimizer.problem import DispatchProblem, DispatchSettings
@@ -31,5 +32,6 @@ __all__ = [
     "capability",
     "check_dispatch",
     "dispatch",
+    "dispatch_decomposed",
     "max_sustained_response",
 ]

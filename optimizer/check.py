@@ -53,12 +53,12 @@ def check_dispatch(problem: DispatchProblem, result: DispatchResult) -> list[str
         elif isinstance(resource, Pv) and np.any(~np.isnan(setpoint)):
             found.append("PV is not dispatchable but has setpoints")
         problems += [f"{schedule.key}: {text}" for text in found]
-    problems += _feeders(problem, result)
-    problems += _target(result)
+    problems += check_feeders(problem, result)
+    problems += check_target(result)
     return problems
 
 
-def _feeders(problem: DispatchProblem, result: DispatchResult) -> list[str]:
+def check_feeders(problem: DispatchProblem, result: DispatchResult) -> list[str]:
     """VPP load + background above the feeder's capacity (or above the baseline's own level
     where that already exceeded it)."""
     out = []
@@ -152,7 +152,7 @@ def _hvac(hvac: HvacLoad, power: np.ndarray, problem: DispatchProblem) -> list[s
     return out
 
 
-def _target(result: DispatchResult) -> list[str]:
+def check_target(result: DispatchResult) -> list[str]:
     return [
         f"interval {i.start.isoformat()}: response {i.expected_response_kw:.1f} kW + shortfall "
         f"{i.shortfall_kw:.1f} kW below target {i.target_kw:.1f} kW"

@@ -35,9 +35,22 @@ def dispatch(problem: DispatchProblem, settings: DispatchSettings | None = None)
     The target is soft: an impossible target yields the largest response the portfolio
     can give and the shortfall per interval. When the MILP finds nothing within its time
     limit, a rounded LP relaxation is returned with status ``fallback``. Raises
-    SolverError only when even that fails.
+    SolverError only when even that fails. Problems with more resources than
+    ``settings.decompose_above_resources`` are decomposed into groups solved in parallel
+    (:mod:`vpp.optimizer.decompose`) on a process pool or the Dask scheduler the settings
+    name.
     """
     settings = settings or DispatchSettings()
+    limit = settings.decompose_above_resources
+    if limit is not None and sum(1 for _ in problem.refs()) > limit:
+        from vpp.optimizer.decompose import dispatch_with_settings
+
+        return dispatch_with_settings(problem, settings)
+    return dispatch_monolithic(problem, settings)
+
+
+def dispatch_monolithic(problem: DispatchProblem, settings: DispatchSettings) -> DispatchResult:
+    """One model for the whole problem, solved by one solver call."""
     built = build_model(problem, settings, "min_cost")
     raw = solve(built.model, settings)
     if raw.x is None and built.model.n_integer:

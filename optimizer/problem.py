@@ -43,6 +43,25 @@ class DispatchSettings(FrozenModel):
     curtail_start_stride_min: int = Field(
         default=30, gt=0, description="grid of start times for curtailments shorter than the event"
     )
+    decompose_above_resources: int | None = Field(
+        default=5000,
+        gt=0,
+        description="dispatch() decomposes problems with more resources than this; None never",
+    )
+    workers: int | None = Field(
+        default=None, ge=1, le=256, description="processes for decomposed groups; None: CPUs"
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9+.-]*://\S+$",
+        description="address of a Dask scheduler (tcp://host:8786) that solves the groups",
+    )
+    group_by: Literal["enterprise", "feeder"] = Field(
+        default="enterprise", description="what decomposed groups keep whole"
+    )
+    group_resources: int = Field(
+        default=250, ge=1, description="resources per decomposed group, about"
+    )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from vpp.cli import app
@@ -122,3 +123,58 @@ def test_dispatch_command_bad_config_names_file_and_field(tmp_path):
     assert result.exit_code == 2
     assert str(broken) in result.output
     assert "soc_initial" in result.output
+
+
+def _scaled_district_file(tmp_path: Path, n_resources: int) -> Path:
+    from scaled import scaled_district
+
+    path = tmp_path / "scaled.yaml"
+    path.write_text(yaml.safe_dump(scaled_district(n_resources).model_dump(mode="json")))
+    return path
+
+
+def test_dispatch_command_decomposes_on_a_process_pool(tmp_path):
+    """--workers 2, a low --decompose-above: groups of about 40 solved in parallel."""
+    out = tmp_path / "run"
+    args = ["dispatch", str(_scaled_district_file(tmp_path, 124)), "--day", "2026-07-15"]
+    args += ["--decompose-above", "50", "--group-resources", "40", "--workers", "2"]
+    args += ["--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "decomposed" in result.output
+    assert "target met" in result.output
+    assert "limit check failed" not in result.output
+    doc = json.loads((out / "dispatch.json").read_text())
+    assert len(doc["schedules"]) == 124
+
+
+@pytest.mark.slow
+def test_dispatch_command_solves_groups_on_a_dask_scheduler(tmp_path):
+    """--dask ADDRESS: a real scheduler with two worker processes solves the groups."""
+    distributed = pytest.importorskip("distributed")
+    args = ["dispatch", str(_scaled_district_file(tmp_path, 124)), "--day", "2026-07-15"]
+    args += ["--decompose-above", "50", "--group-resources", "40", "--out", str(tmp_path / "run")]
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = runner.invoke(app, [*args, "--dask", cluster.scheduler_address])
+    assert result.exit_code == 0, result.output
+    assert "decomposed" in result.output
+    assert "target met" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--workers", "0", "--workers"),
+        ("--decompose-above", "0", "--decompose-above"),
+        ("--group-resources", "0", "--group-resources"),
+        ("--dask", "scheduler:8786", "--dask"),
+        ("--dask", "tcp://", "--dask"),
+        ("--group-by", "site", "--group-by"),
+    ],
+)
+def test_dispatch_command_bad_decomposition_options_exit_2(option, value, message, tmp_path):
+    result = runner.invoke(app, ["dispatch", str(TINY), "--day", "2026-07-15", option, value])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -1,8 +1,11 @@
 """Capability: the sustained maximum, its breakdowns, and consistency with dispatch."""
 
+from concurrent.futures import ProcessPoolExecutor
+
 import pytest
 
-from vpp.optimizer import capability, dispatch
+from scaled import scaled_problem
+from vpp.optimizer import DispatchSettings, capability, dispatch
 
 from builders import battery, curtailable, district, enterprise, event, problem
 
@@ -39,3 +42,18 @@ def test_capability_is_what_dispatch_can_then_deliver():
     report = capability(problem(d, event()), breakdown=False)
     result = dispatch(problem(d, event(target_kw=report.deliverable_kw * 0.99)))
     assert result.meets_target
+
+
+def test_capability_of_a_large_district_solves_groups_of_feeders_in_parallel():
+    """Above the threshold: per-enterprise figures as before, totals never above them."""
+    p = scaled_problem(62)
+    whole = capability(p)
+    settings = DispatchSettings(mip_rel_gap=1e-4, decompose_above_resources=20, group_resources=25)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        parts = capability(p, settings, executor=pool)
+    assert parts.by_enterprise_kw == pytest.approx(whole.by_enterprise_kw, rel=1e-3, abs=1e-3)
+    assert parts.deliverable_kw <= whole.deliverable_kw * (1 + 1e-3)
+    assert parts.deliverable_kw >= 0.97 * whole.deliverable_kw
+    for kind, level in parts.by_kind_kw.items():
+        assert level <= whole.by_kind_kw[kind] * (1 + 1e-3) + 1e-3
+    assert parts.resource_count_by_kind == whole.resource_count_by_kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
@@ -55,6 +56,26 @@ def dispatch_command(
     out: Annotated[
         Path, typer.Option(help="folder for setpoints.csv/.json, dispatch.json, dispatch.png")
     ] = Path("out/dispatch"),
+    decompose_above: Annotated[
+        int | None,
+        typer.Option(
+            help="decompose into groups solved in parallel above this many resources "
+            "\\[default: 5000]"
+        ),
+    ] = None,
+    group_by: Annotated[
+        str, typer.Option(help="decomposed groups keep whole: enterprise or feeder")
+    ] = "enterprise",
+    group_resources: Annotated[
+        int, typer.Option(help="resources per decomposed group, about")
+    ] = DispatchSettings().group_resources,
+    workers: Annotated[
+        int | None, typer.Option(help="processes for decomposed groups \\[default: all CPUs]")
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(help="solve decomposed groups on this Dask scheduler (tcp://host:8786)"),
+    ] = None,
 ) -> None:
     """Least-cost, rotation-aware dispatch of one event; the shortfall is reported, never hidden."""
     district = load_district(district_file)
@@ -63,6 +84,16 @@ def dispatch_command(
     if backend not in ("highs", "pyomo"):
         raise fail(f"--backend: expected highs or pyomo, got {backend!r}")
     chosen: Backend = "pyomo" if backend == "pyomo" else "highs"
+    if group_by not in ("enterprise", "feeder"):
+        raise fail(f"--group-by: expected enterprise or feeder, got {group_by!r}")
+    if decompose_above is not None and decompose_above < 1:
+        raise fail(f"--decompose-above: need at least 1 resource, got {decompose_above}")
+    if group_resources < 1:
+        raise fail(f"--group-resources: need at least 1, got {group_resources}")
+    if workers is not None and not 1 <= workers <= 256:
+        raise fail(f"--workers: need 1 to 256 processes, got {workers}")
+    if dask is not None and not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", dask):
+        raise fail(f"--dask: expected a scheduler address such as tcp://host:8786, got {dask!r}")
     window_start, window_end = resolve_window(district, None, start, end, day)
     issued = parse_time(issued_at, district.tz, "--issued-at") if issued_at else None
     event = make_event(
@@ -76,7 +107,20 @@ def dispatch_command(
         issued_at=issued,
     )
     problem, baselines = prepare_problem(district, event, baseline_method=baseline)
-    settings = DispatchSettings(time_limit_s=time_limit_s, mip_rel_gap=gap, backend=chosen)
+    settings = DispatchSettings(
+        time_limit_s=time_limit_s,
+        mip_rel_gap=gap,
+        backend=chosen,
+        workers=workers,
+        dask_scheduler=dask,
+        group_by="feeder" if group_by == "feeder" else "enterprise",
+        group_resources=group_resources,
+        decompose_above_resources=(
+            DispatchSettings().decompose_above_resources
+            if decompose_above is None
+            else decompose_above
+        ),
+    )
     with console.status("solving dispatch"):
         result = dispatch(problem, settings)
     paths = write_dispatch_files(result, out, event.issued_at)

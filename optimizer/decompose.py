@@ -1,0 +1,643 @@
+"""Decomposition for large districts: groups solved in parallel, a coordinator splits the target.
+
+1. **Group.** Resources are packed in feeder order into groups of about
+   ``max_group_resources``: whole feeders where a feeder fits in a group, else whole
+   enterprises (``group_by="enterprise"``); ``group_by="feeder"`` keeps every feeder whole.
+   Rotation adders and events-per-day rules belong to one enterprise, so they hold in
+   every group exactly as in the monolithic model.
+2. **Flexibility** (parallel). Each group's LP relaxation gives its capability and a convex
+   cost curve for the normalised target profile (:mod:`vpp.optimizer.flexibility`).
+3. **Coordinate.** A merit order over the curves' segments splits the target's peak
+   ``theta`` among groups; group ``g`` is asked ``theta_g * P[t]`` in every interval.
+4. **Solve** (parallel). Each group's full MILP with its share as target
+   (:func:`vpp.optimizer.dispatch.dispatch_monolithic`).
+5. **Repair.** Where integer steps leave the total short, the residual goes to the groups
+   with the most spare capability that met their share, in proportion to it, and those
+   groups are solved again (at most ``repair_rounds`` rounds). Where integer steps leave
+   it well above the target, the dearest groups are asked less, by no more than the
+   others' over-delivery, so the target still holds (one round, kept where it is cheaper).
+6. **Merge** into one :class:`DispatchResult`, checked as :func:`check_dispatch` checks a
+   monolithic one: resource limits by each group, feeders and target on the whole.
+
+Feeder limits couple the resources on a feeder. Groups keep feeders whole wherever a feeder
+fits in one group, and ``group_by="feeder"`` always does, so its limits are exact. With
+``group_by="enterprise"`` a feeder larger than a group is split between groups at
+enterprise boundaries, and its spare capacity with it: group ``g`` may load it up to
+``base_g[t] + w_g (headroom[t] - base[t])``, ``w_g`` its share of the feeder's resources.
+Each group's limit is ``max(that, base_g)``, and these never sum above the monolithic
+limit ``max(headroom, base)``: safe, though a tight feeder split this way may serve less.
+
+Groups run on any :class:`concurrent.futures.Executor`: a process pool by default, or a
+Dask cluster through ``distributed.Client(...).get_executor()``; the functions and
+arguments pickle, and the answers do not depend on the executor.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Literal, TypeVar
+
+import numpy as np
+
+from vpp.domain import (
+    CostBreakdown,
+    DispatchResult,
+    Feeder,
+    IntervalOutcome,
+    SolveStats,
+    SolveStatus,
+    TimeGrid,
+)
+from vpp.optimizer.check import check_feeders, check_target
+from vpp.optimizer.dispatch import dispatch_monolithic
+from vpp.optimizer.flexibility import GroupFlexibility, group_flexibility
+from vpp.optimizer.linear import FloatArray
+from vpp.optimizer.problem import DispatchProblem, DispatchSettings, build_context
+from vpp.optimizer.resources import RESOURCE_BUILDERS
+
+logger = logging.getLogger(__name__)
+
+GroupBy = Literal["enterprise", "feeder"]
+T = TypeVar("T")
+
+#: Resources per group: a group's MILP still solves at the root in well under a second.
+DEFAULT_GROUP_RESOURCES = DispatchSettings().group_resources
+
+#: Rounds of repair after the group solves.
+REPAIR_ROUNDS = 2
+
+#: Shortfall below this counts as meeting a target [kW] (as DispatchResult.meets_target).
+TOL_KW = 1e-2
+
+_SEVERITY = [SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.FALLBACK, SolveStatus.FAILED]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Enterprises solved together, their resource keys and the feeders they sit on."""
+
+    enterprise_ids: frozenset[str]
+    keys: frozenset[str]
+    feeder_ids: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(frozen=True)
+class DecompositionStats:
+    """Wall-clock seconds per phase and what the decomposition did."""
+
+    groups: int
+    group_by: GroupBy
+    split_feeders: int
+    repair_rounds: int
+    trimmed_groups: int
+    flexibility_s: float
+    groups_s: float
+    repair_s: float
+    merge_s: float
+    total_s: float
+    shares_kw: tuple[float, ...]
+
+
+def make_groups(
+    problem: DispatchProblem, group_by: GroupBy, max_group_resources: int
+) -> list[Group]:
+    """Whole feeders, or enterprises of feeders too large for one group, packed in order.
+
+    With ``group_by="enterprise"`` a feeder with more than ``max_group_resources``
+    resources is split between groups at enterprise boundaries (its spare capacity is
+    shared, see the module docstring); with ``"feeder"`` it stays whole, a group of its
+    own. An enterprise larger than the bound is also a group of its own.
+    """
+    if max_group_resources < 1:
+        raise ValueError(f"max_group_resources: need >= 1, got {max_group_resources}")
+    if group_by not in ("enterprise", "feeder"):
+        raise ValueError(f"group_by: expected 'enterprise' or 'feeder', got {group_by!r}")
+    keys_of: dict[str, list[str]] = defaultdict(list)
+    feeder_of: dict[str, str] = {}
+    for ref in problem.refs():
+        keys_of[ref.enterprise.enterprise_id].append(ref.key)
+        feeder_of[ref.enterprise.enterprise_id] = ref.enterprise.feeder_id
+    order = {f.feeder_id: i for i, f in enumerate(problem.district.feeders)}
+    enterprises = sorted(keys_of, key=lambda e: order[feeder_of[e]])  # stable: file order
+    feeder_size: dict[str, int] = defaultdict(int)
+    for enterprise_id, keys in keys_of.items():
+        feeder_size[feeder_of[enterprise_id]] += len(keys)
+    units: list[list[str]] = []
+    for enterprise_id in enterprises:
+        feeder_id = feeder_of[enterprise_id]
+        whole = group_by == "feeder" or feeder_size[feeder_id] <= max_group_resources
+        if whole and units and feeder_of[units[-1][0]] == feeder_id:
+            units[-1].append(enterprise_id)
+        else:
+            units.append([enterprise_id])
+    groups: list[list[str]] = []
+    size = 0
+    for unit in units:
+        unit_size = sum(len(keys_of[e]) for e in unit)
+        if groups and size + unit_size <= max_group_resources:
+            groups[-1] += unit
+            size += unit_size
+        else:
+            groups.append(list(unit))
+            size = unit_size
+    return [
+        Group(
+            frozenset(members),
+            frozenset(k for e in members for k in keys_of[e]),
+            tuple(dict.fromkeys(feeder_of[e] for e in members)),
+        )
+        for members in groups
+    ]
+
+
+def dispatch_decomposed(
+    problem: DispatchProblem,
+    settings: DispatchSettings | None = None,
+    *,
+    executor: Executor | None = None,
+    group_by: GroupBy = "enterprise",
+    max_group_resources: int = DEFAULT_GROUP_RESOURCES,
+    repair_rounds: int = REPAIR_ROUNDS,
+) -> DispatchResult:
+    """The dispatch of a large problem, decomposed into groups solved on ``executor``.
+
+    ``executor`` defaults to a process pool of ``settings.workers`` processes (all CPUs
+    when None), kept for later calls. The status is the worst of the groups'; ``mip_gap``
+    is the groups' combined proven gap for the coordinator's split of the target.
+    """
+    result, _ = solve_decomposed(
+        problem,
+        settings,
+        executor=executor,
+        group_by=group_by,
+        max_group_resources=max_group_resources,
+        repair_rounds=repair_rounds,
+    )
+    return result
+
+
+def dispatch_with_settings(problem: DispatchProblem, settings: DispatchSettings) -> DispatchResult:
+    """Decomposed dispatch on the executor the settings name (Dask scheduler or processes)."""
+    with settings_executor(settings) as executor:
+        return dispatch_decomposed(
+            problem,
+            settings,
+            executor=executor,
+            group_by=settings.group_by,
+            max_group_resources=settings.group_resources,
+        )
+
+
+@contextmanager
+def settings_executor(settings: DispatchSettings) -> Iterator[Executor]:
+    """The Dask scheduler's executor when the settings name one, else the process pool."""
+    if settings.dask_scheduler is None:
+        yield default_executor(settings.workers)
+        return
+    from distributed import Client
+
+    with Client(settings.dask_scheduler) as client:  # type: ignore[no-untyped-call]
+        yield client.get_executor()
+
+
+def map_executor(pool: Executor, fn: Callable[..., T], *args: Sequence[object]) -> list[T]:
+    """``pool.map`` as a list; a broken default pool is dropped so the next call starts anew."""
+    try:
+        return list(pool.map(fn, *args))
+    except BrokenProcessPool:
+        for n, cached in list(_POOLS.items()):
+            if cached is pool:
+                del _POOLS[n]
+        raise
+
+
+def solve_decomposed(
+    problem: DispatchProblem,
+    settings: DispatchSettings | None = None,
+    *,
+    executor: Executor | None = None,
+    group_by: GroupBy = "enterprise",
+    max_group_resources: int = DEFAULT_GROUP_RESOURCES,
+    repair_rounds: int = REPAIR_ROUNDS,
+) -> tuple[DispatchResult, DecompositionStats]:
+    """:func:`dispatch_decomposed` with the time each phase took."""
+    started = time.perf_counter()
+    settings = (settings or DispatchSettings()).model_copy(
+        update={"decompose_above_resources": None}
+    )
+    pool = executor or default_executor(settings.workers)
+    ctx = build_context(problem, settings, "min_cost")
+    profile = np.asarray(ctx.target_profile_kw, dtype=np.float64)
+    peak = float(profile.max(initial=0.0))
+    shape = profile / peak if peak > 0 else np.zeros_like(profile)
+    groups = make_groups(problem, group_by, max_group_resources)
+    if len(groups) < 2:  # nothing to decompose
+        result = dispatch_monolithic(problem, settings)
+        elapsed = time.perf_counter() - started
+        stats = DecompositionStats(
+            len(groups), group_by, 0, 0, 0, 0.0, elapsed, 0.0, 0.0, elapsed, (peak,) * len(groups)
+        )
+        return result, stats
+    split = _split_feeders(groups)
+
+    flex: list[GroupFlexibility] = map_executor(
+        pool,
+        group_flexibility,
+        [
+            sub_problem(problem, g, _scaled_feeders(problem, g, split, groups), shape)
+            for g in groups
+        ],
+        [settings] * len(groups),
+        [frozenset(split).intersection(g.feeder_ids) for g in groups],
+    )
+    shares = split_target(flex, peak)
+    feeders = _shared_feeders(problem, groups, split, flex)
+    flexibility_done = time.perf_counter()
+
+    asked = [share * shape for share in shares]
+    subs = [sub_problem(problem, g, feeders[i], asked[i]) for i, g in enumerate(groups)]
+    results: list[DispatchResult] = map_executor(
+        pool, dispatch_monolithic, subs, [settings] * len(groups)
+    )
+    groups_done = time.perf_counter()
+
+    rounds = 0
+    spare = np.array([f.capability_kw for f in flex]) - shares
+    for _ in range(repair_rounds):
+        residual = profile - _window_response(results)
+        if residual.max(initial=0.0) <= TOL_KW:
+            break
+        met = np.array([r.meets_target for r in results])
+        spare = np.where(met, np.maximum(spare, 0.0), 0.0)
+        if spare.sum() <= TOL_KW:
+            break
+        rounds += 1
+        chosen = _repair_groups(spare, float(residual.max()))
+        weight = spare[chosen] / spare[chosen].sum()
+        for w, i in zip(weight, chosen, strict=True):
+            extra = w * np.maximum(residual, 0.0)
+            asked[i] = asked[i] + extra
+            spare[i] -= float(extra.max())
+        again = map_executor(
+            pool,
+            dispatch_monolithic,
+            [sub_problem(problem, groups[i], feeders[i], asked[i]) for i in chosen],
+            [settings] * len(chosen),
+        )
+        for i, result in zip(chosen, again, strict=True):
+            results[i] = result
+    trimmed = _trim(problem, groups, feeders, asked, results, profile, settings, pool)
+    repair_done = time.perf_counter()
+
+    merged = merge_results(problem, settings, results, f"{len(groups)} groups by {group_by}")
+    done = time.perf_counter()
+    stats = DecompositionStats(
+        groups=len(groups),
+        group_by=group_by,
+        split_feeders=len(split),
+        repair_rounds=rounds,
+        trimmed_groups=trimmed,
+        flexibility_s=flexibility_done - started,
+        groups_s=groups_done - flexibility_done,
+        repair_s=repair_done - groups_done,
+        merge_s=done - repair_done,
+        total_s=done - started,
+        shares_kw=tuple(float(s) for s in shares),
+    )
+    logger.info("decomposed dispatch: %s", stats)
+    phases = (
+        f"; wall {stats.total_s:.2f} s: flexibility {stats.flexibility_s:.2f}, groups "
+        f"{stats.groups_s:.2f}, repair {stats.repair_s:.2f}, merge {stats.merge_s:.2f}"
+    )
+    solve = merged.solve.model_copy(update={"termination": merged.solve.termination + phases})
+    return merged.model_copy(update={"solve": solve}), stats
+
+
+def _trim(
+    problem: DispatchProblem,
+    groups: Sequence[Group],
+    feeders: Sequence[dict[str, Feeder]],
+    asked: list[FloatArray],
+    results: list[DispatchResult],
+    profile: FloatArray,
+    settings: DispatchSettings,
+    pool: Executor,
+) -> int:
+    """Ask less of the dearest groups where integer steps elsewhere over-deliver.
+
+    Group ``g`` delivers at least its ask, so cutting asks by ``cut_g`` keeps the total at
+    or above the planned target as long as ``sum_g (cut_g + over_g) <= surplus`` for the
+    cut groups (``over_g`` what each delivered above its ask). Returns the groups trimmed.
+    """
+    planned = profile * (1.0 + settings.target_margin_pct / 100.0)
+    response = [np.array([i.expected_response_kw for i in r.event_intervals]) for r in results]
+    budget = np.sum(response, axis=0) - planned
+    if budget.min(initial=0.0) <= max(TOL_KW, 1e-3 * float(profile.max(initial=0.0))):
+        return 0
+    price = [
+        r.costs.cost_cny / max(float(a.max(initial=0.0)), TOL_KW)
+        for r, a in zip(results, asked, strict=True)
+    ]
+    cuts: dict[int, FloatArray] = {}
+    for g in sorted(range(len(groups)), key=lambda i: -price[i]):
+        if not results[g].meets_target or asked[g].max(initial=0.0) <= TOL_KW:
+            continue
+        room = budget - np.maximum(response[g] - asked[g], 0.0)
+        if room.min() < 0:
+            continue
+        cut = np.minimum(room, asked[g])
+        if cut.max() <= TOL_KW:
+            continue
+        cuts[g] = cut
+        budget = room - cut
+    if not cuts:
+        return 0
+    chosen = sorted(cuts)
+    again = map_executor(
+        pool,
+        dispatch_monolithic,
+        [sub_problem(problem, groups[g], feeders[g], asked[g] - cuts[g]) for g in chosen],
+        [settings] * len(chosen),
+    )
+    kept = 0
+    for g, result in zip(chosen, again, strict=True):
+        if result.meets_target and result.costs.cost_cny < results[g].costs.cost_cny:
+            results[g] = result
+            asked[g] = asked[g] - cuts[g]
+            kept += 1
+    return kept
+
+
+def _repair_groups(spare: FloatArray, residual_kw: float) -> list[int]:
+    """The groups with the most spare capability, enough to cover twice the residual."""
+    chosen: list[int] = []
+    covered = 0.0
+    for i in np.argsort(-spare, kind="stable"):
+        if spare[i] <= 0 or covered >= 2 * residual_kw:
+            break
+        chosen.append(int(i))
+        covered += float(spare[i])
+    return sorted(chosen)
+
+
+def split_target(flex: Sequence[GroupFlexibility], demand_kw: float) -> FloatArray:
+    """Each group's share of ``demand_kw``: the cheapest curve segments first (merit order).
+
+    Where the groups' capabilities add up to less than the demand, every group is asked its
+    capability and the rest is shortfall.
+    """
+    shares = np.zeros(len(flex))
+    segments = [(slope, g, width) for g, f in enumerate(flex) for slope, width in f.segments()]
+    remaining = demand_kw
+    for _, g, segment_kw in sorted(segments, key=lambda seg: (seg[0], seg[1])):
+        if remaining <= 0:
+            break
+        take = min(segment_kw, remaining)
+        shares[g] += take
+        remaining -= take
+    return shares
+
+
+def merge_results(
+    problem: DispatchProblem,
+    settings: DispatchSettings,
+    results: Sequence[DispatchResult],
+    how: str,
+) -> DispatchResult:
+    """One result from the groups': schedules in monolithic order, totals, costs, checks."""
+    ctx = build_context(problem, settings, "min_cost")
+    by_key = {s.key: s for r in results for s in r.schedules}
+    refs = problem.refs()
+    schedules = tuple(
+        by_key[ref.key] for kind in RESOURCE_BUILDERS for ref in refs if ref.resource.kind == kind
+    )
+    base = np.sum([[i.baseline_kw for i in r.intervals] for r in results], axis=0)
+    power = np.sum([[i.expected_power_kw for i in r.intervals] for r in results], axis=0)
+    response = ctx.direction * (base - power)
+    target = np.zeros(ctx.n_t)
+    target[ctx.window] = ctx.target_profile_kw
+    in_window = ctx.in_window
+    shortfall = np.where(in_window, np.maximum(0.0, target - response), 0.0)
+    shortfall = np.round(shortfall, 6)
+    intervals = tuple(
+        IntervalOutcome(
+            start=start,
+            in_event=bool(in_window[t]),
+            target_kw=float(target[t]),
+            baseline_kw=float(base[t]),
+            expected_power_kw=float(power[t]),
+            expected_response_kw=float(response[t]),
+            shortfall_kw=float(shortfall[t]),
+        )
+        for t, start in enumerate(ctx.grid.starts)
+    )
+    penalty_cny = (
+        settings.shortfall_penalty_cny_per_kwh * ctx.dt_h * (shortfall.sum() + shortfall.max())
+    )
+    costs = CostBreakdown(
+        compensation_cny=sum(r.costs.compensation_cny for r in results),
+        rotation_cny=sum(r.costs.rotation_cny for r in results),
+        degradation_cny=sum(r.costs.degradation_cny for r in results),
+        energy_cny=sum(r.costs.energy_cny for r in results),
+        shortfall_penalty_cny=float(penalty_cny),
+    )
+    result = DispatchResult(
+        event=problem.event,
+        grid=problem.grid,
+        target_kw=ctx.target_kw,
+        schedules=schedules,
+        intervals=intervals,
+        costs=costs,
+        solve=_merged_stats(results, costs, settings, how),
+    )
+    # Each group checked its own resources already (same grid and data); what couples
+    # groups, the feeders and the target, is checked again on the whole.
+    violations = [line for r in results for line in r.violations if line.split(":")[0] in by_key]
+    violations += check_feeders(problem, result) + check_target(result)
+    if violations:
+        logger.error("decomposed dispatch violates limits: %s", "; ".join(violations))
+    return result.model_copy(update={"violations": tuple(violations)})
+
+
+def default_executor(workers: int | None = None) -> Executor:
+    """A process pool of ``workers`` processes (all CPUs when None), kept for later calls.
+
+    Workers are forked where the platform can: quick, and the caller's script is not
+    re-imported, so scripts (benchmarks, notebooks) need no ``__main__`` guard. A fork
+    server would be safer beside other threads (the controller solves in an executor
+    thread) but re-imports an unguarded script; forked workers run only the pickled group
+    solves, and logging re-creates its locks after a fork.
+    """
+    n = workers or os.cpu_count() or 1
+    pool = _POOLS.get(n)
+    if pool is None:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        context = multiprocessing.get_context(method)
+        pool = _POOLS[n] = ProcessPoolExecutor(max_workers=n, mp_context=context)
+    return pool
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+@atexit.register
+def _shut_down_pools() -> None:
+    """Stop the kept pools while the interpreter can still run their clean-up."""
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _window_response(results: Sequence[DispatchResult]) -> FloatArray:
+    rows = [[i.expected_response_kw for i in r.event_intervals] for r in results]
+    return np.asarray(np.sum(rows, axis=0), dtype=np.float64)
+
+
+def _merged_stats(
+    results: Sequence[DispatchResult], costs: CostBreakdown, settings: DispatchSettings, how: str
+) -> SolveStats:
+    stats = [r.solve for r in results]
+    status = max((s.status for s in stats), key=_SEVERITY.index)
+    objective = costs.cost_cny + costs.rotation_cny + costs.shortfall_penalty_cny
+    gap: float | None = None
+    if all(s.mip_gap is not None and s.objective_cny is not None for s in stats):
+        total = sum(abs(s.objective_cny or 0.0) for s in stats)
+        loose = sum((s.mip_gap or 0.0) * abs(s.objective_cny or 0.0) for s in stats)
+        gap = loose / total if total > 0 else 0.0
+    worst = max(stats, key=lambda s: _SEVERITY.index(s.status))
+    # Times are summed over groups (solver effort); wall-clock phases follow in the text.
+    return SolveStats(
+        status=status,
+        termination=f"decomposed: {how}; worst group {worst.termination}",
+        backend=settings.backend,
+        objective_cny=objective,
+        mip_gap=gap,
+        build_s=sum(s.build_s for s in stats),
+        solve_s=sum(s.solve_s for s in stats),
+        extract_s=sum(s.extract_s for s in stats),
+        n_variables=sum(s.n_variables for s in stats),
+        n_constraints=sum(s.n_constraints for s in stats),
+        n_integer=sum(s.n_integer for s in stats),
+    )
+
+
+def _split_feeders(groups: Sequence[Group]) -> set[str]:
+    seen: set[str] = set()
+    split: set[str] = set()
+    for g in groups:
+        split |= seen.intersection(g.feeder_ids)
+        seen |= set(g.feeder_ids)
+    return split
+
+
+def _members(problem: DispatchProblem, groups: Sequence[Group]) -> dict[str, list[int]]:
+    """Resources of each group on each feeder."""
+    count: dict[str, list[int]] = defaultdict(lambda: [0] * len(groups))
+    where = {k: i for i, g in enumerate(groups) for k in g.keys}
+    for ref in problem.refs():
+        count[ref.enterprise.feeder_id][where[ref.key]] += 1
+    return count
+
+
+def _scaled_feeders(
+    problem: DispatchProblem, group: Group, split: set[str], groups: Sequence[Group]
+) -> dict[str, Feeder]:
+    """Split feeders scaled by the group's share of their resources (flexibility estimate)."""
+    if not split.intersection(group.feeder_ids):
+        return {}
+    count = _members(problem, groups)
+    i = groups.index(group)
+    out = {}
+    for feeder_id in split.intersection(group.feeder_ids):
+        feeder = problem.district.feeder(feeder_id)
+        w = count[feeder_id][i] / sum(count[feeder_id])
+        out[feeder_id] = feeder.model_copy(
+            update={
+                "capacity_kw": w * feeder.capacity_kw,
+                "background_load_kw": tuple(w * v for v in feeder.background_load_kw),
+            }
+        )
+    return out
+
+
+def _shared_feeders(
+    problem: DispatchProblem,
+    groups: Sequence[Group],
+    split: set[str],
+    flex: Sequence[GroupFlexibility],
+) -> list[dict[str, Feeder]]:
+    """Each group's part of every split feeder: ``base_g + w_g (headroom - base)`` [kW]."""
+    out: list[dict[str, Feeder]] = [{} for _ in groups]
+    if not split:
+        return out
+    count = _members(problem, groups)
+    grid = problem.grid
+    for feeder_id in split:
+        feeder = problem.district.feeder(feeder_id)
+        headroom = feeder.capacity_kw - grid.sample_daily(feeder.background_load_kw)
+        parts = [i for i, g in enumerate(groups) if feeder_id in g.feeder_ids]
+        base = np.sum([flex[i].feeder_baseline_kw[feeder_id] for i in parts], axis=0)
+        total = sum(count[feeder_id])
+        for i in parts:
+            w = count[feeder_id][i] / total
+            mine = flex[i].feeder_baseline_kw[feeder_id] + w * (headroom - base)
+            out[i][feeder_id] = _feeder_with_headroom(feeder, grid, mine)
+    return out
+
+
+def _feeder_with_headroom(feeder: Feeder, grid: TimeGrid, headroom_kw: FloatArray) -> Feeder:
+    """A feeder whose headroom on ``grid`` is at most ``headroom_kw`` in every interval.
+
+    The background is a quarter-hourly daily profile; where intervals share a time of day
+    (a horizon longer than a day) the smallest headroom is kept.
+    """
+    slot = grid.minute_of_day // 15
+    per_slot = np.full(96, np.inf)
+    np.minimum.at(per_slot, slot, headroom_kw)
+    capacity = max(1.0, float(np.max(headroom_kw)))
+    background = np.where(np.isfinite(per_slot), capacity - per_slot, capacity)
+    return feeder.model_copy(
+        update={"capacity_kw": capacity, "background_load_kw": tuple(background.tolist())}
+    )
+
+
+def sub_problem(
+    problem: DispatchProblem,
+    group: Group,
+    feeders: dict[str, Feeder] | None = None,
+    target_kw: FloatArray | None = None,
+) -> DispatchProblem:
+    """The group's own problem: its enterprises, their feeders (or shares), its target."""
+    district = problem.district
+    members = group.enterprise_ids
+    sub_district = district.model_copy(
+        update={
+            "enterprises": tuple(e for e in district.enterprises if e.enterprise_id in members),
+            "feeders": tuple((feeders or {}).get(f, district.feeder(f)) for f in group.feeder_ids),
+            "rotation_counts": {e: n for e, n in district.rotation_counts.items() if e in members},
+        }
+    )
+    return replace(
+        problem,
+        district=sub_district,
+        load_baselines_kw={
+            k: problem.load_baselines_kw[k] for k in group.keys if k in problem.load_baselines_kw
+        },
+        events_today={k: problem.events_today[k] for k in group.keys if k in problem.events_today},
+        resource_keys=group.keys,
+        target_override_kw=None if target_kw is None else np.asarray(target_kw, dtype=np.float64),
+    )
