@@ -155,7 +155,10 @@ def test_dispatch_command_solves_groups_on_a_dask_scheduler(tmp_path):
     args = ["dispatch", str(_scaled_district_file(tmp_path, 124)), "--day", "2026-07-15"]
     args += ["--decompose-above", "50", "--group-resources", "40", "--out", str(tmp_path / "run")]
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",  # a free port: no clash, no warning
     ) as cluster:
         result = runner.invoke(app, [*args, "--dask", cluster.scheduler_address])
     assert result.exit_code == 0, result.output

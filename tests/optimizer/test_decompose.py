@@ -187,7 +187,10 @@ def test_decomposed_gives_the_same_answer_on_dask_as_on_a_process_pool(pool):
     local = dispatch_decomposed(p, executor=pool, max_group_resources=40)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # a free port: no clash, no warning
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
