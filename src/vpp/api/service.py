@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 #: Settings key of the clock's origin, so a restart continues the same time line.
 CLOCK_KEY = "clock"
+#: How long a cancel request waits for the run to release its setpoints [s].
+CANCEL_WAIT_S = 10.0
 
 
 def preflight(settings: ServiceSettings) -> None:
@@ -376,12 +378,10 @@ class Service:
         run = self.live_run(event_id)
         if run is None or run.lifecycle.finished or self.controller is None:
             raise ConflictError(f"event {event_id!r}: already {record.state}; nothing to cancel")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10.0
-        while not run.lifecycle.finished and loop.time() < deadline:
-            # Asked again until it takes: a cancel that lands while the run is planning
-            # can be missed until the run's next wake-up (reported to the controller's owner).
-            self.controller.cancel(event_id, reason)
-            await asyncio.sleep(0.05)
+        self.controller.cancel(event_id, reason)
+        # the run acts on it at once, even mid-solve; answer with the state it reaches (a
+        # run that failed instead is stored as cancelled by the controller all the same)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self.controller.wait(event_id)), CANCEL_WAIT_S)
         await self.sync_once()
         return await self.event_record(event_id)
