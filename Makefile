@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 OUT    ?= out/demo
 DAY    ?= 2026-07-15
 
-.PHONY: install test lint typecheck pytest demo demo-dispatch clean system-deps
+.PHONY: install test lint typecheck pytest demo demo-dispatch bench bench-quick clean system-deps
 
 # Debian packages the test suite needs (a broker for later MQTT tests); installed only when missing.
 system-deps:
@@ -48,6 +48,16 @@ demo: install
 demo-dispatch: install
 	$(BIN)/vpp capability configs/districts/demo.yaml --day $(DAY)
 	$(BIN)/vpp dispatch configs/districts/demo.yaml --day $(DAY) --target-pct 5 --out $(OUT)/dispatch
+
+# The benchmark suite (docs/performance.md): dispatch at 100 to 10,000 resources against the
+# reference emitter, re-dispatch, telemetry through a private Mosquitto, simulator speed.
+# About 15 minutes; prints the tables, writes bench/results.json and the scaling plot.
+bench: install
+	$(BIN)/python -m bench --plot docs/performance_scaling.png
+
+# The same harness at tiny sizes (seconds): a smoke test, not a measurement.
+bench-quick: install
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

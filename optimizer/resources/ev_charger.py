@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,32 +52,53 @@ def place_sessions(pool: EvChargerPool, grid: TimeGrid) -> list[PlacedSession]:
     first_day = grid.start.astimezone(grid.tz).date() - timedelta(days=1)
     n_days = math.ceil((grid.end - grid.start) / timedelta(days=1)) + 2
     start_utc = grid.start.astimezone(UTC)
+    connected = [(session, session.connected_min) for session in pool.sessions]
     placed: list[PlacedSession] = []
     for day_offset in range(n_days):
         day = first_day + timedelta(days=day_offset)
-        for session in pool.sessions:
-            arrival = datetime.combine(day, session.arrival, tzinfo=grid.tz)
-            departure = arrival.astimezone(UTC) + timedelta(minutes=session.connected_min)
-            # Elapsed time in UTC: aware times sharing a tzinfo subtract on the wall clock.
-            arrive = math.ceil((arrival.astimezone(UTC) - start_utc) / grid.interval - 1e-9)
-            depart = math.floor((departure.astimezone(UTC) - start_utc) / grid.interval + 1e-9)
+        for session, minutes in connected:
+            arrive, depart = _on_grid(
+                start_utc, grid.interval_min, grid.tz, day, session.arrival, minutes
+            )
             if depart <= max(arrive, 0) or arrive >= grid.count:
                 continue
             p_max = max_kw[session.charger_id]
             need = min(session.energy_kwh, p_max * (depart - arrive) * dt)
             # Uncontrolled: full power from arrival, on a timeline that may start before 0.
             profile = np.clip(need / dt - p_max * np.arange(depart - arrive), 0.0, p_max)
-            times = np.arange(arrive, depart)
-            inside = (times >= 0) & (times < grid.count)
+            lo, hi = max(arrive, 0), min(depart, grid.count)
             baseline = np.zeros(grid.count)
-            baseline[times[inside]] = profile[inside]
-            before_kwh = float(profile[times < 0].sum() * dt)
+            baseline[lo:hi] = profile[lo - arrive : hi - arrive]
+            before_kwh = float(profile[: max(0, -arrive)].sum() * dt)
             after_capacity_kwh = p_max * max(0, depart - grid.count) * dt
             need_in = max(0.0, need - before_kwh - after_capacity_kwh)
             placed.append(
                 PlacedSession(session.charger_id, arrive, depart, p_max, need, baseline, need_in)
             )
     return placed
+
+
+@lru_cache(maxsize=65_536)
+def _on_grid(
+    start_utc: datetime,
+    interval_min: int,
+    tz: tzinfo,
+    day: date,
+    arrival: time,
+    connected_min: int,
+) -> tuple[int, int]:
+    """[arrive, depart) of one plug-in in grid intervals, arrival rounded up, departure down.
+
+    Cached: a district's sessions share few distinct arrival times, and this datetime
+    arithmetic was most of a large model's build time.
+    """
+    arrival_utc = datetime.combine(day, arrival, tzinfo=tz).astimezone(UTC)
+    departure_utc = arrival_utc + timedelta(minutes=connected_min)
+    interval = timedelta(minutes=interval_min)
+    # Elapsed time in UTC: aware times sharing a tzinfo subtract on the wall clock.
+    arrive = math.ceil((arrival_utc - start_utc) / interval - 1e-9)
+    depart = math.floor((departure_utc - start_utc) / interval + 1e-9)
+    return arrive, depart
 
 
 def add_ev_charger_pool(

@@ -1,0 +1,321 @@
+"""Run the suites, print the tables, write ``bench/results.json`` and the scaling plot."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bench.dispatch_suite import (
+    FULL_CASES,
+    QUICK_CASES,
+    Case,
+    Emitter,
+    Measured,
+    decomposition_available,
+    run_case,
+)
+from bench.redispatch_suite import Redispatch, run_redispatch
+from bench.simulator_suite import SimulatorSpeed, run_simulator
+from bench.telemetry_suite import TelemetryRate, run_telemetry
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "bench" / "results.json"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run of the benchmark measures."""
+
+    cases: tuple[Case, ...]
+    redispatch_resources: int
+    redispatch_repeats: int
+    telemetry_messages: int
+    telemetry_resources: int
+    simulator_devices: tuple[int, ...]
+    simulator_budget_s: float
+
+
+FULL = Plan(FULL_CASES, 1_000, 3, 100_000, 1_000, (1_000, 10_000), 60.0)
+QUICK = Plan(QUICK_CASES, 30, 1, 2_000, 50, (30,), 2.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a harness smoke test")
+    parser.add_argument("--out", type=Path, default=None, help="results file (JSON)")
+    parser.add_argument("--plot", type=Path, default=None, help="log-log scaling plot (PNG)")
+    parser.add_argument(
+        "--only",
+        choices=("dispatch", "redispatch", "telemetry", "simulator"),
+        action="append",
+        help="run only these suites (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    out = args.out or (DEFAULT_OUT if not args.quick else ROOT / "out" / "bench-quick.json")
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    results = run(plan, set(args.only or ()), console)
+    results["mode"] = "quick" if args.quick else "full"
+    if args.only and out.exists():
+        # A partial run updates its suites in the results file and keeps the others.
+        kept = json.loads(out.read_text())
+        suites = {"dispatch", "redispatch", "telemetry", "simulator"} - set(args.only)
+        results.update({name: kept.get(name) for name in suites})
+        results["partial_runs"] = [*kept.get("partial_runs", []), sorted(args.only)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print_tables(results, console)
+    if args.plot is not None and results["dispatch"]:
+        from bench.plots import scaling_plot
+
+        scaling_plot(results["dispatch"], args.plot)
+        console.print(f"plot: {args.plot}")
+    console.print(f"results: {out}")
+    return 0
+
+
+def run(plan: Plan, only: set[str], console: Console) -> dict[str, Any]:
+    """Every suite of the plan (or those in ``only``), with a progress bar."""
+    wanted = only or {"dispatch", "redispatch", "telemetry", "simulator"}
+    steps: list[tuple[str, Any]] = []
+    if "dispatch" in wanted:
+        for case in plan.cases:
+            emitters: list[Emitter] = ["ours", "reference"]
+            if case.decomposed and decomposition_available():
+                emitters.append("decomposed")
+            steps += [(f"dispatch {case.label} {e}", (case, e)) for e in emitters]
+    if "redispatch" in wanted:
+        steps.append((f"re-dispatch {plan.redispatch_resources:,}", None))
+    if "telemetry" in wanted:
+        steps.append((f"telemetry {plan.telemetry_messages:,} messages", None))
+    if "simulator" in wanted:
+        steps += [(f"simulator {n:,} devices", n) for n in plan.simulator_devices]
+    results: dict[str, Any] = {
+        "machine": machine_info(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dispatch": [],
+        "redispatch": None,
+        "telemetry": None,
+        "simulator": [],
+    }
+    started = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("benchmark", total=len(steps))
+        for name, arg in steps:
+            progress.update(task, description=name)
+            try:
+                _run_step(name, arg, plan, results)
+            except Exception as exc:  # one failed suite must not lose the others' figures
+                console.print(f"[red]{name} failed: {exc!r}")
+                results.setdefault("errors", []).append(f"{name}: {exc!r}")
+            progress.advance(task)
+        progress.update(task, description="benchmark done")
+    results["wall_s"] = time.perf_counter() - started
+    return results
+
+
+def _run_step(name: str, arg: Any, plan: Plan, results: dict[str, Any]) -> None:
+    """One suite step; its figures go into ``results``."""
+    if name.startswith("dispatch"):
+        case, emitter = arg
+        results["dispatch"].append(asdict(run_case(case, emitter)))
+    elif name.startswith("re-dispatch"):
+        redo = run_redispatch(plan.redispatch_resources, plan.redispatch_repeats)
+        results["redispatch"] = asdict(redo)
+    elif name.startswith("telemetry"):
+        rate = run_telemetry(plan.telemetry_messages, plan.telemetry_resources)
+        results["telemetry"] = asdict(rate)
+    else:
+        results["simulator"].append(asdict(run_simulator(arg, plan.simulator_budget_s)))
+
+
+def machine_info() -> dict[str, Any]:
+    import numpy
+    import scipy
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", False
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory_gib = round(pages / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    return {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "highspy": importlib.metadata.version("highspy"),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _gap(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def print_tables(results: dict[str, Any], console: Console) -> None:
+    if results["dispatch"]:
+        console.print(dispatch_table(results["dispatch"]))
+    if results["redispatch"]:
+        console.print(redispatch_table(Redispatch(**results["redispatch"])))
+    if results["telemetry"]:
+        console.print(telemetry_table(TelemetryRate(**results["telemetry"])))
+    if results["simulator"]:
+        console.print(simulator_table([SimulatorSpeed(**s) for s in results["simulator"]]))
+
+
+def dispatch_table(rows: list[dict[str, Any]]) -> Table:
+    """One row per case and emitter; the ratio is our build + translation over the reference's."""
+    table = Table(title="Dispatch (median of runs; seconds, MB, CNY)")
+    for name in (
+        "case",
+        "emitter",
+        "runs",
+        "build",
+        "translate",
+        "solve",
+        "total",
+        "peak MB",
+        "objective",
+        "gap",
+        "status",
+        "build ratio",
+        "cost vs mono",
+    ):
+        table.add_column(name, justify="left" if name in ("case", "emitter", "status") else "right")
+    measured = [Measured(**r) for r in rows]
+    by_case: dict[str, dict[str, Measured]] = {}
+    for m in measured:
+        by_case.setdefault(m.case, {})[m.emitter] = m
+    for m in measured:
+        ref = by_case[m.case].get("reference")
+        mono = by_case[m.case].get("ours")
+        ratio = build_ratio(m, ref) if m.emitter == "ours" else None
+        vs_mono = None
+        if m.emitter == "decomposed" and mono is not None:
+            vs_mono = cost_gap(m, mono)
+        table.add_row(
+            m.case,
+            m.emitter,
+            str(m.runs),
+            _f(m.build_s),
+            _f(m.translate_s, 3),
+            _f(m.solve_s),
+            _f(m.total_s),
+            _f(m.peak_rss_mb, 0),
+            _f(m.objective_cny, 0),
+            _gap(m.gap),
+            m.status,
+            "-" if ratio is None else f"{ratio:.2f}x",
+            "-" if vs_mono is None else f"{100 * vs_mono:+.2f}%",
+        )
+    return table
+
+
+def build_ratio(ours: Measured, ref: Measured | None) -> float | None:
+    """(our build + translation) / (reference build + translation)."""
+    if ref is None or ours.build_s is None or ref.build_s is None:
+        return None
+    denominator = (ref.build_s or 0.0) + (ref.translate_s or 0.0)
+    numerator = (ours.build_s or 0.0) + (ours.translate_s or 0.0)
+    return numerator / denominator if denominator > 0 else None
+
+
+def cost_gap(decomposed: Measured, mono: Measured) -> float | None:
+    """Relative cost of the decomposed dispatch over the monolithic one's lower bound."""
+    if decomposed.objective_cny is None or mono.objective_cny is None:
+        return None
+    if mono.status not in ("optimal", "feasible"):
+        return None  # a fallback or failure is no optimum to compare with
+    bound = mono.objective_cny * (1.0 - (mono.gap or 0.0))
+    return (decomposed.objective_cny - bound) / abs(bound) if bound else None
+
+
+def redispatch_table(r: Redispatch) -> Table:
+    table = Table(title="Re-dispatch (target +10 % a quarter into the event; seconds)")
+    names = ("case", "first plan", "re-plan", "candidates", "residual kW", "status", "full re-plan")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_row(
+        r.case,
+        _f(r.first_plan_s),
+        _f(r.replan_s),
+        str(r.candidates),
+        _f(r.residual_kw, 0),
+        f"{r.status}{'' if r.meets_residual else ' (short)'}",
+        f"{_f(r.full_replan_s)} {r.full_status}{'' if r.full_meets_target else ' (short)'}",
+    )
+    return table
+
+
+def telemetry_table(t: TelemetryRate) -> Table:
+    table = Table(title="Telemetry ingestion through Mosquitto (messages per second)")
+    for name in ("messages", "resources", "received", "published/s", "ingested/s", "in-process/s"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        f"{t.n_messages:,}",
+        f"{t.n_resources:,}",
+        f"{t.received:,}",
+        _f(t.publish_per_s, 0),
+        _f(t.ingest_per_s, 0),
+        _f(t.decode_ingest_per_s, 0),
+    )
+    return table
+
+
+def simulator_table(rows: list[SimulatorSpeed]) -> Table:
+    table = Table(title="Simulator speed (embedded broker, no events)")
+    for name in ("devices", "sites", "simulated s", "wall s", "x real time", "peak MB"):
+        table.add_column(name, justify="right")
+    for s in rows:
+        table.add_row(
+            f"{s.n_devices:,}",
+            f"{s.n_sites:,}",
+            _f(s.simulated_s, 0),
+            _f(s.wall_s, 1),
+            _f(s.speedup, 1),
+            _f(s.peak_rss_mb, 0),
+        )
+    return table

@@ -1,0 +1,82 @@
+"""Simulator speed: simulated seconds per wall second, at 1,000 and 10,000 devices.
+
+A scenario of the demo peak day on a scaled district (:mod:`bench.instances`, written to a
+temporary YAML file as the simulator reads districts from files), embedded broker, no
+events and no faults: what is timed is the simulator itself (device physics, gateways,
+telemetry through the in-memory broker into the controller's monitor). A whole day at
+10,000 devices would take many minutes, so the run stops after ``wall_budget_s`` of wall
+time (or at the end of the day) and the speed is measured over the ticks it completed,
+from the first tick on (set-up excluded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import yaml
+
+from bench.instances import DAY, scaled_district
+from bench.measure import in_fresh_process, peak_rss_mb
+from vpp.hil_sim.runner import simulate
+from vpp.hil_sim.scenario import Scenario
+
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _EnoughError(Exception):
+    """Raised from the progress callback to end a run once enough time was measured."""
+
+
+@dataclass
+class SimulatorSpeed:
+    n_devices: int
+    n_sites: int
+    simulated_s: float
+    wall_s: float
+    speedup: float
+    """Simulated seconds per wall second (over the measured ticks)."""
+    setup_s: float
+    peak_rss_mb: float
+
+
+def run_simulator(n_devices: int, wall_budget_s: float = 60.0, seed: int = 0) -> SimulatorSpeed:
+    return in_fresh_process(_measure, n_devices, wall_budget_s, seed)
+
+
+def _measure(n_devices: int, wall_budget_s: float, seed: int) -> SimulatorSpeed:
+    district = scaled_district(n_devices, seed)
+    with tempfile.TemporaryDirectory(prefix="vpp-bench-sim-") as tmp:
+        path = Path(tmp) / "district.yaml"
+        path.write_text(yaml.dump(district.model_dump(mode="json"), Dumper=_DUMPER))
+        scenario = Scenario(name=f"bench {n_devices}", district=path, day=date(*DAY), tick_s=60)
+        started = time.perf_counter()
+        first: list[tuple[float, datetime]] = []
+        last: list[tuple[float, datetime]] = []
+
+        def progress(now: datetime, end: datetime) -> None:
+            mark = (time.perf_counter(), now)
+            if not first:
+                first.append(mark)
+            last[:] = [mark]
+            if mark[0] - first[0][0] >= wall_budget_s:
+                raise _EnoughError
+
+        with contextlib.suppress(_EnoughError):
+            asyncio.run(simulate(scenario, progress=progress))
+    wall = last[0][0] - first[0][0]
+    simulated = (last[0][1] - first[0][1]).total_seconds()
+    return SimulatorSpeed(
+        n_devices=n_devices,
+        n_sites=len({ref.site.site_id for ref in district.resources()}),
+        simulated_s=simulated,
+        wall_s=wall,
+        speedup=simulated / wall if wall > 0 else 0.0,
+        setup_s=first[0][0] - started,
+        peak_rss_mb=peak_rss_mb(),
+    )

@@ -1,0 +1,32 @@
+"""The benchmark harness end to end in quick mode: a smoke test, not a timed assertion."""
+
+import json
+
+import pytest
+from bench.runner import main
+
+
+@pytest.mark.slow
+@pytest.mark.broker
+def test_quick_bench_runs_every_suite_and_writes_results(tmp_path, capsys):
+    out, plot = tmp_path / "results.json", tmp_path / "scaling.png"
+    assert main(["--quick", "--out", str(out), "--plot", str(plot)]) == 0
+    results = json.loads(out.read_text())
+    assert results["mode"] == "quick"
+    assert results["machine"]["cpus"] >= 1
+    rows = {(r["case"], r["emitter"]): r for r in results["dispatch"]}
+    for case in {case for case, _ in rows}:
+        ours, ref = rows[(case, "ours")], rows[(case, "reference")]
+        assert ours["status"] == "optimal"
+        assert ref["status"] == "Optimal"
+        assert ours["objective_cny"] == pytest.approx(ref["objective_cny"], rel=0.011)
+        assert ours["peak_rss_mb"] > 0
+    assert results["redispatch"]["replan_s"] > 0
+    telemetry = results["telemetry"]
+    assert telemetry["received"] == telemetry["n_messages"]
+    assert telemetry["ingested"] == telemetry["n_messages"]
+    assert all(s["speedup"] > 0 for s in results["simulator"])
+    assert plot.stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "Dispatch" in printed
+    assert "Telemetry ingestion" in printed
