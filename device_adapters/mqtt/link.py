@@ -255,6 +255,9 @@ class MqttLink:
             else aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain),
         )
         await self._enter(client)
+        # aiomqtt keeps an unexpected disconnection as an exception on a future that nobody
+        # reads once the session is over; read it, or asyncio logs it as never retrieved
+        client._disconnected.add_done_callback(_retrieve)
         self._session_lost = asyncio.get_running_loop().create_future()
         self._client = client
         try:
@@ -339,7 +342,7 @@ class MqttLink:
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
-    """Read an abandoned publish's outcome, so asyncio does not log it as never retrieved."""
+    """Read a future's outcome nobody awaits, so asyncio does not log it as never retrieved."""
     if not future.cancelled():
         future.exception()
 
