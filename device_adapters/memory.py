@@ -78,8 +78,14 @@ class InMemoryBroker:
                 self._route(will.topic, will.payload, will.retain)
 
     def _deliver_retained(self, client: InMemoryLink, topic_filter: str) -> None:
+        if "+" not in topic_filter and "#" not in topic_filter:  # one topic: no scan
+            payload = self._retained.get(topic_filter)
+            if payload is not None:
+                client._enqueue(topic_filter, payload)
+            return
+        literal = topic_filter.split("+", 1)[0].split("#", 1)[0]  # what a match starts with
         for topic, payload in self._retained.items():
-            if topic_matches(topic, topic_filter):
+            if topic.startswith(literal) and topic_matches(topic, topic_filter):
                 client._enqueue(topic, payload)
 
     def _route(self, topic: str, payload: bytes, retain: bool) -> None:

@@ -44,7 +44,9 @@ class DispatchSettings(FrozenModel):
         default=30, gt=0, description="grid of start times for curtailments shorter than the event"
     )
     decompose_above_resources: int | None = Field(
-        default=5000,
+        # the single model still solves at 2,000 within the default 10 s, and no longer at
+        # 5,000 (docs/performance.md); decomposed, 2,000 costs about the same time
+        default=2500,
         gt=0,
         description="dispatch() decomposes problems with more resources than this; None never",
     )

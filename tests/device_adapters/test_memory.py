@@ -219,3 +219,35 @@ async def test_second_connection_with_same_client_id_takes_over():
     assert not first.connected
     first.kill()
     await second.close()
+
+
+async def test_routes_follow_clients_that_come_and_go():
+    """A topic already routed reaches a client that subscribes later, and no longer one
+    that has left (the broker keeps a per-topic table of subscribers)."""
+    broker = InMemoryBroker()
+    publisher = broker.link("pub")
+    await publisher.start()
+    topic = "vpp/v1/mall/chiller/telemetry"
+    _first, first_inbox = await subscriber(broker, "first", "vpp/v1/+/+/telemetry")
+    await publisher.publish(topic, b"1")
+    late, late_inbox = await subscriber(broker, "late", topic)
+    await publisher.publish(topic, b"2")
+    await settle()
+    await late.close()
+    await publisher.publish(topic, b"3")
+    await settle()
+    assert [p for _, p in first_inbox.messages] == [b"1", b"2", b"3"]
+    assert [p for _, p in late_inbox.messages] == [b"2"]
+
+
+async def test_retained_message_of_one_topic_reaches_only_its_own_filter():
+    broker = InMemoryBroker()
+    publisher = broker.link("pub")
+    await publisher.start()
+    await publisher.publish("vpp/v1/mall/status", b"mall", retain=True)
+    await publisher.publish("vpp/v1/mallard/status", b"mallard", retain=True)
+    _exact, exact_inbox = await subscriber(broker, "exact", "vpp/v1/mall/status")
+    _wild, wild_inbox = await subscriber(broker, "wild", "vpp/v1/mall/+")
+    await settle()
+    assert exact_inbox.messages == [("vpp/v1/mall/status", b"mall")]
+    assert wild_inbox.messages == [("vpp/v1/mall/status", b"mall")]

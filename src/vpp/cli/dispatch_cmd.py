@@ -60,7 +60,7 @@ def dispatch_command(
         int | None,
         typer.Option(
             help="decompose into groups solved in parallel above this many resources "
-            "\\[default: 5000]"
+            "\\[default: 2500]"
         ),
     ] = None,
     group_by: Annotated[
