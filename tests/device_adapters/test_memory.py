@@ -3,9 +3,12 @@
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mosquitto_broker import wait_until
 from vpp.device_adapters import InMemoryBroker, InMemoryLink, Will
+from vpp.device_adapters.mqtt.topics import topic_matches
 
 STATUS = "vpp/v1/mall/status"
 
@@ -251,3 +254,33 @@ async def test_retained_message_of_one_topic_reaches_only_its_own_filter():
     await settle()
     assert exact_inbox.messages == [("vpp/v1/mall/status", b"mall")]
     assert wild_inbox.messages == [("vpp/v1/mall/status", b"mall")]
+
+
+#: Valid filters only: "#" stands last, as a broker requires.
+FILTERS = st.builds(
+    lambda levels, multi: "/".join([*levels, "#"] if multi else levels),
+    st.lists(st.sampled_from(["vpp", "v1", "a", "b", "+"]), min_size=0, max_size=4),
+    st.booleans(),
+).filter(bool)
+TOPICS = st.lists(st.sampled_from(["vpp", "v1", "a", "b"]), min_size=1, max_size=4).map("/".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(filters=st.lists(FILTERS, min_size=1, max_size=6), topic=TOPICS)
+def test_subscription_tree_routes_as_topic_matches_does(filters, topic):
+    """The broker's tree of filter levels finds exactly the clients a filter-by-filter
+    match would, each once."""
+    broker = InMemoryBroker()
+    clients = []
+    for n, topic_filter in enumerate(filters):
+        link = broker.link(f"c{n % 3}-{n}")
+        link.subscriptions = (topic_filter, filters[0])
+        broker._attach(link)
+        clients.append(link)
+    expected = {
+        link.client_id
+        for link in clients
+        if any(topic_matches(topic, f) for f in link.subscriptions)
+    }
+    matched = [link.client_id for link in broker._subscribers.match(topic)]
+    assert sorted(matched) == sorted(expected)
