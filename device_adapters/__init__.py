@@ -16,6 +16,7 @@ from vpp.device_adapters.base import (
 )
 from vpp.device_adapters.codec import MalformedMessageError, decode, encode, setpoint_message
 from vpp.device_adapters.contract import ContractAdapter
+from vpp.device_adapters.fabric import LinkFactory
 from vpp.device_adapters.link import Link, LinkStats, Traffic, Will
 from vpp.device_adapters.memory import InMemoryBroker, InMemoryLink
 from vpp.device_adapters.mqtt.topics import topic_matches
@@ -30,6 +31,7 @@ __all__ = [
     "Inbound",
     "InboundHandler",
     "Link",
+    "LinkFactory",
     "LinkStats",
     "MalformedMessageError",
     "StatusReceived",

@@ -63,17 +63,28 @@ class Traffic:
 
     def unsent(self, topic: str, payload: bytes) -> None:
         """A message counted as sent will never arrive (its connection broke first)."""
-        if self._pending[topic, payload] > 0:
-            self._pending[topic, payload] -= 1
+        if self._take(topic, payload):
             self._in_flight -= 1
 
     def arrived(self, topic: str, payload: bytes) -> None:
         self.received += 1
-        if self._pending[topic, payload] > 0:
-            self._pending[topic, payload] -= 1
+        if self._take(topic, payload):
             self._in_flight -= 1
         else:
             self.unmatched += 1
+
+    def _take(self, topic: str, payload: bytes) -> bool:
+        """Settle one pending copy of a message; whether there was one. Settled keys go,
+        so a long run keeps only what is in flight."""
+        key = topic, payload
+        count = self._pending.get(key, 0)
+        if count == 0:
+            return False
+        if count == 1:
+            del self._pending[key]
+        else:
+            self._pending[key] = count - 1
+        return True
 
     def give_up(self) -> int:
         """Count everything still in flight as lost (its receiver is gone); how many."""

@@ -28,10 +28,9 @@ from vpp.controller import (
 from vpp.device_adapters import (
     AdapterStats,
     ContractAdapter,
-    InMemoryBroker,
     Link,
+    LinkFactory,
     Traffic,
-    Will,
 )
 from vpp.device_adapters.contract import SUBSCRIPTIONS
 from vpp.domain import DemandResponseEvent, District
@@ -82,27 +81,15 @@ class SimulationResult:
         return {n: sum(getattr(g.stats, n) for g in self.gateways.values()) for n in names}
 
 
-class _Fabric:
+class _Fabric(LinkFactory):
     """Creates the links of one run and plays broker outages on them."""
 
     def __init__(self, mqtt_url: str | None) -> None:
-        self.traffic = Traffic()
-        self.mqtt_url = mqtt_url
-        self.broker = None if mqtt_url else InMemoryBroker(self.traffic)
+        traffic = Traffic()
+        super().__init__(mqtt_url, traffic)
+        self.traffic: Traffic = traffic
         self.links: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
         self.cut: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
-
-    @property
-    def name(self) -> str:
-        return self.mqtt_url or "embedded"
-
-    def link(self, client_id: str, will: Will | None = None) -> Link:
-        if self.broker is not None:
-            return self.broker.link(client_id, will=will)
-        from vpp.device_adapters.mqtt import MqttLink  # only runs over MQTT need aiomqtt
-
-        assert self.mqtt_url is not None
-        return MqttLink(self.mqtt_url, client_id, will=will, traffic=self.traffic)
 
     def track(self, link: Link, subscriptions: Callable[[], tuple[str, ...]]) -> None:
         self.links.append((link, subscriptions))

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 
 from vpp.controller import Controller, ControllerSettings, EventRun, SimulatedClock
-from vpp.device_adapters import ContractAdapter, InMemoryBroker, InMemoryLink, Link, Traffic, Will
+from vpp.device_adapters import ContractAdapter, InMemoryLink, Link, LinkFactory, Traffic, Will
 from vpp.device_adapters.mqtt import MqttLink
 from vpp.domain import DemandResponseEvent, District, Notice
 from vpp.hil_sim import PhysicsSettings, SimulatedGateway, SiteFaults, status_will
@@ -115,7 +115,10 @@ class Scene:
         self.mqtt_url = mqtt_url
         self.clock = SimulatedClock(start)
         self.traffic = Traffic()
-        self.broker = None if mqtt_url else InMemoryBroker(self.traffic)
+        self.links = LinkFactory(
+            mqtt_url, self.traffic, backoff_initial_s=BACKOFF_INITIAL_S, backoff_max_s=BACKOFF_MAX_S
+        )
+        self.broker = self.links.broker
         self.adapter = ContractAdapter(self.link("vpp-controller"), self.clock.now)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scene-solve")
         self.controller = Controller(
@@ -141,17 +144,7 @@ class Scene:
 
     def link(self, client_id: str, will: Will | None = None) -> Link:
         """A new client of the scene's broker, counting its traffic with the others'."""
-        if self.broker is not None:
-            return self.broker.link(client_id, will=will)
-        assert self.mqtt_url is not None
-        return MqttLink(
-            self.mqtt_url,
-            client_id,
-            will=will,
-            traffic=self.traffic,
-            backoff_initial_s=BACKOFF_INITIAL_S,
-            backoff_max_s=BACKOFF_MAX_S,
-        )
+        return self.links.link(client_id, will)
 
     # --- lifetime ---------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from vpp.api.clock import ScaledClock
 from vpp.api.recorder import RecordingAdapter
-from vpp.device_adapters import ContractAdapter, InMemoryBroker, Link, Will
+from vpp.device_adapters import ContractAdapter, LinkFactory
 from vpp.domain import District, Site
 
 if TYPE_CHECKING:
@@ -31,26 +31,19 @@ class DeviceFabric:
         self, clock: ScaledClock, mqtt_url: str | None, simulated: bool, tick_s: float
     ) -> None:
         self.clock = clock
-        self.mqtt_url = mqtt_url
+        self.links = LinkFactory(mqtt_url)
         self.simulated = simulated
         self.tick_s = tick_s
-        self.broker = None if mqtt_url else InMemoryBroker()
-        self.adapter = RecordingAdapter(ContractAdapter(self._link("vpp-controller"), clock.now))
+        self.adapter = RecordingAdapter(
+            ContractAdapter(self.links.link("vpp-controller"), clock.now)
+        )
         self.gateways: dict[str, SimulatedGateway] = {}
         self._sites: dict[str, Site] = {}
         self._task: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
-        return self.mqtt_url or "embedded"
-
-    def _link(self, client_id: str, will: Will | None = None) -> Link:
-        if self.broker is not None:
-            return self.broker.link(client_id, will=will)
-        from vpp.device_adapters.mqtt import MqttLink
-
-        assert self.mqtt_url is not None
-        return MqttLink(self.mqtt_url, client_id, will=will)
+        return self.links.name
 
     async def start(self) -> None:
         if self.simulated:
@@ -84,7 +77,7 @@ class DeviceFabric:
             old = self.gateways.pop(site_id, None)
             if old is not None:
                 await old.stop()
-            link = self._link(f"gw-{site_id}", status_will(site_id, now))
+            link = self.links.link(f"gw-{site_id}", status_will(site_id, now))
             gateway = SimulatedGateway.for_site(
                 district, site_id, link, now=self.clock.now, day=day, counterfactual=False
             )

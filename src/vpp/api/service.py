@@ -28,10 +28,10 @@ from vpp.api.simulations import SimulationManager
 from vpp.api.views import EventChange, EventRequest
 from vpp.config import describe_validation_error
 from vpp.controller import Controller, EventRun
+from vpp.controller.lifecycle import TERMINAL
 from vpp.domain import DemandResponseEvent, District, Enterprise
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
-from vpp.store.events import FINAL_STATES
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +161,9 @@ class Service:
         """Resume unfinished events from now; settle those whose window passed meanwhile."""
         for record in await self.store.events.unfinished():
             event = record.event
-            resumed = None if record.state in FINAL_STATES else self._remaining(event, now)
+            resumed = None if record.state in TERMINAL else self._remaining(event, now)
             if resumed is None or self.controller is None or self.writer is None:
-                if record.state not in FINAL_STATES:
+                if record.state not in TERMINAL:
                     note = "the window passed while the service was down"
                     await self.store.events.record_progress(
                         event.event_id,

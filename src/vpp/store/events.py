@@ -22,8 +22,6 @@ from vpp.store.tables import (
     SettlementRow,
 )
 
-FINAL_STATES = ("completed", "cancelled")
-
 
 class DuplicateEventError(VppError):
     def __init__(self, event_id: str) -> None:
