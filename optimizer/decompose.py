@@ -70,9 +70,6 @@ logger = logging.getLogger(__name__)
 GroupBy = Literal["enterprise", "feeder"]
 T = TypeVar("T")
 
-#: Resources per group: a group's MILP still solves at the root in well under a second.
-DEFAULT_GROUP_RESOURCES = DispatchSettings().group_resources
-
 #: Rounds of repair after the group solves.
 REPAIR_ROUNDS = 2
 
@@ -169,15 +166,17 @@ def dispatch_decomposed(
     settings: DispatchSettings | None = None,
     *,
     executor: Executor | None = None,
-    group_by: GroupBy = "enterprise",
-    max_group_resources: int = DEFAULT_GROUP_RESOURCES,
+    group_by: GroupBy | None = None,
+    max_group_resources: int | None = None,
     repair_rounds: int = REPAIR_ROUNDS,
 ) -> DispatchResult:
     """The dispatch of a large problem, decomposed into groups solved on ``executor``.
 
     ``executor`` defaults to a process pool of ``settings.workers`` processes (all CPUs
-    when None), kept for later calls. The status is the worst of the groups'; ``mip_gap``
-    is the groups' combined proven gap for the coordinator's split of the target.
+    when None), kept for later calls; ``group_by`` and ``max_group_resources`` default to
+    the settings' ``group_by`` and ``group_resources``. The status is the worst of the
+    groups'; ``mip_gap`` is the groups' combined proven gap for the coordinator's split of
+    the target.
     """
     result, _ = solve_decomposed(
         problem,
@@ -193,13 +192,7 @@ def dispatch_decomposed(
 def dispatch_with_settings(problem: DispatchProblem, settings: DispatchSettings) -> DispatchResult:
     """Decomposed dispatch on the executor the settings name (Dask scheduler or processes)."""
     with settings_executor(settings) as executor:
-        return dispatch_decomposed(
-            problem,
-            settings,
-            executor=executor,
-            group_by=settings.group_by,
-            max_group_resources=settings.group_resources,
-        )
+        return dispatch_decomposed(problem, settings, executor=executor)
 
 
 @contextmanager
@@ -230,8 +223,8 @@ def solve_decomposed(
     settings: DispatchSettings | None = None,
     *,
     executor: Executor | None = None,
-    group_by: GroupBy = "enterprise",
-    max_group_resources: int = DEFAULT_GROUP_RESOURCES,
+    group_by: GroupBy | None = None,
+    max_group_resources: int | None = None,
     repair_rounds: int = REPAIR_ROUNDS,
 ) -> tuple[DispatchResult, DecompositionStats]:
     """:func:`dispatch_decomposed` with the time each phase took."""
@@ -239,6 +232,9 @@ def solve_decomposed(
     settings = (settings or DispatchSettings()).model_copy(
         update={"decompose_above_resources": None}
     )
+    group_by = settings.group_by if group_by is None else group_by
+    if max_group_resources is None:
+        max_group_resources = settings.group_resources
     pool = executor or default_executor(settings.workers)
     ctx = build_context(problem, settings, "min_cost")
     profile = np.asarray(ctx.target_profile_kw, dtype=np.float64)

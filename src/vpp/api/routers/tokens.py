@@ -16,14 +16,7 @@ TokenId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]
 
 
 def _view(info: TokenInfo) -> TokenView:
-    return TokenView(
-        token_id=info.token_id,
-        role=info.role,
-        enterprise_id=info.enterprise_id,
-        name=info.name,
-        created_at=info.created_at,
-        revoked_at=info.revoked_at,
-    )
+    return TokenView.model_validate(info, from_attributes=True)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NewTokenView)
