@@ -8,11 +8,15 @@ DAY    ?= 2026-07-15
 
 .PHONY: install test lint typecheck pytest demo demo-dispatch bench bench-quick clean system-deps
 
-# Debian packages the test suite needs (a broker for later MQTT tests); installed only when missing.
+# Debian packages the test suite needs (a broker, and its command-line clients for the ACL
+# tests that publish as an outsider would); installed only when missing.
 system-deps:
-	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then \
-		if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq mosquitto; \
-		else echo "mosquitto is missing: install it (sudo apt-get install mosquitto)"; fi; \
+	@missing=""; \
+	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+		else echo "missing Debian packages:$$missing (sudo apt-get install$$missing)"; fi; \
 	fi
 
 $(STAMP): pyproject.toml
