@@ -98,14 +98,16 @@ class MosquittoBroker:
             lines += [
                 "allow_anonymous false",
                 f"password_file {password_file}",
-                "use_username_as_clientid true",
             ]
         if acl_file is not None:
             lines.append(f"acl_file {acl_file}")
-        lines.append(f"listener {self.port} 127.0.0.1")
+        # listener options apply to the listener above them (before any: a default on 1883)
+        per_listener = ["use_username_as_clientid true"] if password_file is not None else []
+        lines += [f"listener {self.port} 127.0.0.1", *per_listener]
         if tls is not None:
             lines += [
                 f"listener {self.tls_port} 127.0.0.1",
+                *per_listener,
                 f"cafile {tls.ca_file}",
                 f"certfile {tls.cert_file}",
                 f"keyfile {tls.key_file}",
