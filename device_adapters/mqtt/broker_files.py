@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,11 +84,17 @@ def issue(site_id: str | None) -> tuple[BrokerUser, IssuedCredentials]:
 
 
 def plan_users(
-    site_ids: Iterable[str], known: Mapping[str, str], *, rotate: bool = False
+    site_ids: Iterable[str],
+    known: Mapping[str, str],
+    *,
+    rotate: bool = False,
+    issue_to: Collection[str] | None = None,
 ) -> tuple[list[BrokerUser], list[IssuedCredentials]]:
     """Every account the broker needs (controller first), and those issued now.
 
     ``known`` maps usernames to hashes already provisioned; they are kept unless ``rotate``.
+    An account that is missing is issued, unless ``issue_to`` names the only sites that
+    may get one now (then the controller and the other sites stay without).
     """
     users: list[BrokerUser] = []
     issued: list[IssuedCredentials] = []
@@ -96,6 +102,8 @@ def plan_users(
         username = CONTROLLER_USERNAME if site_id is None else gateway_username(site_id)
         if username in known and not rotate:
             users.append(BrokerUser(username, known[username], site_id))
+            continue
+        if issue_to is not None and (site_id is None or site_id not in issue_to):
             continue
         user, credentials = issue(site_id)
         users.append(user)

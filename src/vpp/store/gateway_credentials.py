@@ -6,7 +6,7 @@ password exists in clear only in the response or file that issued it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -31,17 +31,26 @@ class GatewayCredentials:
         return {row.username: row.password_hash for row in await self.all()}
 
     async def provision(
-        self, site_ids: Iterable[str], now: datetime, *, rotate: bool = False
+        self,
+        site_ids: Iterable[str],
+        now: datetime,
+        *,
+        rotate: bool = False,
+        issue_to: Collection[str] | None = None,
     ) -> tuple[list[BrokerUser], list[IssuedCredentials]]:
         """Accounts for the controller and exactly these sites, in one transaction.
 
-        Known accounts keep their hash unless ``rotate``; new sites (and all, rotating) get
+        Known accounts keep their hash unless ``rotate``; missing ones (all, rotating) get
         new passwords, returned in clear once; accounts of sites not listed are deleted.
+        ``issue_to``: only these sites may get a new account now (see ``plan_users``).
         """
         async with self._sessions.begin() as session:
             rows = {r.username: r for r in await session.scalars(select(GatewayCredentialRow))}
             users, issued = plan_users(
-                site_ids, {u: r.password_hash for u, r in rows.items()}, rotate=rotate
+                site_ids,
+                {u: r.password_hash for u, r in rows.items()},
+                rotate=rotate,
+                issue_to=issue_to,
             )
             wanted = {user.username for user in users}
             gone = [u for u in rows if u not in wanted]
