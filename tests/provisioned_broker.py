@@ -46,9 +46,7 @@ def acl_broker(
     return broker, accounts
 
 
-def client_auth(
-    accounts: dict[str, IssuedCredentials], tls: TlsFiles | None = None
-) -> ClientAuth:
+def client_auth(accounts: dict[str, IssuedCredentials], tls: TlsFiles | None = None) -> ClientAuth:
     return ClientAuth(
         logins={c: Login(a.username, a.password) for c, a in accounts.items()}, tls=tls
     )
@@ -66,8 +64,22 @@ def mosquitto_pub(
     assert binary is not None, "mosquitto_pub is not installed (Debian: mosquitto-clients)"
     login = [] if account is None else ["-u", account.username, "-P", account.password]
     return subprocess.run(
-        [binary, "-h", "127.0.0.1", "-p", str(port), "-V", "5", "-q", "1",
-         "-t", topic, "-m", payload, *login],  # fmt: skip
+        [
+            binary,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-V",
+            "5",
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-m",
+            payload,
+            *login,
+        ],
         capture_output=True,
         text=True,
         timeout=CLIENT_TIMEOUT_S,

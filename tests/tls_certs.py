@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
-class TestCertificates:
+class CertificateFiles:
     ca_file: Path
     broker_cert: Path
     broker_key: Path
@@ -22,7 +22,7 @@ def find_openssl() -> str | None:
     return shutil.which("openssl")
 
 
-def make_certificates(folder: Path) -> TestCertificates:
+def make_certificates(folder: Path) -> CertificateFiles:
     """A CA; a broker certificate for 127.0.0.1 and a client certificate signed by it; and
     a second, unrelated CA (what a client trusting the wrong CA holds)."""
     openssl = find_openssl()
@@ -45,7 +45,7 @@ def make_certificates(folder: Path) -> TestCertificates:
             "-keyout", f"{name}.key", "-out", f"{name}.csr")  # fmt: skip
         run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
             "-CAcreateserial", "-days", "2", "-out", f"{name}.crt", *ext)  # fmt: skip
-    return TestCertificates(
+    return CertificateFiles(
         ca_file=folder / "ca.crt",
         broker_cert=folder / "broker.crt",
         broker_key=folder / "broker.key",

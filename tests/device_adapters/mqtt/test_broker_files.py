@@ -104,10 +104,10 @@ def test_read_password_file_refuses_lines_that_are_not_7_hashes(
 
 
 def test_read_client_credentials_names_a_folder_that_was_not_provisioned(tmp_path: Path) -> None:
-    with pytest.raises(CredentialsError, match="controller.password"):
+    with pytest.raises(CredentialsError, match=r"controller\.password"):
         read_client_credentials(tmp_path)
     (tmp_path / "controller.password").write_text("pw\n")
     (tmp_path / "gateways").mkdir()
     (tmp_path / "gateways" / "x.json").write_text("{not json")
-    with pytest.raises(CredentialsError, match="x.json"):
+    with pytest.raises(CredentialsError, match=r"x\.json"):
         read_client_credentials(tmp_path)

@@ -56,5 +56,12 @@ def test_verify_password_accepts_only_the_hashed_password(password: str, other: 
 
 
 def test_verify_password_refuses_what_is_not_a_7_hash() -> None:
-    for garbage in ("", "plain", "$6$abc$def", "$7$x$AAAA$AAAA", "$7$101$!!$AAAA", "$7$0$AA==$AA=="):
+    for garbage in (
+        "",
+        "plain",
+        "$6$abc$def",
+        "$7$x$AAAA$AAAA",
+        "$7$101$!!$AAAA",
+        "$7$0$AA==$AA==",
+    ):
         assert not verify_password("pw", garbage), garbage
