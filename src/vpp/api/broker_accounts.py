@@ -28,6 +28,7 @@ class BrokerAccounts:
         self.store = store
         self.folder = folder
         self._lock = asyncio.Lock()
+        self._told = False  # whether the missing controller account was logged
 
     async def sync(self, now: datetime) -> None:
         """Drop accounts of sites no longer registered and rewrite the broker files."""
@@ -42,7 +43,8 @@ class BrokerAccounts:
             )
             if self.folder is not None:
                 write_broker_files(self.folder, users)
-                if not any(u.username == CONTROLLER_USERNAME for u in users):
+                if not self._told and all(u.username != CONTROLLER_USERNAME for u in users):
+                    self._told = True
                     logger.error(
                         "no broker account for the controller: run `vpp gateways provision "
                         "--db ... --out %s` once",
