@@ -107,8 +107,8 @@ class MqttLink:
     timeout_s
         Limit on each exchange with the broker: CONNACK, SUBACK, PUBACK [s].
     login
-        Username and password; the username defaults to the URL's. A broker that refuses
-        them is retried like one that is away (the refusal is logged each time).
+        Username and password (None: the URL's username, if any, and no password). A
+        broker that refuses them is retried like one that is away (each refusal logged).
     tls
         CA and client certificate for ``mqtts://`` (None: the system's CAs, no client
         certificate); refused with an ``mqtt://`` URL.
@@ -132,8 +132,6 @@ class MqttLink:
         self.host, self.port = broker.host, broker.port
         if tls is not None and not broker.tls:
             raise MqttUrlError(url, "TLS files given for a plain mqtt:// URL; use mqtts://")
-        if login is not None and broker.username not in (None, login.username):
-            raise MqttUrlError(url, f"user {broker.username!r} but the login is {login.username!r}")
         self.username = login.username if login is not None else broker.username
         self._password = None if login is None else login.password
         self._tls_context = (tls or TlsFiles()).context() if broker.tls else None

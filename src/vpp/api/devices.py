@@ -27,15 +27,27 @@ logger = logging.getLogger(__name__)
 
 
 def client_auth(settings: ServiceSettings) -> ClientAuth | None:
-    """The controller's broker login and TLS files from the settings (None: neither)."""
+    """Broker logins and TLS files from the settings (None: the embedded broker).
+
+    The controller logs in with ``--mqtt-password-file``; simulated gateways (a demo on a
+    broker that enforces the ACL) with their files in ``--broker-files``, if there.
+    """
     if settings.mqtt_url is None:
         return None
     from vpp.device_adapters.mqtt import ClientAuth, Login, TlsFiles, parse_broker_url
     from vpp.device_adapters.mqtt.acl import CONTROLLER_USERNAME
-    from vpp.device_adapters.mqtt.broker_files import read_password
+    from vpp.device_adapters.mqtt.broker_files import (
+        GATEWAYS_DIR,
+        read_gateway_credentials,
+        read_password,
+    )
 
     url = parse_broker_url(settings.mqtt_url)
     logins = {}
+    if settings.simulated_devices and settings.broker_files_dir is not None:
+        for path in sorted((settings.broker_files_dir / GATEWAYS_DIR).glob("*.json")):
+            gateway = read_gateway_credentials(path)
+            logins[gateway.client_id] = Login(gateway.username, gateway.password)
     if settings.mqtt_password_file is not None:
         password = read_password(settings.mqtt_password_file)
         logins[CONTROLLER_USERNAME] = Login(url.username or CONTROLLER_USERNAME, password)

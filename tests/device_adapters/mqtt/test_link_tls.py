@@ -86,9 +86,10 @@ def test_mqtt_link_refuses_tls_files_for_a_plain_url(certs: CertificateFiles) ->
         MqttLink("mqtt://127.0.0.1:1883", "c", tls=TlsFiles(certs.ca_file))
 
 
-def test_mqtt_link_refuses_a_login_for_another_user_than_the_urls() -> None:
-    with pytest.raises(MqttUrlError, match="login is 'b'"):
-        MqttLink("mqtt://a@127.0.0.1:1883", "c", login=Login("b", "pw"))
+def test_mqtt_link_logs_in_as_its_login_else_as_the_urls_user() -> None:
+    """One factory's URL serves every client; each client's own login wins."""
+    assert MqttLink("mqtt://a@127.0.0.1:1883", "c", login=Login("b", "pw")).username == "b"
+    assert MqttLink("mqtt://a@127.0.0.1:1883", "c").username == "a"
 
 
 def test_tls_files_name_a_missing_ca_file(tmp_path: Path) -> None:
