@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from vpp.device_adapters.mqtt import Channel, Topic, TopicError, topic_matches
 from vpp.device_adapters.mqtt.acl import (
@@ -68,3 +70,19 @@ def test_gateway_username_refuses_a_site_id_that_is_not_a_slug() -> None:
     assert gateway_username("a-site") == "gw-a-site"
     with pytest.raises(TopicError):
         gateway_username("a/#")
+
+
+SLUGS = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(own=SLUGS, other=SLUGS, resource=SLUGS, channel=st.sampled_from(list(Channel)))
+def test_no_gateway_is_granted_anything_on_another_sites_topics(
+    own: str, other: str, resource: str, channel: Channel
+) -> None:
+    """Whatever the slugs (one a prefix of the other, ``-`` and ``_`` in them)."""
+    assume(own != other)
+    topic = str(Topic(other, None if channel is Channel.STATUS else resource, channel))
+    rules = gateway_rules(own)
+    assert not allowed(rules, "write", topic)
+    assert not allowed(rules, "read", topic)
