@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from vpp.controller import (
     Controller,
@@ -37,6 +38,9 @@ from vpp.domain import DemandResponseEvent, District
 from vpp.hil_sim.faults import FaultPlan
 from vpp.hil_sim.gateway import SimulatedGateway, status_will
 from vpp.hil_sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from vpp.device_adapters.mqtt import ClientAuth
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +88,9 @@ class SimulationResult:
 class _Fabric(LinkFactory):
     """Creates the links of one run and plays broker outages on them."""
 
-    def __init__(self, mqtt_url: str | None) -> None:
+    def __init__(self, mqtt_url: str | None, auth: ClientAuth | None = None) -> None:
         traffic = Traffic()
-        super().__init__(mqtt_url, traffic)
+        super().__init__(mqtt_url, traffic, auth=auth)
         self.traffic: Traffic = traffic
         self.links: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
         self.cut: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
@@ -118,8 +122,13 @@ async def simulate(
     *,
     mqtt_url: str | None = None,
     progress: ProgressCallback | None = None,
+    auth: ClientAuth | None = None,
 ) -> SimulationResult:
-    """Simulate the scenario's day; returns measured outcomes and everything behind them."""
+    """Simulate the scenario's day; returns measured outcomes and everything behind them.
+
+    ``auth`` gives the controller and each site's gateway their own broker login (by
+    client id: ``vpp-controller``, ``gw-{site_id}``) and TLS files.
+    """
     started = time.perf_counter()
     district = scenario.load_district()
     start = scenario.day_start(district)
@@ -136,7 +145,7 @@ async def simulate(
         for o in plan.broker_outages
     )
     clock = SimulatedClock(start)
-    fabric = _Fabric(mqtt_url)
+    fabric = _Fabric(mqtt_url, auth)
     adapter = ContractAdapter(fabric.link("vpp-controller"), clock.now)
     fabric.track(adapter.link, lambda: SUBSCRIPTIONS)
     settle_timeouts = 0

@@ -1,7 +1,9 @@
 """A private Mosquitto for broker tests: its own config, a free port on 127.0.0.1, restartable.
 
 Retained messages survive :meth:`MosquittoBroker.restart` (persistence on, as in service),
-so a restart behaves like the in-memory broker's. Also the small helpers pub/sub tests share.
+so a restart behaves like the in-memory broker's. Given a provisioned password file and ACL
+it refuses anonymous clients and enforces the ACL; given TLS files it also listens over TLS
+on :attr:`MosquittoBroker.tls_port`. Also the small helpers pub/sub tests share.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 #: How long a broker may take to accept connections after it is started [s].
@@ -49,10 +52,33 @@ async def wait_until(predicate: Callable[[], bool], what: str, timeout_s: float 
         await asyncio.sleep(0.005)
 
 
-class MosquittoBroker:
-    """One ``mosquitto`` process listening on 127.0.0.1:``port``, anonymous access allowed."""
+@dataclass(frozen=True)
+class BrokerTls:
+    """The broker's side of TLS: the CA it trusts for client certificates, its own pair."""
 
-    def __init__(self, workdir: Path, binary: str | None = None) -> None:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    require_certificate: bool = False
+
+
+class MosquittoBroker:
+    """One ``mosquitto`` process listening on 127.0.0.1:``port``.
+
+    Anonymous access is allowed unless ``password_file`` is given; then every client logs
+    in, ``acl_file`` (if given) says what each user may do, and a client's id is its username.
+    With ``tls`` a second listener on 127.0.0.1:``tls_port`` speaks MQTT over TLS.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        binary: str | None = None,
+        *,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+        tls: BrokerTls | None = None,
+    ) -> None:
         found = binary or find_mosquitto()
         if found is None:
             raise RuntimeError(
@@ -64,9 +90,30 @@ class MosquittoBroker:
         self.port = free_port()
         self.config = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
-        lines = [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+        self.tls_port = free_port() if tls is not None else None
+        lines = ["per_listener_settings false"]
+        if password_file is None:
+            lines.append("allow_anonymous true")
+        else:
+            lines += [
+                "allow_anonymous false",
+                f"password_file {password_file}",
+            ]
+        if acl_file is not None:
+            lines.append(f"acl_file {acl_file}")
+        # listener options apply to the listener above them (before any: a default on 1883)
+        per_listener = ["use_username_as_clientid true"] if password_file is not None else []
+        lines += [f"listener {self.port} 127.0.0.1", *per_listener]
+        if tls is not None:
+            lines += [
+                f"listener {self.tls_port} 127.0.0.1",
+                *per_listener,
+                f"cafile {tls.ca_file}",
+                f"certfile {tls.cert_file}",
+                f"keyfile {tls.key_file}",
+                f"require_certificate {'true' if tls.require_certificate else 'false'}",
+            ]
+        lines += [
             "persistence true",
             f"persistence_location {workdir}/",
             "log_dest stderr",
@@ -80,6 +127,13 @@ class MosquittoBroker:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """``mqtts://127.0.0.1:{tls_port}``; only for a broker started with ``tls``."""
+        if self.tls_port is None:
+            raise RuntimeError("this broker has no TLS listener")
+        return f"mqtts://127.0.0.1:{self.tls_port}"
 
     @property
     def running(self) -> bool:

@@ -6,19 +6,32 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from vpp.device_adapters.mqtt.link import MqttLink, MqttUrlError, parse_url
+from vpp.device_adapters.mqtt.client_auth import ClientAuth, Login, TlsError, TlsFiles
+from vpp.device_adapters.mqtt.link import (
+    BrokerUrl,
+    MqttLink,
+    MqttUrlError,
+    parse_broker_url,
+    parse_url,
+)
 from vpp.device_adapters.mqtt.topics import Channel, Topic, TopicError, topic_matches
 
 if TYPE_CHECKING:
     from vpp.device_adapters.contract import ContractAdapter
 
 __all__ = [
+    "BrokerUrl",
     "Channel",
+    "ClientAuth",
+    "Login",
     "MqttLink",
     "MqttUrlError",
+    "TlsError",
+    "TlsFiles",
     "Topic",
     "TopicError",
     "mqtt_adapter",
+    "parse_broker_url",
     "parse_url",
     "topic_matches",
 ]

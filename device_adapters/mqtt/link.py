@@ -15,22 +15,26 @@ import contextlib
 import logging
 import random
 import socket
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from vpp.device_adapters.link import ConnectHandler, LinkStats, MessageHandler, Traffic, Will
+from vpp.device_adapters.mqtt.client_auth import Login, TlsFiles
 from vpp.domain import VppError
 
 logger = logging.getLogger(__name__)
 
 #: Port of ``mqtt://host`` when the URL names none.
 DEFAULT_PORT = 1883
+#: Port of ``mqtts://host`` (MQTT over TLS) when the URL names none.
+DEFAULT_TLS_PORT = 8883
 
 
 class MqttUrlError(VppError, ValueError):
-    """A broker URL that is not ``mqtt://host[:port]``."""
+    """A broker URL that is not ``mqtt[s]://[user@]host[:port]``."""
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
@@ -38,11 +42,24 @@ class MqttUrlError(VppError, ValueError):
         super().__init__(f"url {url!r}: {reason}")
 
 
-def parse_url(url: str) -> tuple[str, int]:
-    """Host and port of ``mqtt://host[:port]`` (port 1883 by default), or MqttUrlError."""
+@dataclass(frozen=True)
+class BrokerUrl:
+    """A parsed broker URL: ``mqtt://`` plain, ``mqtts://`` over TLS, maybe a username."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+
+
+def parse_broker_url(url: str) -> BrokerUrl:
+    """Parse ``mqtt[s]://[user@]host[:port]`` (port 1883, or 8883 over TLS, by default).
+
+    A password in the URL is refused: it would show in process lists and logs.
+    """
     parts = urlsplit(url)
-    if parts.scheme != "mqtt":
-        raise MqttUrlError(url, "expected mqtt://host:port")
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise MqttUrlError(url, "expected mqtt://host:port or mqtts://host:port")
     try:
         port = parts.port
     except ValueError:
@@ -51,9 +68,22 @@ def parse_url(url: str) -> tuple[str, int]:
         raise MqttUrlError(url, "port must be an integer in 1..65535")
     if not parts.hostname:
         raise MqttUrlError(url, "no host")
-    if parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise MqttUrlError(url, "expected mqtt://host:port and nothing else")
-    return parts.hostname, DEFAULT_PORT if port is None else port
+    if parts.password is not None:
+        raise MqttUrlError(url, "no password in the URL: give it in a password file")
+    if parts.username == "":
+        raise MqttUrlError(url, "empty username")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise MqttUrlError(url, "expected mqtt[s]://[user@]host:port and nothing else")
+    tls = parts.scheme == "mqtts"
+    default = DEFAULT_TLS_PORT if tls else DEFAULT_PORT
+    username = None if parts.username is None else unquote(parts.username)
+    return BrokerUrl(parts.hostname, default if port is None else port, tls, username)
+
+
+def parse_url(url: str) -> tuple[str, int]:
+    """Host and port of ``mqtt[s]://[user@]host[:port]``, or MqttUrlError."""
+    parsed = parse_broker_url(url)
+    return parsed.host, parsed.port
 
 
 class MqttLink:
@@ -62,7 +92,7 @@ class MqttLink:
     Parameters
     ----------
     url
-        The broker, ``mqtt://host:port``.
+        The broker, ``mqtt://host:port`` or ``mqtts://[user@]host:port`` (TLS).
     client_id
         MQTT client identifier; a second connection with the same id takes over.
     will
@@ -76,6 +106,12 @@ class MqttLink:
         wait, each attempt waits a random 50-100 % of it [s].
     timeout_s
         Limit on each exchange with the broker: CONNACK, SUBACK, PUBACK [s].
+    login
+        Username and password (None: the URL's username, if any, and no password). A
+        broker that refuses them is retried like one that is away (each refusal logged).
+    tls
+        CA and client certificate for ``mqtts://`` (None: the system's CAs, no client
+        certificate); refused with an ``mqtt://`` URL.
     """
 
     def __init__(
@@ -89,8 +125,16 @@ class MqttLink:
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 5.0,
         timeout_s: float = 10.0,
+        login: Login | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
-        self.host, self.port = parse_url(url)
+        broker = parse_broker_url(url)
+        self.host, self.port = broker.host, broker.port
+        if tls is not None and not broker.tls:
+            raise MqttUrlError(url, "TLS files given for a plain mqtt:// URL; use mqtts://")
+        self.username = login.username if login is not None else broker.username
+        self._password = None if login is None else login.password
+        self._tls_context = (tls or TlsFiles()).context() if broker.tls else None
         if not client_id:
             raise ValueError("client_id: must not be empty")
         if keepalive_s < 1:
@@ -250,6 +294,9 @@ class MqttLink:
             clean_session=True,
             keepalive=self._keepalive_s,
             timeout=self._timeout_s,
+            username=self.username,
+            password=self._password,
+            tls_context=self._tls_context,
             will=None
             if will is None
             else aiomqtt.Will(will.topic, will.payload, qos=will.qos, retain=will.retain),

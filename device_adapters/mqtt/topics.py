@@ -80,6 +80,16 @@ class Topic:
             return f"{PREFIX}/+/{channel.value}"
         return f"{PREFIX}/+/+/{channel.value}"
 
+    @staticmethod
+    def site_filter(site_id: str, channel: Channel) -> str:
+        """The wildcard that covers one site's channel (every resource of it for a per-resource
+        channel), or every site's for ``site_id="+"``."""
+        if site_id != "+":
+            Topic(site_id, None, Channel.STATUS)  # validates the site id
+        if channel is Channel.STATUS:
+            return f"{PREFIX}/{site_id}/{channel.value}"
+        return f"{PREFIX}/{site_id}/+/{channel.value}"
+
     def matches(self, wildcard: str) -> bool:
         """Whether an MQTT subscription filter (``+``, ``#``) covers this topic."""
         return topic_matches(str(self), wildcard)

@@ -35,3 +35,31 @@ def test_broken_district_file_exits_2_naming_the_field(tmp_path: Path) -> None:
 def test_time_scale_below_one_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["serve", "--time-scale", "0.5"])
     assert result.exit_code == 2
+
+
+def test_mqtt_password_file_without_mqtt_exits_2(tmp_path: Path) -> None:
+    password = tmp_path / "controller.password"
+    password.write_text("pw\n")
+    result = runner.invoke(app, ["serve", "--mqtt-password-file", str(password)])
+    assert result.exit_code == 2
+    assert "need --mqtt" in result.output
+
+
+def test_mqtt_password_in_the_url_exits_2(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'vpp.db'}"
+    result = runner.invoke(
+        app, ["serve", "--db", db, "--mqtt", "mqtts://vpp-controller:secret@broker:8883"]
+    )
+    assert result.exit_code == 2
+    assert "no password in the URL" in result.output
+
+
+def test_mqtts_with_a_ca_file_that_is_not_a_certificate_exits_2(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'vpp.db'}"
+    ca = tmp_path / "ca.crt"
+    ca.write_text("not a certificate\n")
+    result = runner.invoke(
+        app, ["serve", "--db", db, "--mqtt", "mqtts://broker:8883", "--mqtt-ca", str(ca)]
+    )
+    assert result.exit_code == 2
+    assert "CA file" in result.output

@@ -18,7 +18,7 @@ from types import TracebackType
 
 from vpp.controller import Controller, ControllerSettings, EventRun, SimulatedClock
 from vpp.device_adapters import ContractAdapter, InMemoryLink, Link, LinkFactory, Traffic, Will
-from vpp.device_adapters.mqtt import MqttLink
+from vpp.device_adapters.mqtt import ClientAuth, MqttLink
 from vpp.domain import DemandResponseEvent, District, Notice
 from vpp.hil_sim import PhysicsSettings, SimulatedGateway, SiteFaults, status_will
 from vpp.hil_sim.physics import DEFAULT_SETTINGS as DEFAULT_PHYSICS
@@ -99,6 +99,8 @@ class Scene:
         The controller's settings (None: the defaults).
     physics
         The simulated devices' physics (meter noise on, so no meter reads as stuck).
+    auth
+        Broker logins by client id and TLS files (a broker that enforces an ACL).
     """
 
     def __init__(
@@ -110,13 +112,18 @@ class Scene:
         faults: dict[str, SiteFaults] | None = None,
         settings: ControllerSettings | None = None,
         physics: PhysicsSettings = DEFAULT_PHYSICS,
+        auth: ClientAuth | None = None,
     ) -> None:
         self.district = district
         self.mqtt_url = mqtt_url
         self.clock = SimulatedClock(start)
         self.traffic = Traffic()
         self.links = LinkFactory(
-            mqtt_url, self.traffic, backoff_initial_s=BACKOFF_INITIAL_S, backoff_max_s=BACKOFF_MAX_S
+            mqtt_url,
+            self.traffic,
+            backoff_initial_s=BACKOFF_INITIAL_S,
+            backoff_max_s=BACKOFF_MAX_S,
+            auth=auth,
         )
         self.broker = self.links.broker
         self.adapter = ContractAdapter(self.link("vpp-controller"), self.clock.now)

@@ -15,23 +15,61 @@ from typing import TYPE_CHECKING
 
 from vpp.api.clock import ScaledClock
 from vpp.api.recorder import RecordingAdapter
+from vpp.api.settings import ServiceSettings
 from vpp.device_adapters import ContractAdapter, LinkFactory
 from vpp.domain import District, Site
 
 if TYPE_CHECKING:
+    from vpp.device_adapters.mqtt import ClientAuth
     from vpp.hil_sim.gateway import SimulatedGateway
 
 logger = logging.getLogger(__name__)
+
+
+def client_auth(settings: ServiceSettings) -> ClientAuth | None:
+    """Broker logins and TLS files from the settings (None: the embedded broker).
+
+    The controller logs in with ``--mqtt-password-file``; simulated gateways (a demo on a
+    broker that enforces the ACL) with their files in ``--broker-files``, if there.
+    """
+    if settings.mqtt_url is None:
+        return None
+    from vpp.device_adapters.mqtt import ClientAuth, Login, TlsFiles, parse_broker_url
+    from vpp.device_adapters.mqtt.acl import CONTROLLER_USERNAME
+    from vpp.device_adapters.mqtt.broker_files import (
+        GATEWAYS_DIR,
+        read_gateway_credentials,
+        read_password,
+    )
+
+    url = parse_broker_url(settings.mqtt_url)
+    logins = {}
+    if settings.simulated_devices and settings.broker_files_dir is not None:
+        for path in sorted((settings.broker_files_dir / GATEWAYS_DIR).glob("*.json")):
+            gateway = read_gateway_credentials(path)
+            logins[gateway.client_id] = Login(gateway.username, gateway.password)
+    if settings.mqtt_password_file is not None:
+        password = read_password(settings.mqtt_password_file)
+        logins[CONTROLLER_USERNAME] = Login(url.username or CONTROLLER_USERNAME, password)
+    tls = None
+    if url.tls:
+        tls = TlsFiles(settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file)
+    return ClientAuth(logins=logins, tls=tls)
 
 
 class DeviceFabric:
     """Creates the controller's adapter and keeps simulated gateways in step with the clock."""
 
     def __init__(
-        self, clock: ScaledClock, mqtt_url: str | None, simulated: bool, tick_s: float
+        self,
+        clock: ScaledClock,
+        mqtt_url: str | None,
+        simulated: bool,
+        tick_s: float,
+        auth: ClientAuth | None = None,
     ) -> None:
         self.clock = clock
-        self.links = LinkFactory(mqtt_url)
+        self.links = LinkFactory(mqtt_url, auth=auth)
         self.simulated = simulated
         self.tick_s = tick_s
         self.adapter = RecordingAdapter(

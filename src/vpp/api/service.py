@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
+from vpp.api.broker_accounts import BrokerAccounts
 from vpp.api.clock import ScaledClock
-from vpp.api.devices import DeviceFabric
+from vpp.api.devices import DeviceFabric, client_auth
 from vpp.api.district import DistrictFrame, load_frame
 from vpp.api.errors import ConflictError, InvalidInputError, NotFoundError
 from vpp.api.progress import ProgressWriter, settle
@@ -47,9 +48,12 @@ def preflight(settings: ServiceSettings) -> None:
     load_frame(settings.district_file)  # ConfigError names the file and the field
     resolve_rule(settings.settlement_rule)
     if settings.mqtt_url is not None:
-        from vpp.device_adapters.mqtt import parse_url
+        from vpp.device_adapters.mqtt import parse_broker_url
 
-        parse_url(settings.mqtt_url)
+        parse_broker_url(settings.mqtt_url)
+        auth = client_auth(settings)  # an unreadable password file names itself
+        if auth is not None and auth.tls is not None:
+            auth.tls.context()  # so does an unusable CA or client certificate
 
 
 class Service:
@@ -66,6 +70,7 @@ class Service:
         self.controller: Controller | None = None
         self.writer: ProgressWriter | None = None
         self.simulations = SimulationManager(store, settings.data_dir, settings.scenarios_dir)
+        self.broker_accounts = BrokerAccounts(store, settings.broker_files_dir)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve")
         self._registration_lock = asyncio.Lock()
         self._event_lock = asyncio.Lock()
@@ -90,9 +95,11 @@ class Service:
             self.settings.mqtt_url,
             self.settings.simulated_devices,
             self.settings.device_tick_s,
+            client_auth(self.settings),
         )
         await self.fabric.start()
         enterprises = await self._seed_from_frame(now)
+        await self.broker_accounts.sync(now)
         if enterprises:
             await self._apply(self.frame.with_enterprises(enterprises))
         await self._recover(now)

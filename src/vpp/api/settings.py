@@ -18,7 +18,21 @@ DEFAULT_DISTRICT = Path(__file__).with_name("default_district.yaml")
 class ServiceSettings(FrozenModel):
     db_url: str = DEFAULT_DB_URL
     district_file: Path = DEFAULT_DISTRICT
-    mqtt_url: str | None = Field(default=None, description="None: the embedded broker")
+    mqtt_url: str | None = Field(
+        default=None, description="mqtt[s]://[user@]host:port; None: the embedded broker"
+    )
+    mqtt_password_file: Path | None = Field(
+        default=None, description="the controller's broker password, alone in a file"
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA (PEM) an mqtts:// broker is checked against"
+    )
+    mqtt_cert_file: Path | None = Field(default=None, description="client certificate (PEM)")
+    mqtt_key_file: Path | None = Field(default=None, description="client certificate's key")
+    broker_files_dir: Path | None = Field(
+        default=None,
+        description="where the broker's password file and ACL are regenerated on registration",
+    )
     simulated_devices: bool = Field(
         default=False, description="simulated gateways for every registered site"
     )

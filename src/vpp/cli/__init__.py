@@ -1,10 +1,11 @@
 """Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``,
-``vpp simulate``, ``vpp serve``, ``vpp token``."""
+``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``."""
 
 from vpp.cli import (  # noqa: F401  (importing registers the commands)
     baseline_cmd,
     capability_cmd,
     dispatch_cmd,
+    gateways_cmd,
     history_cmd,
     serve_cmd,
     simulate_cmd,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vpp.cli.app import app, reports_errors
+from vpp.cli.app import app, fail, reports_errors
 from vpp.store import DEFAULT_DB_URL
 
 
@@ -32,7 +32,42 @@ def serve_command(
     mqtt: Annotated[
         str | None,
         typer.Option(
-            help="dispatch over the MQTT broker at mqtt://host:port \\[default: embedded]"
+            help="dispatch over the MQTT broker at mqtt://host:port, or over TLS at "
+            "mqtts://user@host:8883 \\[default: embedded]"
+        ),
+    ] = None,
+    mqtt_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="file holding the controller's broker password (controller.password from "
+            "`vpp gateways provision`)",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    mqtt_ca: Annotated[
+        Path | None,
+        typer.Option(
+            help="CA certificate (PEM) the mqtts:// broker is checked against "
+            "\\[default: the system's CAs]",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    mqtt_cert: Annotated[
+        Path | None,
+        typer.Option(help="client certificate (PEM), if the broker requires one", exists=True),
+    ] = None,
+    mqtt_key: Annotated[
+        Path | None,
+        typer.Option(help="the client certificate's private key (PEM)", exists=True),
+    ] = None,
+    broker_files: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder from `vpp gateways provision --db`: its password file and ACL are "
+            "rewritten whenever a registration adds or removes a site",
+            file_okay=False,
         ),
     ] = None,
     simulated_devices: Annotated[
@@ -68,10 +103,19 @@ def serve_command(
     from vpp.api.service import preflight
     from vpp.api.settings import DEFAULT_DISTRICT
 
+    if mqtt is None and (mqtt_password_file or mqtt_ca or mqtt_cert or mqtt_key):
+        raise fail("--mqtt-password-file, --mqtt-ca, --mqtt-cert and --mqtt-key need --mqtt")
+    if mqtt_key is not None and mqtt_cert is None:
+        raise fail("--mqtt-key: give the client certificate with --mqtt-cert too")
     settings = ServiceSettings(
         db_url=db,
         district_file=district or DEFAULT_DISTRICT,
         mqtt_url=mqtt,
+        mqtt_password_file=mqtt_password_file,
+        mqtt_ca_file=mqtt_ca,
+        mqtt_cert_file=mqtt_cert,
+        mqtt_key_file=mqtt_key,
+        broker_files_dir=broker_files,
         simulated_devices=simulated_devices,
         time_scale=time_scale,
         data_dir=data_dir,

@@ -33,6 +33,7 @@ from vpp.domain import ConfigError, DemandResponseEvent, District
 
 if TYPE_CHECKING:
     from vpp.controller import EventOutcome
+    from vpp.device_adapters.mqtt import ClientAuth
     from vpp.hil_sim.runner import SimulationResult
     from vpp.hil_sim.scenario import Scenario
 
@@ -53,8 +54,20 @@ def simulate_command(
     mqtt: Annotated[
         str | None,
         typer.Option(
-            help="run over the MQTT broker at mqtt://host:port \\[default: embedded broker]"
+            help="run over the MQTT broker at mqtt[s]://host:port \\[default: embedded broker]"
         ),
+    ] = None,
+    mqtt_auth: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder from `vpp gateways provision`: the controller and every simulated "
+            "gateway log in with their own credentials (needs --mqtt)",
+            file_okay=False,
+        ),
+    ] = None,
+    mqtt_ca: Annotated[
+        Path | None,
+        typer.Option(help="CA certificate (PEM) an mqtts:// broker is checked against"),
     ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", help="no progress bar and no warnings while it runs")
@@ -74,6 +87,7 @@ def simulate_command(
     scenario = load_scenario(scenario_file)
     district = scenario.load_district()
     events = _events(scenario, district, str(scenario_file))
+    auth = _client_auth(mqtt, mqtt_auth, mqtt_ca)
     if mqtt is not None:
         _check_broker(mqtt)
     _print_header(scenario, district, events, mqtt)
@@ -81,7 +95,7 @@ def simulate_command(
         _log_to_console(logging.ERROR if quiet else logging.WARNING),
         _day_progress(scenario.day_start(district), district, show=not quiet) as progress,
     ):
-        result = asyncio.run(simulate(scenario, mqtt_url=mqtt, progress=progress))
+        result = asyncio.run(simulate(scenario, mqtt_url=mqtt, progress=progress, auth=auth))
     all_met = print_result(result)
     if quiet:
         paths = write_report(result, out)
@@ -112,6 +126,30 @@ def _events(scenario: Scenario, district: District, source: str) -> list[DemandR
             raise ConfigError(source, [(where, "must end on the simulated day")])
         events.append(event)
     return sorted(events, key=lambda e: e.issued_at)
+
+
+def _client_auth(
+    mqtt: str | None, mqtt_auth: Path | None, mqtt_ca: Path | None
+) -> ClientAuth | None:
+    """The logins of a provisioned folder and the CA, checked before the run starts."""
+    if mqtt_auth is None and mqtt_ca is None:
+        return None
+    if mqtt is None:
+        raise fail("--mqtt-auth and --mqtt-ca need --mqtt (the embedded broker has no logins)")
+    from vpp.device_adapters.mqtt import ClientAuth, Login, TlsFiles, parse_broker_url
+    from vpp.device_adapters.mqtt.broker_files import read_client_credentials
+
+    logins = {}
+    if mqtt_auth is not None:
+        found = read_client_credentials(mqtt_auth)
+        logins = {c: Login(cred.username, cred.password) for c, cred in found.items()}
+    tls = None
+    if parse_broker_url(mqtt).tls:
+        tls = TlsFiles(ca_file=mqtt_ca)
+        tls.context()  # an unreadable CA file is wrong input, not a run that never connects
+    elif mqtt_ca is not None:
+        raise fail("--mqtt-ca: the broker URL is mqtt://; use mqtts:// for TLS")
+    return ClientAuth(logins=logins, tls=tls)
 
 
 def _check_broker(url: str) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from vpp.store.engine import create_engine, upgrade
 from vpp.store.events import Events
+from vpp.store.gateway_credentials import GatewayCredentials
 from vpp.store.records import Records
 from vpp.store.registrations import Registrations
 from vpp.store.settings import Settings
@@ -28,6 +29,7 @@ class Store:
         self.tokens = Tokens(sessions)
         self.simulations = Simulations(sessions)
         self.settings = Settings(sessions)
+        self.gateway_credentials = GatewayCredentials(sessions)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -172,6 +172,20 @@ class TokenRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class GatewayCredentialRow(Base):
+    """A broker account: a site's gateway (``site_id``) or the controller (``site_id`` None).
+
+    Only the Mosquitto ``$7$`` (salted PBKDF2-SHA512) hash of the password is kept.
+    """
+
+    __tablename__ = "gateway_credentials"
+
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    site_id: Mapped[str | None] = mapped_column(SLUG, unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
 class SimulationRow(Base):
     __tablename__ = "simulations"
 

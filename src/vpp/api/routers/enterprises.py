@@ -1,11 +1,17 @@
 """Enterprises register and update their sites and resources, and read their own events,
-setpoints and settlement; operators list every enterprise."""
+setpoints and settlement; operators list every enterprise.
+
+A registration that adds a site answers with that site's gateway credentials for the
+broker, once: only their hash is kept.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, status
+from pydantic import BaseModel, Field
 
 from vpp.api.deps import Limit, Offset, PrincipalDep, ServiceDep, check_enterprise
 from vpp.api.errors import ForbiddenError, InvalidInputError, NotFoundError
@@ -24,6 +30,22 @@ from vpp.store import Role
 router = APIRouter(prefix="/v1/enterprises", tags=["enterprises"])
 
 
+class GatewayCredentialsView(BaseModel):
+    """A new site's gateway login for the MQTT broker; shown in this response only."""
+
+    site_id: str
+    username: str
+    password: str
+    client_id: str = Field(description="the broker makes a client's id its username")
+
+
+class EnterpriseRegistrationView(RegistrationView):
+    gateway_credentials: list[GatewayCredentialsView] = Field(
+        default_factory=list,
+        description="credentials of each site that had none (new sites); never shown again",
+    )
+
+
 def _same(field: str, in_path: str, in_body: str) -> None:
     if in_path != in_body:
         raise InvalidInputError(
@@ -34,10 +56,26 @@ def _same(field: str, in_path: str, in_body: str) -> None:
 
 async def _saved(
     service: ServiceDep, enterprise: Enterprise, response: Response
-) -> RegistrationView:
+) -> EnterpriseRegistrationView:
     created = await service.register(enterprise)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return RegistrationView(enterprise=enterprise, created=created)
+    issued = await service.broker_accounts.issue(
+        [s.site_id for s in enterprise.sites], datetime.now(UTC)
+    )
+    response.headers["Cache-Control"] = "no-store"  # it may carry passwords
+    return EnterpriseRegistrationView(
+        enterprise=enterprise,
+        created=created,
+        gateway_credentials=[
+            GatewayCredentialsView(
+                site_id=c.site_id or "",
+                username=c.username,
+                password=c.password,
+                client_id=c.client_id,
+            )
+            for c in issued
+        ],
+    )
 
 
 @router.get("", response_model=Page[Enterprise])
@@ -58,8 +96,8 @@ async def list_enterprises(
 
 @router.put(
     "/{enterprise_id}",
-    response_model=RegistrationView,
-    responses={201: {"model": RegistrationView, "description": "created"}},
+    response_model=EnterpriseRegistrationView,
+    responses={201: {"model": EnterpriseRegistrationView, "description": "created"}},
 )
 async def put_enterprise(
     enterprise_id: Slug,
@@ -67,7 +105,7 @@ async def put_enterprise(
     service: ServiceDep,
     principal: PrincipalDep,
     response: Response,
-) -> RegistrationView:
+) -> EnterpriseRegistrationView:
     """Register an enterprise with its sites and resources, or replace its registration."""
     check_enterprise(principal, enterprise_id, write=True)
     _same("enterprise_id", enterprise_id, enterprise.enterprise_id)
@@ -84,8 +122,8 @@ async def get_enterprise(
 
 @router.put(
     "/{enterprise_id}/sites/{site_id}",
-    response_model=RegistrationView,
-    responses={201: {"model": RegistrationView, "description": "created"}},
+    response_model=EnterpriseRegistrationView,
+    responses={201: {"model": EnterpriseRegistrationView, "description": "created"}},
 )
 async def put_site(
     enterprise_id: Slug,
@@ -94,7 +132,7 @@ async def put_site(
     service: ServiceDep,
     principal: PrincipalDep,
     response: Response,
-) -> RegistrationView:
+) -> EnterpriseRegistrationView:
     """Add a site to an enterprise, or replace it with its resources."""
     check_enterprise(principal, enterprise_id, write=True)
     _same("site_id", site_id, site.site_id)
@@ -110,8 +148,8 @@ async def put_site(
 
 @router.put(
     "/{enterprise_id}/sites/{site_id}/resources/{resource_id}",
-    response_model=RegistrationView,
-    responses={201: {"model": RegistrationView, "description": "created"}},
+    response_model=EnterpriseRegistrationView,
+    responses={201: {"model": EnterpriseRegistrationView, "description": "created"}},
 )
 async def put_resource(
     enterprise_id: Slug,
@@ -121,7 +159,7 @@ async def put_resource(
     service: ServiceDep,
     principal: PrincipalDep,
     response: Response,
-) -> RegistrationView:
+) -> EnterpriseRegistrationView:
     """Add a resource to a site, or replace it."""
     check_enterprise(principal, enterprise_id, write=True)
     _same("resource_id", resource_id, resource.resource_id)
