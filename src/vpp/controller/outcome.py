@@ -2,7 +2,8 @@
 telemetry against their customer baselines, never against anyone's hidden truth.
 
 An interval in which a resource sent no trustworthy telemetry counts as no response from
-it (stale or stuck meters are no evidence, DOMAIN.md).
+it (stale or stuck meters are no evidence, DOMAIN.md). Only readings the plausibility gate
+accepted are measured; each line counts the readings refused during the event.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def event_outcome(
                 measured_kw=tuple(measured),
                 price_cny_per_kwh=asked_price_cny_per_kwh(ref.resource, asked_kw),
                 direction=direction,
+                refused_samples=monitor.refused_in(key, grid.starts[window]),
             )
         )
     intervals = tuple(
