@@ -26,9 +26,9 @@ from pydantic import Field
 
 from vpp.baseline import DEFAULT_BASELINE
 from vpp.controller.clock import Clock
+from vpp.controller.gate import PlausibilityGate
 from vpp.controller.lifecycle import EventState, Lifecycle
 from vpp.controller.monitor import Monitor
-from vpp.controller.plausibility import PlausibilityGate
 from vpp.controller.planning import (
     commanded,
     released_from,

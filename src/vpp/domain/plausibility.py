@@ -41,6 +41,13 @@ class PlausibilitySettings(FrozenModel):
     tolerance_kw: float = Field(
         default=5.0, ge=0, description="and by this much more, for meter error near zero [kW]"
     )
+    typical_headroom_pct: float = Field(
+        default=30.0,
+        ge=0,
+        le=1000,
+        description="a load registered by its typical shape only (curtailable) may run this "
+        "far above its typical peak: a day's drift and noise [%]",
+    )
     log_period_s: float = Field(
         default=60.0, gt=0, description="refusals are logged once per meter per this period [s]"
     )
@@ -57,13 +64,15 @@ class Refusal(StrEnum):
     STATUS_AHEAD_OF_CLOCK = "status_ahead_of_clock"
 
 
-def envelope_kw(resource: Resource) -> tuple[float, float]:
+def envelope_kw(resource: Resource, typical_headroom_pct: float = 30.0) -> tuple[float, float]:
     """The power a resource can physically draw, from its registration [kW, consumption > 0].
 
     - battery: ``[-max_discharge_kw, max_charge_kw]``;
-    - curtailable load: ``[0, max(typical_load_kw) + rebound]``, where the rebound is the
-      fastest pay-back its registration allows: every step shed for ``max_duration_min``,
-      ``rebound_fraction`` of it paid back over ``rebound_duration_min``;
+    - curtailable load: ``[0, (1 + typical_headroom_pct/100) max(typical_load_kw) + rebound]``:
+      it registers a typical day, not a maximum, and a real day strays from that (seasonal
+      drift, noise); the rebound is the fastest pay-back its registration allows: every step
+      shed for ``max_duration_min``, ``rebound_fraction`` of it paid back over
+      ``rebound_duration_min``;
     - EV charger pool: ``[0, sum of the chargers' max_kw]``;
     - HVAC: ``[0, rated_power_kw]``;
     - PV: ``[-capacity_kw, 0]``.
@@ -77,7 +86,8 @@ def envelope_kw(resource: Resource) -> tuple[float, float]:
             * resource.max_duration_min
             / resource.rebound_duration_min
         )
-        return 0.0, max(resource.typical_load_kw) + rebound_kw
+        peak_kw = (1.0 + typical_headroom_pct / 100.0) * max(resource.typical_load_kw)
+        return 0.0, peak_kw + rebound_kw
     if isinstance(resource, EvChargerPool):
         return 0.0, resource.max_kw
     if isinstance(resource, HvacLoad):
@@ -90,7 +100,7 @@ def envelope_kw(resource: Resource) -> tuple[float, float]:
 def plausible_range_kw(resource: Resource, settings: PlausibilitySettings) -> tuple[float, float]:
     """The envelope widened on each side by ``tolerance_pct`` of that side plus
     ``tolerance_kw`` [kW]: readings inside it are accepted."""
-    low, high = envelope_kw(resource)
+    low, high = envelope_kw(resource, settings.typical_headroom_pct)
     share = settings.tolerance_pct / 100.0
     return (
         low - share * abs(low) - settings.tolerance_kw,
