@@ -86,6 +86,7 @@ async def test_hostile_readings_are_refused_and_the_event_settles_honestly(
     assert max(i.delivered_kw for i in outcome.intervals) < 2 * event.target_kw
 
     settlement = outcome.settlement
+    assert outcome.refused_samples == {f"{STEEL_SITE}/bess": 1, f"{STEEL_SITE}/mill": 1}
     steel = settlement.for_enterprise("steel")
     assert steel.refused_samples == 2
     assert all(line.refused_samples == 0 for line in settlement.enterprises if line is not steel)
