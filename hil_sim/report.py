@@ -99,6 +99,7 @@ def report_dict(result: SimulationResult) -> dict[str, Any]:
                     for r in runs[o.event_id].replans
                 ],
                 "settlement": o.settlement.model_dump(mode="json"),
+                "refused_samples": dict(sorted(o.refused_samples.items())),
             }
             for o in result.outcomes
         ],
@@ -114,6 +115,7 @@ def report_dict(result: SimulationResult) -> dict[str, Any]:
             "controller": {
                 "received": result.adapter_stats.received,
                 "malformed": result.adapter_stats.malformed,
+                "refused": dict(sorted(result.refused.items())),
                 "sent": result.adapter_stats.sent,
                 "resent": result.adapter_stats.resent,
                 "duplicate_acks": result.adapter_stats.duplicate_acks,
@@ -237,6 +239,7 @@ def _write_settlement(path: Path, outcomes: list[EventOutcome]) -> Path:
             [
                 *("event_id", "enterprise_id", "asked_kwh", "delivered_kwh", "performance_ratio"),
                 *("effective", "credited_kwh", "price_cny_per_kwh", "payment_cny", "penalty_cny"),
+                "refused_samples",
             ]
         )
         for o in outcomes:
@@ -247,6 +250,7 @@ def _write_settlement(path: Path, outcomes: list[EventOutcome]) -> Path:
                         *(o.event_id, e.enterprise_id, _fmt(e.asked_kwh), _fmt(e.delivered_kwh)),
                         *(ratio, e.effective, _fmt(e.credited_kwh), _fmt(e.price_cny_per_kwh)),
                         *(_fmt(e.payment_cny), _fmt(e.penalty_cny)),
+                        e.refused_samples,
                     ]
                 )
     return path

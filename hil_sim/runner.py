@@ -73,6 +73,7 @@ class SimulationResult:
     wall_s: float
     settle_timeouts: int
     baselines_kw: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)  # by the plausibility gate, per reason
 
     @property
     def speedup(self) -> float:
@@ -224,6 +225,7 @@ async def simulate(
         wall_s=time.perf_counter() - started,
         settle_timeouts=settle_timeouts,
         baselines_kw=baselines,
+        refused=dict(controller.gate.refused),
     )
 
 

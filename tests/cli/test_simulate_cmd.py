@@ -82,6 +82,40 @@ def test_simulate_command_report_json_has_the_documented_fields(met_run):
         )
 
 
+def test_simulate_command_honest_day_refuses_no_reading(met_run):
+    """Every simulated meter reads within its envelope: nothing refused, nothing listed."""
+    result, out = met_run
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["messages"]["controller"]["refused"] == {}
+    assert doc["events"][0]["refused_samples"] == {}
+    assert all(
+        line["refused_samples"] == 0 for line in doc["events"][0]["settlement"]["enterprises"]
+    )
+    assert "refused as implausible" in result.output
+
+
+def test_simulate_command_plausibility_settings_come_from_the_scenario_file(tmp_path):
+    """No tolerance at all (``controller.plausibility`` in the scenario): PV at full sun and
+    chargers at full power read a little beyond their registered limits through meter
+    noise, so readings are refused, counted by reason in report.json and the printed table."""
+    scenario = scenario_variant(
+        tmp_path,
+        "strict.yaml",
+        {},
+        "controller:\n  plausibility: {tolerance_pct: 0, tolerance_kw: 0}\n",
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["simulate", str(scenario), "--out", str(out), "--quiet"])
+    doc = json.loads((out / "report.json").read_text())
+    refused = doc["messages"]["controller"]["refused"]
+    assert set(refused) == {"power_outside_envelope"}, refused
+    n = refused["power_outside_envelope"]
+    assert n > 0
+    assert f"refused as implausible  │ {n:,} (power_outside_envelope {n:,})" in result.output
+    header = (out / "settlement.csv").read_text().splitlines()[0]
+    assert header.endswith(",refused_samples")
+
+
 def test_simulate_command_missed_target_exits_1_with_the_shortfall(tmp_path):
     """A target twice what the district has, and a gateway that drops off: NOT MET, exit 1,
     the shortfall, the fault injected and the fault the controller saw."""

@@ -366,3 +366,26 @@ def test_settle_event_payment_is_bounded_and_penalty_only_below_threshold(
     assert settlement.net_cny == pytest.approx(
         sum(line.payment_cny - line.penalty_cny for line in settlement.enterprises)
     )
+
+
+def test_settle_event_line_counts_the_refused_samples_of_its_meters():
+    """Refused readings are listed per line and change nothing else: acme's two meters had
+    3 and 2 refused, beta's none; payments are those of the accepted readings alone."""
+    records = [
+        delivery().model_copy(update={"refused_samples": 3}),
+        delivery("l2").model_copy(update={"refused_samples": 2}),
+        delivery("l3", "beta"),
+    ]
+    settlement = settle_event("ev1", records, 1.0)
+    clean = settle_event("ev1", [delivery(), delivery("l2"), delivery("l3", "beta")], 1.0)
+    assert settlement.for_enterprise("acme").refused_samples == 5
+    assert settlement.for_enterprise("beta").refused_samples == 0
+    for line, same in zip(settlement.enterprises, clean.enterprises, strict=True):
+        assert line.model_dump(exclude={"refused_samples"}) == same.model_dump(
+            exclude={"refused_samples"}
+        )
+
+
+def test_resource_delivery_refuses_a_negative_refused_count():
+    with pytest.raises(ValidationError, match="refused_samples"):
+        ResourceDelivery.model_validate(delivery().model_dump() | {"refused_samples": -1})

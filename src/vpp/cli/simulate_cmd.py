@@ -360,6 +360,14 @@ def _print_settlement(outcome: EventOutcome) -> None:
         style="bold",
     )
     console.print(table)
+    _print_refused_samples(outcome)
+
+
+def _print_refused_samples(outcome: EventOutcome) -> None:
+    """Which meters sent readings that could not be true during the event (not measured)."""
+    if outcome.refused_samples:
+        listed = ", ".join(f"{k} {n:,}" for k, n in sorted(outcome.refused_samples.items()))
+        console.print(f"{outcome.event_id}: readings refused as implausible: {listed}")
 
 
 def _print_faults(result: SimulationResult) -> None:
@@ -423,6 +431,11 @@ def _print_messages(result: SimulationResult) -> None:
     by_reason = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.malformed.items()))
     table.add_row(
         "malformed", f"{stats.malformed_total:,}" + (f" ({by_reason})" if by_reason else "")
+    )
+    refused = ", ".join(f"{k} {v:,}" for k, v in sorted(result.refused.items()))
+    table.add_row(
+        "refused as implausible",
+        f"{sum(result.refused.values()):,}" + (f" ({refused})" if refused else ""),
     )
     table.add_row("setpoints sent", f"{stats.sent:,}")
     table.add_row("re-sent on reconnection", f"{stats.resent:,}")

@@ -26,6 +26,7 @@ from pydantic import Field
 
 from vpp.baseline import DEFAULT_BASELINE
 from vpp.controller.clock import Clock
+from vpp.controller.gate import PlausibilityGate
 from vpp.controller.lifecycle import EventState, Lifecycle
 from vpp.controller.monitor import Monitor
 from vpp.controller.planning import (
@@ -53,7 +54,9 @@ from vpp.domain import (
     District,
     FrozenModel,
     GatewayState,
+    PlausibilitySettings,
     Pv,
+    Resource,
     ResourceRef,
     Setpoint,
     SetpointMode,
@@ -97,6 +100,10 @@ class ControllerSettings(FrozenModel):
         description="a gateway must stay offline this long to count (brokers publish every "
         "client's will when they shut down)",
     )
+    plausibility: PlausibilitySettings = Field(
+        default=PlausibilitySettings(),
+        description="readings that cannot be true are refused before the monitor sees them",
+    )
     hvac_comfort_margin_c: float = Field(
         default=1.0, ge=0, le=5, description="plans keep buildings this far below comfort_max"
     )
@@ -138,6 +145,9 @@ class Controller:
         self._calls: Counter[tuple[date, str]] = Counter()
         self._link_up_since: datetime | None = None
         self._offline_since: dict[str, datetime] = {}
+        self.gate = PlausibilityGate(
+            self.settings.plausibility, self.settings.telemetry_stale_s, self._resource_of
+        )
 
     # -- public surface --------------------------------------------------------------
 
@@ -217,8 +227,16 @@ class Controller:
 
     def _on_inbound(self, message: Inbound) -> None:
         if isinstance(message, TelemetryReceived):
+            now = self.clock.now()
+            if self.gate.check_telemetry(message, now) is not None:
+                if message.key in self._refs:
+                    self.monitor.note_refused(message.key, now)
+                return
             self.monitor.ingest(message)
+            self._heard_from(message.site_id, message.telemetry.ts)
         elif isinstance(message, StatusReceived):
+            if self.gate.check_status(message, self.clock.now()) is not None:
+                return
             online = message.status.state is GatewayState.ONLINE
             self.site_online[message.site_id] = online
             if online:
@@ -232,6 +250,18 @@ class Controller:
                 reason = f"setpoint {message.ack.status}: {message.ack.reason or 'no reason'}"
                 target.pending_faults[message.key] = reason
                 target.changed.set()
+
+    def _resource_of(self, key: str) -> Resource | None:
+        ref = self._refs.get(key)
+        return None if ref is None else ref.resource
+
+    def _heard_from(self, site_id: str, ts: datetime) -> None:
+        """A plausible reading stamped after an ``offline`` arrived overrules it: a gateway
+        that speaks is online (a stray ``offline`` must not silence a healthy site)."""
+        since = self._offline_since.get(site_id)
+        if since is not None and ts > since:
+            del self._offline_since[site_id]
+            self.site_online[site_id] = True
 
     def _live_runs(self) -> list[EventRun]:
         return [r for r in self.runs.values() if not r.lifecycle.finished]
@@ -511,7 +541,7 @@ class Controller:
         if since is None or not self.adapter.connected:
             return False
         seen_from = max(since, self._link_up_since or since)
-        return now - seen_from >= timedelta(seconds=self.settings.offline_grace_s)
+        return now - seen_from > timedelta(seconds=self.settings.offline_grace_s)
 
     def _check_health(self, run: EventRun, now: datetime) -> list[str]:
         """Drop kept resources that failed since the last look; returns the reasons."""

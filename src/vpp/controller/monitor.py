@@ -3,11 +3,16 @@
 A telemetry sample's ``power_kw`` is the mean over the period ending at ``ts``, so it
 belongs to the interval ``(start, end]`` that holds ``ts``. Stale or stuck telemetry is no
 evidence of delivery: callers count such intervals as no response (DOMAIN.md, evcc).
+
+Only readings the plausibility gate accepted are ingested; the gate's refusals are noted
+per meter and interval of arrival (:meth:`Monitor.note_refused`) so settlement can say
+which meters sent readings that could not be true, and never change a meter's state.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -42,6 +47,7 @@ class Monitor:
         self._meters: dict[str, _Meter] = defaultdict(_Meter)
         self.samples = 0
         self.out_of_order = 0
+        self._refused: dict[str, Counter[datetime]] = {}
 
     def interval_start(self, ts: datetime) -> datetime:
         """Start of the interval ``(start, start + interval]`` holding ``ts``."""
@@ -69,6 +75,15 @@ class Monitor:
         meter.last_power_kw = sample.power_kw
         meter.last_soc = sample.soc
         meter.available = sample.available
+
+    def note_refused(self, key: str, at: datetime) -> None:
+        """A reading of a registered meter was refused on arrival at ``at`` (clock time)."""
+        self._refused.setdefault(key, Counter())[self.interval_start(at)] += 1
+
+    def refused_in(self, key: str, starts: Iterable[datetime]) -> int:
+        """Readings refused on arrival in the intervals starting at ``starts``."""
+        refused = self._refused.get(key)
+        return 0 if refused is None else sum(refused[start] for start in starts)
 
     def mean_kw(self, key: str, start: datetime) -> float | None:
         """Mean measured power of the interval starting at ``start``; None without samples."""

@@ -2,13 +2,14 @@
 telemetry against their customer baselines, never against anyone's hidden truth.
 
 An interval in which a resource sent no trustworthy telemetry counts as no response from
-it (stale or stuck meters are no evidence, DOMAIN.md).
+it (stale or stuck meters are no evidence, DOMAIN.md). Only readings the plausibility gate
+accepted are measured; each line counts the readings refused during the event.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from vpp.controller.monitor import Monitor
 from vpp.controller.planning import response_kw
@@ -48,6 +49,10 @@ class EventOutcome(FrozenModel):
     target_kw: float
     intervals: tuple[IntervalDelivery, ...]
     settlement: EventSettlement
+    refused_samples: dict[str, int] = Field(
+        default_factory=dict,
+        description="per participant (site/resource) with any: readings refused during the event",
+    )
 
     @property
     def performance_ratio(self) -> float:
@@ -78,6 +83,7 @@ def event_outcome(
     planned = np.zeros(n)
     missing = np.zeros(n, dtype=int)
     deliveries: list[ResourceDelivery] = []
+    refused: dict[str, int] = {}
     for key in run.participants():
         schedule = run.schedules[key]
         asked = np.maximum(0.0, response_kw(schedule, direction)[window])
@@ -92,6 +98,9 @@ def event_outcome(
         baseline += base
         planned += asked
         ref = refs[key]
+        refused_samples = monitor.refused_in(key, grid.starts[window])
+        if refused_samples:
+            refused[key] = refused_samples
         asked_kw = float(asked[asked > 0].mean()) if np.any(asked > 0) else 0.0
         deliveries.append(
             ResourceDelivery(
@@ -104,6 +113,7 @@ def event_outcome(
                 measured_kw=tuple(measured),
                 price_cny_per_kwh=asked_price_cny_per_kwh(ref.resource, asked_kw),
                 direction=direction,
+                refused_samples=refused_samples,
             )
         )
     intervals = tuple(
@@ -127,4 +137,5 @@ def event_outcome(
         target_kw=run.target_kw,
         intervals=intervals,
         settlement=settle_event(run.event_id, deliveries, grid.dt_h, rule),
+        refused_samples=refused,
     )

@@ -43,6 +43,14 @@ from vpp.domain.messages import (
     SetpointPayload,
     Telemetry,
 )
+from vpp.domain.plausibility import (
+    PlausibilitySettings,
+    Refusal,
+    envelope_kw,
+    plausible_range_kw,
+    status_refusal,
+    telemetry_refusal,
+)
 from vpp.domain.resources import (
     RESOURCE_KINDS,
     Battery,
@@ -89,7 +97,9 @@ __all__ = [
     "IntervalOutcome",
     "MeterHistorySource",
     "Notice",
+    "PlausibilitySettings",
     "Pv",
+    "Refusal",
     "Resource",
     "ResourceRef",
     "ResourceSchedule",
@@ -108,5 +118,9 @@ __all__ = [
     "UnknownReferenceError",
     "VppError",
     "daily_window_on",
+    "envelope_kw",
+    "plausible_range_kw",
+    "status_refusal",
+    "telemetry_refusal",
     "zone",
 ]

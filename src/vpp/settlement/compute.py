@@ -68,6 +68,9 @@ class ResourceDelivery(FrozenModel):
     direction: float = Field(
         default=1.0, description="+1 peak shaving (less load), -1 valley filling (more load)"
     )
+    refused_samples: int = Field(
+        default=0, ge=0, description="readings refused as implausible during the event"
+    )
 
     @field_validator("direction")
     @classmethod
@@ -125,6 +128,12 @@ class EnterpriseSettlement(FrozenModel):
     penalty_cny: float = Field(description="shortfall penalty, >= 0 [CNY]")
     missing_intervals: int = Field(
         ge=0, description="resource-intervals without telemetry, counted as no response"
+    )
+    refused_samples: int = Field(
+        default=0,
+        ge=0,
+        description="readings of its meters refused as implausible during the event; they "
+        "count for nothing",
     )
 
     @computed_field  # type: ignore[prop-decorator]
@@ -287,6 +296,7 @@ def _settle_enterprise(
         payment_cny=credited_kwh * price,
         penalty_cny=rule.penalised_kwh(asked_kwh, delivered_kwh) * price,
         missing_intervals=sum(d.missing_intervals for d in deliveries),
+        refused_samples=sum(d.refused_samples for d in deliveries),
     )
 
 

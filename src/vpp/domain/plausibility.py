@@ -1,0 +1,155 @@
+"""Which readings can be true: the rules the plausibility gate applies at the contract boundary.
+
+A gateway's reading is evidence that vpp pays for, so a reading that cannot be true is
+refused before it reaches any meter: stamped ahead of the controller's clock by more than
+the allowed skew, older than the staleness window, power outside the resource's physical
+envelope (its registered limits, widened by a tolerance for meter error), or a state of
+charge outside 0..1. Status messages are gated on their timestamp only, ahead of the clock:
+a last will carries the time its gateway connected, so an old status can be true.
+
+Pure functions of the registered resource and the clock; the controller applies them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import Field
+
+from vpp.domain._base import FrozenModel
+from vpp.domain.messages import GatewayStatus, Telemetry
+from vpp.domain.resources import (
+    Battery,
+    CurtailableLoad,
+    EvChargerPool,
+    HvacLoad,
+    Pv,
+    Resource,
+)
+
+
+class PlausibilitySettings(FrozenModel):
+    """How far a reading may stray from the clock and the registered limits."""
+
+    max_clock_skew_s: float = Field(
+        default=30.0, ge=0, description="a reading may be stamped this far ahead of the clock [s]"
+    )
+    tolerance_pct: float = Field(
+        default=10.0, ge=0, le=1000, description="registered limits widened by this share [%]"
+    )
+    tolerance_kw: float = Field(
+        default=5.0, ge=0, description="and by this much more, for meter error near zero [kW]"
+    )
+    typical_headroom_pct: float = Field(
+        default=30.0,
+        ge=0,
+        le=1000,
+        description="a load registered by its typical shape only (curtailable) may run this "
+        "far above its typical peak: a day's drift and noise [%]",
+    )
+    log_period_s: float = Field(
+        default=60.0, gt=0, description="refusals are logged once per meter per this period [s]"
+    )
+
+
+class Refusal(StrEnum):
+    """Why a message was refused; the counters are keyed by these values."""
+
+    AHEAD_OF_CLOCK = "ahead_of_clock"
+    STALE = "stale"
+    POWER_OUTSIDE_ENVELOPE = "power_outside_envelope"
+    SOC_OUTSIDE_RANGE = "soc_outside_range"
+    UNKNOWN_RESOURCE = "unknown_resource"
+    STATUS_AHEAD_OF_CLOCK = "status_ahead_of_clock"
+
+
+def envelope_kw(resource: Resource, typical_headroom_pct: float = 30.0) -> tuple[float, float]:
+    """The power a resource can physically draw, from its registration [kW, consumption > 0].
+
+    - battery: ``[-max_discharge_kw, max_charge_kw]``;
+    - curtailable load: ``[0, (1 + typical_headroom_pct/100) max(typical_load_kw) + rebound]``:
+      it registers a typical day, not a maximum, and a real day strays from that (seasonal
+      drift, noise); the rebound is the fastest pay-back its registration allows: every step
+      shed for ``max_duration_min``, ``rebound_fraction`` of it paid back over
+      ``rebound_duration_min``;
+    - EV charger pool: ``[0, sum of the chargers' max_kw]``;
+    - HVAC: ``[0, rated_power_kw]``;
+    - PV: ``[-capacity_kw, 0]``.
+    """
+    if isinstance(resource, Battery):
+        return -resource.max_discharge_kw, resource.max_charge_kw
+    if isinstance(resource, CurtailableLoad):
+        rebound_kw = (
+            resource.rebound_fraction
+            * resource.max_curtailment_kw
+            * resource.max_duration_min
+            / resource.rebound_duration_min
+        )
+        peak_kw = (1.0 + typical_headroom_pct / 100.0) * max(resource.typical_load_kw)
+        return 0.0, peak_kw + rebound_kw
+    if isinstance(resource, EvChargerPool):
+        return 0.0, resource.max_kw
+    if isinstance(resource, HvacLoad):
+        return 0.0, resource.rated_power_kw
+    if isinstance(resource, Pv):
+        return -resource.capacity_kw, 0.0
+    raise TypeError(f"kind: no envelope for {type(resource).__name__}")
+
+
+def plausible_range_kw(resource: Resource, settings: PlausibilitySettings) -> tuple[float, float]:
+    """The envelope widened on each side by ``tolerance_pct`` of that side plus
+    ``tolerance_kw`` [kW]: readings inside it are accepted."""
+    low, high = envelope_kw(resource, settings.typical_headroom_pct)
+    share = settings.tolerance_pct / 100.0
+    return (
+        low - share * abs(low) - settings.tolerance_kw,
+        high + share * abs(high) + settings.tolerance_kw,
+    )
+
+
+def telemetry_refusal(
+    telemetry: Telemetry,
+    resource: Resource,
+    now: datetime,
+    settings: PlausibilitySettings,
+    stale_s: float,
+) -> Refusal | None:
+    """Why a reading of ``resource`` received at ``now`` cannot be true; None if it can.
+
+    Parameters
+    ----------
+    telemetry
+        The reading as parsed from the contract.
+    resource
+        The registered resource the reading's topic names.
+    now
+        The controller's clock.
+    settings
+        Skew and tolerance.
+    stale_s
+        Readings older than this are no evidence of the present [s].
+    """
+    if telemetry.ts - now > timedelta(seconds=settings.max_clock_skew_s):
+        return Refusal.AHEAD_OF_CLOCK
+    if now - telemetry.ts > timedelta(seconds=stale_s):
+        return Refusal.STALE
+    low_kw, high_kw = plausible_range_kw(resource, settings)
+    if not low_kw <= telemetry.power_kw <= high_kw:
+        return Refusal.POWER_OUTSIDE_ENVELOPE
+    if telemetry.soc is not None and not 0.0 <= telemetry.soc <= 1.0:
+        return Refusal.SOC_OUTSIDE_RANGE
+    return None
+
+
+def status_refusal(
+    status: GatewayStatus, now: datetime, settings: PlausibilitySettings
+) -> Refusal | None:
+    """Why a gateway status cannot be true: only a time ahead of the clock beyond the skew.
+
+    An old status can be true (a last will carries its connection's time), so age alone
+    never refuses one; the controller lets later telemetry overrule an ``offline``.
+    """
+    if status.ts - now > timedelta(seconds=settings.max_clock_skew_s):
+        return Refusal.STATUS_AHEAD_OF_CLOCK
+    return None
