@@ -29,6 +29,7 @@ from vpp.api.views import EventChange, EventRequest
 from vpp.config import describe_validation_error
 from vpp.controller import Controller, EventRun
 from vpp.controller.lifecycle import TERMINAL
+from vpp.controller.planning import remaining_event
 from vpp.domain import DemandResponseEvent, District, Enterprise
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
@@ -161,7 +162,9 @@ class Service:
         """Resume unfinished events from now; settle those whose window passed meanwhile."""
         for record in await self.store.events.unfinished():
             event = record.event
-            resumed = None if record.state in TERMINAL else self._remaining(event, now)
+            resumed = (
+                None if record.state in TERMINAL else remaining_event(event, now, self.interval)
+            )
             if resumed is None or self.controller is None or self.writer is None:
                 if record.state not in TERMINAL:
                     note = "the window passed while the service was down"
@@ -187,20 +190,6 @@ class Service:
             note = f"resumed after a restart, dispatching from {resumed.start.isoformat()}"
             self.writer.track(run, incarnation, note)
             logger.warning("event %s: %s", event.event_id, note)
-
-    def _remaining(self, event: DemandResponseEvent, now: datetime) -> DemandResponseEvent | None:
-        """The event from the interval running now; None when its window is over.
-
-        The running interval is kept: its leases held through the restart (they end with
-        the interval), and its measured mean comes from the telemetry after the restart.
-        """
-        if now <= event.start:
-            return event
-        passed = math.floor((now - event.start) / self.interval)
-        start = event.start + passed * self.interval
-        if start >= event.end:
-            return None
-        return event.model_copy(update={"start": start})
 
     async def _sync_loop(self) -> None:
         while not self._stopping.is_set():

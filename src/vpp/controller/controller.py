@@ -285,6 +285,10 @@ class Controller:
             wake = max(wake, self._send_time(run, span[0]))
         if span is None:
             wake = max(wake, run.event.end)
+        await self._sleep_or_change(run, wake)
+
+    async def _sleep_or_change(self, run: EventRun, wake: datetime) -> None:
+        """Until the clock reads ``wake`` or the run changes (a cancel, a fault)."""
         sleeper = asyncio.ensure_future(self.clock.sleep_until(wake))
         changed = asyncio.ensure_future(run.changed.wait())
         try:
@@ -304,6 +308,7 @@ class Controller:
 
     async def _plan(self, run: EventRun) -> None:
         """The first dispatch of an event (or a fresh one after a change before it starts)."""
+        await self._await_measured_soc(run)
         problem, baselines = await self._solve(
             partial(
                 prepare_problem,
@@ -678,6 +683,33 @@ class Controller:
             residual.max(),
         )
         await self._send_due(run, now)
+
+    async def _await_measured_soc(self, run: EventRun) -> None:
+        """Before planning a window that is under way or about to begin, wait for every
+        battery's first reading, so the plan starts from its measured state of charge.
+
+        A restarted controller (or service) has heard from nobody yet: planned from its
+        registered ``soc_initial``, a battery that has been discharging is asked for energy
+        it no longer holds and the event misses its last intervals. The wait lasts at most
+        ``telemetry_stale_s`` on the controller's clock [s]; a battery still silent then is
+        planned from its registration, and the health check judges its silence.
+        """
+        now = self.clock.now()
+        horizon = timedelta(seconds=self.settings.telemetry_stale_s)
+        if run.event.start > now + horizon:
+            return  # a later window: the state of charge then is not measurable now
+        deadline = now + horizon
+        step = timedelta(seconds=min(self.settings.check_period_s, 5.0))
+        while run.cancel_reason is None and not run.changed.is_set() and now < deadline:
+            silent = [key for key in self._batteries() if self.monitor.last_soc(key) is None]
+            if not silent:
+                return
+            logger.info("event %s: waiting for the state of charge of %s", run.event_id, silent)
+            await self._sleep_or_change(run, min(deadline, now + step))
+            now = self.clock.now()
+
+    def _batteries(self) -> list[str]:
+        return [key for key, ref in self._refs.items() if ref.resource.kind == "battery"]
 
     def _measured_soc(self) -> dict[str, float]:
         """Each battery's last reported state of charge."""
