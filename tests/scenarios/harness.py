@@ -99,6 +99,8 @@ class Scene:
         The controller's settings (None: the defaults).
     physics
         The simulated devices' physics (meter noise on, so no meter reads as stuck).
+    clock
+        The scene's clock, reading ``start`` (None: a new simulated clock).
     """
 
     def __init__(
@@ -110,11 +112,12 @@ class Scene:
         faults: dict[str, SiteFaults] | None = None,
         settings: ControllerSettings | None = None,
         physics: PhysicsSettings = DEFAULT_PHYSICS,
+        clock: SimulatedClock | None = None,
     ) -> None:
         self.district = district
         self.mqtt_url = mqtt_url
         self.settings = settings
-        self.clock = SimulatedClock(start)
+        self.clock = clock or SimulatedClock(start)
         self.traffic = Traffic()
         self.links = LinkFactory(
             mqtt_url, self.traffic, backoff_initial_s=BACKOFF_INITIAL_S, backoff_max_s=BACKOFF_MAX_S

@@ -28,6 +28,10 @@ class ScaledClock:
         """How long ``seconds`` of this clock last on the wall [s]."""
         return seconds / self.scale
 
+    def wall_seconds_between(self, start: datetime, end: datetime) -> float:
+        """How long the span from ``start`` to ``end`` of this clock lasts on the wall [s]."""
+        return (end - start).total_seconds() / self.scale
+
     async def sleep_until(self, when: datetime) -> None:
         await asyncio.sleep(max(0.0, (when - self.now()).total_seconds() / self.scale))
 

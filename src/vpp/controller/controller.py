@@ -97,6 +97,13 @@ class ControllerSettings(FrozenModel):
         description="a gateway must stay offline this long to count (brokers publish every "
         "client's will when they shut down)",
     )
+    silence_floor_wall_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="a silence (no ack, stale telemetry, a gateway offline) counts only once "
+        "this much wall time has passed too, on a clock that runs by itself: links, brokers "
+        "and gateways answer in wall time however fast the clock runs (--time-scale) [s]",
+    )
     hvac_comfort_margin_c: float = Field(
         default=1.0, ge=0, le=5, description="plans keep buildings this far below comfort_max"
     )
@@ -508,7 +515,17 @@ class Controller:
             return False
         if self._link_up_since is None:
             self._link_up_since = now
-        return now - self._link_up_since >= timedelta(seconds=self.settings.telemetry_stale_s)
+        return self._silent_for(self._link_up_since, now, self.settings.telemetry_stale_s)
+
+    def _silent_for(self, since: datetime, now: datetime, duration_s: float) -> bool:
+        """Whether ``duration_s`` of clock time [s] has passed since ``since`` and, on a clock
+        that runs by itself, the wall-time floor too: a clock sped up 600 times makes 90 s
+        an ack deadline of 0.15 s, which a loaded machine's broker misses. A simulated clock
+        waits for messages in flight before it moves, so its time alone is the measure."""
+        if now - since < timedelta(seconds=duration_s):
+            return False
+        wall_s = self.clock.wall_seconds_between(since, now)
+        return wall_s is None or wall_s >= self.settings.silence_floor_wall_s
 
     def _offline(self, site_id: str, now: datetime) -> bool:
         """Offline for longer than the grace, as seen while our own link was up."""
@@ -516,22 +533,25 @@ class Controller:
         if since is None or not self.adapter.connected:
             return False
         seen_from = max(since, self._link_up_since or since)
-        return now - seen_from >= timedelta(seconds=self.settings.offline_grace_s)
+        return self._silent_for(seen_from, now, self.settings.offline_grace_s)
+
+    def _stale(self, last: datetime, now: datetime) -> bool:
+        """Whether telemetry last heard at ``last`` is too old to count on."""
+        stale_s = self.settings.telemetry_stale_s
+        return now - last > timedelta(seconds=stale_s) and self._silent_for(last, now, stale_s)
 
     def _check_health(self, run: EventRun, now: datetime) -> list[str]:
         """Drop kept resources that failed since the last look; returns the reasons."""
         reasons: dict[str, str] = dict(run.pending_faults)
         run.pending_faults.clear()
         judging = self._judging_silence(now)
-        ack_deadline = now - timedelta(seconds=self.settings.ack_timeout_s)
         unanswered = {
             f"{s.site_id}/{s.resource_id}"
             for s in self.adapter.awaiting_ack()
             if s.command_id in run.command_ids
             and s.mode is not SetpointMode.RELEASE
-            and s.issued_at <= ack_deadline
+            and self._silent_for(s.issued_at, now, self.settings.ack_timeout_s)
         }
-        stale_before = now - timedelta(seconds=self.settings.telemetry_stale_s)
         for key in run.kept():
             if not run.was_sent(key) or key in reasons:
                 continue
@@ -543,7 +563,7 @@ class Controller:
                 reasons[key] = "meter stuck"
             elif judging and key in unanswered:
                 reasons[key] = f"no ack within {self.settings.ack_timeout_s:.0f} s"
-            elif judging and (last is None or last < stale_before):
+            elif judging and (last is None or self._stale(last, now)):
                 reasons[key] = "telemetry stale"
         self._drop(run, now, reasons)
         return [f"{k}: {r}" for k, r in sorted(reasons.items())]
@@ -723,7 +743,6 @@ class Controller:
     def _candidates(self, run: EventRun, now: datetime) -> list[str]:
         """Healthy resources not yet in this event."""
         taken = set(run.participants())
-        stale_before = now - timedelta(seconds=self.settings.telemetry_stale_s)
         out = []
         for key, ref in self._refs.items():
             if key in taken or isinstance(ref.resource, Pv):
@@ -731,7 +750,7 @@ class Controller:
             if self.site_online.get(ref.site.site_id) is False:
                 continue  # not even briefly: a candidate must be reachable now
             last = self.monitor.last_seen(key)
-            if last is None or last < stale_before or self.monitor.unavailable(key):
+            if last is None or self._stale(last, now) or self.monitor.unavailable(key):
                 continue
             out.append(key)
         return out
