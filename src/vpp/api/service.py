@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from vpp.api.clock import ScaledClock
+from vpp.api.clock import PacedClock, ScaledClock, resume_clock
 from vpp.api.devices import DeviceFabric
 from vpp.api.district import DistrictFrame, load_frame
 from vpp.api.errors import ConflictError, InvalidInputError, NotFoundError
@@ -62,7 +62,7 @@ class Service:
         self.store = store
         self.frame: DistrictFrame = load_frame(settings.district_file)
         self.district: District | None = None
-        self.clock = ScaledClock.resume(None, settings.time_scale)
+        self.clock: ScaledClock | PacedClock = ScaledClock.resume(None, settings.time_scale)
         self.fabric: DeviceFabric | None = None
         self.controller: Controller | None = None
         self.writer: ProgressWriter | None = None
@@ -74,14 +74,19 @@ class Service:
         self._stopping = asyncio.Event()
 
     @property
+    def paced(self) -> bool:
+        """A sped-up clock over simulated devices waits for the work (see PacedClock)."""
+        return self.settings.simulated_devices and self.settings.time_scale > 1.0
+
+    @property
     def interval(self) -> timedelta:
         return timedelta(minutes=self.settings.controller.interval_min)
 
     # -- start and stop --------------------------------------------------------------
 
     async def start(self) -> None:
-        self.clock = ScaledClock.resume(
-            await self.store.settings.get(CLOCK_KEY), self.settings.time_scale
+        self.clock = resume_clock(
+            await self.store.settings.get(CLOCK_KEY), self.settings.time_scale, paced=self.paced
         )
         await self.store.settings.put(CLOCK_KEY, self.clock.to_dict())
         now = self.clock.now()
@@ -154,6 +159,7 @@ class Service:
                 self.settings.settlement_rule,
             )
             await self.controller.start()
+            self.fabric.pace(self.controller)
         else:
             self.controller.update_district(district)
         await self.fabric.follow(district)
@@ -201,6 +207,8 @@ class Service:
                 logger.exception("writing progress to the store failed; retrying")
 
     async def sync_once(self) -> None:
+        if isinstance(self.clock, PacedClock):  # a restart resumes from here
+            await self.store.settings.put(CLOCK_KEY, self.clock.to_dict())
         if self.writer is not None and self.fabric is not None:
             await self.writer.sync(self.clock.now(), self.fabric.adapter.drain, self.district)
 
