@@ -515,15 +515,16 @@ class Controller:
             return False
         if self._link_up_since is None:
             self._link_up_since = now
-        return self._silent_for(self._link_up_since, now, self.settings.telemetry_stale_s)
+        stale = timedelta(seconds=self.settings.telemetry_stale_s)
+        return now - self._link_up_since >= stale and self._wall_floor_passed(
+            self._link_up_since, now
+        )
 
-    def _silent_for(self, since: datetime, now: datetime, duration_s: float) -> bool:
-        """Whether ``duration_s`` of clock time [s] has passed since ``since`` and, on a clock
-        that runs by itself, the wall-time floor too: a clock sped up 600 times makes 90 s
-        an ack deadline of 0.15 s, which a loaded machine's broker misses. A simulated clock
-        waits for messages in flight before it moves, so its time alone is the measure."""
-        if now - since < timedelta(seconds=duration_s):
-            return False
+    def _wall_floor_passed(self, since: datetime, now: datetime) -> bool:
+        """Whether a silence since ``since`` has also lasted the wall-time floor, on a clock
+        that runs by itself: a clock sped up 600 times makes the 90 s ack deadline 0.15 s,
+        which a loaded machine's broker misses. A simulated or paced clock waits for the
+        messages in flight before it moves, so its own time is the whole measure."""
         wall_s = self.clock.wall_seconds_between(since, now)
         return wall_s is None or wall_s >= self.settings.silence_floor_wall_s
 
@@ -533,24 +534,27 @@ class Controller:
         if since is None or not self.adapter.connected:
             return False
         seen_from = max(since, self._link_up_since or since)
-        return self._silent_for(seen_from, now, self.settings.offline_grace_s)
+        grace = timedelta(seconds=self.settings.offline_grace_s)
+        return now - seen_from >= grace and self._wall_floor_passed(seen_from, now)
 
     def _stale(self, last: datetime, now: datetime) -> bool:
         """Whether telemetry last heard at ``last`` is too old to count on."""
         stale_s = self.settings.telemetry_stale_s
-        return now - last > timedelta(seconds=stale_s) and self._silent_for(last, now, stale_s)
+        return now - last > timedelta(seconds=stale_s) and self._wall_floor_passed(last, now)
 
     def _check_health(self, run: EventRun, now: datetime) -> list[str]:
         """Drop kept resources that failed since the last look; returns the reasons."""
         reasons: dict[str, str] = dict(run.pending_faults)
         run.pending_faults.clear()
         judging = self._judging_silence(now)
+        ack_deadline = now - timedelta(seconds=self.settings.ack_timeout_s)
         unanswered = {
             f"{s.site_id}/{s.resource_id}"
             for s in self.adapter.awaiting_ack()
             if s.command_id in run.command_ids
             and s.mode is not SetpointMode.RELEASE
-            and self._silent_for(s.issued_at, now, self.settings.ack_timeout_s)
+            and s.issued_at <= ack_deadline
+            and self._wall_floor_passed(s.issued_at, now)
         }
         for key in run.kept():
             if not run.was_sent(key) or key in reasons:
