@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 #: Settings key of the clock's origin, so a restart continues the same time line.
 CLOCK_KEY = "clock"
+#: How often the controller forgets what it no longer needs (service time).
+PRUNE_EVERY = timedelta(hours=1)
 #: How long a cancel request waits for the run to release its setpoints [s].
 CANCEL_WAIT_S = 10.0
 
@@ -72,6 +74,7 @@ class Service:
         self._event_lock = asyncio.Lock()
         self._sync_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._pruned_at: datetime | None = None
 
     @property
     def paced(self) -> bool:
@@ -211,6 +214,16 @@ class Service:
             await self.store.settings.put(CLOCK_KEY, self.clock.to_dict())
         if self.writer is not None and self.fabric is not None:
             await self.writer.sync(self.clock.now(), self.fabric.adapter.drain, self.district)
+        self._prune(self.clock.now())
+
+    def _prune(self, now: datetime) -> None:
+        """Once an hour, the controller drops finished events and old telemetry intervals
+        (the store keeps them): a service that runs for months holds a bounded amount."""
+        if self.controller is None:
+            return
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            self.controller.prune(now)
+            self._pruned_at = now
 
     # -- registrations ---------------------------------------------------------------
 

@@ -104,6 +104,12 @@ class ControllerSettings(FrozenModel):
         "this much wall time has passed too, on a clock that runs by itself: links, brokers "
         "and gateways answer in wall time however fast the clock runs (--time-scale) [s]",
     )
+    retention_h: float = Field(
+        default=48.0,
+        gt=0,
+        description="finished events and telemetry intervals older than this are forgotten "
+        "by :meth:`Controller.prune` (the store keeps them) [h]",
+    )
     hvac_comfort_margin_c: float = Field(
         default=1.0, ge=0, le=5, description="plans keep buildings this far below comfort_max"
     )
@@ -213,6 +219,24 @@ class Controller:
         task = self._tasks[event_id]
         await asyncio.shield(task)
         return self._run(event_id)
+
+    def prune(self, now: datetime) -> None:
+        """Forget what a service that runs for months no longer needs: events finished more
+        than ``retention_h`` ago, their command ids, older faults and participation counts,
+        and telemetry intervals older than that and than every live event's window."""
+        cutoff = now - timedelta(hours=self.settings.retention_h)
+        for event_id, run in list(self.runs.items()):
+            if run.lifecycle.finished and run.lifecycle.history[-1].at < cutoff:
+                del self.runs[event_id]
+                self._tasks.pop(event_id, None)
+                for command_id in run.command_ids:
+                    self._command_event.pop(command_id, None)
+        self.faults = [f for f in self.faults if f.at >= cutoff]
+        first_day = cutoff.astimezone(self.district.tz).date()
+        for day, key in [k for k in self._calls if k[0] < first_day]:
+            del self._calls[(day, key)]
+        live_starts = [run.event.start for run in self._live_runs()]
+        self.monitor.prune(min([cutoff, *live_starts]))
 
     def _run(self, event_id: str) -> EventRun:
         try:
