@@ -748,11 +748,14 @@ class Controller:
             return  # a later window: the state of charge then is not measurable now
         deadline = now + horizon
         step = timedelta(seconds=min(self.settings.check_period_s, 5.0))
+        waiting = False
         while run.cancel_reason is None and not run.changed.is_set() and now < deadline:
             silent = [key for key in self._batteries() if self.monitor.last_soc(key) is None]
             if not silent:
                 return
-            logger.info("event %s: waiting for the state of charge of %s", run.event_id, silent)
+            if not waiting:
+                logger.info("event %s: waiting for the state of charge of %s", run.event_id, silent)
+                waiting = True
             await self._sleep_or_change(run, min(deadline, now + step))
             now = self.clock.now()
 
