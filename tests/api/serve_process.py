@@ -25,7 +25,9 @@ class ServeProcess:
         self.log = workdir / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout_s: float = 20.0) -> ServeProcess:
+    def start(self, timeout_s: float = 120.0) -> ServeProcess:
+        """Start and wait until it serves; ``timeout_s`` only guards against a hang (a
+        start takes seconds, or far longer when the machine is busy) [s, wall]."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 self.args, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, env=os.environ

@@ -79,7 +79,7 @@ def test_readme_walkthrough_registers_dispatches_and_settles(tmp_path: Path) -> 
             env=env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,  # a guard against a hang: the paced clock slows down when busy
         )
     finally:
         server.stop()

@@ -46,3 +46,18 @@ def test_monitor_never_calls_an_idle_zero_reading_stuck() -> None:
     for minute in range(1, 3 * STUCK_SAMPLES):
         monitor.ingest(sample(minute, 0.0))
     assert monitor.stuck_since("s1/r1") is None
+
+
+def test_monitor_prune_forgets_old_intervals_and_keeps_the_last_reading() -> None:
+    monitor = Monitor(15)
+    for minute in (5, 20, 35, 50):
+        monitor.ingest(sample(minute, 10.0 + minute, "s1/r1"))
+    monitor.ingest(sample(6, 1.0, "s2/r2"))
+    assert monitor.prune(T0 + timedelta(minutes=30)) == 3
+    assert monitor.mean_kw("s1/r1", T0) is None
+    assert monitor.mean_kw("s1/r1", T0 + timedelta(minutes=15)) is None
+    assert monitor.mean_kw("s1/r1", T0 + timedelta(minutes=30)) == 45.0
+    assert monitor.mean_kw("s1/r1", T0 + timedelta(minutes=45)) == 60.0
+    assert monitor.last_seen("s2/r2") == T0 + timedelta(minutes=6)
+    monitor.ingest(sample(7, 2.0, "s2/r2"))  # a meter pruned to nothing still counts on
+    assert monitor.mean_kw("s2/r2", T0) == 2.0

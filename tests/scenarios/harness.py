@@ -101,6 +101,8 @@ class Scene:
         The simulated devices' physics (meter noise on, so no meter reads as stuck).
     auth
         Broker logins by client id and TLS files (a broker that enforces an ACL).
+    clock
+        The scene's clock, reading ``start`` (None: a new simulated clock).
     """
 
     def __init__(
@@ -113,10 +115,12 @@ class Scene:
         settings: ControllerSettings | None = None,
         physics: PhysicsSettings = DEFAULT_PHYSICS,
         auth: ClientAuth | None = None,
+        clock: SimulatedClock | None = None,
     ) -> None:
         self.district = district
         self.mqtt_url = mqtt_url
-        self.clock = SimulatedClock(start)
+        self.settings = settings
+        self.clock = clock or SimulatedClock(start)
         self.traffic = Traffic()
         self.links = LinkFactory(
             mqtt_url,
@@ -190,6 +194,21 @@ class Scene:
         for gateway in self.gateways.values():
             if isinstance(gateway.link, MqttLink):
                 gateway.link.traffic = None  # nobody listens now: nothing to wait for
+
+    async def restart_controller(self) -> None:
+        """A new controller process after :meth:`kill_controller`: a new connection and
+        nothing remembered (no telemetry, no runs); the gateways kept running meanwhile."""
+        assert self._stopped, "kill the controller first"
+        self.adapter = ContractAdapter(self.link("vpp-controller"), self.clock.now)
+        self.controller = Controller(
+            self.district, self.adapter, self.clock, self.settings, executor=self._executor
+        )
+        self._stopped = False
+        for gateway in self.gateways.values():
+            if isinstance(gateway.link, MqttLink):
+                gateway.link.traffic = self.traffic  # somebody listens again
+        await self.controller.start()
+        await self.wait_for(self.everybody_connected, "the controller to connect")
 
     async def kill_gateway(self, site_id: str) -> None:
         """A gateway vanishes (power cut): the broker publishes its ``offline`` will."""

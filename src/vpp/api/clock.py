@@ -1,14 +1,20 @@
-"""The service's clock: wall time, or wall time sped up by a constant factor for demos.
+"""The service's clock: wall time, or time sped up by a constant factor for demos.
 
-A sped-up clock maps wall time to simulated time from a fixed origin. The origin is kept
-in the store, so a restarted service continues the same time line: the time it was down
-passes for the controller as it would in the field.
+A sped-up clock for real gateways maps wall time to simulated time from a fixed origin.
+The origin is kept in the store, so a restarted service continues the same time line: the
+time it was down passes for the controller as it would in the field.
+
+With simulated devices the sped-up clock is paced instead (:class:`PacedClock`): it moves
+a device tick at a time once the work of the last one is done, so a loaded machine slows
+the demo down rather than changing its outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+
+from vpp.controller import SimulatedClock
 
 
 class ScaledClock:
@@ -27,6 +33,10 @@ class ScaledClock:
     def wall_seconds(self, seconds: float) -> float:
         """How long ``seconds`` of this clock last on the wall [s]."""
         return seconds / self.scale
+
+    def wall_seconds_between(self, start: datetime, end: datetime) -> float:
+        """How long the span from ``start`` to ``end`` of this clock lasts on the wall [s]."""
+        return (end - start).total_seconds() / self.scale
 
     async def sleep_until(self, when: datetime) -> None:
         await asyncio.sleep(max(0.0, (when - self.now()).total_seconds() / self.scale))
@@ -53,3 +63,54 @@ class ScaledClock:
         if previous.scale == scale:
             return previous
         return cls(max(previous.now(), wall), wall, scale)
+
+
+class PacedClock(SimulatedClock):
+    """A sped-up clock for simulated devices that never outruns the work.
+
+    The device fabric moves it one device tick at a time, no sooner than ``tick / scale``
+    of wall time after the last tick and only once every message in flight has arrived
+    and no solve runs. On an idle machine it runs ``scale`` times faster than the wall; on
+    a busy one it slows down instead of letting the devices run ahead of the controller,
+    so a run's outcome does not depend on the machine's speed. It stands still while the
+    service is down: a restart resumes from the last time written to the store.
+    """
+
+    def __init__(self, now: datetime, scale: float) -> None:
+        if scale < 1.0:
+            raise ValueError(f"scale: {scale} must be at least 1")
+        super().__init__(now)
+        self.scale = scale
+
+    def wall_seconds(self, seconds: float) -> float:
+        """How long ``seconds`` of this clock last on the wall at least [s]."""
+        return seconds / self.scale
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "origin": self.now().isoformat(),
+            "wall_origin": datetime.now(UTC).isoformat(),
+            "scale": self.scale,
+            "paced": True,
+        }
+
+
+def resume_clock(
+    stored: dict[str, object] | None, scale: float, *, paced: bool
+) -> ScaledClock | PacedClock:
+    """The service's clock after a (re)start: paced from the stored time (or now), or the
+    stored scaled time line; time never runs backwards across a restart."""
+    wall = datetime.now(UTC)
+    if stored is None:
+        return PacedClock(wall, scale) if paced else ScaledClock(wall, wall, scale)
+    if stored.get("paced"):
+        paused_at = datetime.fromisoformat(str(stored["origin"]))
+        return (
+            PacedClock(paused_at, scale)
+            if paced
+            else ScaledClock(max(paused_at, wall), wall, scale)
+        )
+    if paced:
+        previous = ScaledClock.resume(stored, float(str(stored["scale"])))
+        return PacedClock(previous.now(), scale)
+    return ScaledClock.resume(stored, scale)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from vpp.api.clock import ScaledClock
+from vpp.api.clock import PacedClock, ScaledClock
 from vpp.api.recorder import RecordingAdapter
 from vpp.api.settings import ServiceSettings
-from vpp.device_adapters import ContractAdapter, LinkFactory
+from vpp.device_adapters import ContractAdapter, LinkFactory, Traffic
 from vpp.domain import District, Site
 
 if TYPE_CHECKING:
+    from vpp.controller import Controller
     from vpp.device_adapters.mqtt import ClientAuth
     from vpp.hil_sim.gateway import SimulatedGateway
 
@@ -62,14 +64,17 @@ class DeviceFabric:
 
     def __init__(
         self,
-        clock: ScaledClock,
+        clock: ScaledClock | PacedClock,
         mqtt_url: str | None,
         simulated: bool,
         tick_s: float,
         auth: ClientAuth | None = None,
     ) -> None:
         self.clock = clock
-        self.links = LinkFactory(mqtt_url, auth=auth)
+        # a paced clock waits for the messages in flight: count them
+        self.traffic = Traffic() if isinstance(clock, PacedClock) else None
+        self.links = LinkFactory(mqtt_url, self.traffic, auth=auth)
+        self._controller: Controller | None = None
         self.simulated = simulated
         self.tick_s = tick_s
         self.adapter = RecordingAdapter(
@@ -86,6 +91,13 @@ class DeviceFabric:
     async def start(self) -> None:
         if self.simulated:
             self._task = asyncio.create_task(self._step_loop(), name="vpp.api.devices.step")
+
+    async def _settle(self) -> None:
+        if self.traffic is None or self._controller is None:
+            return
+        from vpp.hil_sim.runner import settle
+
+        await settle(self.traffic, self._controller, over_network=self.links.broker is None)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -124,10 +136,18 @@ class DeviceFabric:
             self._sites[site_id] = site
             logger.info("simulated gateway for site %s started", site_id)
 
+    def pace(self, controller: Controller) -> None:
+        """The controller whose solves a paced clock waits for."""
+        self._controller = controller
+
     async def _step_loop(self) -> None:
-        """Every tick, each simulated device moves to the clock's time and reports."""
+        """Every tick, each simulated device moves to the clock's time and reports; a paced
+        clock moves on only once the last tick's messages have arrived and no solve runs."""
         while True:
             await asyncio.sleep(self.clock.wall_seconds(self.tick_s))
+            if isinstance(self.clock, PacedClock):
+                await self._settle()
+                self.clock.advance_to(self.clock.now() + timedelta(seconds=self.tick_s))
             now = self.clock.now()
             for gateway in list(self.gateways.values()):
                 try:

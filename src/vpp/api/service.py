@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from vpp.api.broker_accounts import BrokerAccounts
-from vpp.api.clock import ScaledClock
+from vpp.api.clock import PacedClock, ScaledClock, resume_clock
 from vpp.api.devices import DeviceFabric, client_auth
 from vpp.api.district import DistrictFrame, load_frame
 from vpp.api.errors import ConflictError, InvalidInputError, NotFoundError
@@ -30,6 +30,7 @@ from vpp.api.views import EventChange, EventRequest
 from vpp.config import describe_validation_error
 from vpp.controller import Controller, EventRun
 from vpp.controller.lifecycle import TERMINAL
+from vpp.controller.planning import remaining_event
 from vpp.domain import DemandResponseEvent, District, Enterprise
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 #: Settings key of the clock's origin, so a restart continues the same time line.
 CLOCK_KEY = "clock"
+#: How often the controller forgets what it no longer needs (service time).
+PRUNE_EVERY = timedelta(hours=1)
 #: How long a cancel request waits for the run to release its setpoints [s].
 CANCEL_WAIT_S = 10.0
 
@@ -65,7 +68,7 @@ class Service:
         self.store = store
         self.frame: DistrictFrame = load_frame(settings.district_file)
         self.district: District | None = None
-        self.clock = ScaledClock.resume(None, settings.time_scale)
+        self.clock: ScaledClock | PacedClock = ScaledClock.resume(None, settings.time_scale)
         self.fabric: DeviceFabric | None = None
         self.controller: Controller | None = None
         self.writer: ProgressWriter | None = None
@@ -76,6 +79,12 @@ class Service:
         self._event_lock = asyncio.Lock()
         self._sync_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._pruned_at: datetime | None = None
+
+    @property
+    def paced(self) -> bool:
+        """A sped-up clock over simulated devices waits for the work (see PacedClock)."""
+        return self.settings.simulated_devices and self.settings.time_scale > 1.0
 
     @property
     def interval(self) -> timedelta:
@@ -84,8 +93,8 @@ class Service:
     # -- start and stop --------------------------------------------------------------
 
     async def start(self) -> None:
-        self.clock = ScaledClock.resume(
-            await self.store.settings.get(CLOCK_KEY), self.settings.time_scale
+        self.clock = resume_clock(
+            await self.store.settings.get(CLOCK_KEY), self.settings.time_scale, paced=self.paced
         )
         await self.store.settings.put(CLOCK_KEY, self.clock.to_dict())
         now = self.clock.now()
@@ -160,6 +169,7 @@ class Service:
                 self.settings.settlement_rule,
             )
             await self.controller.start()
+            self.fabric.pace(self.controller)
         else:
             self.controller.update_district(district)
         await self.fabric.follow(district)
@@ -168,7 +178,9 @@ class Service:
         """Resume unfinished events from now; settle those whose window passed meanwhile."""
         for record in await self.store.events.unfinished():
             event = record.event
-            resumed = None if record.state in TERMINAL else self._remaining(event, now)
+            resumed = (
+                None if record.state in TERMINAL else remaining_event(event, now, self.interval)
+            )
             if resumed is None or self.controller is None or self.writer is None:
                 if record.state not in TERMINAL:
                     note = "the window passed while the service was down"
@@ -195,20 +207,6 @@ class Service:
             self.writer.track(run, incarnation, note)
             logger.warning("event %s: %s", event.event_id, note)
 
-    def _remaining(self, event: DemandResponseEvent, now: datetime) -> DemandResponseEvent | None:
-        """The event from the interval running now; None when its window is over.
-
-        The running interval is kept: its leases held through the restart (they end with
-        the interval), and its measured mean comes from the telemetry after the restart.
-        """
-        if now <= event.start:
-            return event
-        passed = math.floor((now - event.start) / self.interval)
-        start = event.start + passed * self.interval
-        if start >= event.end:
-            return None
-        return event.model_copy(update={"start": start})
-
     async def _sync_loop(self) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
@@ -219,8 +217,20 @@ class Service:
                 logger.exception("writing progress to the store failed; retrying")
 
     async def sync_once(self) -> None:
+        if isinstance(self.clock, PacedClock):  # a restart resumes from here
+            await self.store.settings.put(CLOCK_KEY, self.clock.to_dict())
         if self.writer is not None and self.fabric is not None:
             await self.writer.sync(self.clock.now(), self.fabric.adapter.drain, self.district)
+        self._prune(self.clock.now())
+
+    def _prune(self, now: datetime) -> None:
+        """Once an hour, the controller drops finished events and old telemetry intervals
+        (the store keeps them): a service that runs for months holds a bounded amount."""
+        if self.controller is None:
+            return
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            self.controller.prune(now)
+            self._pruned_at = now
 
     # -- registrations ---------------------------------------------------------------
 

@@ -15,6 +15,11 @@ class Clock(Protocol):
 
     async def sleep_until(self, when: datetime) -> None: ...
 
+    def wall_seconds_between(self, start: datetime, end: datetime) -> float | None:
+        """How long the span from ``start`` to ``end`` of this clock lasts on the wall [s];
+        None when the clock does not run by itself (it moves when told to)."""
+        ...
+
 
 class WallClock:
     """Real time (timezone-aware, UTC)."""
@@ -24,6 +29,9 @@ class WallClock:
 
     async def sleep_until(self, when: datetime) -> None:
         await asyncio.sleep(max(0.0, (when - self.now()).total_seconds()))
+
+    def wall_seconds_between(self, start: datetime, end: datetime) -> float:
+        return (end - start).total_seconds()
 
 
 class SimulatedClock:
@@ -46,6 +54,10 @@ class SimulatedClock:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (when, next(self._seq), future))
         await future
+
+    def wall_seconds_between(self, start: datetime, end: datetime) -> float | None:
+        """None: this time stands still until :meth:`advance_to`, however long that takes."""
+        return None
 
     def next_wakeup(self) -> datetime | None:
         """The earliest time a sleeper is waiting for, if any."""

@@ -104,6 +104,19 @@ class ControllerSettings(FrozenModel):
         default=PlausibilitySettings(),
         description="readings that cannot be true are refused before the monitor sees them",
     )
+    silence_floor_wall_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="a silence (no ack, stale telemetry, a gateway offline) counts only once "
+        "this much wall time has passed too, on a clock that runs by itself: links, brokers "
+        "and gateways answer in wall time however fast the clock runs (--time-scale) [s]",
+    )
+    retention_h: float = Field(
+        default=48.0,
+        gt=0,
+        description="finished events and telemetry intervals older than this are forgotten "
+        "by :meth:`Controller.prune` (the store keeps them) [h]",
+    )
     hvac_comfort_margin_c: float = Field(
         default=1.0, ge=0, le=5, description="plans keep buildings this far below comfort_max"
     )
@@ -217,6 +230,24 @@ class Controller:
         await asyncio.shield(task)
         return self._run(event_id)
 
+    def prune(self, now: datetime) -> None:
+        """Forget what a service that runs for months no longer needs: events finished more
+        than ``retention_h`` ago, their command ids, older faults and participation counts,
+        and telemetry intervals older than that and than every live event's window."""
+        cutoff = now - timedelta(hours=self.settings.retention_h)
+        for event_id, run in list(self.runs.items()):
+            if run.lifecycle.finished and run.lifecycle.history[-1].at < cutoff:
+                del self.runs[event_id]
+                self._tasks.pop(event_id, None)
+                for command_id in run.command_ids:
+                    self._command_event.pop(command_id, None)
+        self.faults = [f for f in self.faults if f.at >= cutoff]
+        first_day = cutoff.astimezone(self.district.tz).date()
+        for day, key in [k for k in self._calls if k[0] < first_day]:
+            del self._calls[(day, key)]
+        live_starts = [run.event.start for run in self._live_runs()]
+        self.monitor.prune(min([cutoff, *live_starts]))
+
     def _run(self, event_id: str) -> EventRun:
         try:
             return self.runs[event_id]
@@ -315,6 +346,10 @@ class Controller:
             wake = max(wake, self._send_time(run, span[0]))
         if span is None:
             wake = max(wake, run.event.end)
+        await self._sleep_or_change(run, wake)
+
+    async def _sleep_or_change(self, run: EventRun, wake: datetime) -> None:
+        """Until the clock reads ``wake`` or the run changes (a cancel, a fault)."""
         sleeper = asyncio.ensure_future(self.clock.sleep_until(wake))
         changed = asyncio.ensure_future(run.changed.wait())
         try:
@@ -334,6 +369,7 @@ class Controller:
 
     async def _plan(self, run: EventRun) -> None:
         """The first dispatch of an event (or a fresh one after a change before it starts)."""
+        await self._await_measured_soc(run)
         problem, baselines = await self._solve(
             partial(
                 prepare_problem,
@@ -533,7 +569,18 @@ class Controller:
             return False
         if self._link_up_since is None:
             self._link_up_since = now
-        return now - self._link_up_since >= timedelta(seconds=self.settings.telemetry_stale_s)
+        stale = timedelta(seconds=self.settings.telemetry_stale_s)
+        return now - self._link_up_since >= stale and self._wall_floor_passed(
+            self._link_up_since, now
+        )
+
+    def _wall_floor_passed(self, since: datetime, now: datetime) -> bool:
+        """Whether a silence since ``since`` has also lasted the wall-time floor, on a clock
+        that runs by itself: a clock sped up 600 times makes the 90 s ack deadline 0.15 s,
+        which a loaded machine's broker misses. A simulated or paced clock waits for the
+        messages in flight before it moves, so its own time is the whole measure."""
+        wall_s = self.clock.wall_seconds_between(since, now)
+        return wall_s is None or wall_s >= self.settings.silence_floor_wall_s
 
     def _offline(self, site_id: str, now: datetime) -> bool:
         """Offline for longer than the grace, as seen while our own link was up."""
@@ -541,7 +588,13 @@ class Controller:
         if since is None or not self.adapter.connected:
             return False
         seen_from = max(since, self._link_up_since or since)
-        return now - seen_from > timedelta(seconds=self.settings.offline_grace_s)
+        grace = timedelta(seconds=self.settings.offline_grace_s)
+        return now - seen_from > grace and self._wall_floor_passed(seen_from, now)
+
+    def _stale(self, last: datetime, now: datetime) -> bool:
+        """Whether telemetry last heard at ``last`` is too old to count on."""
+        stale_s = self.settings.telemetry_stale_s
+        return now - last > timedelta(seconds=stale_s) and self._wall_floor_passed(last, now)
 
     def _check_health(self, run: EventRun, now: datetime) -> list[str]:
         """Drop kept resources that failed since the last look; returns the reasons."""
@@ -555,8 +608,8 @@ class Controller:
             if s.command_id in run.command_ids
             and s.mode is not SetpointMode.RELEASE
             and s.issued_at <= ack_deadline
+            and self._wall_floor_passed(s.issued_at, now)
         }
-        stale_before = now - timedelta(seconds=self.settings.telemetry_stale_s)
         for key in run.kept():
             if not run.was_sent(key) or key in reasons:
                 continue
@@ -568,7 +621,7 @@ class Controller:
                 reasons[key] = "meter stuck"
             elif judging and key in unanswered:
                 reasons[key] = f"no ack within {self.settings.ack_timeout_s:.0f} s"
-            elif judging and (last is None or last < stale_before):
+            elif judging and (last is None or self._stale(last, now)):
                 reasons[key] = "telemetry stale"
         self._drop(run, now, reasons)
         return [f"{k}: {r}" for k, r in sorted(reasons.items())]
@@ -709,6 +762,36 @@ class Controller:
         )
         await self._send_due(run, now)
 
+    async def _await_measured_soc(self, run: EventRun) -> None:
+        """Before planning a window that is under way or about to begin, wait for every
+        battery's first reading, so the plan starts from its measured state of charge.
+
+        A restarted controller (or service) has heard from nobody yet: planned from its
+        registered ``soc_initial``, a battery that has been discharging is asked for energy
+        it no longer holds and the event misses its last intervals. The wait lasts at most
+        ``telemetry_stale_s`` on the controller's clock [s]; a battery still silent then is
+        planned from its registration, and the health check judges its silence.
+        """
+        now = self.clock.now()
+        horizon = timedelta(seconds=self.settings.telemetry_stale_s)
+        if run.event.start > now + horizon:
+            return  # a later window: the state of charge then is not measurable now
+        deadline = now + horizon
+        step = timedelta(seconds=min(self.settings.check_period_s, 5.0))
+        waiting = False
+        while run.cancel_reason is None and not run.changed.is_set() and now < deadline:
+            silent = [key for key in self._batteries() if self.monitor.last_soc(key) is None]
+            if not silent:
+                return
+            if not waiting:
+                logger.info("event %s: waiting for the state of charge of %s", run.event_id, silent)
+                waiting = True
+            await self._sleep_or_change(run, min(deadline, now + step))
+            now = self.clock.now()
+
+    def _batteries(self) -> list[str]:
+        return [key for key, ref in self._refs.items() if ref.resource.kind == "battery"]
+
     def _measured_soc(self) -> dict[str, float]:
         """Each battery's last reported state of charge."""
         out = {}
@@ -721,7 +804,6 @@ class Controller:
     def _candidates(self, run: EventRun, now: datetime) -> list[str]:
         """Healthy resources not yet in this event."""
         taken = set(run.participants())
-        stale_before = now - timedelta(seconds=self.settings.telemetry_stale_s)
         out = []
         for key, ref in self._refs.items():
             if key in taken or isinstance(ref.resource, Pv):
@@ -729,7 +811,7 @@ class Controller:
             if self.site_online.get(ref.site.site_id) is False:
                 continue  # not even briefly: a candidate must be reachable now
             last = self.monitor.last_seen(key)
-            if last is None or last < stale_before or self.monitor.unavailable(key):
+            if last is None or self._stale(last, now) or self.monitor.unavailable(key):
                 continue
             out.append(key)
         return out

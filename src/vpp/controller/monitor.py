@@ -85,6 +85,21 @@ class Monitor:
         refused = self._refused.get(key)
         return 0 if refused is None else sum(refused[start] for start in starts)
 
+    def prune(self, before: datetime) -> int:
+        """Forget the interval sums of intervals starting before ``before`` (a service runs
+        for months); each meter's last reading stays. Returns how many were dropped."""
+        dropped = 0
+        for meter in self._meters.values():
+            old = [start for start in meter.counts if start < before]
+            for start in old:
+                del meter.counts[start]
+                meter.sums_kw.pop(start, None)
+            dropped += len(old)
+        for refused in self._refused.values():
+            for start in [start for start in refused if start < before]:
+                del refused[start]
+        return dropped
+
     def mean_kw(self, key: str, start: datetime) -> float | None:
         """Mean measured power of the interval starting at ``start``; None without samples."""
         meter = self._meters.get(key)

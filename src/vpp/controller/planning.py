@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
-from vpp.domain import Battery, DispatchResult, District, HvacLoad, Resource, ResourceSchedule
+from vpp.domain import (
+    Battery,
+    DemandResponseEvent,
+    DispatchResult,
+    District,
+    HvacLoad,
+    Resource,
+    ResourceSchedule,
+)
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
 from vpp.optimizer.linear import FloatArray
 
@@ -133,3 +141,21 @@ def spliced(old: ResourceSchedule, new: ResourceSchedule, index: int) -> Resourc
 
 def commanded(schedule: ResourceSchedule) -> bool:
     return any(v is not None for v in schedule.setpoint_kw)
+
+
+def remaining_event(
+    event: DemandResponseEvent, now: datetime, interval: timedelta
+) -> DemandResponseEvent | None:
+    """The event from the interval running at ``now`` on; None when its window is over.
+
+    What a restarted controller resumes: the running interval is kept, since its leases
+    held through the restart (they end with the interval) and its measured mean comes from
+    the telemetry after the restart.
+    """
+    if now <= event.start:
+        return event
+    passed = (now - event.start) // interval
+    start = event.start + passed * interval
+    if start >= event.end:
+        return None
+    return event.model_copy(update={"start": start})

@@ -106,13 +106,16 @@ async def test_broker_restart_resends_setpoints_in_force(mosquitto, site):
         await wait_until(lambda: len(inbound) == 2, "both acks")
 
         mosquitto.restart()
-        await wait_until(lambda: adapter.stats.reconnects == 1, "the reconnection", timeout_s=3)
-        await wait_until(lambda: len(gateway.received) == 3, "the re-sent setpoint")
-        await asyncio.sleep(0.05)  # the lapsed one, were it wrongly re-sent, would be here
+        await wait_until(lambda: adapter.stats.reconnects == 1, "the reconnection")
+        await wait_until(lambda: adapter.stats.duplicate_acks == 1, "the re-send's ack")
+        # a round trip after the re-send: whatever was re-sent has reached the gateway by
+        # the time this one's ack is back (one connection, sent in order)
+        assert await adapter.send([setpoint(site, "probe")]) == 1
+        await wait_until(lambda: len(inbound) == 3, "the probe's ack")
     finally:
         await adapter.close()
         await gateway.close()
-    assert gateway.command_ids() == ["lapsed", "in-force", "in-force"]
+    assert gateway.command_ids() == ["lapsed", "in-force", "in-force", "probe"]
     assert adapter.stats.resent == 1
     assert adapter.stats.duplicate_acks == 1  # the gateway answered the re-send again
 
