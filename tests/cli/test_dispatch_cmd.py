@@ -181,3 +181,36 @@ def test_dispatch_command_bad_decomposition_options_exit_2(option, value, messag
     result = runner.invoke(app, ["dispatch", str(TINY), "--day", "2026-07-15", option, value])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_capability_command_gives_the_same_answer_for_a_utc_window():
+    """06:00+00:00/08:00+00:00 is 14:00-16:00 in Shanghai: the same report, in local time."""
+    answers = [
+        runner.invoke(app, ["capability", str(TINY), "--window", window, "--json"])
+        for window in (
+            "2026-07-15T06:00+00:00/2026-07-15T08:00+00:00",
+            "2026-07-15T14:00/2026-07-15T16:00",
+        )
+    ]
+    assert [a.exit_code for a in answers] == [0, 0], answers[0].output + answers[1].output
+    utc_doc, local_doc = (json.loads(a.output) for a in answers)
+    assert utc_doc == local_doc
+    assert utc_doc["window"] == {
+        "start": "2026-07-15T14:00:00+08:00",
+        "end": "2026-07-15T16:00:00+08:00",
+    }
+
+
+def test_dispatch_command_gives_the_same_setpoints_for_utc_start_and_end(tmp_path):
+    """--start/--end with +00:00 plan the same local hours as the local times."""
+    setpoints = []
+    for name, start, end in (
+        ("utc", "2026-07-15T06:00+00:00", "2026-07-15T08:00+00:00"),
+        ("local", "2026-07-15T14:00", "2026-07-15T16:00"),
+    ):
+        out = tmp_path / name
+        args = ["dispatch", str(TINY), "--start", start, "--end", end, "--target-kw", "300"]
+        result = runner.invoke(app, [*args, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        setpoints.append((out / "setpoints.csv").read_text())
+    assert setpoints[0] == setpoints[1]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from vpp.domain import ALL_DAY, DailyWindow, GridAlignmentError, TimeGrid
@@ -294,3 +296,29 @@ def test_daily_window_rejects_bad_text(text, message):
     with pytest.raises(ValidationError) as exc_info:
         DailyWindow.model_validate(text)
     assert [e["msg"] for e in exc_info.value.errors(include_url=False)] == [message]
+
+
+# --- TimeGrid.in_zone --------------------------------------------------------------------
+
+
+@settings(max_examples=50, deadline=None)
+@given(offset_min=st.integers(min_value=-12 * 60, max_value=14 * 60).map(lambda m: m - m % 15))
+def test_in_zone_reads_daily_profiles_at_the_zones_hours_whatever_the_start_offset(offset_min):
+    """A grid started with any UTC offset, put in the district's zone, samples local hours."""
+    profile = [float(hour) for hour in range(24)]
+    local = TimeGrid(start=T0, count=96)
+    other = TimeGrid(start=T0.astimezone(timezone(timedelta(minutes=offset_min))), count=96)
+    moved = other.in_zone(SH)
+    assert moved.starts == local.starts
+    assert moved.tz is SH
+    np.testing.assert_array_equal(moved.sample_daily(profile), local.sample_daily(profile))
+    np.testing.assert_array_equal(
+        moved.in_daily_windows([DailyWindow.model_validate("11:00-13:00")]),
+        local.in_daily_windows([DailyWindow.model_validate("11:00-13:00")]),
+    )
+
+
+def test_in_zone_is_the_same_grid_when_already_in_that_zone():
+    """No copy when nothing changes (the optimiser calls it on every problem)."""
+    grid = TimeGrid(start=T0, count=4)
+    assert grid.in_zone(SH) is grid

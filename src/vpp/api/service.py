@@ -311,9 +311,9 @@ class Service:
                 )
         if end - start > timedelta(days=1):
             raise InvalidInputError("window too long", [("end", "a window lasts at most 24 h")])
-        event_id = request.event_id or (
-            f"ev-{start.astimezone(district.tz):%Y%m%d-%H%M}-{secrets.token_hex(2)}"
-        )
+        # the same instants in the district's zone, whatever offset the request used
+        start, end = start.astimezone(district.tz), end.astimezone(district.tz)
+        event_id = request.event_id or f"ev-{start:%Y%m%d-%H%M}-{secrets.token_hex(2)}"
         return DemandResponseEvent(
             event_id=event_id,
             kind=request.kind,
@@ -322,7 +322,7 @@ class Service:
             target_kw=request.target_kw,
             target_pct_of_peak=request.target_pct_of_peak,
             notice=request.notice,
-            issued_at=min(now, start),
+            issued_at=min(now, start).astimezone(district.tz),
         )
 
     def check_boundary(self, field: str, ts: datetime, district: District) -> None:

@@ -20,14 +20,19 @@ def parse_day(text: str, option: str = "--day") -> date:
 
 
 def parse_time(text: str, tz: tzinfo, option: str) -> datetime:
-    """An ISO time; without an offset it is local time in the district's zone."""
+    """An ISO time in the district's zone; without an offset it is local time there.
+
+    A time with another offset is the same instant, expressed in the district's zone.
+    """
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise OptionError(
             f"{option}: expected an ISO time such as 2026-07-15T11:00, got {text!r}"
         ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=tz)
+    return value.astimezone(tz)
 
 
 def parse_window(text: str, tz: tzinfo, option: str = "--window") -> tuple[datetime, datetime]:

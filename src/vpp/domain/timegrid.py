@@ -21,7 +21,8 @@ class TimeGrid(FrozenModel):
     """Equal intervals: a start, an interval length and a count.
 
     Arithmetic is done in UTC so days with a DST change keep exact interval lengths; local
-    times (for daily profiles) come from the start's time zone.
+    times (for daily profiles) come from the start's time zone, so a grid that is read at
+    clock hours must first be put in the zone of those hours with :meth:`in_zone`.
     """
 
     start: AwareDatetime
@@ -57,6 +58,14 @@ class TimeGrid(FrozenModel):
         start = datetime(day.year, day.month, day.day, tzinfo=tz)
         end = datetime.combine(day + timedelta(days=1), start.timetz())
         return cls.covering(start, end, interval_min)
+
+    def in_zone(self, tz: tzinfo) -> TimeGrid:
+        """The same instants with local times in ``tz`` (profiles are read at its hours)."""
+        if self.start.tzinfo is tz:
+            return self
+        return TimeGrid(
+            start=self.start.astimezone(tz), interval_min=self.interval_min, count=self.count
+        )
 
     @property
     def interval(self) -> timedelta:
