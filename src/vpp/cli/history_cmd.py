@@ -11,6 +11,7 @@ import typer
 from vpp.baseline.meter import MINUTES_PER_DAY
 from vpp.baseline.meter_csv import write_meter_csv
 from vpp.cli.app import app, console, fail, reports_errors
+from vpp.cli.options import HISTORY_DAYS, INTERVAL_MIN
 from vpp.config import load_district
 from vpp.synthetic import meter_history
 
@@ -33,10 +34,15 @@ def history(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write (overwritten)")],
     days: Annotated[
         int | None,
-        typer.Option("--days", min=1, max=400, help="days before END_DAY [default: from the file]"),
+        typer.Option(
+            "--days", parser=HISTORY_DAYS, help="days before END_DAY [default: from the file]"
+        ),
     ] = None,
     interval_min: Annotated[
-        int, typer.Option("--interval-min", help="meter interval [min]; must divide 1440")
+        int,
+        typer.Option(
+            "--interval-min", parser=INTERVAL_MIN, help="meter interval [min]; must divide 1440"
+        ),
     ] = 15,
 ) -> None:
     """Write the district's synthetic meter history (see the help text above)."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+
+import typer
 
 from vpp.domain import District, VppError
 from vpp.planning import peak_window
@@ -10,6 +14,62 @@ from vpp.planning import peak_window
 
 class OptionError(VppError, ValueError):
     """A command-line value is wrong; the message names the option."""
+
+
+@dataclass(frozen=True)
+class Number:
+    """The parser of one numeric option: a finite number within its range, or a usage error.
+
+    Every numeric option of every command parses through one of these (``parser=``), so
+    NaN, infinities and out-of-range values are refused before a command runs, in one
+    line that names the option (click adds the name), with exit code 2.
+    """
+
+    low: float
+    high: float
+    low_open: bool = False
+    """True: ``low`` itself is refused (a strict lower bound)."""
+    integer: bool = False
+    unit: str = ""
+
+    def __call__(self, value: str | float) -> float:
+        number = self._parse(value)
+        too_low = number <= self.low if self.low_open else number < self.low
+        if not math.isfinite(number) or too_low or number > self.high:
+            raise typer.BadParameter(f"expected {self.describe()}, got {value!s}")
+        return number
+
+    def _parse(self, value: str | float) -> float:
+        if not isinstance(value, str):
+            return value
+        try:
+            return int(value) if self.integer else float(value)
+        except ValueError:
+            raise typer.BadParameter(f"expected {self.describe()}, got {value}") from None
+
+    def describe(self) -> str:
+        """The accepted values in words, e.g. ``a number > 0 and <= 3600 [s]``."""
+        what = "a whole number" if self.integer else "a number"
+        low = f"> {_plain(self.low)}" if self.low_open else f">= {_plain(self.low)}"
+        unit = f" [{self.unit}]" if self.unit else ""
+        return f"{what} {low} and <= {_plain(self.high)}{unit}"
+
+
+def _plain(number: float) -> str:
+    return f"{number:,.0f}" if float(number).is_integer() else f"{number:g}"
+
+
+# The numeric options of every command, with their ranges (one place).
+TIME_LIMIT_S = Number(0, 3600, low_open=True, unit="s")
+MIP_GAP = Number(0, 1)
+TARGET_KW = Number(0, 1e7, low_open=True, unit="kW")
+TARGET_PCT = Number(0, 100, low_open=True, unit="% of district peak")
+RESOURCE_COUNT = Number(1, 1_000_000, integer=True)
+WORKERS = Number(1, 256, integer=True)
+INTERVAL_MIN = Number(1, 60, integer=True, unit="min")
+HISTORY_DAYS = Number(1, 400, integer=True, unit="days")
+PORT = Number(1, 65535, integer=True)
+TIME_SCALE = Number(1, 3600, unit="simulated s per wall s")
 
 
 def parse_day(text: str, option: str = "--day") -> date:
