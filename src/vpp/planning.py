@@ -22,6 +22,7 @@ from vpp.domain import (
     EventKind,
     Notice,
     TimeGrid,
+    check_plannable,
     daily_window_on,
 )
 from vpp.optimizer import DispatchProblem
@@ -54,6 +55,10 @@ def make_event(
     Times given with any UTC offset are the same instants in the district's zone: a window
     ``06:00+00:00`` and ``14:00+08:00`` make the same event.
     """
+    check_plannable(start, "start")
+    check_plannable(end, "end")
+    if issued_at is not None:
+        check_plannable(issued_at, "issued_at")
     if target_kw is None and target_pct is None:
         target_pct = district.response_target_pct
     tz = district.tz
@@ -197,6 +202,8 @@ def prepare_problem(
 
     The event is taken in the district's zone first, whatever offset its times carry.
     """
+    check_plannable(event.start, "start")
+    check_plannable(event.end, "end")
     event = in_zone(event, district.tz)
     grid = event_horizon(event, interval_min, district.tz)
     grid.slice_of(event.start, event.end)  # the window must lie on the interval grid

@@ -71,7 +71,17 @@ async def test_event_before_any_registration_is_409(api: Api) -> None:
         ({"target_pct_of_peak": 5}, "target_kw"),
         ({"kind": "shave"}, "kind"),
         ({"target_kw": -1}, "target_kw"),
+        ({"target_kw": 1e308}, "target_kw"),
         ({"event_id": "Bad Id"}, "event_id"),
+        (
+            {
+                "start": "9999-12-31T22:00:00+08:00",
+                "lead_min": None,
+                "end": "9999-12-31T23:00:00+08:00",
+                "duration_min": None,
+            },
+            "start",
+        ),
     ],
     ids=[
         "past",
@@ -82,7 +92,9 @@ async def test_event_before_any_registration_is_409(api: Api) -> None:
         "two-targets",
         "unknown-kind",
         "negative-target",
+        "huge-target",
         "bad-id",
+        "year-9999",
     ],
 )
 async def test_bad_event_is_422_naming_the_field_and_stores_nothing(
@@ -190,3 +202,34 @@ async def test_capability_of_a_utc_window_equals_the_local_window(api: Api) -> N
     assert answers[0] == answers[1]
     assert answers[0]["start"] == local_start.isoformat()
     assert answers[0]["by_kind_kw"]["curtailable_load"] > 0
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("9999-12-31T22:00:00+08:00", "9999-12-31T23:00:00+08:00"),
+        ("0001-01-01T00:00:00+08:00", "0001-01-01T01:00:00+08:00"),
+    ],
+    ids=["year-9999", "year-1"],
+)
+async def test_capability_outside_the_plannable_years_is_422_not_500(
+    api: Api, start: str, end: str
+) -> None:
+    await api.register()
+    response = await api.client.get(
+        "/v1/capability", params={"start": start, "end": end}, headers=api.auth("operator")
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"] == "start"
+
+
+async def test_patch_to_a_huge_target_is_422_and_keeps_the_old_one(api: Api) -> None:
+    await api.register()
+    await create(api, EVENT | {"event_id": "ev-1"})
+    patched = await api.client.patch(
+        "/v1/events/ev-1", json={"target_kw": 1e300}, headers=api.auth("operator")
+    )
+    assert patched.status_code == 422
+    assert patched.json()["error"]["details"][0]["field"] == "target_kw"
+    view = await api.client.get("/v1/events/ev-1", headers=api.auth("operator"))
+    assert view.json()["event"]["target_kw"] == EVENT["target_kw"]

@@ -104,8 +104,25 @@ def test_dispatch_command_reports_shortfall_for_impossible_target(tmp_path):
         (["--day", "2026-07-15", "--target-kw", "5", "--target-pct", "5"], "not both"),
         (["--day", "2026-07-15", "--backend", "gurobi"], "--backend"),
         (["--start", "2026-07-15T11:07", "--end", "2026-07-15T13:00"], "interval boundary"),
+        (["--start", "2026-07-15T11:00", "--end", "2026-07-17T11:00"], "at most 24 h"),
+        (["--start", "9999-12-31T22:00-05:00", "--end", "9999-12-31T23:00-05:00"], "1900..9000"),
+        (["--start", "0001-01-01T00:00", "--end", "0001-01-01T02:00"], "1900..9000"),
+        (
+            ["--day", "2026-07-15", "--issued-at", "2026-07-15T12:00"],
+            "--issued-at: 2026-07-15T12:00:00+08:00 is after the event start",
+        ),
     ],
-    ids=["start-alone", "bad-time", "two-targets", "bad-backend", "off-grid"],
+    ids=[
+        "start-alone",
+        "bad-time",
+        "two-targets",
+        "bad-backend",
+        "off-grid",
+        "two-days",
+        "year-9999",
+        "year-1",
+        "issued-after-start",
+    ],
 )
 def test_dispatch_command_bad_arguments_exit_2_without_traceback(args, message, tmp_path):
     """Wrong arguments: one clear message naming the option, exit code 2."""
@@ -113,6 +130,22 @@ def test_dispatch_command_bad_arguments_exit_2_without_traceback(args, message, 
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_capability_command_refuses_a_local_time_the_clocks_skip(tmp_path):
+    """02:30 does not exist in Berlin on 2026-03-29: refused, not silently moved."""
+    district = tmp_path / "berlin.yaml"
+    district.write_text(
+        TINY.read_text().replace("timezone: Asia/Shanghai", "timezone: Europe/Berlin")
+    )
+    window = "2026-03-29T02:30/2026-03-29T04:00"
+    result = runner.invoke(app, ["capability", str(district), "--window", window])
+    assert result.exit_code == 2
+    assert "does not exist in Europe/Berlin" in result.output
+    moved = runner.invoke(
+        app, ["capability", str(district), "--window", "2026-03-29T02:30+01:00/2026-03-29T04:00"]
+    )
+    assert moved.exit_code in (0, 1), moved.output  # with its offset it is 03:30 CEST
 
 
 def test_dispatch_command_bad_config_names_file_and_field(tmp_path):

@@ -29,7 +29,7 @@ from vpp.api.views import EventChange, EventRequest
 from vpp.config import describe_validation_error
 from vpp.controller import Controller, EventRun
 from vpp.controller.lifecycle import TERMINAL
-from vpp.domain import DemandResponseEvent, District, Enterprise
+from vpp.domain import DemandResponseEvent, District, Enterprise, check_plannable
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
 
@@ -326,6 +326,7 @@ class Service:
         )
 
     def check_boundary(self, field: str, ts: datetime, district: District) -> None:
+        check_plannable(ts, field)
         local = ts.astimezone(district.tz)
         minutes = local.hour * 60 + local.minute
         if local.second or local.microsecond or minutes % self.settings.controller.interval_min:

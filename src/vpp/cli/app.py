@@ -8,10 +8,12 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from vpp.config import describe_validation_error
 from vpp.domain import VppError
 
 
@@ -93,6 +95,9 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except VppError as exc:
             raise fail(str(exc)) from None
+        except ValidationError as exc:  # a model refused a value that came from the user
+            problems = describe_validation_error(exc)
+            raise fail("; ".join(f"{field}: {reason}" for field, reason in problems)) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")
             sys.exit(130)

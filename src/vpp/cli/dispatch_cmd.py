@@ -103,6 +103,11 @@ def dispatch_command(
         raise fail(f"--dask: expected a scheduler address such as tcp://host:8786, got {dask!r}")
     window_start, window_end = resolve_window(district, None, start, end, day)
     issued = parse_time(issued_at, district.tz, "--issued-at") if issued_at else None
+    if issued is not None and issued > window_start:
+        raise fail(
+            f"--issued-at: {issued.isoformat()} is after the event start "
+            f"{window_start.isoformat()}; an event is issued before it starts"
+        )
     event = make_event(
         district,
         window_start,

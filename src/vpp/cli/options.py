@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import typer
 
-from vpp.domain import District, VppError
+from vpp.domain import MAX_TARGET_KW, District, VppError, check_plannable
 from vpp.planning import peak_window
 
 
@@ -62,7 +62,7 @@ def _plain(number: float) -> str:
 # The numeric options of every command, with their ranges (one place).
 TIME_LIMIT_S = Number(0, 3600, low_open=True, unit="s")
 MIP_GAP = Number(0, 1)
-TARGET_KW = Number(0, 1e7, low_open=True, unit="kW")
+TARGET_KW = Number(0, MAX_TARGET_KW, low_open=True, unit="kW")
 TARGET_PCT = Number(0, 100, low_open=True, unit="% of district peak")
 RESOURCE_COUNT = Number(1, 1_000_000, integer=True)
 WORKERS = Number(1, 256, integer=True)
@@ -82,7 +82,8 @@ def parse_day(text: str, option: str = "--day") -> date:
 def parse_time(text: str, tz: tzinfo, option: str) -> datetime:
     """An ISO time in the district's zone; without an offset it is local time there.
 
-    A time with another offset is the same instant, expressed in the district's zone.
+    A time with another offset is the same instant, expressed in the district's zone. A
+    local time the clocks skip (a DST change) is refused; one they pass twice is the first.
     """
     try:
         value = datetime.fromisoformat(text)
@@ -90,8 +91,15 @@ def parse_time(text: str, tz: tzinfo, option: str) -> datetime:
         raise OptionError(
             f"{option}: expected an ISO time such as 2026-07-15T11:00, got {text!r}"
         ) from None
+    check_plannable(value, option)  # before any arithmetic can leave the calendar
     if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=tz)
+        local = value.replace(tzinfo=tz)
+        if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != value:
+            raise OptionError(
+                f"{option}: {text} does not exist in {tz} (the clocks skip it); "
+                "give the time with its UTC offset"
+            )
+        return local
     return value.astimezone(tz)
 
 
@@ -103,7 +111,18 @@ def parse_window(text: str, tz: tzinfo, option: str = "--window") -> tuple[datet
     start, end = parse_time(start_text, tz, option), parse_time(end_text, tz, option)
     if end <= start:
         raise OptionError(f"{option}: end {end.isoformat()} is not after start {start.isoformat()}")
-    return start, end
+    return start, _within_a_day(start, end, option)
+
+
+#: The longest event window, as the API allows.
+MAX_WINDOW = timedelta(days=1)
+
+
+def _within_a_day(start: datetime, end: datetime, option: str) -> datetime:
+    if end - start > MAX_WINDOW:
+        hours = (end - start) / timedelta(hours=1)
+        raise OptionError(f"{option}: a window lasts at most 24 h, got {hours:g} h")
+    return end
 
 
 def resolve_window(
@@ -125,6 +144,6 @@ def resolve_window(
             raise OptionError(
                 f"--end {finish.isoformat()} is not after --start {begin.isoformat()}"
             )
-        return begin, finish
+        return begin, _within_a_day(begin, finish, "--end")
     the_day = parse_day(day) if day else datetime.now(tz).date()
     return peak_window(district, the_day)

@@ -16,6 +16,10 @@ from vpp.domain.errors import GridAlignmentError
 
 MINUTES_PER_DAY = 1440
 
+PLANNABLE_YEARS = (1900, 9000)
+"""Years an event may fall in [year]: a horizon, a notice lead and a year of meter history
+around it then stay inside the calendar Python can count."""
+
 
 class TimeGrid(FrozenModel):
     """Equal intervals: a start, an interval length and a count.
@@ -148,11 +152,30 @@ def _minutes_between(earlier: datetime, later: datetime) -> float:
 
 
 def daily_window_on(day: date, window: DailyWindow, tz: tzinfo) -> tuple[datetime, datetime]:
-    """The aware start and end of a daily window on a given local day."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-    start = (midnight + timedelta(minutes=window.start_min)).astimezone(tz)
-    end = (midnight + timedelta(minutes=window.end_min)).astimezone(tz)
-    return start, end
+    """The aware start and end of a daily window on a given local day.
+
+    The window is read on the wall clock, as profiles are: "11:00-13:00" is 11:00 to 13:00
+    local time on a day the clocks change too. A time the clocks skip is the instant after
+    the gap (02:30 on a spring-forward day at 02:00 is 03:30), one they pass twice the first.
+    """
+    return _wall_clock(day, window.start_min, tz), _wall_clock(day, window.end_min, tz)
+
+
+def _wall_clock(day: date, minute: int, tz: tzinfo) -> datetime:
+    """``minute`` minutes after local midnight on the wall clock (1440 is the next midnight)."""
+    on = day + timedelta(days=minute // MINUTES_PER_DAY)
+    minute %= MINUTES_PER_DAY
+    local = datetime(on.year, on.month, on.day, minute // 60, minute % 60, tzinfo=tz)
+    return local.astimezone(UTC).astimezone(tz)  # a skipped time moves past the gap
+
+
+def check_plannable(ts: datetime, field: str) -> None:
+    """Refuse a time outside :data:`PLANNABLE_YEARS` (a GridAlignmentError naming ``field``)."""
+    first, last = PLANNABLE_YEARS
+    if not first <= ts.year <= last:
+        raise GridAlignmentError(
+            field, f"{ts.isoformat()} is outside the years {first}..{last} vpp can plan for"
+        )
 
 
 def zone(name: str) -> ZoneInfo:
