@@ -26,7 +26,7 @@ from vpp.baseline import (
     resolve_method,
 )
 from vpp.cli.app import app, console, fail, reports_errors
-from vpp.cli.options import INTERVAL_MIN
+from vpp.cli.options import INTERVAL_MIN, parse_day
 from vpp.domain import ALL_DAY, DailyWindow, daily_window_on, zone
 
 _HELP = (
@@ -128,10 +128,7 @@ def baseline(
 
 
 def _parse_day(option: str, text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise fail(f"{option}: expected a date like 2026-07-15, got {text!r}") from None
+    return parse_day(text, option)
 
 
 def _parse_zone(name: str) -> tzinfo:

@@ -11,7 +11,7 @@ import typer
 from vpp.baseline.meter import MINUTES_PER_DAY
 from vpp.baseline.meter_csv import write_meter_csv
 from vpp.cli.app import app, console, fail, reports_errors
-from vpp.cli.options import HISTORY_DAYS, INTERVAL_MIN
+from vpp.cli.options import HISTORY_DAYS, INTERVAL_MIN, parse_day
 from vpp.config import load_district
 from vpp.synthetic import meter_history
 
@@ -46,10 +46,7 @@ def history(
     ] = 15,
 ) -> None:
     """Write the district's synthetic meter history (see the help text above)."""
-    try:
-        last = date.fromisoformat(end_day)
-    except ValueError:
-        raise fail(f"--end-day: expected a date YYYY-MM-DD, got {end_day!r}") from None
+    last = parse_day(end_day, "--end-day")
     if interval_min <= 0 or MINUTES_PER_DAY % interval_min:
         raise fail(f"--interval-min: must divide a day (1440 min) evenly, got {interval_min}")
     district = load_district(district_file)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import typer
 
-from vpp.domain import MAX_TARGET_KW, District, VppError, check_plannable
+from vpp.domain import MAX_TARGET_KW, PLANNABLE_YEARS, District, VppError, check_plannable
 from vpp.planning import peak_window
 
 
@@ -73,10 +73,15 @@ TIME_SCALE = Number(1, 3600, unit="simulated s per wall s")
 
 
 def parse_day(text: str, option: str = "--day") -> date:
+    """A calendar day YYYY-MM-DD in the years vpp can plan for."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text.strip())
     except ValueError:
-        raise OptionError(f"{option}: expected a date YYYY-MM-DD, got {text!r}") from None
+        raise OptionError(f"{option}: expected a date like 2026-07-15, got {text!r}") from None
+    first, last = PLANNABLE_YEARS
+    if not first <= day.year <= last:
+        raise OptionError(f"{option}: {day} is outside the years {first}..{last} vpp can plan for")
+    return day
 
 
 def parse_time(text: str, tz: tzinfo, option: str) -> datetime:
