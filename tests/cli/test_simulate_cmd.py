@@ -131,3 +131,22 @@ def test_simulate_command_bad_input_exits_2_without_traceback(args, message, tmp
     assert message in result.output.replace("\n", " ")
     assert result.output.startswith("error:")
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("day: 2026-07-15", "day: 9999-12-31", "day: 9999-12-31 is outside the years"),
+        ("day: 2026-07-15", "day: 0001-01-01", "day: 0001-01-01 is outside the years"),
+        ("target_kw: 150", "target_kw: 1e308", "events.noon-peak.target_kw"),
+    ],
+    ids=["year-9999", "year-1", "huge-target"],
+)
+def test_simulate_command_out_of_range_scenario_exits_2_naming_the_field(tmp_path, old, new, field):
+    """A day the calendar cannot hold or a target no district has: refused before the run."""
+    scenario = scenario_variant(tmp_path, "odd.yaml", {old: new})
+    result = runner.invoke(app, ["simulate", str(scenario), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert field in result.output.replace("\n", " ")
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
