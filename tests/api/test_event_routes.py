@@ -72,6 +72,15 @@ async def test_event_before_any_registration_is_409(api: Api) -> None:
         ({"kind": "shave"}, "kind"),
         ({"target_kw": -1}, "target_kw"),
         ({"target_kw": 1e308}, "target_kw"),
+        (
+            {
+                "start": "2030-01-01T11:00:00+08:00",
+                "lead_min": None,
+                "end": "2030-01-01T03:00:00+00:00",  # 11:00 in Shanghai: an empty window
+                "duration_min": None,
+            },
+            "end",
+        ),
         ({"event_id": "Bad Id"}, "event_id"),
         (
             {
@@ -93,6 +102,7 @@ async def test_event_before_any_registration_is_409(api: Api) -> None:
         "unknown-kind",
         "negative-target",
         "huge-target",
+        "empty-window",
         "bad-id",
         "year-9999",
     ],

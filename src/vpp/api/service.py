@@ -309,6 +309,8 @@ class Service:
                         )
                     ],
                 )
+        if end <= start:
+            raise InvalidInputError("empty window", [("end", "must be after start")])
         if end - start > timedelta(days=1):
             raise InvalidInputError("window too long", [("end", "a window lasts at most 24 h")])
         # the same instants in the district's zone, whatever offset the request used
