@@ -158,11 +158,12 @@ def daily_window_on(day: date, window: DailyWindow, tz: tzinfo) -> tuple[datetim
     local time on a day the clocks change too. A time the clocks skip is the instant after
     the gap (02:30 on a spring-forward day at 02:00 is 03:30), one they pass twice the first.
     """
-    return _wall_clock(day, window.start_min, tz), _wall_clock(day, window.end_min, tz)
+    return wall_clock(day, window.start_min, tz), wall_clock(day, window.end_min, tz)
 
 
-def _wall_clock(day: date, minute: int, tz: tzinfo) -> datetime:
-    """``minute`` minutes after local midnight on the wall clock (1440 is the next midnight)."""
+def wall_clock(day: date, minute: int, tz: tzinfo) -> datetime:
+    """The instant the wall clock shows ``minute`` minutes after midnight on ``day`` (1440
+    is the next midnight; a minute the clocks skip is the instant after the gap)."""
     on = day + timedelta(days=minute // MINUTES_PER_DAY)
     minute %= MINUTES_PER_DAY
     local = datetime(on.year, on.month, on.day, minute // 60, minute % 60, tzinfo=tz)
