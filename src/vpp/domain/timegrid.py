@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import cached_property
-from zoneinfo import ZoneInfo
+from functools import cache, cached_property
+from zoneinfo import ZoneInfo, available_timezones
 
 import numpy as np
 from numpy.typing import NDArray
@@ -180,8 +180,19 @@ def check_plannable(ts: datetime, field: str) -> None:
 
 
 def zone(name: str) -> ZoneInfo:
-    """A time zone by IANA name, with an error that names it."""
+    """A time zone by IANA name, with an error that names it.
+
+    Only names of the tz database's regions: ``localtime`` (the host's zone, so plans
+    would differ between machines) and file paths such as ``posix/...`` are refused.
+    """
+    if name == "localtime" or name not in _known_zones():
+        raise ValueError(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)
     except (KeyError, ValueError, OSError) as exc:  # OSError: a folder of the tz database
         raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
