@@ -111,6 +111,7 @@ def test_dispatch_command_reports_shortfall_for_impossible_target(tmp_path):
             ["--day", "2026-07-15", "--issued-at", "2026-07-15T12:00"],
             "--issued-at: 2026-07-15T12:00:00+08:00 is after the event start",
         ),
+        (["--day", "2026-07-15", "--out", "/dev/null/out"], "--out: cannot create the folder"),
     ],
     ids=[
         "start-alone",
@@ -122,6 +123,7 @@ def test_dispatch_command_reports_shortfall_for_impossible_target(tmp_path):
         "year-9999",
         "year-1",
         "issued-after-start",
+        "out-not-a-folder",
     ],
 )
 def test_dispatch_command_bad_arguments_exit_2_without_traceback(args, message, tmp_path):

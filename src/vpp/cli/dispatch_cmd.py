@@ -20,6 +20,7 @@ from vpp.cli.options import (
     WORKERS,
     parse_time,
     resolve_window,
+    writable_folder,
 )
 from vpp.config import load_district
 from vpp.domain import DispatchResult, EventKind, Notice
@@ -119,6 +120,7 @@ def dispatch_command(
         issued_at=issued,
     )
     problem, baselines = prepare_problem(district, event, baseline_method=baseline)
+    writable_folder(out)
     settings = DispatchSettings(
         time_limit_s=time_limit_s,
         mip_rel_gap=gap,

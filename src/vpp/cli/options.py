@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
 
 import typer
 
@@ -70,6 +71,16 @@ INTERVAL_MIN = Number(1, 60, integer=True, unit="min")
 HISTORY_DAYS = Number(1, 400, integer=True, unit="days")
 PORT = Number(1, 65535, integer=True)
 TIME_SCALE = Number(1, 3600, unit="simulated s per wall s")
+
+
+def writable_folder(path: Path, option: str = "--out") -> Path:
+    """Create the output folder now, so a long run never ends in a traceback on its files."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OptionError(f"{option}: cannot create the folder {path}: {reason}") from None
+    return path
 
 
 def parse_day(text: str, option: str = "--day") -> date:
