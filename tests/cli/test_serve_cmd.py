@@ -35,3 +35,11 @@ def test_broken_district_file_exits_2_naming_the_field(tmp_path: Path) -> None:
 def test_time_scale_below_one_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["serve", "--time-scale", "0.5"])
     assert result.exit_code == 2
+
+
+def test_data_dir_that_cannot_be_created_exits_2_before_serving(tmp_path: Path) -> None:
+    """Simulation reports are written there hours later; refuse the folder now."""
+    db = f"sqlite+aiosqlite:///{tmp_path / 'vpp.db'}"
+    result = runner.invoke(app, ["serve", "--db", db, "--data-dir", "/dev/null/vpp-data"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --data-dir: cannot create the folder")

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from vpp.cli.app import app, reports_errors
-from vpp.cli.options import PORT, TIME_SCALE
+from vpp.cli.options import PORT, TIME_SCALE, writable_folder
 from vpp.store import DEFAULT_DB_URL
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -82,6 +82,7 @@ def serve_command(
         scenarios_dir=scenarios_dir,
     )
     preflight(settings)
+    writable_folder(data_dir, "--data-dir")  # simulation reports land there, much later
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
