@@ -30,7 +30,8 @@ from typing import Annotated, Any, NamedTuple
 import numpy as np
 from pydantic import BeforeValidator, Field, field_validator
 
-from vpp.domain import District, FrozenModel, Pv, TimeGrid, zone
+from vpp.domain import District, FrozenModel, Pv, zone
+from vpp.domain.timegrid import wall_clock
 
 _HHMM = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -282,13 +283,16 @@ class FaultPlan(FrozenModel):
         return zone(self.timezone)
 
     def at(self, minute_of_day: int) -> datetime:
-        """A local time of day on the simulated day as an aware datetime."""
-        start = TimeGrid.for_day(self.day, self.tz).start
-        return (start.astimezone(UTC) + timedelta(minutes=minute_of_day)).astimezone(self.tz)
+        """A local time of day on the simulated day, read on the wall clock (DST days too)."""
+        return wall_clock(self.day, minute_of_day, self.tz)
 
     def span(self, at: int, duration_min: int | None) -> Span:
         start = self.at(at)
-        return Span(start, None if duration_min is None else self.at(at + duration_min))
+        if duration_min is None:
+            return Span(start, None)
+        return Span(
+            start, (start.astimezone(UTC) + timedelta(minutes=duration_min)).astimezone(self.tz)
+        )
 
     def for_site(self, site_id: str) -> SiteFaults:
         """The faults one site's gateway plays, in absolute time."""

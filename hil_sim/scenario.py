@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from vpp.config import load_district, read_yaml, validate
 from vpp.controller import ControllerSettings
 from vpp.domain import (
+    PLANNABLE_YEARS,
     DailyWindow,
     DemandResponseEvent,
     District,
@@ -96,6 +97,11 @@ class Scenario(FrozenModel):
             raise ValueError(f"settlement_rule: unknown rule {self.settlement_rule!r} ({known})")
         if (900 % self.tick_s) != 0:
             raise ValueError("tick_s: must divide 900 s, so ticks meet every interval boundary")
+        first, last = PLANNABLE_YEARS
+        if not first <= self.day.year <= last:
+            raise ValueError(
+                f"day: {self.day} is outside the years {first}..{last} vpp can plan for"
+            )
         return self
 
     def load_district(self) -> District:

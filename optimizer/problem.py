@@ -89,6 +89,11 @@ class DispatchProblem:
     issued_at: datetime | None = None
     """When the instructions go out, for notice rules; None means the event's issue time."""
 
+    def __post_init__(self) -> None:
+        # Profiles, availability windows and EV sessions are read at the grid's clock hours:
+        # those must be the district's, whatever offset the caller's times carried.
+        object.__setattr__(self, "grid", self.grid.in_zone(self.district.tz))
+
     def refs(self) -> list[ResourceRef]:
         refs = list(self.district.resources())
         if self.resource_keys is None:

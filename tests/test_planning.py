@@ -1,10 +1,12 @@
 """From a district file and an event to a dispatch problem."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vpp.config import load_district
 from vpp.optimizer import dispatch
@@ -55,3 +57,46 @@ def test_prepare_problem_uses_customer_baselines_from_meter_history():
     cbl = problem.load_baselines_kw[key]
     assert not np.allclose(cbl, 1000.0)  # measured history, not the flat typical load
     assert abs(cbl[44:52].mean() - 1000.0) < 150
+
+
+OFFSETS_MIN = st.integers(min_value=-12 * 60, max_value=14 * 60).map(lambda m: m - m % 15)
+
+
+@settings(max_examples=25, deadline=None)
+@given(offset_min=OFFSETS_MIN, late=st.booleans())
+def test_prepare_problem_is_the_same_whatever_utc_offset_the_window_is_given_in(offset_min, late):
+    """06:00+00:00 is 14:00 in Shanghai: same horizon, same local hours, same baselines."""
+    district = load_district(TINY)
+    hours = (22, 24) if late else (14, 16)  # a late window's UTC date is the next local day
+    start = datetime(2026, 7, 15, tzinfo=TZ) + timedelta(hours=hours[0])
+    end = datetime(2026, 7, 15, tzinfo=TZ) + timedelta(hours=hours[1])
+    there = timezone(timedelta(minutes=offset_min))
+    local, local_baselines = prepare_problem(district, make_event(district, start, end))
+    moved, moved_baselines = prepare_problem(
+        district, make_event(district, start.astimezone(there), end.astimezone(there))
+    )
+    assert moved.grid.starts == local.grid.starts
+    assert moved.grid.tz is TZ
+    assert (moved.event.start, moved.event.end) == (start, end)
+    assert moved.event.event_id == local.event.event_id
+    for key, values in local_baselines.load_kw.items():
+        np.testing.assert_array_equal(moved_baselines.load_kw[key], values)
+    assert moved_baselines.days_used == local_baselines.days_used
+
+
+def test_prepare_problem_takes_a_stored_utc_event_in_the_districts_zone():
+    """An event read back from the store in UTC is planned on the district's local day."""
+    district = load_district(TINY)
+    local_event = make_event(
+        district, datetime(2026, 7, 16, 1, tzinfo=TZ), datetime(2026, 7, 16, 3, tzinfo=TZ)
+    )
+    utc_event = local_event.model_copy(
+        update={
+            "start": local_event.start.astimezone(UTC),  # 2026-07-15T17:00Z: the day before
+            "end": local_event.end.astimezone(UTC),
+            "issued_at": local_event.issued_at.astimezone(UTC),
+        }
+    )
+    problem, _ = prepare_problem(district, utc_event)
+    assert problem.grid.start == datetime(2026, 7, 16, tzinfo=TZ)
+    assert problem.grid.starts == prepare_problem(district, local_event)[0].grid.starts

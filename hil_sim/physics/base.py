@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
@@ -150,16 +150,48 @@ class DayClock:
     def __init__(self, day: date, tz: tzinfo) -> None:
         self.day = day
         self.tz = tz
-        self.start = TimeGrid.for_day(day, tz).start
+        grid = TimeGrid.for_day(day, tz)
+        self.start = grid.start
         self._start_utc = self.start.astimezone(UTC)
+        self._change_s, self._shift_s = _clock_change(self.start, grid.end)
 
     def seconds(self, t: datetime) -> float:
         """``t`` as seconds after the day's local midnight [s] (negative before it)."""
         return (t.astimezone(UTC) - self._start_utc).total_seconds()
 
+    def wall_s(self, s: float) -> float:
+        """The wall clock [s after midnight] at ``s`` elapsed seconds: they differ by the
+        clock change after it on a DST day (profiles and windows are read on the wall)."""
+        return s + self._shift_s if s >= self._change_s else s
+
+    def wall_s_many(self, s: FloatArray | float) -> FloatArray:
+        """:meth:`wall_s` for an array of elapsed seconds."""
+        elapsed = np.asarray(s, dtype=np.float64)
+        return elapsed + self._shift_s * (elapsed >= self._change_s)
+
     def minute_of_day(self, s: float) -> float:
         """Local minute of the day [min, 0..1440) at ``s`` seconds after midnight."""
-        return (s / 60.0) % 1440.0
+        return (self.wall_s(s) / 60.0) % 1440.0
+
+
+def _clock_change(start: datetime, end: datetime) -> tuple[float, float]:
+    """When the clocks change on the day [s after midnight] and by how much [s].
+
+    ``(inf, 0)`` on the days they do not, which is every day in most zones.
+    """
+    before, after = start.utcoffset(), end.utcoffset()
+    if before == after or before is None or after is None:
+        return math.inf, 0.0
+    low, high = 0.0, (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds()
+    start_utc = start.astimezone(UTC)
+    tz = start.tzinfo
+    while high - low > 1.0:  # the first second with the new offset, by bisection
+        mid = (low + high) / 2.0
+        if (start_utc + timedelta(seconds=mid)).astimezone(tz).utcoffset() == before:
+            low = mid
+        else:
+            high = mid
+    return math.ceil(low), (after - before).total_seconds()
 
 
 def ramp(p0_kw: float, target_kw: float, rate_kw_per_s: float, dt_s: float) -> tuple[float, float]:

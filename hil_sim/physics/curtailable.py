@@ -93,7 +93,7 @@ class CurtailableDevice(DeviceState[CurtailableLoad]):
 
     def natural_kw_at(self, s: FloatArray | float) -> FloatArray:
         """Natural load [kW] at ``s`` seconds after local midnight."""
-        return daily_interp(self.natural_series_kw, s)
+        return daily_interp(self.natural_series_kw, self.clock.wall_s_many(s))
 
     def step(self, t0: datetime, t1: datetime, command: Command | None) -> float:
         """Advance to ``t1``; mean power [kW] over the step."""
@@ -103,13 +103,13 @@ class CurtailableDevice(DeviceState[CurtailableLoad]):
             return self.power_kw or 0.0
         bounds = substep_bounds(s0, s1, self.substep_s)
         if self.power_kw is None:
-            self.power_kw = self._natural.at(s0)
+            self.power_kw = self._natural.at(self.clock.wall_s(s0))
         limit = command.power_kw if command and command.mode is SetpointMode.LIMIT else None
         energy_kwh = 0.0
         for a, b in itertools.pairwise(bounds):
             dt_s = b - a
             dt_h = dt_s / SECONDS_PER_HOUR
-            base = self._natural.at(0.5 * (a + b))
+            base = self._natural.at(self.clock.wall_s(0.5 * (a + b)))
             if limit is not None:
                 target = min(base, max(limit, 0.0))
                 self.power_kw, mean = ramp(self.power_kw, target, self.rate_kw_per_s, dt_s)

@@ -114,7 +114,8 @@ class HvacDevice(DeviceState[HvacLoad]):
 
     def outdoor_c_at(self, s: float) -> float:
         """Outdoor temperature [°C] at ``s`` seconds after local midnight."""
-        return self._outdoor.at(s) + self._noise.at(s)
+        wall = self.clock.wall_s(s)
+        return self._outdoor.at(wall) + self._noise.at(wall)
 
     def target_kw(self, outdoor_c: float, command: Command | None) -> float:
         """The power the gateway asks the plant for now [kW]."""

@@ -85,8 +85,9 @@ class PvDevice(DeviceState[Pv]):
 
     def power_kw_at(self, s: float) -> float:
         """Power [kW, <= 0] at ``s`` seconds after local midnight."""
-        slot = int((s % SECONDS_PER_DAY) // (CLOUD_SLOT_MIN * 60))
-        return -self._generation.at(s) * self._clouds[slot]
+        wall = self.clock.wall_s(s)
+        slot = int((wall % SECONDS_PER_DAY) // (CLOUD_SLOT_MIN * 60))
+        return -self._generation.at(wall) * self._clouds[slot]
 
     def step(self, t0: datetime, t1: datetime, command: Command | None) -> float:
         """Advance to ``t1``; mean power [kW] over the step (``command`` is ignored)."""

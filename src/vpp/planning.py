@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from vpp.domain import (
     EventKind,
     Notice,
     TimeGrid,
+    check_plannable,
     daily_window_on,
 )
 from vpp.optimizer import DispatchProblem
@@ -49,9 +50,20 @@ def make_event(
     issued_at: datetime | None = None,
     event_id: str | None = None,
 ) -> DemandResponseEvent:
-    """An event in the district's time zone; without a target, the district's required %."""
+    """An event in the district's time zone; without a target, the district's required %.
+
+    Times given with any UTC offset are the same instants in the district's zone: a window
+    ``06:00+00:00`` and ``14:00+08:00`` make the same event.
+    """
+    check_plannable(start, "start")
+    check_plannable(end, "end")
+    if issued_at is not None:
+        check_plannable(issued_at, "issued_at")
     if target_kw is None and target_pct is None:
         target_pct = district.response_target_pct
+    tz = district.tz
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    issued = (issued_at or start - DEFAULT_LEAD[notice]).astimezone(tz)
     return DemandResponseEvent(
         event_id=event_id or f"{district.district_id}-{start:%Y%m%d-%H%M}",
         kind=kind,
@@ -60,8 +72,20 @@ def make_event(
         target_kw=target_kw,
         target_pct_of_peak=target_pct,
         notice=notice,
-        issued_at=issued_at or start - DEFAULT_LEAD[notice],
+        issued_at=issued,
     )
+
+
+def in_zone(event: DemandResponseEvent, tz: tzinfo) -> DemandResponseEvent:
+    """The event with its times expressed in ``tz`` (the same instants).
+
+    Events read back from a store or an API request carry whatever offset they were given;
+    days, horizons and clock-hour lookups are the district's, so planning starts here.
+    """
+    times = {"start": event.start, "end": event.end, "issued_at": event.issued_at}
+    if all(value.tzinfo is tz for value in times.values()):
+        return event
+    return event.model_copy(update={k: v.astimezone(tz) for k, v in times.items()})
 
 
 def peak_window(district: District, day: date) -> tuple[datetime, datetime]:
@@ -74,12 +98,17 @@ def peak_window(district: District, day: date) -> tuple[datetime, datetime]:
 AFTER_EVENT = timedelta(hours=4)
 
 
-def event_horizon(event: DemandResponseEvent, interval_min: int = 15) -> TimeGrid:
-    """From local midnight of the event's day to the next midnight or 4 h after the event."""
-    tz = event.start.tzinfo
+def event_horizon(
+    event: DemandResponseEvent, interval_min: int = 15, tz: tzinfo | None = None
+) -> TimeGrid:
+    """From local midnight of the event's day to the next midnight or 4 h after the event.
+
+    Days are those of ``tz`` (the district's zone; by default the event start's own).
+    """
+    tz = tz or event.start.tzinfo
     assert tz is not None
-    first = event.start.date()
-    last = (event.end - timedelta(microseconds=1)).date()
+    first = event.start.astimezone(tz).date()
+    last = (event.end.astimezone(tz) - timedelta(microseconds=1)).date()
     start = datetime(first.year, first.month, first.day, tzinfo=tz)
     after = last + timedelta(days=1)
     midnight_after = datetime(after.year, after.month, after.day, tzinfo=tz)
@@ -121,7 +150,10 @@ def curtailable_baselines(
     its registered typical load, and a note says so.
     """
     resolve_method(method)  # an unknown method is the caller's error, not a fallback
-    history = load_meter_history(district, event.start.date(), grid.interval_min)
+    grid = grid.in_zone(district.tz)
+    history = load_meter_history(
+        district, event.start.astimezone(district.tz).date(), grid.interval_min
+    )
     out: dict[str, np.ndarray] = {}
     days_used: dict[str, tuple[date, ...]] = {}
     notes: list[str] = []
@@ -166,8 +198,14 @@ def prepare_problem(
     baseline_method: str = DEFAULT_BASELINE,
     interval_min: int = 15,
 ) -> tuple[DispatchProblem, PreparedBaselines]:
-    """The dispatch problem for an event over its day(s), with customer baselines."""
-    grid = event_horizon(event, interval_min)
+    """The dispatch problem for an event over its day(s), with customer baselines.
+
+    The event is taken in the district's zone first, whatever offset its times carry.
+    """
+    check_plannable(event.start, "start")
+    check_plannable(event.end, "end")
+    event = in_zone(event, district.tz)
+    grid = event_horizon(event, interval_min, district.tz)
     grid.slice_of(event.start, event.end)  # the window must lie on the interval grid
     baselines = curtailable_baselines(district, event, grid, baseline_method)
     return DispatchProblem(district, event, grid, baselines.load_kw), baselines

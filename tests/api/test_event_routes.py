@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from api_helpers import EVENT, Api
+from api_helpers import EVENT, Api, acme
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def create(api: Api, body: dict[str, Any], key: str | None = None) -> Any:
@@ -68,7 +71,26 @@ async def test_event_before_any_registration_is_409(api: Api) -> None:
         ({"target_pct_of_peak": 5}, "target_kw"),
         ({"kind": "shave"}, "kind"),
         ({"target_kw": -1}, "target_kw"),
+        ({"target_kw": 1e308}, "target_kw"),
+        (
+            {
+                "start": "2030-01-01T11:00:00+08:00",
+                "lead_min": None,
+                "end": "2030-01-01T03:00:00+00:00",  # 11:00 in Shanghai: an empty window
+                "duration_min": None,
+            },
+            "end",
+        ),
         ({"event_id": "Bad Id"}, "event_id"),
+        (
+            {
+                "start": "9999-12-31T22:00:00+08:00",
+                "lead_min": None,
+                "end": "9999-12-31T23:00:00+08:00",
+                "duration_min": None,
+            },
+            "start",
+        ),
     ],
     ids=[
         "past",
@@ -79,7 +101,10 @@ async def test_event_before_any_registration_is_409(api: Api) -> None:
         "two-targets",
         "unknown-kind",
         "negative-target",
+        "huge-target",
+        "empty-window",
         "bad-id",
+        "year-9999",
     ],
 )
 async def test_bad_event_is_422_naming_the_field_and_stores_nothing(
@@ -132,3 +157,89 @@ async def test_capability_answers_for_a_window(api: Api) -> None:
     report = response.json()
     assert report["by_enterprise_kw"]["acme"] == pytest.approx(report["deliverable_kw"])
     assert 200 <= report["deliverable_kw"] <= 500
+
+
+async def test_a_utc_window_is_planned_on_the_same_local_hours_as_local_time(api: Api) -> None:
+    """An event at 06:00Z is the 14:00 Shanghai event: the same plan, times in local time.
+
+    The furnace may only shed 13:00-16:00 local, so a plan read at UTC hours would miss it.
+    """
+    body = acme() | {"enterprise_id": "acme"}
+    body["sites"][0]["resources"][0]["availability"] = ["13:00-16:00"]
+    registered = await api.client.put("/v1/enterprises/acme", json=body, headers=api.auth("acme"))
+    assert registered.status_code in (200, 201), registered.text
+    tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).date()
+    local_start = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 14, tzinfo=SHANGHAI)
+    windows = {
+        "utc": (local_start.astimezone(UTC), local_start.astimezone(UTC) + timedelta(hours=1)),
+        "local": (local_start, local_start + timedelta(hours=1)),
+    }
+    views = {}
+    for name, (start, end) in windows.items():
+        request = {"event_id": f"ev-{name}", "start": start.isoformat(), "end": end.isoformat()}
+        response = await create(api, request | {"target_kw": 300, "notice": "real_time"})
+        assert response.status_code == 201, response.text
+        views[name] = response.json()
+        cancelled = await api.client.post(
+            f"/v1/events/ev-{name}/cancel", headers=api.auth("operator")
+        )
+        assert cancelled.status_code == 200
+    utc, local = views["utc"], views["local"]
+    assert utc["event"]["start"] == local["event"]["start"] == local_start.isoformat()
+    assert utc["plan"]["participants"] == local["plan"]["participants"]
+    assert "acme-site/furnace" in utc["plan"]["participants"]
+    assert [i["planned_kw"] for i in utc["intervals"]] == [
+        i["planned_kw"] for i in local["intervals"]
+    ]
+    assert utc["plan"]["expected_shortfall_kw"] == local["plan"]["expected_shortfall_kw"] == 0
+
+
+async def test_capability_of_a_utc_window_equals_the_local_window(api: Api) -> None:
+    """GET /v1/capability answers the same for 06:00Z-07:00Z as for 14:00-15:00 local."""
+    body = acme() | {"enterprise_id": "acme"}
+    body["sites"][0]["resources"][0]["availability"] = ["13:00-16:00"]
+    await api.client.put("/v1/enterprises/acme", json=body, headers=api.auth("acme"))
+    tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).date()
+    local_start = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 14, tzinfo=SHANGHAI)
+    answers = []
+    for start in (local_start.astimezone(UTC), local_start):
+        params = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+        response = await api.client.get(
+            "/v1/capability", params=params, headers=api.auth("operator")
+        )
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+    assert answers[0] == answers[1]
+    assert answers[0]["start"] == local_start.isoformat()
+    assert answers[0]["by_kind_kw"]["curtailable_load"] > 0
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("9999-12-31T22:00:00+08:00", "9999-12-31T23:00:00+08:00"),
+        ("0001-01-01T00:00:00+08:00", "0001-01-01T01:00:00+08:00"),
+    ],
+    ids=["year-9999", "year-1"],
+)
+async def test_capability_outside_the_plannable_years_is_422_not_500(
+    api: Api, start: str, end: str
+) -> None:
+    await api.register()
+    response = await api.client.get(
+        "/v1/capability", params={"start": start, "end": end}, headers=api.auth("operator")
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"] == "start"
+
+
+async def test_patch_to_a_huge_target_is_422_and_keeps_the_old_one(api: Api) -> None:
+    await api.register()
+    await create(api, EVENT | {"event_id": "ev-1"})
+    patched = await api.client.patch(
+        "/v1/events/ev-1", json={"target_kw": 1e300}, headers=api.auth("operator")
+    )
+    assert patched.status_code == 422
+    assert patched.json()["error"]["details"][0]["field"] == "target_kw"
+    view = await api.client.get("/v1/events/ev-1", headers=api.auth("operator"))
+    assert view.json()["event"]["target_kw"] == EVENT["target_kw"]

@@ -89,3 +89,31 @@ async def test_streamed_body_over_the_limit_is_413(api: Api) -> None:
         headers=api.auth("acme") | {"Content-Type": "application/json"},
     )
     assert response.status_code == 413
+
+
+async def test_a_body_that_is_not_json_is_400_naming_where_it_breaks(api: Api) -> None:
+    """docs/service.md: 400 when the body is not JSON (not 422 for a field called "1")."""
+    headers = api.auth("operator") | {"Content-Type": "application/json"}
+    for content in (b"{not json", b"\xff\xfe", b'{"target_kw": 5,'):
+        response = await api.client.post("/v1/events", content=content, headers=headers)
+        assert response.status_code == 400, (content, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "http_error"
+        assert error["message"] == "body is not JSON"
+        assert error["details"][0]["field"] == "(body)"
+        assert "at character" in error["details"][0]["reason"]
+
+
+async def test_a_wrong_method_is_405_with_every_allowed_method(api: Api) -> None:
+    """405 carries Allow (RFC 9110), listing the methods of every route on the path."""
+    expected = {
+        "/v1/events": {"GET", "POST"},
+        "/v1/events/ev-1": {"GET", "PATCH"},
+        "/v1/clock": {"GET"},
+    }
+    for path, methods in expected.items():
+        response = await api.client.delete(path, headers=api.auth("admin"))
+        assert response.status_code == 405, path
+        assert response.json()["error"]["code"] == "method_not_allowed"
+        allowed = {m.strip() for m in response.headers["Allow"].split(",")}
+        assert methods <= allowed <= methods | {"HEAD"}, (path, allowed)

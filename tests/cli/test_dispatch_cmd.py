@@ -104,8 +104,27 @@ def test_dispatch_command_reports_shortfall_for_impossible_target(tmp_path):
         (["--day", "2026-07-15", "--target-kw", "5", "--target-pct", "5"], "not both"),
         (["--day", "2026-07-15", "--backend", "gurobi"], "--backend"),
         (["--start", "2026-07-15T11:07", "--end", "2026-07-15T13:00"], "interval boundary"),
+        (["--start", "2026-07-15T11:00", "--end", "2026-07-17T11:00"], "at most 24 h"),
+        (["--start", "9999-12-31T22:00-05:00", "--end", "9999-12-31T23:00-05:00"], "1900..9000"),
+        (["--start", "0001-01-01T00:00", "--end", "0001-01-01T02:00"], "1900..9000"),
+        (
+            ["--day", "2026-07-15", "--issued-at", "2026-07-15T12:00"],
+            "--issued-at: 2026-07-15T12:00:00+08:00 is after the event start",
+        ),
+        (["--day", "2026-07-15", "--out", "/dev/null/out"], "--out: cannot create the folder"),
     ],
-    ids=["start-alone", "bad-time", "two-targets", "bad-backend", "off-grid"],
+    ids=[
+        "start-alone",
+        "bad-time",
+        "two-targets",
+        "bad-backend",
+        "off-grid",
+        "two-days",
+        "year-9999",
+        "year-1",
+        "issued-after-start",
+        "out-not-a-folder",
+    ],
 )
 def test_dispatch_command_bad_arguments_exit_2_without_traceback(args, message, tmp_path):
     """Wrong arguments: one clear message naming the option, exit code 2."""
@@ -113,6 +132,22 @@ def test_dispatch_command_bad_arguments_exit_2_without_traceback(args, message, 
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_capability_command_refuses_a_local_time_the_clocks_skip(tmp_path):
+    """02:30 does not exist in Berlin on 2026-03-29: refused, not silently moved."""
+    district = tmp_path / "berlin.yaml"
+    district.write_text(
+        TINY.read_text().replace("timezone: Asia/Shanghai", "timezone: Europe/Berlin")
+    )
+    window = "2026-03-29T02:30/2026-03-29T04:00"
+    result = runner.invoke(app, ["capability", str(district), "--window", window])
+    assert result.exit_code == 2
+    assert "does not exist in Europe/Berlin" in result.output
+    moved = runner.invoke(
+        app, ["capability", str(district), "--window", "2026-03-29T02:30+01:00/2026-03-29T04:00"]
+    )
+    assert moved.exit_code in (0, 1), moved.output  # with its offset it is 03:30 CEST
 
 
 def test_dispatch_command_bad_config_names_file_and_field(tmp_path):
@@ -181,3 +216,36 @@ def test_dispatch_command_bad_decomposition_options_exit_2(option, value, messag
     result = runner.invoke(app, ["dispatch", str(TINY), "--day", "2026-07-15", option, value])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_capability_command_gives_the_same_answer_for_a_utc_window():
+    """06:00+00:00/08:00+00:00 is 14:00-16:00 in Shanghai: the same report, in local time."""
+    answers = [
+        runner.invoke(app, ["capability", str(TINY), "--window", window, "--json"])
+        for window in (
+            "2026-07-15T06:00+00:00/2026-07-15T08:00+00:00",
+            "2026-07-15T14:00/2026-07-15T16:00",
+        )
+    ]
+    assert [a.exit_code for a in answers] == [0, 0], answers[0].output + answers[1].output
+    utc_doc, local_doc = (json.loads(a.output) for a in answers)
+    assert utc_doc == local_doc
+    assert utc_doc["window"] == {
+        "start": "2026-07-15T14:00:00+08:00",
+        "end": "2026-07-15T16:00:00+08:00",
+    }
+
+
+def test_dispatch_command_gives_the_same_setpoints_for_utc_start_and_end(tmp_path):
+    """--start/--end with +00:00 plan the same local hours as the local times."""
+    setpoints = []
+    for name, start, end in (
+        ("utc", "2026-07-15T06:00+00:00", "2026-07-15T08:00+00:00"),
+        ("local", "2026-07-15T14:00", "2026-07-15T16:00"),
+    ):
+        out = tmp_path / name
+        args = ["dispatch", str(TINY), "--start", start, "--end", end, "--target-kw", "300"]
+        result = runner.invoke(app, [*args, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        setpoints.append((out / "setpoints.csv").read_text())
+    assert setpoints[0] == setpoints[1]

@@ -117,7 +117,9 @@ def test_a_district_without_synthetic_history_is_a_clear_error(small, tmp_path):
     [
         (["--end-day", "15/07/2026"], "--end-day"),
         (["--end-day", "2026-07-15", "--interval-min", "7"], "--interval-min"),
+        (["--end-day", "0001-01-05", "--days", "30"], "--end-day: 0001-01-05 is outside"),
     ],
+    ids=["bad-day", "bad-interval", "year-1"],
 )
 def test_wrong_options_are_clear_errors(small, tmp_path, args, message):
     result = runner.invoke(app, ["history", str(small), *args, "--out", str(tmp_path / "m.csv")])

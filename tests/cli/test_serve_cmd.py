@@ -63,3 +63,11 @@ def test_mqtts_with_a_ca_file_that_is_not_a_certificate_exits_2(tmp_path: Path) 
     )
     assert result.exit_code == 2
     assert "CA file" in result.output
+
+
+def test_data_dir_that_cannot_be_created_exits_2_before_serving(tmp_path: Path) -> None:
+    """Simulation reports are written there hours later; refuse the folder now."""
+    db = f"sqlite+aiosqlite:///{tmp_path / 'vpp.db'}"
+    result = runner.invoke(app, ["serve", "--db", db, "--data-dir", "/dev/null/vpp-data"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --data-dir: cannot create the folder")

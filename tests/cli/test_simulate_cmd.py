@@ -155,13 +155,33 @@ def test_simulate_command_unknown_scenario_field_exits_2_naming_it(tmp_path):
         ([str(TINY_SCENARIO), "--mqtt", "http://127.0.0.1:1883"], "expected mqtt://host:port"),
         ([str(TINY_SCENARIO), "--mqtt", "mqtt://127.0.0.1:70000"], "port must be an integer"),
         ([str(TINY_SCENARIO), "--mqtt", f"mqtt://127.0.0.1:{free_port()}"], "no MQTT broker"),
+        ([str(TINY_SCENARIO), "--out", "/dev/null/out"], "--out: cannot create the folder"),
     ],
-    ids=["missing-file", "not-mqtt-url", "bad-port", "no-broker"],
+    ids=["missing-file", "not-mqtt-url", "bad-port", "no-broker", "out-not-a-folder"],
 )
 def test_simulate_command_bad_input_exits_2_without_traceback(args, message, tmp_path):
     """Wrong input is refused before the run: one error message, exit code 2."""
-    result = runner.invoke(app, ["simulate", *args, "--out", str(tmp_path / "out")])
+    result = runner.invoke(app, ["simulate", "--out", str(tmp_path / "out"), *args])
     assert result.exit_code == 2, result.output
     assert message in result.output.replace("\n", " ")
     assert result.output.startswith("error:")
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("day: 2026-07-15", "day: 9999-12-31", "day: 9999-12-31 is outside the years"),
+        ("day: 2026-07-15", "day: 0001-01-01", "day: 0001-01-01 is outside the years"),
+        ("target_kw: 150", "target_kw: 1e308", "events.noon-peak.target_kw"),
+    ],
+    ids=["year-9999", "year-1", "huge-target"],
+)
+def test_simulate_command_out_of_range_scenario_exits_2_naming_the_field(tmp_path, old, new, field):
+    """A day the calendar cannot hold or a target no district has: refused before the run."""
+    scenario = scenario_variant(tmp_path, "odd.yaml", {old: new})
+    result = runner.invoke(app, ["simulate", str(scenario), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert field in result.output.replace("\n", " ")
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from vpp.cli import app
@@ -57,3 +58,15 @@ def test_wrong_scope_or_unknown_token_exits_2_with_the_reason(tmp_path: Path) ->
     bad_db = runner.invoke(app, ["token", "list", "--db", "mysql://x/y"])
     assert bad_db.exit_code == 2
     assert "--db" in bad_db.output
+
+
+@pytest.mark.parametrize(
+    "db",
+    ["sqlite+aiosqlite:////nonexistent/folder/vpp.db", "postgresql+asyncpg://nobody@127.0.0.1:1/x"],
+    ids=["sqlite-no-folder", "postgres-nobody-there"],
+)
+def test_a_database_that_cannot_be_opened_exits_2_naming_db(db: str) -> None:
+    result = runner.invoke(app, ["token", "list", "--db", db])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --db: cannot use the database")
+    assert "Traceback" not in result.output

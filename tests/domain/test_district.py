@@ -159,9 +159,12 @@ def test_site_allows_same_resource_id_on_other_sites():
     assert [ref.key for ref in district.resources()].count("steel-east/bess") == 1
 
 
-@pytest.mark.parametrize("name", ["Mars/Olympus", "Asia/Shang_hai", ""])
+@pytest.mark.parametrize(
+    "name", ["Mars/Olympus", "Asia/Shang_hai", "", "localtime", "posix/Asia/Shanghai", "+08:00"]
+)
 def test_district_rejects_unknown_time_zone(name):
-    """An unknown IANA zone is rejected on 'timezone', naming the zone."""
+    """An unknown IANA zone is rejected on 'timezone', naming the zone; so is the host's
+    ``localtime``, which would make the same district plan differently on each machine."""
     data = _data()
     data["timezone"] = name
     with pytest.raises(ValidationError) as exc_info:

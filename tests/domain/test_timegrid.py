@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from vpp.domain import ALL_DAY, DailyWindow, GridAlignmentError, TimeGrid
+from vpp.domain import (
+    ALL_DAY,
+    DailyWindow,
+    GridAlignmentError,
+    TimeGrid,
+    check_plannable,
+    daily_window_on,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = date(2025, 7, 1)
@@ -260,6 +269,58 @@ def test_window_on_places_window_on_day():
     assert start.tzinfo is SH
 
 
+@pytest.mark.parametrize(
+    ("day", "window", "start", "end"),
+    [
+        (
+            date(2026, 3, 29),
+            "11:00-13:00",
+            "2026-03-29T11:00:00+02:00",
+            "2026-03-29T13:00:00+02:00",
+        ),
+        (
+            date(2026, 3, 29),
+            "01:00-04:00",
+            "2026-03-29T01:00:00+01:00",
+            "2026-03-29T04:00:00+02:00",
+        ),
+        (
+            date(2026, 3, 29),
+            "02:30-04:00",
+            "2026-03-29T03:30:00+02:00",
+            "2026-03-29T04:00:00+02:00",
+        ),
+        (
+            date(2026, 10, 25),
+            "11:00-13:00",
+            "2026-10-25T11:00:00+01:00",
+            "2026-10-25T13:00:00+01:00",
+        ),
+        (
+            date(2026, 10, 25),
+            "00:00-24:00",
+            "2026-10-25T00:00:00+02:00",
+            "2026-10-26T00:00:00+01:00",
+        ),
+    ],
+    ids=["spring-peak", "spring-across", "spring-skipped", "autumn-peak", "autumn-day"],
+)
+def test_daily_window_on_reads_the_wall_clock_on_days_the_clocks_change(day, window, start, end):
+    """Peak hours 11:00-13:00 are 11:00-13:00 local on a DST day, not an hour late."""
+    berlin = ZoneInfo("Europe/Berlin")
+    placed = daily_window_on(day, DailyWindow.model_validate(window), berlin)
+    assert (placed[0].isoformat(), placed[1].isoformat()) == (start, end)
+
+
+@pytest.mark.parametrize("year", [1, 1899, 9001, 9999])
+def test_check_plannable_refuses_years_whose_horizon_would_leave_the_calendar(year):
+    """Year 1 or 9999 is a GridAlignmentError naming the field, never an OverflowError."""
+    with pytest.raises(GridAlignmentError) as exc_info:
+        check_plannable(datetime(year, 6, 1, tzinfo=UTC), "start")
+    assert exc_info.value.field == "start"
+    check_plannable(datetime(2999, 7, 15, tzinfo=UTC), "start")  # far, but plannable
+
+
 # --- DailyWindow ---------------------------------------------------------------------------
 
 
@@ -294,3 +355,29 @@ def test_daily_window_rejects_bad_text(text, message):
     with pytest.raises(ValidationError) as exc_info:
         DailyWindow.model_validate(text)
     assert [e["msg"] for e in exc_info.value.errors(include_url=False)] == [message]
+
+
+# --- TimeGrid.in_zone --------------------------------------------------------------------
+
+
+@settings(max_examples=50, deadline=None)
+@given(offset_min=st.integers(min_value=-12 * 60, max_value=14 * 60).map(lambda m: m - m % 15))
+def test_in_zone_reads_daily_profiles_at_the_zones_hours_whatever_the_start_offset(offset_min):
+    """A grid started with any UTC offset, put in the district's zone, samples local hours."""
+    profile = [float(hour) for hour in range(24)]
+    local = TimeGrid(start=T0, count=96)
+    other = TimeGrid(start=T0.astimezone(timezone(timedelta(minutes=offset_min))), count=96)
+    moved = other.in_zone(SH)
+    assert moved.starts == local.starts
+    assert moved.tz is SH
+    np.testing.assert_array_equal(moved.sample_daily(profile), local.sample_daily(profile))
+    np.testing.assert_array_equal(
+        moved.in_daily_windows([DailyWindow.model_validate("11:00-13:00")]),
+        local.in_daily_windows([DailyWindow.model_validate("11:00-13:00")]),
+    )
+
+
+def test_in_zone_is_the_same_grid_when_already_in_that_zone():
+    """No copy when nothing changes (the optimiser calls it on every problem)."""
+    grid = TimeGrid(start=T0, count=4)
+    assert grid.in_zone(SH) is grid

@@ -1,6 +1,7 @@
 """Fault injection: specs parse, the seeded plan is reproducible and fair, each fault bites."""
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -173,3 +174,13 @@ async def test_stuck_meter_repeats_its_last_value(make_harness):
     first = -200.0 + 200.0 * 4.0 / 2.0 / 60.0  # the first minute holds the 4-s ramp
     assert [t.power_kw for t in h.telemetry("bess")] == pytest.approx([first] * 4)
     assert h.gateway.traces["bess"].power_kw[1:] == pytest.approx([-200.0] * 3)
+
+
+def test_fault_times_are_read_on_the_wall_clock_on_a_dst_day():
+    """'11:30' on the spring-forward day is 11:30 local, not 12:30; durations are elapsed."""
+    berlin = ZoneInfo("Europe/Berlin")
+    plan = FaultPlan(day=date(2026, 3, 29), timezone="Europe/Berlin")
+    assert plan.at(690) == datetime(2026, 3, 29, 11, 30, tzinfo=berlin)
+    across = plan.span(60, 120)  # 01:00 CET for two hours, over the missing hour
+    assert across.start == datetime(2026, 3, 29, 1, tzinfo=berlin)
+    assert across.end == datetime(2026, 3, 29, 4, tzinfo=berlin)

@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from vpp.config import describe_validation_error
 from vpp.controller import EventNotFoundError, TransitionError
@@ -123,6 +125,14 @@ def _translate(exc: Exception) -> JSONResponse:
 
 
 def _request_validation(exc: RequestValidationError) -> JSONResponse:
+    not_json = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+    if not_json:  # the body could not be read at all: the request is bad, not its fields
+        error = not_json[0]
+        where = error.get("loc", ("body", 0))[-1]
+        cause = error.get("ctx", {}).get("error", "JSON decode error")
+        return _response(
+            400, "http_error", "body is not JSON", [("(body)", f"{cause} at character {where}")]
+        )
     problems = []
     for error in exc.errors():
         loc = [str(p) for p in error.get("loc", ())]
@@ -141,6 +151,22 @@ def _request_validation(exc: RequestValidationError) -> JSONResponse:
 _UNION_TAGS = {*RESOURCE_KINDS, "synthetic", "csv"}
 
 
+#: Methods a route may answer, in the order Allow lists them.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route answers on this path (a path may have a route per method)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**scope, "method": method})[0] is Match.FULL
+            for route in app.router.routes
+        )
+    ]
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers: every error leaves as the one body shape."""
 
@@ -151,12 +177,16 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return _request_validation(exc)
 
-    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return _response(exc.status_code, code, str(exc.detail))
+        response = _response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        return response
 
     app.add_exception_handler(VppError, on_vpp_error)
     app.add_exception_handler(ValidationError, on_vpp_error)

@@ -31,7 +31,7 @@ from vpp.config import describe_validation_error
 from vpp.controller import Controller, EventRun
 from vpp.controller.lifecycle import TERMINAL
 from vpp.controller.planning import remaining_event
-from vpp.domain import DemandResponseEvent, District, Enterprise
+from vpp.domain import DemandResponseEvent, District, Enterprise, check_plannable
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
 
@@ -326,11 +326,13 @@ class Service:
                         )
                     ],
                 )
+        if end <= start:
+            raise InvalidInputError("empty window", [("end", "must be after start")])
         if end - start > timedelta(days=1):
             raise InvalidInputError("window too long", [("end", "a window lasts at most 24 h")])
-        event_id = request.event_id or (
-            f"ev-{start.astimezone(district.tz):%Y%m%d-%H%M}-{secrets.token_hex(2)}"
-        )
+        # the same instants in the district's zone, whatever offset the request used
+        start, end = start.astimezone(district.tz), end.astimezone(district.tz)
+        event_id = request.event_id or f"ev-{start:%Y%m%d-%H%M}-{secrets.token_hex(2)}"
         return DemandResponseEvent(
             event_id=event_id,
             kind=request.kind,
@@ -339,10 +341,11 @@ class Service:
             target_kw=request.target_kw,
             target_pct_of_peak=request.target_pct_of_peak,
             notice=request.notice,
-            issued_at=min(now, start),
+            issued_at=min(now, start).astimezone(district.tz),
         )
 
     def check_boundary(self, field: str, ts: datetime, district: District) -> None:
+        check_plannable(ts, field)
         local = ts.astimezone(district.tz)
         minutes = local.hour * 60 + local.minute
         if local.second or local.microsecond or minutes % self.settings.controller.interval_min:

@@ -8,8 +8,15 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from vpp.domain import DemandResponseEvent, Enterprise, EventKind, FrozenModel, Notice, Slug
-from vpp.domain._base import PositiveFloat
+from vpp.domain import (
+    DemandResponseEvent,
+    Enterprise,
+    EventKind,
+    FrozenModel,
+    Notice,
+    Slug,
+    TargetKw,
+)
 from vpp.store import Role
 
 ItemT = TypeVar("ItemT")
@@ -53,7 +60,7 @@ class EventRequest(FrozenModel):
     duration_min: Annotated[int, Field(gt=0, le=1440)] | None = Field(
         default=None, description="window length, a whole number of intervals [min]"
     )
-    target_kw: PositiveFloat | None = Field(default=None, description="[kW]")
+    target_kw: TargetKw | None = Field(default=None, description="[kW]")
     target_pct_of_peak: Annotated[float, Field(gt=0, le=100)] | None = Field(
         default=None, description="[% of district peak]"
     )
@@ -73,7 +80,7 @@ class EventRequest(FrozenModel):
 class EventChange(FrozenModel):
     """A new target for a pending or running event (exactly one of the two)."""
 
-    target_kw: PositiveFloat | None = Field(default=None, description="[kW]")
+    target_kw: TargetKw | None = Field(default=None, description="[kW]")
     target_pct_of_peak: Annotated[float, Field(gt=0, le=100)] | None = None
 
     @model_validator(mode="after")

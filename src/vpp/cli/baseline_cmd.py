@@ -26,6 +26,7 @@ from vpp.baseline import (
     resolve_method,
 )
 from vpp.cli.app import app, console, fail, reports_errors
+from vpp.cli.options import INTERVAL_MIN, parse_day
 from vpp.domain import ALL_DAY, DailyWindow, daily_window_on, zone
 
 _HELP = (
@@ -70,7 +71,12 @@ def baseline(
         "Asia/Shanghai"
     ),
     interval_min: Annotated[
-        int, typer.Option("--interval-min", help="meter interval in minutes; must divide 1440")
+        int,
+        typer.Option(
+            "--interval-min",
+            parser=INTERVAL_MIN,
+            help="meter interval in minutes; must divide 1440",
+        ),
     ] = 15,
     event_days: Annotated[
         list[str] | None,
@@ -122,10 +128,7 @@ def baseline(
 
 
 def _parse_day(option: str, text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise fail(f"{option}: expected a date like 2026-07-15, got {text!r}") from None
+    return parse_day(text, option)
 
 
 def _parse_zone(name: str) -> tzinfo:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from vpp.cli.app import app, console, reports_errors
-from vpp.cli.options import resolve_window
+from vpp.cli.options import TIME_LIMIT_S, resolve_window
 from vpp.config import load_district
 from vpp.domain import Notice
 from vpp.optimizer import CapabilityReport, DispatchSettings, capability
@@ -38,7 +38,8 @@ def capability_command(
         str, typer.Option(help="baseline method for curtailable loads")
     ] = "jiangsu",
     time_limit_s: Annotated[
-        float, typer.Option("--time-limit", help="solver time limit per solve \\[s]")
+        float,
+        typer.Option("--time-limit", parser=TIME_LIMIT_S, help="solver time limit per solve \\[s]"),
     ] = 10.0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
 ) -> None:

@@ -5,19 +5,31 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
 
 from vpp.cli.app import app, console, fail, reports_errors
-from vpp.cli.options import parse_time, resolve_window
+from vpp.cli.options import (
+    MIP_GAP,
+    RESOURCE_COUNT,
+    TARGET_KW,
+    TARGET_PCT,
+    TIME_LIMIT_S,
+    WORKERS,
+    parse_time,
+    resolve_window,
+    writable_folder,
+)
 from vpp.config import load_district
 from vpp.domain import DispatchResult, EventKind, Notice
 from vpp.optimizer import DispatchSettings, dispatch
 from vpp.optimizer.problem import Backend
 from vpp.planning import make_event, prepare_problem
 from vpp.report import plot_dispatch, write_dispatch_files
+
+GroupBy = Literal["enterprise", "feeder"]
 
 
 @app.command("dispatch")
@@ -32,9 +44,12 @@ def dispatch_command(
         str | None,
         typer.Option(help="without --start/--end: the district's peak hours on this day"),
     ] = None,
-    target_kw: Annotated[float | None, typer.Option(help="response per interval \\[kW]")] = None,
+    target_kw: Annotated[
+        float | None, typer.Option(parser=TARGET_KW, help="response per interval \\[kW]")
+    ] = None,
     target_pct: Annotated[
-        float | None, typer.Option(help="response per interval \\[% of district peak]")
+        float | None,
+        typer.Option(parser=TARGET_PCT, help="response per interval \\[% of district peak]"),
     ] = None,
     kind: Annotated[
         EventKind, typer.Option(help="peak_shaving reduces load, valley_filling raises it")
@@ -47,30 +62,34 @@ def dispatch_command(
         str, typer.Option(help="baseline method for curtailable loads")
     ] = "jiangsu",
     backend: Annotated[
-        str, typer.Option(help="highs (direct) or pyomo (same model via Pyomo)")
+        Backend, typer.Option(help="highs (direct) or pyomo (same model via Pyomo)")
     ] = "highs",
     time_limit_s: Annotated[
-        float, typer.Option("--time-limit", help="solver time limit \\[s]")
+        float, typer.Option("--time-limit", parser=TIME_LIMIT_S, help="solver time limit \\[s]")
     ] = 10.0,
-    gap: Annotated[float, typer.Option(help="relative MIP gap accepted as optimal")] = 0.005,
+    gap: Annotated[
+        float, typer.Option(parser=MIP_GAP, help="relative MIP gap accepted as optimal")
+    ] = 0.005,
     out: Annotated[
         Path, typer.Option(help="folder for setpoints.csv/.json, dispatch.json, dispatch.png")
     ] = Path("out/dispatch"),
     decompose_above: Annotated[
         int | None,
         typer.Option(
+            parser=RESOURCE_COUNT,
             help="decompose into groups solved in parallel above this many resources "
-            "\\[default: 2500]"
+            "\\[default: 2500]",
         ),
     ] = None,
     group_by: Annotated[
-        str, typer.Option(help="decomposed groups keep whole: enterprise or feeder")
+        GroupBy, typer.Option(help="decomposed groups keep whole: enterprise or feeder")
     ] = "enterprise",
     group_resources: Annotated[
-        int, typer.Option(help="resources per decomposed group, about")
+        int, typer.Option(parser=RESOURCE_COUNT, help="resources per decomposed group, about")
     ] = DispatchSettings().group_resources,
     workers: Annotated[
-        int | None, typer.Option(help="processes for decomposed groups \\[default: all CPUs]")
+        int | None,
+        typer.Option(parser=WORKERS, help="processes for decomposed groups \\[default: all CPUs]"),
     ] = None,
     dask: Annotated[
         str | None,
@@ -81,21 +100,15 @@ def dispatch_command(
     district = load_district(district_file)
     if target_kw is not None and target_pct is not None:
         raise fail("give one of --target-kw and --target-pct, not both")
-    if backend not in ("highs", "pyomo"):
-        raise fail(f"--backend: expected highs or pyomo, got {backend!r}")
-    chosen: Backend = "pyomo" if backend == "pyomo" else "highs"
-    if group_by not in ("enterprise", "feeder"):
-        raise fail(f"--group-by: expected enterprise or feeder, got {group_by!r}")
-    if decompose_above is not None and decompose_above < 1:
-        raise fail(f"--decompose-above: need at least 1 resource, got {decompose_above}")
-    if group_resources < 1:
-        raise fail(f"--group-resources: need at least 1, got {group_resources}")
-    if workers is not None and not 1 <= workers <= 256:
-        raise fail(f"--workers: need 1 to 256 processes, got {workers}")
     if dask is not None and not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", dask):
         raise fail(f"--dask: expected a scheduler address such as tcp://host:8786, got {dask!r}")
     window_start, window_end = resolve_window(district, None, start, end, day)
     issued = parse_time(issued_at, district.tz, "--issued-at") if issued_at else None
+    if issued is not None and issued > window_start:
+        raise fail(
+            f"--issued-at: {issued.isoformat()} is after the event start "
+            f"{window_start.isoformat()}; an event is issued before it starts"
+        )
     event = make_event(
         district,
         window_start,
@@ -107,13 +120,14 @@ def dispatch_command(
         issued_at=issued,
     )
     problem, baselines = prepare_problem(district, event, baseline_method=baseline)
+    writable_folder(out)
     settings = DispatchSettings(
         time_limit_s=time_limit_s,
         mip_rel_gap=gap,
-        backend=chosen,
+        backend=backend,
         workers=workers,
         dask_scheduler=dask,
-        group_by="feeder" if group_by == "feeder" else "enterprise",
+        group_by=group_by,
         group_resources=group_resources,
         decompose_above_resources=(
             DispatchSettings().decompose_above_resources

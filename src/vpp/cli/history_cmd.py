@@ -11,6 +11,7 @@ import typer
 from vpp.baseline.meter import MINUTES_PER_DAY
 from vpp.baseline.meter_csv import write_meter_csv
 from vpp.cli.app import app, console, fail, reports_errors
+from vpp.cli.options import HISTORY_DAYS, INTERVAL_MIN, parse_day
 from vpp.config import load_district
 from vpp.synthetic import meter_history
 
@@ -33,17 +34,19 @@ def history(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write (overwritten)")],
     days: Annotated[
         int | None,
-        typer.Option("--days", min=1, max=400, help="days before END_DAY [default: from the file]"),
+        typer.Option(
+            "--days", parser=HISTORY_DAYS, help="days before END_DAY [default: from the file]"
+        ),
     ] = None,
     interval_min: Annotated[
-        int, typer.Option("--interval-min", help="meter interval [min]; must divide 1440")
+        int,
+        typer.Option(
+            "--interval-min", parser=INTERVAL_MIN, help="meter interval [min]; must divide 1440"
+        ),
     ] = 15,
 ) -> None:
     """Write the district's synthetic meter history (see the help text above)."""
-    try:
-        last = date.fromisoformat(end_day)
-    except ValueError:
-        raise fail(f"--end-day: expected a date YYYY-MM-DD, got {end_day!r}") from None
+    last = parse_day(end_day, "--end-day")
     if interval_min <= 0 or MINUTES_PER_DAY % interval_min:
         raise fail(f"--interval-min: must divide a day (1440 min) evenly, got {interval_min}")
     district = load_district(district_file)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from vpp.cli.app import app, fail, reports_errors
+from vpp.cli.options import PORT, TIME_SCALE, writable_folder
 from vpp.store import DEFAULT_DB_URL
+
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 @app.command("serve")
 @reports_errors
 def serve_command(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8000,
+    port: Annotated[int, typer.Option(help="port to listen on", parser=PORT)] = 8000,
     db: Annotated[
         str, typer.Option(help="database URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://...")
     ] = DEFAULT_DB_URL,
@@ -81,8 +84,7 @@ def serve_command(
         float,
         typer.Option(
             help="run the clock this many times faster than the wall (demos; kept across restarts)",
-            min=1.0,
-            max=3600.0,
+            parser=TIME_SCALE,
         ),
     ] = 1.0,
     data_dir: Annotated[Path, typer.Option(help="folder for simulation reports")] = Path(
@@ -91,7 +93,9 @@ def serve_command(
     scenarios_dir: Annotated[
         Path, typer.Option(help="folder of named scenarios for POST /v1/simulations")
     ] = Path("configs/scenarios"),
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    log_level: Annotated[
+        LogLevel, typer.Option(case_sensitive=False, help="how much the service logs")
+    ] = "info",
 ) -> None:
     """Start the REST API (docs at /docs) with the controller and the device fabric.
 
@@ -122,8 +126,8 @@ def serve_command(
         scenarios_dir=scenarios_dir,
     )
     preflight(settings)
-    level = getattr(logging, log_level.upper(), None)
-    if not isinstance(level, int):
-        raise typer.BadParameter(f"unknown level {log_level!r}", param_hint="--log-level")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    writable_folder(data_dir, "--data-dir")  # simulation reports land there, much later
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())

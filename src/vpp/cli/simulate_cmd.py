@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 from vpp.cli.app import app, console, fail, reports_errors
+from vpp.cli.options import writable_folder
 from vpp.config import describe_validation_error
 from vpp.domain import ConfigError, DemandResponseEvent, District
 
@@ -90,6 +91,7 @@ def simulate_command(
     auth = _client_auth(mqtt, mqtt_auth, mqtt_ca)
     if mqtt is not None:
         _check_broker(mqtt)
+    writable_folder(out)
     _print_header(scenario, district, events, mqtt)
     with (
         _log_to_console(logging.ERROR if quiet else logging.WARNING),

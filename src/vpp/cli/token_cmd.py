@@ -4,19 +4,49 @@ admin token cannot come from the API)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from vpp.cli.app import app, console, reports_errors
+from vpp.cli.app import app, console, fail, reports_errors
 from vpp.store import DEFAULT_DB_URL, Role, open_store
 
 token_app = typer.Typer(help="Issue, list and revoke API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
 DbOption = Annotated[str, typer.Option(help="database URL (as for vpp serve)")]
+
+T = TypeVar("T")
+
+
+def _sqlite_folder(db: str) -> Path | None:
+    """The folder an SQLite database file would live in; None for other databases."""
+    try:
+        url = make_url(db)
+    except ArgumentError:
+        return None  # the store names the wrong URL itself
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    return Path(url.database).parent
+
+
+def _on_store(db: str, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` against the database; one that cannot be opened is an error naming --db."""
+    folder = _sqlite_folder(db)
+    if folder is not None and not folder.is_dir():
+        work.close()  # never started: an SQLite file cannot be made there
+        raise fail(f"--db: cannot use the database {db}: no folder {folder}")
+    try:
+        return asyncio.run(work)
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise fail(f"--db: cannot use the database {db}: {reason}") from None
 
 
 @token_app.command("create")
@@ -36,7 +66,7 @@ def create_command(
             _, secret = await store.tokens.create(role, datetime.now(UTC), enterprise, name)
             return secret
 
-    print(asyncio.run(create()))
+    print(_on_store(db, create()))
 
 
 @token_app.command("revoke")
@@ -51,7 +81,7 @@ def revoke_command(
         async with open_store(db) as store:
             await store.tokens.revoke(token_id, datetime.now(UTC))
 
-    asyncio.run(revoke())
+    _on_store(db, revoke())
     console.print(f"revoked {token_id}", highlight=False)
 
 
@@ -74,7 +104,7 @@ def list_command(db: DbOption = DEFAULT_DB_URL) -> None:
                 for t in await store.tokens.all()
             ]
 
-    rows = asyncio.run(everything())
+    rows = _on_store(db, everything())
     if not rows:
         console.print("no tokens yet: `vpp token create --role admin` issues the first one")
         return

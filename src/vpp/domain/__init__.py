@@ -33,7 +33,7 @@ from vpp.domain.errors import (
     UnknownReferenceError,
     VppError,
 )
-from vpp.domain.event import DemandResponseEvent, EventKind, Notice
+from vpp.domain.event import MAX_TARGET_KW, DemandResponseEvent, EventKind, Notice, TargetKw
 from vpp.domain.messages import (
     MAX_PAYLOAD_BYTES,
     Ack,
@@ -63,12 +63,14 @@ from vpp.domain.resources import (
     Pv,
     Resource,
 )
-from vpp.domain.timegrid import TimeGrid, daily_window_on, zone
+from vpp.domain.timegrid import PLANNABLE_YEARS, TimeGrid, check_plannable, daily_window_on, zone
 
 __all__ = [
     "ALL_DAY",
     "DEVIATION_TOL_KW",
     "MAX_PAYLOAD_BYTES",
+    "MAX_TARGET_KW",
+    "PLANNABLE_YEARS",
     "RESOURCE_KINDS",
     "Ack",
     "AckStatus",
@@ -113,10 +115,12 @@ __all__ = [
     "SolveStatus",
     "SolverError",
     "SyntheticHistory",
+    "TargetKw",
     "Telemetry",
     "TimeGrid",
     "UnknownReferenceError",
     "VppError",
+    "check_plannable",
     "daily_window_on",
     "envelope_kw",
     "plausible_range_kw",

@@ -8,7 +8,13 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from vpp.domain._base import FrozenModel, PositiveFloat, Slug
+from vpp.domain._base import FrozenModel, Slug
+
+MAX_TARGET_KW = 1e7
+"""The largest target an event may ask [kW] (10 GW: more than a province's 5%); beyond it the
+solver's shortfall prices lose their precision."""
+
+TargetKw = Annotated[float, Field(gt=0.0, le=MAX_TARGET_KW, allow_inf_nan=False)]
 
 
 class EventKind(StrEnum):
@@ -29,7 +35,7 @@ class DemandResponseEvent(FrozenModel):
     kind: EventKind = EventKind.PEAK_SHAVING
     start: AwareDatetime
     end: AwareDatetime
-    target_kw: PositiveFloat | None = Field(default=None, description="response per interval [kW]")
+    target_kw: TargetKw | None = Field(default=None, description="response per interval [kW]")
     target_pct_of_peak: Annotated[float, Field(gt=0, le=100)] | None = Field(
         default=None, description="response per interval [% of district peak]"
     )

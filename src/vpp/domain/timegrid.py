@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import cached_property
-from zoneinfo import ZoneInfo
+from functools import cache, cached_property
+from zoneinfo import ZoneInfo, available_timezones
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,12 +16,17 @@ from vpp.domain.errors import GridAlignmentError
 
 MINUTES_PER_DAY = 1440
 
+PLANNABLE_YEARS = (1900, 9000)
+"""Years an event may fall in [year]: a horizon, a notice lead and a year of meter history
+around it then stay inside the calendar Python can count."""
+
 
 class TimeGrid(FrozenModel):
     """Equal intervals: a start, an interval length and a count.
 
     Arithmetic is done in UTC so days with a DST change keep exact interval lengths; local
-    times (for daily profiles) come from the start's time zone.
+    times (for daily profiles) come from the start's time zone, so a grid that is read at
+    clock hours must first be put in the zone of those hours with :meth:`in_zone`.
     """
 
     start: AwareDatetime
@@ -57,6 +62,14 @@ class TimeGrid(FrozenModel):
         start = datetime(day.year, day.month, day.day, tzinfo=tz)
         end = datetime.combine(day + timedelta(days=1), start.timetz())
         return cls.covering(start, end, interval_min)
+
+    def in_zone(self, tz: tzinfo) -> TimeGrid:
+        """The same instants with local times in ``tz`` (profiles are read at its hours)."""
+        if self.start.tzinfo is tz:
+            return self
+        return TimeGrid(
+            start=self.start.astimezone(tz), interval_min=self.interval_min, count=self.count
+        )
 
     @property
     def interval(self) -> timedelta:
@@ -139,16 +152,47 @@ def _minutes_between(earlier: datetime, later: datetime) -> float:
 
 
 def daily_window_on(day: date, window: DailyWindow, tz: tzinfo) -> tuple[datetime, datetime]:
-    """The aware start and end of a daily window on a given local day."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-    start = (midnight + timedelta(minutes=window.start_min)).astimezone(tz)
-    end = (midnight + timedelta(minutes=window.end_min)).astimezone(tz)
-    return start, end
+    """The aware start and end of a daily window on a given local day.
+
+    The window is read on the wall clock, as profiles are: "11:00-13:00" is 11:00 to 13:00
+    local time on a day the clocks change too. A time the clocks skip is the instant after
+    the gap (02:30 on a spring-forward day at 02:00 is 03:30), one they pass twice the first.
+    """
+    return wall_clock(day, window.start_min, tz), wall_clock(day, window.end_min, tz)
+
+
+def wall_clock(day: date, minute: int, tz: tzinfo) -> datetime:
+    """The instant the wall clock shows ``minute`` minutes after midnight on ``day`` (1440
+    is the next midnight; a minute the clocks skip is the instant after the gap)."""
+    on = day + timedelta(days=minute // MINUTES_PER_DAY)
+    minute %= MINUTES_PER_DAY
+    local = datetime(on.year, on.month, on.day, minute // 60, minute % 60, tzinfo=tz)
+    return local.astimezone(UTC).astimezone(tz)  # a skipped time moves past the gap
+
+
+def check_plannable(ts: datetime, field: str) -> None:
+    """Refuse a time outside :data:`PLANNABLE_YEARS` (a GridAlignmentError naming ``field``)."""
+    first, last = PLANNABLE_YEARS
+    if not first <= ts.year <= last:
+        raise GridAlignmentError(
+            field, f"{ts.isoformat()} is outside the years {first}..{last} vpp can plan for"
+        )
 
 
 def zone(name: str) -> ZoneInfo:
-    """A time zone by IANA name, with an error that names it."""
+    """A time zone by IANA name, with an error that names it.
+
+    Only names of the tz database's regions: ``localtime`` (the host's zone, so plans
+    would differ between machines) and file paths such as ``posix/...`` are refused.
+    """
+    if name == "localtime" or name not in _known_zones():
+        raise ValueError(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)
     except (KeyError, ValueError, OSError) as exc:  # OSError: a folder of the tz database
         raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())

@@ -38,6 +38,7 @@ async def get_capability(
     district = service.require_district()
     for field, ts in (("start", start), ("end", end)):
         service.check_boundary(field, ts, district)
+    start, end = start.astimezone(district.tz), end.astimezone(district.tz)
     report = await asyncio.to_thread(_capability, district, start, end, notice)
     return CapabilityView(
         start=start,
