@@ -30,6 +30,8 @@ from vpp.controller.lifecycle import EventState, Lifecycle
 from vpp.controller.monitor import Monitor
 from vpp.controller.planning import (
     commanded,
+    others_rebound_kw,
+    rebound_room_kw,
     released_from,
     replan,
     response_kw,
@@ -320,6 +322,10 @@ class Controller:
                 self._measured_soc(),
             ),
             events_today=self._events_today(run),
+            rebound_other_kw=others_rebound_kw(
+                [(r.grid, r.schedules) for r in self._live_runs() if r is not run and r.problem],
+                problem.grid,
+            ),
         )
         settings = self.settings.dispatch.model_copy(
             update={"target_margin_pct": self.settings.planning_margin_pct}
@@ -640,6 +646,9 @@ class Controller:
                 issued_at=now,
                 soc_by_key=soc,
                 settings=self.settings.dispatch,
+                rebound_limit_kw=rebound_room_kw(run.initial, run.schedules, candidates)
+                if run.initial is not None
+                else None,
             )
         )
         added = []
@@ -689,8 +698,15 @@ class Controller:
         return out
 
     def _candidates(self, run: EventRun, now: datetime) -> list[str]:
-        """Healthy resources not yet in this event."""
-        taken = set(run.participants())
+        """Healthy resources not yet in this event (one commanded only to stagger its
+        recovery outside the window is not in it, and may still be asked)."""
+        window = run.window
+        taken = {
+            key
+            for key in run.participants()
+            if key in run.dropped
+            or any(v is not None for v in run.schedules[key].setpoint_kw[window])
+        }
         stale_before = now - timedelta(seconds=self.settings.telemetry_stale_s)
         out = []
         for key, ref in self._refs.items():

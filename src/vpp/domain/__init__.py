@@ -21,10 +21,12 @@ from vpp.domain.district import (
     Enterprise,
     Feeder,
     MeterHistorySource,
+    ReboundCap,
     ResourceRef,
     Sector,
     Site,
     SyntheticHistory,
+    rebound_cap_kw,
 )
 from vpp.domain.errors import (
     ConfigError,
@@ -90,6 +92,7 @@ __all__ = [
     "MeterHistorySource",
     "Notice",
     "Pv",
+    "ReboundCap",
     "Resource",
     "ResourceRef",
     "ResourceSchedule",
@@ -108,5 +111,6 @@ __all__ = [
     "UnknownReferenceError",
     "VppError",
     "daily_window_on",
+    "rebound_cap_kw",
     "zone",
 ]
