@@ -155,15 +155,22 @@ def rebound_limit(
     elif problem.resource_keys is not None:
         limit = np.full(ctx.n_t, np.nan)
     else:
-        cap = rebound_cap_kw(ctx.settings.rebound_cap or problem.district.rebound_cap, base_total)
-        planned = None if cap is None else cap * (1.0 - ctx.settings.rebound_margin_pct / 100.0)
-        other = _per_interval(problem.rebound_other_kw, ctx.n_t, "rebound_other_kw")
-        limit = (
-            np.full(ctx.n_t, np.nan)
-            if planned is None
-            else np.maximum(planned - np.nan_to_num(other), base_total)
-        )
+        cap, limit = portfolio_limit_kw(problem, ctx, base_total)
     return ReboundLimit(cap, peak, np.where(capped, limit, np.nan))
+
+
+def portfolio_limit_kw(
+    problem: DispatchProblem, ctx: ModelContext, base_total: FloatArray
+) -> tuple[float | None, FloatArray]:
+    """The whole portfolio's cap [kW] (None: uncapped) and its planned limit per interval
+    [kW]: the cap less the planning margin and less other plans' load, never below the
+    baseline; NaN everywhere when uncapped."""
+    cap = rebound_cap_kw(ctx.settings.rebound_cap or problem.district.rebound_cap, base_total)
+    if cap is None:
+        return None, np.full(ctx.n_t, np.nan)
+    planned = cap * (1.0 - ctx.settings.rebound_margin_pct / 100.0)
+    other = _per_interval(problem.rebound_other_kw, ctx.n_t, "rebound_other_kw")
+    return cap, np.maximum(planned - np.nan_to_num(other), base_total)
 
 
 def _per_interval(values: FloatArray | None, n_t: int, name: str) -> FloatArray:
