@@ -495,9 +495,13 @@ class Controller:
         for other in self._live_runs():
             if other is run or other.problem is None:
                 continue
-            index = other.grid.first_index_at_or_after(min(from_time, other.grid.end))
             for key in mine & set(other.schedules):
                 if commanded(other.schedules[key]):
+                    # Until the newer plan's first command, the older one keeps the resource:
+                    # an EV pool still catching up stays under its limits, not free.
+                    first = next(t for t, v in enumerate(run.schedules[key].setpoint_kw) if v)
+                    taken_at = min(max(from_time, run.grid.starts[first]), other.grid.end)
+                    index = other.grid.first_index_at_or_after(taken_at)
                     other.schedules[key] = released_from(other.schedules[key], index)
 
     # -- watching --------------------------------------------------------------------
