@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from vpp.controller import EventOutcome
 from vpp.domain import TimeGrid
 from vpp.hil_sim.runner import SimulationResult
+from vpp.planning import AFTER_EVENT
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -141,8 +142,9 @@ def rebound_cap_kw(result: SimulationResult) -> float | None:
 def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, Any]:
     """The measured load after each event against the cap and the baseline peak [kW].
 
-    An event's post-event span runs from its end to the next event's start (or the end of
-    the day), so it holds the recovery and any charging before the next event.
+    An event's post-event span runs from its end for as long as the dispatch plans its
+    recovery (``AFTER_EVENT``), or to the next event's start if sooner, so it holds the
+    recovery and any charging before the next event.
     """
     grid = series.grid
     measured = series.total(series.measured_kw)
@@ -152,7 +154,10 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
     after = np.zeros(grid.count, dtype=bool)
     events = []
     for i, window in enumerate(windows):
-        stop = windows[i + 1].start if i + 1 < len(windows) else grid.count
+        stop = min(
+            windows[i + 1].start if i + 1 < len(windows) else grid.count,
+            window.stop + round(AFTER_EVENT / grid.interval),
+        )
         span = np.arange(window.stop, max(window.stop, stop))
         after[span] = True
         peak_t = int(span[np.argmax(measured[span])]) if span.size else None
