@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_properties import districts_and_events
 
 from vpp.optimizer import DispatchSettings, check_dispatch, dispatch
 
 from builders import at, battery, curtailable, district, enterprise, event, problem
-from test_properties import districts_and_events
 
 #: No planning margins, so the figures are the hand-worked ones.
 EXACT = DispatchSettings(target_margin_pct=0.0, rebound_margin_pct=0.0)
@@ -152,9 +152,7 @@ caps = st.one_of(st.just("baseline_peak"), st.just("none"), st.floats(500, 20_00
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(districts_and_events(), caps)
-def test_rebound_cap_invariant_load_outside_the_window_within_limit_plus_reported_excess(
-    case, cap
-):
+def test_rebound_cap_invariant_load_outside_the_window_within_limit_plus_reported_excess(case, cap):
     """Outside the window every free interval's planned load is at most its limit plus the
     reported excess; the limit is never below the baseline, and nothing inside the window
     or before the issue is capped."""
