@@ -69,9 +69,10 @@ class DispatchSettings(FrozenModel):
         default=None, description="replaces the district's rebound_cap when given"
     )
     rebound_margin_pct: float = Field(
-        # the demo day measured: 2% moved enough response onto resources the day's faults
-        # hit that an interval fell short; 1% absorbs most meter and forecast error
-        default=1.0,
+        # 0 by default: on the demo day both 1% and 2% moved enough response onto resources
+        # the day's faults hit that an interval fell short, and 1% made the first plan hard
+        # to prove within its time limit (docs: README, rebound under a cap)
+        default=0.0,
         ge=0,
         le=20,
         description="plans stay this far under the rebound cap, absorbing forecast error [%]",
