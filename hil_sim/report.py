@@ -142,6 +142,8 @@ def rebound_cap_kw(result: SimulationResult) -> float | None:
 def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, Any]:
     """The measured load after each event against the cap and the baseline peak [kW].
 
+    Each event's first plan says how far above its limit it expected to go
+    (``planned_max_excess_kw``: energy that had to come back and did not fit).
     An event's post-event span runs from its end for as long as the dispatch plans its
     recovery (``AFTER_EVENT``), or to the next event's start if sooner, so it holds the
     recovery and any charging before the next event.
@@ -161,9 +163,14 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
         span = np.arange(window.stop, max(window.stop, stop))
         after[span] = True
         peak_t = int(span[np.argmax(measured[span])]) if span.size else None
+        event_id = sorted(result.events, key=lambda e: e.start)[i].event_id
+        plan = result.runs[event_id].initial if event_id in result.runs else None
         events.append(
             {
-                "id": sorted(result.events, key=lambda e: e.start)[i].event_id,
+                "id": event_id,
+                "planned_max_excess_kw": None
+                if plan is None
+                else round(plan.max_rebound_excess_kw, 3),
                 "post_event_peak_kw": None if peak_t is None else round(float(measured[peak_t]), 3),
                 "post_event_peak_at": None if peak_t is None else grid.starts[peak_t].isoformat(),
             }

@@ -71,6 +71,7 @@ def test_simulate_command_post_event_peak_stays_under_the_rebound_cap(met_run):
     assert rebound["post_event_peak_kw"] <= rebound["cap_kw"]
     assert rebound["intervals_above_cap"] == 0
     assert [e["id"] for e in rebound["events"]] == ["noon-peak"]
+    assert rebound["events"][0]["planned_max_excess_kw"] == 0.0
     assert rebound["post_event_peak_at"] >= "2026-07-15T11:30"
     assert "post-event peak" in result.output
 
