@@ -148,6 +148,7 @@ def build_reference(
     ]
     _paid(lp, kinds, ctx)
     _target(lp, kinds, ctx)
+    _rebound(lp, kinds, problem, ctx)
     _feeders(lp, kinds, problem, ctx)
     integer = np.zeros(lp.n_col, dtype=bool)
     if lp.integer:
@@ -561,6 +562,48 @@ def _target(lp: _Lp, kinds: list[_Kind], ctx: ModelContext) -> None:
         np.tile(np.arange(n_w), 2),
         np.concatenate([np.full(n_w, worst[0]), short]),
         np.repeat([1.0, -1.0], n_w),
+        0.0,
+        np.inf,
+    )
+
+
+def _rebound(lp: _Lp, kinds: list[_Kind], problem: DispatchProblem, ctx: ModelContext) -> None:
+    """sum_r power - excess <= max(cap (1 - margin), sum_r base) in every free interval
+    outside the window; the excess priced per interval and once more at its worst. The
+    whole portfolio only (re-plans' limits and other plans' load are not modelled here)."""
+    setting = ctx.settings.rebound_cap or problem.district.rebound_cap
+    if setting == "none" or problem.resource_keys is not None:
+        return
+    base = np.sum([kind.base.sum(axis=0) for kind in kinds], axis=0)
+    cap = float(base.max()) if setting == "baseline_peak" else float(setting)
+    limit = np.maximum(cap * (1.0 - ctx.settings.rebound_margin_pct / 100.0), base)
+    ts = np.array([t for t in range(ctx.first_free, ctx.n_t) if not ctx.in_window[t]])
+    if ts.size == 0:
+        return
+    penalty = ctx.settings.rebound_penalty_cny_per_kwh * ctx.dt_h
+    excess = lp.cols(ts.size, 0.0, np.inf, penalty)
+    worst = lp.cols(1, 0.0, np.inf, penalty)
+    rows = [np.arange(ts.size)]
+    cols = [excess]
+    vals = [-np.ones(ts.size)]
+    for kind in kinds:
+        power = kind.power[:, ts]
+        rows.append(np.tile(np.arange(ts.size), power.shape[0]))
+        cols.append(power.ravel())
+        vals.append(np.ones(power.size))
+    lp.rows(
+        ts.size,
+        np.concatenate(rows),
+        np.concatenate(cols),
+        np.concatenate(vals),
+        -np.inf,
+        limit[ts],
+    )
+    lp.rows(
+        ts.size,
+        np.tile(np.arange(ts.size), 2),
+        np.concatenate([np.full(ts.size, worst[0]), excess]),
+        np.repeat([1.0, -1.0], ts.size),
         0.0,
         np.inf,
     )

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from vpp.controller import EventOutcome
 from vpp.domain import TimeGrid
 from vpp.hil_sim.runner import SimulationResult
+from vpp.planning import AFTER_EVENT
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -34,7 +35,7 @@ def write_report(result: SimulationResult, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     series = day_series(result)
     paths = [
-        _write_json(out_dir / "report.json", report_dict(result)),
+        _write_json(out_dir / "report.json", report_dict(result, series)),
         _write_intervals(out_dir / "event_intervals.csv", result.outcomes),
         _write_settlement(out_dir / "settlement.csv", result.outcomes),
         _write_series(out_dir / "timeseries.csv", series),
@@ -45,9 +46,10 @@ def write_report(result: SimulationResult, out_dir: Path) -> list[Path]:
     return paths
 
 
-def report_dict(result: SimulationResult) -> dict[str, Any]:
+def report_dict(result: SimulationResult, series: DaySeries | None = None) -> dict[str, Any]:
     district = result.district
     runs = result.runs
+    series = series or day_series(result)
     return {
         "scenario": result.scenario.name,
         "district_id": district.district_id,
@@ -103,6 +105,7 @@ def report_dict(result: SimulationResult) -> dict[str, Any]:
             }
             for o in result.outcomes
         ],
+        "rebound": rebound_summary(result, series),
         "faults_injected": [
             f"{a.target}: {a.fault.describe()}" for a in result.fault_plan.assignments
         ]
@@ -124,6 +127,64 @@ def report_dict(result: SimulationResult) -> dict[str, Any]:
             "gateways": result.gateway_totals(),
             "settle_timeouts": result.settle_timeouts,
         },
+    }
+
+
+# -- rebound ---------------------------------------------------------------------------
+
+
+def rebound_cap_kw(result: SimulationResult) -> float | None:
+    """The rebound cap the day's first plan held [kW]; None when there was none."""
+    for run in result.runs.values():
+        if run.initial is not None:
+            return run.initial.rebound_cap_kw
+    return None
+
+
+def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, Any]:
+    """The measured load after each event against the cap and the baseline peak [kW].
+
+    Each event's first plan says how far above its limit it expected to go
+    (``planned_max_excess_kw``: energy that had to come back and did not fit).
+    An event's post-event span runs from its end for as long as the dispatch plans its
+    recovery (``AFTER_EVENT``), or to the next event's start if sooner, so it holds the
+    recovery and any charging before the next event.
+    """
+    grid = series.grid
+    measured = series.total(series.measured_kw)
+    baseline = series.total(series.baseline_kw)
+    cap = rebound_cap_kw(result)
+    windows = [grid.slice_of(e.start, e.end) for e in sorted(result.events, key=lambda e: e.start)]
+    after = np.zeros(grid.count, dtype=bool)
+    events = []
+    for i, window in enumerate(windows):
+        stop = min(
+            windows[i + 1].start if i + 1 < len(windows) else grid.count,
+            window.stop + round(AFTER_EVENT / grid.interval),
+        )
+        span = np.arange(window.stop, max(window.stop, stop))
+        after[span] = True
+        peak_t = int(span[np.argmax(measured[span])]) if span.size else None
+        event_id = sorted(result.events, key=lambda e: e.start)[i].event_id
+        plan = result.runs[event_id].initial if event_id in result.runs else None
+        events.append(
+            {
+                "id": event_id,
+                "planned_max_excess_kw": None
+                if plan is None
+                else round(plan.max_rebound_excess_kw, 3),
+                "post_event_peak_kw": None if peak_t is None else round(float(measured[peak_t]), 3),
+                "post_event_peak_at": None if peak_t is None else grid.starts[peak_t].isoformat(),
+            }
+        )
+    peak_t = int(np.flatnonzero(after)[np.argmax(measured[after])]) if after.any() else None
+    return {
+        "cap_kw": None if cap is None else round(cap, 3),
+        "baseline_peak_kw": round(float(np.nanmax(baseline, initial=0.0)), 3),
+        "post_event_peak_kw": None if peak_t is None else round(float(measured[peak_t]), 3),
+        "post_event_peak_at": None if peak_t is None else grid.starts[peak_t].isoformat(),
+        "intervals_above_cap": 0 if cap is None else int((measured[after] > cap).sum()),
+        "events": events,
     }
 
 
@@ -290,12 +351,16 @@ def _hour_axis(ax: Any) -> None:
 
 
 def plot_load(result: SimulationResult, series: DaySeries) -> Figure:
-    """The portfolio's measured load against its baseline and, in events, the target."""
+    """The portfolio's measured load against its baseline, in events the target, and the
+    rebound cap that holds outside them."""
     fig, ax = plt.subplots(figsize=(11, 4.5))
     x = _hours(series.grid)
     ax.plot(x, series.total(series.baseline_kw) / 1000, label="baseline (CBL)", color="0.45")
     ax.plot(x, series.total(series.measured_kw) / 1000, label="measured", color="tab:blue")
     ax.plot(x, series.target_load_kw / 1000, label="baseline - target", color="tab:red", lw=2)
+    cap = rebound_cap_kw(result)
+    if cap is not None:
+        ax.axhline(cap / 1000, color="tab:purple", ls="--", lw=1.2, label="rebound cap")
     _shade_events(ax, result)
     ax.set_ylabel("VPP portfolio load [MW]")
     ax.set_title(f"{result.district.name}: {result.scenario.day} ({result.transport})")

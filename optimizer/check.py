@@ -55,6 +55,7 @@ def check_dispatch(problem: DispatchProblem, result: DispatchResult) -> list[str
         problems += [f"{schedule.key}: {text}" for text in found]
     problems += check_feeders(problem, result)
     problems += check_target(result)
+    problems += check_rebound(result)
     return problems
 
 
@@ -161,4 +162,15 @@ def check_target(result: DispatchResult) -> list[str]:
     ]
 
 
-__all__ = ["check_dispatch"]
+def check_rebound(result: DispatchResult) -> list[str]:
+    """Intervals whose planned load exceeds the rebound cap by more than the reported excess."""
+    return [
+        f"interval {i.start.isoformat()}: load {i.expected_power_kw:.1f} kW - excess "
+        f"{i.rebound_excess_kw:.1f} kW above the rebound limit {i.rebound_limit_kw:.1f} kW"
+        for i in result.intervals
+        if i.rebound_limit_kw is not None
+        and i.expected_power_kw - i.rebound_excess_kw > i.rebound_limit_kw + TOL_KW
+    ]
+
+
+__all__ = ["check_dispatch", "check_rebound"]

@@ -58,12 +58,13 @@ from vpp.domain import (
     SolveStatus,
     TimeGrid,
 )
-from vpp.optimizer.check import check_feeders, check_target
+from vpp.optimizer.check import check_feeders, check_rebound, check_target
 from vpp.optimizer.dispatch import dispatch_monolithic
 from vpp.optimizer.flexibility import GroupFlexibility, group_flexibility
 from vpp.optimizer.linear import FloatArray
 from vpp.optimizer.problem import DispatchProblem, DispatchSettings, build_context
 from vpp.optimizer.resources import RESOURCE_BUILDERS
+from vpp.optimizer.system import portfolio_limit_kw
 
 logger = logging.getLogger(__name__)
 
@@ -262,10 +263,14 @@ def solve_decomposed(
     )
     shares = split_target(flex, peak)
     feeders = _shared_feeders(problem, groups, split, flex)
+    limits = _shared_rebound_room(problem, settings, groups, flex)
     flexibility_done = time.perf_counter()
 
     asked = [share * shape for share in shares]
-    subs = [sub_problem(problem, g, feeders[i], asked[i]) for i, g in enumerate(groups)]
+    subs = [
+        _capped(sub_problem(problem, g, feeders[i], asked[i]), limits[i])
+        for i, g in enumerate(groups)
+    ]
     results: list[DispatchResult] = map_executor(
         pool, dispatch_monolithic, subs, [settings] * len(groups)
     )
@@ -291,12 +296,15 @@ def solve_decomposed(
         again = map_executor(
             pool,
             dispatch_monolithic,
-            [sub_problem(problem, groups[i], feeders[i], asked[i]) for i in chosen],
+            [
+                _capped(sub_problem(problem, groups[i], feeders[i], asked[i]), limits[i])
+                for i in chosen
+            ],
             [settings] * len(chosen),
         )
         for i, result in zip(chosen, again, strict=True):
             results[i] = result
-    trimmed = _trim(problem, groups, feeders, asked, results, profile, settings, pool)
+    trimmed = _trim(problem, groups, feeders, asked, results, profile, settings, pool, limits)
     repair_done = time.perf_counter()
 
     merged = merge_results(problem, settings, results, f"{len(groups)} groups by {group_by}")
@@ -332,6 +340,7 @@ def _trim(
     profile: FloatArray,
     settings: DispatchSettings,
     pool: Executor,
+    limits: Sequence[FloatArray | None],
 ) -> int:
     """Ask less of the dearest groups where integer steps elsewhere over-deliver.
 
@@ -366,7 +375,10 @@ def _trim(
     again = map_executor(
         pool,
         dispatch_monolithic,
-        [sub_problem(problem, groups[g], feeders[g], asked[g] - cuts[g]) for g in chosen],
+        [
+            _capped(sub_problem(problem, groups[g], feeders[g], asked[g] - cuts[g]), limits[g])
+            for g in chosen
+        ],
         [settings] * len(chosen),
     )
     kept = 0
@@ -429,6 +441,10 @@ def merge_results(
     in_window = ctx.in_window
     shortfall = np.where(in_window, np.maximum(0.0, target - response), 0.0)
     shortfall = np.round(shortfall, 6)
+    capped = ctx.free & ~in_window
+    cap, limit = portfolio_limit_kw(problem, ctx, base)
+    limit = np.where(capped, limit, np.nan)
+    excess = np.round(np.where(np.isnan(limit), 0.0, np.maximum(0.0, power - limit)), 6)
     intervals = tuple(
         IntervalOutcome(
             start=start,
@@ -438,6 +454,8 @@ def merge_results(
             expected_power_kw=float(power[t]),
             expected_response_kw=float(response[t]),
             shortfall_kw=float(shortfall[t]),
+            rebound_limit_kw=None if np.isnan(limit[t]) else float(limit[t]),
+            rebound_excess_kw=float(excess[t]) if excess[t] > 1e-3 else 0.0,
         )
         for t, start in enumerate(ctx.grid.starts)
     )
@@ -450,6 +468,9 @@ def merge_results(
         degradation_cny=sum(r.costs.degradation_cny for r in results),
         energy_cny=sum(r.costs.energy_cny for r in results),
         shortfall_penalty_cny=float(penalty_cny),
+        rebound_penalty_cny=settings.rebound_penalty_cny_per_kwh
+        * ctx.dt_h
+        * float(excess.sum() + excess.max(initial=0.0)),
     )
     result = DispatchResult(
         event=problem.event,
@@ -459,11 +480,13 @@ def merge_results(
         intervals=intervals,
         costs=costs,
         solve=_merged_stats(results, costs, settings, how),
+        rebound_cap_kw=cap,
+        baseline_peak_kw=float(base.max(initial=0.0)),
     )
     # Each group checked its own resources already (same grid and data); what couples
     # groups, the feeders and the target, is checked again on the whole.
     violations = [line for r in results for line in r.violations if line.split(":")[0] in by_key]
-    violations += check_feeders(problem, result) + check_target(result)
+    violations += check_feeders(problem, result) + check_target(result) + check_rebound(result)
     if violations:
         logger.error("decomposed dispatch violates limits: %s", "; ".join(violations))
     return result.model_copy(update={"violations": tuple(violations)})
@@ -609,6 +632,34 @@ def _feeder_with_headroom(feeder: Feeder, grid: TimeGrid, headroom_kw: FloatArra
     return feeder.model_copy(
         update={"capacity_kw": capacity, "background_load_kw": tuple(background.tolist())}
     )
+
+
+def _shared_rebound_room(
+    problem: DispatchProblem,
+    settings: DispatchSettings,
+    groups: Sequence[Group],
+    flex: Sequence[GroupFlexibility],
+) -> list[FloatArray | None]:
+    """Each group's part of the portfolio's rebound limit: ``base_g + w_g (limit - base)``
+    [kW], ``w_g`` its share of the resources, as split feeders are shared."""
+    bases = [f.baseline_kw for f in flex]
+    if any(b is None for b in bases):
+        return [None] * len(groups)
+    ctx = build_context(problem, settings, "min_cost")
+    base = np.sum([b for b in bases if b is not None], axis=0)
+    _, limit = portfolio_limit_kw(problem, ctx, base)
+    if np.all(np.isnan(limit)):
+        return [None] * len(groups)
+    total = sum(g.size for g in groups)
+    return [
+        b + g.size / total * (limit - base)
+        for g, b in zip(groups, bases, strict=True)
+        if b is not None
+    ]
+
+
+def _capped(sub: DispatchProblem, rebound_limit_kw: FloatArray | None) -> DispatchProblem:
+    return replace(sub, rebound_limit_kw=rebound_limit_kw)
 
 
 def sub_problem(

@@ -22,6 +22,7 @@ from vpp.optimizer.model import BuiltModel, build_model
 from vpp.optimizer.problem import DispatchProblem, DispatchSettings
 from vpp.optimizer.solution import RawSolution
 from vpp.optimizer.solve import solve
+from vpp.optimizer.system import rebound_excess_kw
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ def extract_result(
     target = np.zeros(ctx.n_t)
     target[ctx.window] = ctx.target_profile_kw
     shortfall = np.where(in_window, np.maximum(0.0, target - response), 0.0)
+    rebound = built.rebound
+    excess = np.round(rebound_excess_kw(built.model, x, rebound, ctx.n_t), 6)
+    excess[excess < 1e-6] = 0.0
     intervals = tuple(
         IntervalOutcome(
             start=start,
@@ -107,6 +111,10 @@ def extract_result(
             expected_power_kw=float(total_power[t]),
             expected_response_kw=float(response[t]),
             shortfall_kw=float(np.round(shortfall[t], 6)),
+            rebound_limit_kw=None
+            if np.isnan(rebound.limit_kw[t])
+            else float(np.round(rebound.limit_kw[t], 6)),
+            rebound_excess_kw=float(excess[t]),
         )
         for t, start in enumerate(ctx.grid.starts)
     )
@@ -134,6 +142,8 @@ def extract_result(
         intervals=intervals,
         costs=costs,
         solve=stats,
+        rebound_cap_kw=rebound.cap_kw,
+        baseline_peak_kw=rebound.baseline_peak_kw,
     )
     violations = check_dispatch(problem, result)
     if violations:

@@ -41,6 +41,9 @@ class GroupFlexibility:
     seconds: float = 0.0
     slope_cny_per_kw: FloatArray | None = None
     """Marginal cost at each level (the LP's reduced cost of the fixed level)."""
+    baseline_kw: FloatArray | None = None
+    """The group's summed baseline per interval [kW] (the coordinator splits the rebound
+    cap's room between groups)."""
 
     def segments(self) -> list[tuple[float, float]]:
         """(marginal cost [CNY/kW], width [kW]) of the curve's pieces, in order.
@@ -86,7 +89,9 @@ def group_flexibility(
     built = build_model(problem, settings, "min_cost")
     m = built.model
     base: dict[str, FloatArray] = {f: np.zeros(built.context.n_t) for f in feeders}
+    total = np.zeros(built.context.n_t)
     for kb in built.blocks:
+        total += kb.baseline_kw.sum(axis=0)
         for r, ref in enumerate(kb.refs):
             if ref.enterprise.feeder_id in base:
                 base[ref.enterprise.feeder_id] += kb.baseline_kw[r]
@@ -95,7 +100,7 @@ def group_flexibility(
     target = m.row_blocks.get("system.target")
     if target is None or not planned.any():
         zero = np.zeros(1)
-        return GroupFlexibility(0.0, zero, zero, base, time.perf_counter() - started)
+        return GroupFlexibility(0.0, zero, zero, base, time.perf_counter() - started, None, total)
     rows = np.arange(target.start, target.start + target.size, dtype=np.int32)
     h = to_highs(m, settings, integer=np.zeros(m.n_vars, dtype=bool))
     lower = m.row_lower[rows] - planned
@@ -113,7 +118,7 @@ def group_flexibility(
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         zero = np.zeros(1)
-        return GroupFlexibility(0.0, zero, zero, base, time.perf_counter() - started)
+        return GroupFlexibility(0.0, zero, zero, base, time.perf_counter() - started, None, total)
     top = float(h.getSolution().col_value[theta])
     capability = max(0.0, top * (1.0 - 1e-7))
     # The reward dominates every price, so this optimum is also the least cost at the
@@ -144,4 +149,5 @@ def group_flexibility(
         base,
         time.perf_counter() - started,
         slopes[usable],
+        total,
     )

@@ -28,6 +28,7 @@ COST_CATEGORIES = (
     "degradation",
     "energy",
     "shortfall_penalty",
+    "rebound_penalty",
     "capability_reward",
     "tie_break",  # vanishing preferences between equal plans; not money
 )

@@ -6,6 +6,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 from vpp.domain import ResourceRef
 from vpp.optimizer.linear import LinearModel
 from vpp.optimizer.problem import (
@@ -17,10 +19,13 @@ from vpp.optimizer.problem import (
 )
 from vpp.optimizer.resources import RESOURCE_BUILDERS, KindBlock
 from vpp.optimizer.system import (
+    ReboundLimit,
     add_capability_target,
     add_event_target,
     add_feeder_limits,
     add_paid_response,
+    add_rebound_cap,
+    rebound_limit,
 )
 
 
@@ -30,6 +35,7 @@ class BuiltModel:
     blocks: list[KindBlock]
     context: ModelContext
     build_s: float
+    rebound: ReboundLimit
 
 
 def build_model(
@@ -50,8 +56,13 @@ def build_model(
     add_paid_response(m, blocks, ctx)
     if objective == "min_cost":
         add_event_target(m, blocks, ctx)
+        rebound = add_rebound_cap(m, blocks, problem, ctx)
     else:
+        # Capability is what the portfolio can physically give; the cap prices its
+        # aftermath in a dispatch, not the size of the response.
         add_capability_target(m, blocks, ctx)
+        peak = rebound_limit(problem, blocks, ctx).baseline_peak_kw
+        rebound = ReboundLimit(None, peak, np.full(ctx.n_t, np.nan))
     add_feeder_limits(m, blocks, problem, ctx)
     m.seal()
-    return BuiltModel(m, blocks, ctx, time.perf_counter() - started)
+    return BuiltModel(m, blocks, ctx, time.perf_counter() - started, rebound)

@@ -15,6 +15,7 @@ from vpp.domain import (
     DemandResponseEvent,
     District,
     FrozenModel,
+    ReboundCap,
     ResourceRef,
     TimeGrid,
     UnknownReferenceError,
@@ -64,6 +65,25 @@ class DispatchSettings(FrozenModel):
     group_resources: int = Field(
         default=250, ge=1, description="resources per decomposed group, about"
     )
+    rebound_cap: ReboundCap | None = Field(
+        default=None, description="replaces the district's rebound_cap when given"
+    )
+    rebound_margin_pct: float = Field(
+        # 0 by default: on the demo day both 1% and 2% moved enough response onto resources
+        # the day's faults hit that an interval fell short, and 1% made the first plan hard
+        # to prove within its time limit (docs: README, rebound under a cap)
+        default=0.0,
+        ge=0,
+        le=20,
+        description="plans stay this far under the rebound cap, absorbing forecast error [%]",
+    )
+    rebound_penalty_cny_per_kwh: float = Field(
+        # below the target's shortfall penalty: an event's target comes first, and energy
+        # that must come back is spread under the cap as far as it can be
+        default=20.0,
+        gt=0,
+        description="price of portfolio load above the rebound cap, per interval and at worst",
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,15 @@ class DispatchProblem:
     """Target per event interval replacing the event's own (receding-horizon re-plans) [kW]."""
     issued_at: datetime | None = None
     """When the instructions go out, for notice rules; None means the event's issue time."""
+    rebound_other_kw: FloatArray | None = None
+    """Load other plans add to the portfolio per interval of the horizon, which this
+    problem's physics do not know (an earlier event's rebound and recovery): it takes room
+    under the cap [kW]."""
+    rebound_limit_kw: FloatArray | None = None
+    """Limit on the taking-part resources' load per interval of the horizon, outside the
+    window, replacing the district's cap (re-plans of part of the portfolio) [kW]. Without
+    it a problem restricted by ``resource_keys`` has no rebound cap: the cap is on the
+    whole portfolio, and a part cannot know the rest's load."""
 
     def __post_init__(self) -> None:
         # Profiles, availability windows and EV sessions are read at the grid's clock hours:

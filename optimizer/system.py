@@ -1,4 +1,5 @@
-"""System-wide families: paid response, the event target (or capability), feeder limits.
+"""System-wide families: paid response, the event target (or capability), feeder limits,
+the rebound cap.
 
 Response of resource r in interval t is ``direction * (baseline[r, t] - power[r, t])``
 with direction +1 for peak shaving and -1 for valley filling.
@@ -7,10 +8,12 @@ with direction +1 for peak shaving and -1 for valley filling.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
-from vpp.optimizer.linear import LinearModel
+from vpp.domain import rebound_cap_kw
+from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
 from vpp.optimizer.resources import KindBlock
 
@@ -121,3 +124,98 @@ def add_feeder_limits(
         (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)),
         upper=np.concatenate(upper),
     )
+
+
+@dataclass(frozen=True)
+class ReboundLimit:
+    """The rebound cap a model holds: the cap [kW] (None: uncapped or given per interval),
+    the portfolio baseline's peak [kW], and the limit per interval [kW] (NaN where none)."""
+
+    cap_kw: float | None
+    baseline_peak_kw: float
+    limit_kw: FloatArray
+
+
+def rebound_limit(
+    problem: DispatchProblem, blocks: list[KindBlock], ctx: ModelContext
+) -> ReboundLimit:
+    """Where and how high the portfolio's load is capped: every free interval outside the
+    window, at the cap less the planning margin, or at the baseline where that is higher
+    already (dispatch must not make it worse, and owes no reduction outside the event)."""
+    base_total = np.zeros(ctx.n_t)
+    for kb in blocks:
+        base_total += kb.baseline_kw.sum(axis=0)
+    peak = float(base_total.max(initial=0.0))
+    capped = ctx.free & ~ctx.in_window
+    cap: float | None = None
+    if problem.rebound_limit_kw is not None:
+        limit = np.maximum(
+            _per_interval(problem.rebound_limit_kw, ctx.n_t, "rebound_limit_kw"), base_total
+        )
+    elif problem.resource_keys is not None:
+        limit = np.full(ctx.n_t, np.nan)
+    else:
+        cap, limit = portfolio_limit_kw(problem, ctx, base_total)
+    return ReboundLimit(cap, peak, np.where(capped, limit, np.nan))
+
+
+def portfolio_limit_kw(
+    problem: DispatchProblem, ctx: ModelContext, base_total: FloatArray
+) -> tuple[float | None, FloatArray]:
+    """The whole portfolio's cap [kW] (None: uncapped) and its planned limit per interval
+    [kW]: the cap less the planning margin and less other plans' load, never below the
+    baseline; NaN everywhere when uncapped."""
+    cap = rebound_cap_kw(ctx.settings.rebound_cap or problem.district.rebound_cap, base_total)
+    if cap is None:
+        return None, np.full(ctx.n_t, np.nan)
+    planned = cap * (1.0 - ctx.settings.rebound_margin_pct / 100.0)
+    other = _per_interval(problem.rebound_other_kw, ctx.n_t, "rebound_other_kw")
+    return cap, np.maximum(planned - np.nan_to_num(other), base_total)
+
+
+def _per_interval(values: FloatArray | None, n_t: int, name: str) -> FloatArray:
+    """One value per interval of the horizon (NaN: none there); zeros when not given."""
+    if values is None:
+        return np.zeros(n_t)
+    out = np.asarray(values, dtype=np.float64)
+    if out.shape != (n_t,) or np.any(np.isinf(out)):
+        raise ValueError(f"{name}: need {n_t} values, each NaN or finite")
+    return out
+
+
+def add_rebound_cap(
+    m: LinearModel, blocks: list[KindBlock], problem: DispatchProblem, ctx: ModelContext
+) -> ReboundLimit:
+    """Portfolio load - excess <= limit in every capped interval (after and before the window).
+
+    Soft, as the target is: energy that must come back (a battery's recharge, EV energy
+    owed) may not fit under the cap, and the excess is priced per interval and once more
+    at its largest, so what cannot fit is spread as flat as it can be, and reported.
+    """
+    rebound = rebound_limit(problem, blocks, ctx)
+    rows_t = np.flatnonzero(~np.isnan(rebound.limit_kw))
+    if rows_t.size == 0 or not blocks:
+        return rebound
+    terms = [(kb.power_idx[:, rows_t].T, np.ones((rows_t.size, kb.size))) for kb in blocks]
+    excess = m.add_variables("system.rebound_excess_kw", rows_t.size, 0.0)
+    m.add_constraints(
+        "system.rebound_cap", [*terms, (excess, -1.0)], upper=rebound.limit_kw[rows_t]
+    )
+    penalty = ctx.settings.rebound_penalty_cny_per_kwh * ctx.dt_h
+    m.add_cost("rebound_penalty", excess, penalty)
+    worst = m.add_variables("system.max_rebound_excess_kw", 1, 0.0)
+    m.add_constraints(
+        "system.max_rebound_excess",
+        [(np.broadcast_to(worst, excess.shape), 1.0), (excess, -1.0)],
+        lower=np.zeros(excess.shape),
+    )
+    m.add_cost("rebound_penalty", worst, penalty)
+    return rebound
+
+
+def rebound_excess_kw(m: LinearModel, x: FloatArray, rebound: ReboundLimit, n_t: int) -> FloatArray:
+    """The planned excess over the cap per interval of the horizon [kW] (0 where uncapped)."""
+    out = np.zeros(n_t)
+    if "system.rebound_excess_kw" in m.var_blocks:
+        out[np.flatnonzero(~np.isnan(rebound.limit_kw))] = m.value(x, "system.rebound_excess_kw")
+    return out

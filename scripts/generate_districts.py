@@ -1223,6 +1223,7 @@ def build(spec: DistrictSpec) -> tuple[dict[str, Any], dict[str, float], list[Fe
         "peak_hours": "11:00-13:00",
         "response_target_pct": 5,
         "energy_price_cny_per_kwh": 0.68,
+        "rebound_cap": "baseline_peak",
         "meter_history": FlowMap(
             source="synthetic", seed=spec.seed, days=spec.history_days, noise_pct=spec.noise_pct
         ),

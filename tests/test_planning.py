@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from vpp.config import load_district
 from vpp.optimizer import dispatch
-from vpp.planning import event_horizon, make_event, prepare_problem
+from vpp.planning import (
+    AFTER_EVENT,
+    LONGEST_RECOVERY,
+    event_horizon,
+    make_event,
+    prepare_problem,
+    recovery_time,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 TINY = Path(__file__).parent / "data" / "tiny_district.yaml"
@@ -29,6 +36,29 @@ def test_event_horizon_covers_the_day_and_four_hours_after_a_late_event():
         district, datetime(2026, 7, 15, 11, tzinfo=TZ), datetime(2026, 7, 15, 13, tzinfo=TZ)
     )
     assert event_horizon(midday).count == 96
+
+
+def test_recovery_time_is_the_slowest_resources_return_within_bounds():
+    """The tiny district's slowest return is a battery's full recharge at rated power;
+    a slower one is bounded by a day, a faster district gets the 4 h floor."""
+    district = load_district(TINY)
+    batteries = [r.resource for r in district.resources() if r.resource.kind == "battery"]
+    assert batteries
+    full = max(
+        (b.soc_max - b.soc_min) * b.capacity_kwh / b.charge_efficiency / b.max_charge_kw
+        for b in batteries
+    )
+    assert recovery_time(district).total_seconds() / 3600 == max(full, 4.0)
+    assert recovery_time(district) >= AFTER_EVENT
+    assert recovery_time(district) <= LONGEST_RECOVERY
+
+
+def test_prepare_problem_horizon_reaches_past_a_late_event_for_its_recovery():
+    """A 22:00-24:00 event's horizon covers at least the district's recovery after it."""
+    district = load_district(TINY)
+    start, end = datetime(2026, 7, 15, 22, tzinfo=TZ), datetime(2026, 7, 16, tzinfo=TZ)
+    problem, _ = prepare_problem(district, make_event(district, start, end, target_kw=800))
+    assert problem.grid.end >= end + recovery_time(district)
 
 
 def test_prepare_problem_rebound_of_a_late_event_lands_after_midnight():

@@ -170,6 +170,24 @@ def add_ev_charger_pool(
     prices = np.array([pool.price_cny_per_kwh for pool in pools])
 
     def setpoint_kw(x: FloatArray) -> FloatArray:
-        return deviating(m.value(x, f"{KIND}.power_kw"), baseline)
+        return held_through(deviating(m.value(x, f"{KIND}.power_kw"), baseline), power_of(x))
+
+    def power_of(x: FloatArray) -> FloatArray:
+        return m.value(x, f"{KIND}.power_kw")
 
     return KindBlock(KIND, refs, baseline, power, SetpointMode.LIMIT, setpoint_kw, prices)
+
+
+def held_through(setpoint_kw: FloatArray, power_kw: FloatArray) -> FloatArray:
+    """Limits from each pool's first command to its last, the plan's power in between [kW].
+
+    Where the plan meets the baseline mid-recovery, a pool left alone would take the energy
+    it is owed at once (the rebound the cap staggers), so the plan's power stays a limit.
+    """
+    out = setpoint_kw.copy()
+    for r in range(out.shape[0]):
+        commanded = np.flatnonzero(~np.isnan(out[r]))
+        if commanded.size:
+            span = slice(commanded[0], commanded[-1] + 1)
+            out[r, span] = power_kw[r, span]
+    return out

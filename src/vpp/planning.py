@@ -16,10 +16,12 @@ from vpp.baseline import DEFAULT_BASELINE, BaselineError, compute_baseline, reso
 from vpp.baseline.meter import DailyLoad
 from vpp.baseline.meter_csv import read_meter_csv
 from vpp.domain import (
+    Battery,
     CurtailableLoad,
     DemandResponseEvent,
     District,
     EventKind,
+    HvacLoad,
     Notice,
     TimeGrid,
     check_plannable,
@@ -98,10 +100,39 @@ def peak_window(district: District, day: date) -> tuple[datetime, datetime]:
 AFTER_EVENT = timedelta(hours=4)
 
 
+#: The longest recovery a horizon plans for, however slow a resource is.
+LONGEST_RECOVERY = timedelta(hours=24)
+
+
+def recovery_time(district: District) -> timedelta:
+    """How long after an event its slowest resource needs to return, at least
+    ``AFTER_EVENT``: a curtailed load's rebound, a building's recovery, a battery's full
+    recharge at its rated power (EV energy owed past the horizon is counted by the
+    optimiser), at most ``LONGEST_RECOVERY``."""
+    longest = AFTER_EVENT
+    for ref in district.resources():
+        r = ref.resource
+        if isinstance(r, CurtailableLoad):
+            need = timedelta(minutes=r.rebound_duration_min)
+        elif isinstance(r, HvacLoad):
+            need = timedelta(minutes=r.recovery_min)
+        elif isinstance(r, Battery):
+            kwh = (r.soc_max - r.soc_min) * r.capacity_kwh / r.charge_efficiency
+            need = timedelta(hours=kwh / r.max_charge_kw)
+        else:
+            continue
+        longest = max(longest, need)
+    return min(longest, LONGEST_RECOVERY)
+
+
 def event_horizon(
-    event: DemandResponseEvent, interval_min: int = 15, tz: tzinfo | None = None
+    event: DemandResponseEvent,
+    interval_min: int = 15,
+    tz: tzinfo | None = None,
+    recovery: timedelta = AFTER_EVENT,
 ) -> TimeGrid:
-    """From local midnight of the event's day to the next midnight or 4 h after the event.
+    """From local midnight of the event's day to the next midnight or ``recovery`` after it
+    (the recovery, see :func:`recovery_time`), whichever is later.
 
     Days are those of ``tz`` (the district's zone; by default the event start's own).
     """
@@ -112,7 +143,7 @@ def event_horizon(
     start = datetime(first.year, first.month, first.day, tzinfo=tz)
     after = last + timedelta(days=1)
     midnight_after = datetime(after.year, after.month, after.day, tzinfo=tz)
-    end = max(midnight_after, (event.end.astimezone(UTC) + AFTER_EVENT).astimezone(tz))
+    end = max(midnight_after, (event.end.astimezone(UTC) + recovery).astimezone(tz))
     return TimeGrid.covering(start, end, interval_min)
 
 
@@ -205,7 +236,7 @@ def prepare_problem(
     check_plannable(event.start, "start")
     check_plannable(event.end, "end")
     event = in_zone(event, district.tz)
-    grid = event_horizon(event, interval_min, district.tz)
+    grid = event_horizon(event, interval_min, district.tz, recovery_time(district))
     grid.slice_of(event.start, event.end)  # the window must lie on the interval grid
     baselines = curtailable_baselines(district, event, grid, baseline_method)
     return DispatchProblem(district, event, grid, baselines.load_kw), baselines

@@ -96,9 +96,37 @@ def test_dispatch_command_reports_shortfall_for_impossible_target(tmp_path):
     assert "shortfall" in result.output
 
 
+def test_dispatch_command_prints_the_post_event_peak_against_the_rebound_cap(tmp_path):
+    """By default the cap is the baseline peak; the plan's post-event peak is printed against
+    it and written to dispatch.json."""
+    args = ["dispatch", str(TINY), "--day", "2026-07-15", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "rebound: post-event peak" in result.output
+    summary = json.loads((tmp_path / "dispatch.json").read_text())["summary"]
+    assert summary["rebound_cap_kw"] == pytest.approx(summary["baseline_peak_kw"])
+    assert summary["post_event_peak_kw"] <= summary["rebound_cap_kw"] + 1e-3
+    assert summary["max_rebound_excess_kw"] == 0.0
+
+
+def test_dispatch_command_rebound_cap_option_overrides_the_district(tmp_path):
+    """--rebound-cap none: no cap; a figure in kW below what the rebound needs: the excess."""
+    base = ["dispatch", str(TINY), "--day", "2026-07-15", "--out", str(tmp_path)]
+    result = runner.invoke(app, [*base, "--rebound-cap", "none"])
+    assert result.exit_code == 0, result.output
+    assert "rebound: no cap" in result.output
+    assert json.loads((tmp_path / "dispatch.json").read_text())["summary"]["rebound_cap_kw"] is None
+    result = runner.invoke(app, [*base, "--rebound-cap", "1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "dispatch.json").read_text())["summary"]
+    assert summary["rebound_cap_kw"] == 1.0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--day", "2026-07-15", "--rebound-cap", "peak"], "--rebound-cap"),
+        (["--day", "2026-07-15", "--rebound-cap", "-5"], "--rebound-cap"),
         (["--start", "2026-07-15T11:00"], "--start and --end go together"),
         (["--start", "tomorrow", "--end", "2026-07-15T13:00"], "--start: expected an ISO time"),
         (["--day", "2026-07-15", "--target-kw", "5", "--target-pct", "5"], "not both"),
@@ -114,6 +142,8 @@ def test_dispatch_command_reports_shortfall_for_impossible_target(tmp_path):
         (["--day", "2026-07-15", "--out", "/dev/null/out"], "--out: cannot create the folder"),
     ],
     ids=[
+        "cap-word",
+        "cap-negative",
         "start-alone",
         "bad-time",
         "two-targets",

@@ -62,6 +62,20 @@ def test_simulate_command_writes_every_report_file(met_run):
     assert (out / "district_load.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_simulate_command_post_event_peak_stays_under_the_rebound_cap(met_run):
+    """report.json's rebound block: the measured post-event peak at or below the cap, which
+    is the plan's baseline peak; the line is printed too."""
+    result, out = met_run
+    rebound = json.loads((out / "report.json").read_text())["rebound"]
+    assert rebound["cap_kw"] == pytest.approx(rebound["baseline_peak_kw"])
+    assert rebound["post_event_peak_kw"] <= rebound["cap_kw"]
+    assert rebound["intervals_above_cap"] == 0
+    assert [e["id"] for e in rebound["events"]] == ["noon-peak"]
+    assert rebound["events"][0]["planned_max_excess_kw"] == 0.0
+    assert rebound["post_event_peak_at"] >= "2026-07-15T11:30"
+    assert "post-event peak" in result.output
+
+
 def test_simulate_command_report_json_has_the_documented_fields(met_run):
     """events[0]: id, target_kw, performance_ratio, met and per-interval figures."""
     _, out = met_run

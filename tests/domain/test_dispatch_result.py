@@ -30,6 +30,7 @@ def _result(
     setpoints: tuple[float | None, ...] = (None, 50.0, 50.0, None),
     shortfalls: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0),
     mode: SetpointMode = SetpointMode.LIMIT,
+    excess: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0),
 ) -> DispatchResult:
     """Four quarter-hours from 11:00; the event covers the middle two."""
     grid = TimeGrid(start=T0, interval_min=15, count=4)
@@ -60,6 +61,8 @@ def _result(
             expected_power_kw=schedule.power_kw[t],
             expected_response_kw=150.0 - schedule.power_kw[t],
             shortfall_kw=shortfalls[t],
+            rebound_limit_kw=None if t in (1, 2) else 150.0,
+            rebound_excess_kw=excess[t],
         )
         for t in range(4)
     )
@@ -180,3 +183,16 @@ def test_cost_breakdown_cost_excludes_penalties():
 def test_resource_schedule_key():
     """A schedule's key is 'site/resource'."""
     assert _result().schedules[0].key == "steel-main/rolling-mill"
+
+
+def test_dispatch_result_post_event_peak_is_the_largest_load_after_the_window():
+    """Only the interval after the window counts, not the one before it."""
+    result = _result()
+    before = result.intervals[0].model_copy(update={"expected_power_kw": 300.0})
+    result = result.model_copy(update={"intervals": (before, *result.intervals[1:])})
+    assert result.post_event_peak_kw == 150.0
+
+
+def test_dispatch_result_max_rebound_excess_is_the_cap_shortfall():
+    assert _result().max_rebound_excess_kw == 0.0
+    assert _result(excess=(0.0, 0.0, 0.0, 12.5)).max_rebound_excess_kw == 12.5

@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from vpp.domain import Battery, District, Pv, ResourceRef, Sector, SyntheticHistory
+from vpp.domain import (
+    Battery,
+    District,
+    Pv,
+    ResourceRef,
+    Sector,
+    SyntheticHistory,
+    rebound_cap_kw,
+)
 
 FLAT = [100.0] * 24
 
@@ -234,3 +242,25 @@ def test_district_meter_history_selects_source():
     data["meter_history"] = {"source": "synthetic", "seed": 7, "days": 30}
     history = District.model_validate(data).meter_history
     assert history == SyntheticHistory(seed=7, days=30)
+
+
+def test_district_rebound_cap_defaults_to_the_baseline_peak():
+    assert District.model_validate(_data()).rebound_cap == "baseline_peak"
+
+
+@pytest.mark.parametrize("cap", ["baseline_peak", "none", 5000.0], ids=["peak", "none", "kw"])
+def test_district_rebound_cap_accepts_the_documented_values(cap):
+    assert District.model_validate({**_data(), "rebound_cap": cap}).rebound_cap == cap
+
+
+@pytest.mark.parametrize("cap", ["peak", -1.0, 0.0, float("inf")], ids=["word", "neg", "0", "inf"])
+def test_district_rebound_cap_rejects_anything_else_naming_the_field(cap):
+    with pytest.raises(ValidationError, match="rebound_cap"):
+        District.model_validate({**_data(), "rebound_cap": cap})
+
+
+def test_rebound_cap_kw_is_the_baseline_peak_a_figure_or_none():
+    baseline = [900.0, 1200.0, 1000.0]
+    assert rebound_cap_kw("baseline_peak", baseline) == 1200.0
+    assert rebound_cap_kw(1500.0, baseline) == 1500.0
+    assert rebound_cap_kw("none", baseline) is None

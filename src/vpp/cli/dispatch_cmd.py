@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -23,7 +24,7 @@ from vpp.cli.options import (
     writable_folder,
 )
 from vpp.config import load_district
-from vpp.domain import DispatchResult, EventKind, Notice
+from vpp.domain import DispatchResult, EventKind, Notice, ReboundCap
 from vpp.optimizer import DispatchSettings, dispatch
 from vpp.optimizer.problem import Backend
 from vpp.planning import make_event, prepare_problem
@@ -95,6 +96,13 @@ def dispatch_command(
         str | None,
         typer.Option(help="solve decomposed groups on this Dask scheduler (tcp://host:8786)"),
     ] = None,
+    rebound_cap: Annotated[
+        str | None,
+        typer.Option(
+            help="portfolio load cap outside the window: baseline_peak, a figure \\[kW] or "
+            "none \\[default: the district's rebound_cap]"
+        ),
+    ] = None,
 ) -> None:
     """Least-cost, rotation-aware dispatch of one event; the shortfall is reported, never hidden."""
     district = load_district(district_file)
@@ -102,6 +110,7 @@ def dispatch_command(
         raise fail("give one of --target-kw and --target-pct, not both")
     if dask is not None and not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", dask):
         raise fail(f"--dask: expected a scheduler address such as tcp://host:8786, got {dask!r}")
+    cap = parse_rebound_cap(rebound_cap)
     window_start, window_end = resolve_window(district, None, start, end, day)
     issued = parse_time(issued_at, district.tz, "--issued-at") if issued_at else None
     if issued is not None and issued > window_start:
@@ -134,6 +143,7 @@ def dispatch_command(
             if decompose_above is None
             else decompose_above
         ),
+        rebound_cap=cap,
     )
     with console.status("solving dispatch"):
         result = dispatch(problem, settings)
@@ -148,6 +158,41 @@ def dispatch_command(
         console.print(f"[yellow]note[/]: ... and {len(baselines.notes) - 5} more baseline notes")
     for label, path in paths.items():
         console.print(f"wrote {label}: {path}")
+
+
+def parse_rebound_cap(text: str | None) -> ReboundCap | None:
+    """``--rebound-cap``: baseline_peak, none or a positive figure [kW]; None if not given."""
+    if text is None:
+        return None
+    if text in ("baseline_peak", "none"):
+        return "baseline_peak" if text == "baseline_peak" else "none"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise fail(f"--rebound-cap: expected baseline_peak, none or kW above 0, got {text!r}")
+    return value
+
+
+def print_rebound(result: DispatchResult) -> None:
+    """The planned load after the window against the cap and the baseline peak."""
+    peak = result.baseline_peak_kw
+    if result.rebound_cap_kw is None or peak is None:
+        console.print("rebound: no cap")
+        return
+    line = (
+        f"rebound: post-event peak {result.post_event_peak_kw:,.0f} kW planned, cap "
+        f"{result.rebound_cap_kw:,.0f} kW (baseline peak {peak:,.0f} kW)"
+    )
+    if result.max_rebound_excess_kw > 1e-3:
+        over = [i for i in result.intervals if i.rebound_excess_kw > 1e-3]
+        console.print(
+            f"{line}; [bold red]above the cap[/] by up to {result.max_rebound_excess_kw:,.1f} kW "
+            f"in {len(over)} intervals: energy that must come back does not fit under it"
+        )
+    else:
+        console.print(f"{line}: [green]held[/]")
 
 
 def print_summary(result: DispatchResult) -> None:
@@ -215,5 +260,6 @@ def print_summary(result: DispatchResult) -> None:
             f"{len(result.event_intervals)} intervals; "
             "this is the largest response the portfolio can give"
         )
+    print_rebound(result)
     for violation in result.violations:
         console.print(f"[bold red]limit check failed[/]: {violation}")

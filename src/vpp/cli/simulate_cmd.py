@@ -261,6 +261,7 @@ def print_result(result: SimulationResult) -> bool:
         _print_intervals(outcome, district)
         all_met = _print_verdict(outcome) and all_met
         _print_settlement(outcome)
+    _print_rebound(result)
     _print_faults(result)
     _print_messages(result)
     simulated_h = (result.end - result.start).total_seconds() / 3600
@@ -270,6 +271,36 @@ def print_result(result: SimulationResult) -> bool:
         highlight=False,
     )
     return all_met
+
+
+def _print_rebound(result: SimulationResult) -> None:
+    """The measured post-event peak against the rebound cap and the baseline peak."""
+    from vpp.hil_sim.report import day_series, rebound_summary
+
+    summary = rebound_summary(result, day_series(result))
+    peak, base, cap = (
+        summary["post_event_peak_kw"],
+        summary["baseline_peak_kw"],
+        summary["cap_kw"],
+    )
+    if peak is None:
+        return
+    held = cap is None or summary["intervals_above_cap"] == 0
+    cap_text = "no cap" if cap is None else f"cap {cap:,.0f} kW"
+    verdict = (
+        ""
+        if cap is None
+        else (
+            f" {OK}"
+            if held
+            else f" {NOT_OK} ({summary['intervals_above_cap']} intervals above the cap)"
+        )
+    )
+    console.print(
+        f"post-event peak {peak:,.0f} kW at {summary['post_event_peak_at'][11:16]}, "
+        f"baseline peak {base:,.0f} kW, {cap_text}{verdict}",
+        highlight=False,
+    )
 
 
 def _print_intervals(outcome: EventOutcome, district: District) -> None:

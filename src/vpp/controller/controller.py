@@ -31,6 +31,8 @@ from vpp.controller.lifecycle import EventState, Lifecycle
 from vpp.controller.monitor import Monitor
 from vpp.controller.planning import (
     commanded,
+    others_rebound_kw,
+    rebound_room_kw,
     released_from,
     replan,
     response_kw,
@@ -386,6 +388,10 @@ class Controller:
                 self._measured_soc(),
             ),
             events_today=self._events_today(run),
+            rebound_other_kw=others_rebound_kw(
+                [(r.grid, r.schedules) for r in self._live_runs() if r is not run and r.problem],
+                problem.grid,
+            ),
         )
         settings = self.settings.dispatch.model_copy(
             update={"target_margin_pct": self.settings.planning_margin_pct}
@@ -555,9 +561,13 @@ class Controller:
         for other in self._live_runs():
             if other is run or other.problem is None:
                 continue
-            index = other.grid.first_index_at_or_after(min(from_time, other.grid.end))
             for key in mine & set(other.schedules):
                 if commanded(other.schedules[key]):
+                    # Until the newer plan's first command, the older one keeps the resource:
+                    # an EV pool still catching up stays under its limits, not free.
+                    first = next(t for t, v in enumerate(run.schedules[key].setpoint_kw) if v)
+                    taken_at = min(max(from_time, run.grid.starts[first]), other.grid.end)
+                    index = other.grid.first_index_at_or_after(taken_at)
                     other.schedules[key] = released_from(other.schedules[key], index)
 
     # -- watching --------------------------------------------------------------------
@@ -723,6 +733,9 @@ class Controller:
                 issued_at=now,
                 soc_by_key=soc,
                 settings=self.settings.dispatch,
+                rebound_limit_kw=rebound_room_kw(run.initial, run.schedules, candidates)
+                if run.initial is not None
+                else None,
             )
         )
         added = []
@@ -802,8 +815,15 @@ class Controller:
         return out
 
     def _candidates(self, run: EventRun, now: datetime) -> list[str]:
-        """Healthy resources not yet in this event."""
-        taken = set(run.participants())
+        """Healthy resources not yet in this event (one commanded only to stagger its
+        recovery outside the window is not in it, and may still be asked)."""
+        window = run.window
+        taken = {
+            key
+            for key in run.participants()
+            if key in run.dropped
+            or any(v is not None for v in run.schedules[key].setpoint_kw[window])
+        }
         out = []
         for key, ref in self._refs.items():
             if key in taken or isinstance(ref.resource, Pv):

@@ -8,7 +8,7 @@ plus what they have been falling short by (a receding horizon from the measured 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -22,6 +22,7 @@ from vpp.domain import (
     HvacLoad,
     Resource,
     ResourceSchedule,
+    TimeGrid,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
 from vpp.optimizer.linear import FloatArray
@@ -85,8 +86,10 @@ def replan(
     issued_at: datetime,
     soc_by_key: Mapping[str, float],
     settings: DispatchSettings,
+    rebound_limit_kw: FloatArray | None = None,
 ) -> DispatchResult:
-    """Dispatch ``candidates`` for the residual target from ``first_free_index`` on."""
+    """Dispatch ``candidates`` for the residual target from ``first_free_index`` on, their
+    load outside the window under ``rebound_limit_kw`` (see :func:`rebound_room_kw`)."""
     sub = replace(
         problem,
         district=with_battery_soc(problem.district, soc_by_key),
@@ -94,8 +97,46 @@ def replan(
         first_free_index=first_free_index,
         target_override_kw=residual_kw,
         issued_at=issued_at,
+        rebound_limit_kw=rebound_limit_kw,
     )
     return dispatch(sub, settings.model_copy(update={"target_margin_pct": 0.0}))
+
+
+def rebound_room_kw(
+    plan: DispatchResult, schedules: Mapping[str, ResourceSchedule], candidates: frozenset[str]
+) -> FloatArray | None:
+    """What the event's rebound limit leaves the candidates of a re-plan per interval [kW]:
+    the first plan's limit less the planned load of every other resource (NaN where the
+    plan had no limit); None when the plan had no cap."""
+    limit = np.array(
+        [np.nan if i.rebound_limit_kw is None else i.rebound_limit_kw for i in plan.intervals]
+    )
+    if np.all(np.isnan(limit)):
+        return None
+    others = [np.asarray(s.power_kw) for key, s in schedules.items() if key not in candidates]
+    out: FloatArray = limit - np.sum(others, axis=0) if others else limit
+    return out
+
+
+def others_rebound_kw(
+    plans: Iterable[tuple[TimeGrid, Mapping[str, ResourceSchedule]]], grid: TimeGrid
+) -> FloatArray:
+    """Load other events' plans add above their baselines on ``grid`` [kW, at least 0]: an
+    earlier event's rebound and recovery, which a new plan's physics do not know. Batteries
+    are left out: a new plan starts them from their measured charge."""
+    out = np.zeros(grid.count)
+    index = {ts: t for t, ts in enumerate(grid.starts)}
+    for other_grid, schedules in plans:
+        pairs = [(t, index[ts]) for t, ts in enumerate(other_grid.starts) if ts in index]
+        if not pairs:
+            continue
+        theirs, ours = (np.array(p) for p in zip(*pairs, strict=True))
+        for schedule in schedules.values():
+            if schedule.kind != "battery":
+                deviation = np.asarray(schedule.power_kw) - np.asarray(schedule.baseline_kw)
+                out[ours] += deviation[theirs]
+    clipped: FloatArray = np.maximum(out, 0.0)
+    return clipped
 
 
 def response_kw(schedule: ResourceSchedule, direction: float) -> FloatArray:
@@ -116,10 +157,11 @@ def released_from(schedule: ResourceSchedule, index: int) -> ResourceSchedule:
     return schedule.model_copy(update={"power_kw": tuple(power), "setpoint_kw": tuple(setpoint)})
 
 
-#: Kinds the controller still commands after the window: buildings ramp back from
-#: pre-cooling and shedding (snapback, DOMAIN.md); the rest return to normal at once, and
-#: a battery recharges under its own EMS (the next plan starts from its measured SoC).
-COMMANDED_AFTER_WINDOW = frozenset({"hvac_load"})
+#: Kinds the controller still commands after the window, so the recovery the plan staggered
+#: under the rebound cap is the one that happens: buildings ramp back from pre-cooling and
+#: shedding (snapback, DOMAIN.md), batteries recharge and EV pools catch up on the energy
+#: owed under limits. Curtailed loads take their rebound back by themselves, as planned.
+COMMANDED_AFTER_WINDOW = frozenset({"hvac_load", "battery", "ev_charger_pool"})
 
 
 def within_event(schedule: ResourceSchedule, window_stop: int) -> ResourceSchedule:

@@ -21,10 +21,12 @@ from vpp.domain.district import (
     Enterprise,
     Feeder,
     MeterHistorySource,
+    ReboundCap,
     ResourceRef,
     Sector,
     Site,
     SyntheticHistory,
+    rebound_cap_kw,
 )
 from vpp.domain.errors import (
     ConfigError,
@@ -101,6 +103,7 @@ __all__ = [
     "Notice",
     "PlausibilitySettings",
     "Pv",
+    "ReboundCap",
     "Refusal",
     "Resource",
     "ResourceRef",
@@ -124,6 +127,7 @@ __all__ = [
     "daily_window_on",
     "envelope_kw",
     "plausible_range_kw",
+    "rebound_cap_kw",
     "status_refusal",
     "telemetry_refusal",
     "zone",

@@ -65,6 +65,13 @@ class IntervalOutcome(FrozenModel):
     expected_power_kw: float
     expected_response_kw: float
     shortfall_kw: float
+    rebound_limit_kw: float | None = Field(
+        default=None,
+        description="portfolio load limit outside the window [kW]; None inside it or uncapped",
+    )
+    rebound_excess_kw: float = Field(
+        default=0.0, ge=0, description="planned load above rebound_limit_kw [kW]"
+    )
 
 
 class SolveStatus(StrEnum):
@@ -96,6 +103,7 @@ class CostBreakdown(FrozenModel):
     degradation_cny: float = 0.0
     energy_cny: float = 0.0
     shortfall_penalty_cny: float = 0.0
+    rebound_penalty_cny: float = 0.0
 
     @property
     def cost_cny(self) -> float:
@@ -112,6 +120,12 @@ class DispatchResult(FrozenModel):
     costs: CostBreakdown
     solve: SolveStats
     violations: tuple[str, ...] = ()
+    rebound_cap_kw: float | None = Field(
+        default=None, description="the portfolio's load cap outside the window [kW]"
+    )
+    baseline_peak_kw: float | None = Field(
+        default=None, description="the portfolio baseline's peak over the horizon [kW]"
+    )
 
     @property
     def event_intervals(self) -> tuple[IntervalOutcome, ...]:
@@ -124,6 +138,18 @@ class DispatchResult(FrozenModel):
     @property
     def meets_target(self) -> bool:
         return self.max_shortfall_kw <= DEVIATION_TOL_KW * 10
+
+    @property
+    def max_rebound_excess_kw(self) -> float:
+        """The largest planned load above the rebound cap, the cap's shortfall [kW]."""
+        return max((i.rebound_excess_kw for i in self.intervals), default=0.0)
+
+    @property
+    def post_event_peak_kw(self) -> float:
+        """The largest planned portfolio load after the window [kW]."""
+        end = self.event.end
+        after = [i.expected_power_kw for i in self.intervals if i.start >= end]
+        return max(after, default=0.0)
 
     def setpoints(self, issued_at: datetime) -> list[Setpoint]:
         """One setpoint per resource and interval where it deviates from normal operation.

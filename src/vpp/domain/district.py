@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
@@ -85,6 +85,24 @@ class CsvHistory(FrozenModel):
 MeterHistorySource = Annotated[SyntheticHistory | CsvHistory, Field(discriminator="source")]
 
 
+ReboundCap = Literal["baseline_peak", "none"] | PositiveFloat
+"""The portfolio's load limit outside an event window: the day's baseline peak, a figure
+[kW], or no limit."""
+
+
+def rebound_cap_kw(cap: ReboundCap, baseline_kw: Iterable[float]) -> float | None:
+    """The cap in kW for a portfolio baseline over the horizon [kW]; None when there is none.
+
+    ``baseline_peak`` is the baseline's largest value: dispatch may move load in time but
+    must not make the day's peak higher than it would have been without the event.
+    """
+    if cap == "none":
+        return None
+    if cap == "baseline_peak":
+        return float(max(baseline_kw, default=0.0))
+    return float(cap)
+
+
 class ResourceRef(NamedTuple):
     """A resource with the ownership facts the optimiser and the controller need."""
 
@@ -121,6 +139,10 @@ class District(FrozenModel):
         description="events each enterprise was dispatched in the current rotation round",
     )
     meter_history: MeterHistorySource | None = None
+    rebound_cap: ReboundCap = Field(
+        default="baseline_peak",
+        description="portfolio load limit outside event windows: 'baseline_peak', kW, 'none'",
+    )
 
     @field_validator("timezone")
     @classmethod

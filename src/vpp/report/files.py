@@ -48,6 +48,10 @@ def write_dispatch_files(
         "meets_target": result.meets_target,
         "cost_cny": result.costs.cost_cny,
         "setpoint_count": len(setpoints),
+        "rebound_cap_kw": result.rebound_cap_kw,
+        "baseline_peak_kw": result.baseline_peak_kw,
+        "post_event_peak_kw": result.post_event_peak_kw,
+        "max_rebound_excess_kw": result.max_rebound_excess_kw,
     }
     paths["dispatch_json"].write_text(json.dumps(document, indent=1), encoding="utf-8")
     return paths

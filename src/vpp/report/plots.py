@@ -24,7 +24,8 @@ KIND_COLOURS = {
 
 
 def plot_dispatch(result: DispatchResult, path: Path, title: str | None = None) -> Path:
-    """Two panels: baseline, dispatched net load and target; response stacked by kind."""
+    """Two panels: baseline, dispatched net load, target and rebound cap; response stacked
+    by kind."""
     starts = list(result.grid.starts)
     tz = result.grid.tz
     base = np.array([i.baseline_kw for i in result.intervals]) / 1000
@@ -49,6 +50,14 @@ def plot_dispatch(result: DispatchResult, path: Path, title: str | None = None) 
         ls="--",
         lw=1.2,
     )
+    if result.rebound_cap_kw is not None:
+        top.axhline(
+            result.rebound_cap_kw / 1000,
+            color="#DD8452",
+            ls=":",
+            lw=1.4,
+            label=f"rebound cap {result.rebound_cap_kw / 1000:,.1f} MW",
+        )
     top.axvspan(
         result.event.start, result.event.end, color="#FFD966", alpha=0.25, label="event window"
     )

@@ -1,0 +1,88 @@
+"""Pure helpers of the controller's plans: recovery commands kept after the window, and the
+room the rebound cap leaves a re-plan or a later event."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from vpp.controller.planning import (
+    others_rebound_kw,
+    rebound_room_kw,
+    released_from,
+    within_event,
+)
+from vpp.domain import ResourceSchedule, SetpointMode, TimeGrid
+from vpp.optimizer import DispatchSettings, dispatch
+
+from builders import curtailable, district, enterprise, event, problem
+
+TZ = ZoneInfo("Asia/Shanghai")
+GRID = TimeGrid(start=datetime(2026, 7, 15, 11, tzinfo=TZ), interval_min=15, count=6)
+
+
+def schedule(
+    resource_id: str, kind: str, base: list[float], power: list[float]
+) -> ResourceSchedule:
+    return ResourceSchedule(
+        enterprise_id="e",
+        feeder_id="f1",
+        site_id="site",
+        resource_id=resource_id,
+        kind=kind,
+        mode=SetpointMode.POWER,
+        baseline_kw=tuple(base),
+        power_kw=tuple(power),
+        setpoint_kw=tuple(None if b == p else p for b, p in zip(base, power, strict=True)),
+    )
+
+
+@pytest.mark.parametrize("kind", ["battery", "ev_charger_pool", "hvac_load"])
+def test_within_event_keeps_the_planned_recovery_of_kinds_that_need_one(kind):
+    """Batteries recharge and EV pools catch up under the plan's commands, not at once."""
+    s = schedule("r", kind, [0.0] * 6, [0.0, -50.0, -50.0, 40.0, 40.0, 0.0])
+    assert within_event(s, 3).setpoint_kw == s.setpoint_kw
+
+
+def test_within_event_releases_a_curtailed_load_at_the_window_end():
+    s = schedule("r", "curtailable_load", [100.0] * 6, [100.0, 60.0, 60.0, 120.0, 100.0, 100.0])
+    assert within_event(s, 3).setpoint_kw[3:] == (None, None, None)
+
+
+def test_rebound_room_kw_is_the_limit_less_every_other_resources_plan():
+    """Two resources not re-planned draw 300 and 200 kW: the limit less 500 kW is left,
+    and nothing where the plan had no limit (its window)."""
+    d = district(enterprise("plant", [curtailable("line", [(200.0, 1.0)])]))
+    plan = dispatch(problem(d, event(target_kw=100.0)), DispatchSettings(rebound_margin_pct=0))
+    n = plan.grid.count
+    others = {
+        "a": schedule("a", "battery", [0.0] * n, [300.0] * n),
+        "b": schedule("b", "battery", [0.0] * n, [200.0] * n),
+        "mine": schedule("mine", "battery", [0.0] * n, [999.0] * n),
+    }
+    room = rebound_room_kw(plan, others, frozenset({"mine"}))
+    assert room is not None
+    assert room[60] == pytest.approx(1000.0 - 500.0)  # 15:00: the cap is the 1,000 kW peak
+    assert np.isnan(room[44:52]).all()  # 11:00-13:00, the window
+    uncapped = dispatch(problem(d, event(target_kw=100.0)), DispatchSettings(rebound_cap="none"))
+    assert rebound_room_kw(uncapped, others, frozenset({"mine"})) is None
+
+
+def test_others_rebound_kw_sums_other_events_recovery_but_not_their_batteries():
+    """An earlier event's curtailment rebound takes room; its battery does not (a new plan
+    starts from the measured charge), nor does a reduction make room."""
+    load = schedule(
+        "load", "curtailable_load", [100.0] * 6, [100.0, 60.0, 60.0, 130.0, 120.0, 100.0]
+    )
+    bess = schedule("bess", "battery", [0.0] * 6, [0.0, -50.0, -50.0, 80.0, 80.0, 0.0])
+    later = TimeGrid(start=datetime(2026, 7, 15, 11, 30, tzinfo=TZ), interval_min=15, count=6)
+    out = others_rebound_kw([(GRID, {"load": load, "bess": bess})], later)
+    assert out == pytest.approx([0.0, 30.0, 20.0, 0.0, 0.0, 0.0])
+
+
+def test_released_from_returns_the_resource_to_its_baseline():
+    s = schedule("r", "battery", [0.0] * 6, [0.0, -50.0, -50.0, 40.0, 40.0, 0.0])
+    released = released_from(s, 3)
+    assert released.power_kw[3:] == (0.0, 0.0, 0.0)
+    assert released.setpoint_kw[:3] == s.setpoint_kw[:3]
