@@ -34,6 +34,13 @@ from vpp.domain.errors import (
     VppError,
 )
 from vpp.domain.event import DemandResponseEvent, EventKind, Notice
+from vpp.domain.explanation import (
+    DispatchExplanation,
+    IntervalPrice,
+    Reason,
+    ResourceExplanation,
+    ShortfallExplanation,
+)
 from vpp.domain.messages import (
     MAX_PAYLOAD_BYTES,
     Ack,
@@ -74,6 +81,7 @@ __all__ = [
     "DailyProfile",
     "DailyWindow",
     "DemandResponseEvent",
+    "DispatchExplanation",
     "DispatchResult",
     "District",
     "Enterprise",
@@ -87,16 +95,20 @@ __all__ = [
     "GridAlignmentError",
     "HvacLoad",
     "IntervalOutcome",
+    "IntervalPrice",
     "MeterHistorySource",
     "Notice",
     "Pv",
+    "Reason",
     "Resource",
+    "ResourceExplanation",
     "ResourceRef",
     "ResourceSchedule",
     "Sector",
     "Setpoint",
     "SetpointMode",
     "SetpointPayload",
+    "ShortfallExplanation",
     "Site",
     "Slug",
     "SolveStats",
