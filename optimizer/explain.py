@@ -39,7 +39,7 @@ from vpp.domain import (
     ShortfallExplanation,
     SolverError,
 )
-from vpp.optimizer.dispatch import extract_result
+from vpp.optimizer.dispatch import NOT_MONEY, extract_result
 from vpp.optimizer.emit_highs import to_highs
 from vpp.optimizer.fallback import relax_and_round
 from vpp.optimizer.linear import FloatArray, IntArray, LinearModel
@@ -138,7 +138,8 @@ def explain(
     limits = _binding_limits(m, priced, col_owner, row_owner, ctx) if priced else []
     schedules = {s.key: s for s in result.schedules}
     merit = _merit_order(refs, ctx)
-    explainer = _ResourceExplainer(m, ctx, problem, priced, col_owner)
+    net_cny = _net_costs(m, x, col_owner, built)
+    explainer = _ResourceExplainer(m, ctx, problem, priced, col_owner, net_cny)
     resources = tuple(
         explainer.explain(g, ref, schedules[ref.key], merit.get(ref.key), limits)
         for g, ref in enumerate(refs)
@@ -225,6 +226,28 @@ def _owners(m: LinearModel, built: BuiltModel) -> tuple[IntArray, IntArray]:
         col_owner[spread] = by_col[spread]
     row_owner[rows] = np.maximum(row_owner[rows], _max_owner(a, col_owner))
     return col_owner, row_owner
+
+
+def _net_costs(m: LinearModel, x: FloatArray, col_owner: IntArray, built: BuiltModel) -> FloatArray:
+    """What each resource's deviation from its baseline costs the dispatch [CNY].
+
+    Its own columns' money terms (compensation, rotation, degradation, energy) at ``x``
+    less its power's terms at the baseline; every other column of a kind costs nothing at
+    the baseline (no pay, no step, no charge).
+    """
+    money = np.zeros(m.n_vars)
+    for category, vec in m.cost_by_category.items():
+        if category not in NOT_MONEY:
+            money += vec
+    n_refs = sum(kb.size for kb in built.blocks)
+    owned = col_owner >= 0
+    out = np.bincount(col_owner[owned], weights=money[owned] * x[owned], minlength=n_refs)
+    first = 0
+    for kb in built.blocks:
+        at_base = (money[kb.power_idx] * kb.baseline_kw).sum(axis=1)
+        out[first : first + kb.size] -= at_base
+        first += kb.size
+    return np.asarray(out, dtype=np.float64)
 
 
 def _max_owner(a: sp.csr_matrix, owner: IntArray) -> IntArray:
@@ -342,9 +365,11 @@ class _ResourceExplainer:
         problem: DispatchProblem,
         priced: _Priced | None,
         col_owner: IntArray,
+        net_cny: FloatArray,
     ) -> None:
         self.m, self.ctx, self.problem, self.priced = m, ctx, problem, priced
         self.col_owner = col_owner
+        self.net_cny = net_cny
         self.what_ifs = 0
         self.steps = self._commitment_columns()
         self._prices: dict[bytes, float] = {}
@@ -408,8 +433,10 @@ class _ResourceExplainer:
         where = acting if called and acting.any() else allowed
         marginal = self.target_price(where if where.any() else np.ones_like(where))
         own = tuple(lim.name for lim in limits if lim.owner == g)
+        energy_kwh = float(response.sum()) * ctx.dt_h
+        net = self.net_cny[g] / energy_kwh if called and energy_kwh > 1e-6 else None
         reason, detail, extra = (
-            self._called(price, adder, marginal)
+            self._called(g, price, adder, net, marginal)
             if called
             else self._left_out(g, ref, price, adder, marginal, allowed)
         )
@@ -426,6 +453,7 @@ class _ResourceExplainer:
             price_cny_per_kwh=price,
             rotation_adder_cny_per_kwh=adder,
             marginal_cost_cny_per_kwh=round(marginal, 6),
+            net_cost_cny_per_kwh=None if net is None else round(net, 6),
             mean_response_kw=round(float(response.mean()) if response.size else 0.0, 3),
             extra_cost_cny=None if extra is None else round(extra, 4),
             binding_limits=tuple(dict.fromkeys(own)),
@@ -440,24 +468,33 @@ class _ResourceExplainer:
         return np.asarray(ok[ctx.window], dtype=bool)
 
     def _called(
-        self, price: float | None, adder: float, marginal: float
+        self, g: int, price: float | None, adder: float, net: float | None, marginal: float
     ) -> tuple[Reason, str, float | None]:
+        """Called: compared by its net cost per kWh of response where it has one."""
         effective = (price or 0.0) + adder
         text = f"{effective:.4g} CNY/kWh"
         if adder:
             text += f" ({price:.4g} asked + {adder:.4g} rotation)"
-        if effective < marginal - PRICE_TOL:
+        cost = effective
+        if net is not None and abs(net - effective) > PRICE_TOL:
+            text += f", net {net:.4g} per kWh of its response"
+            cost = net
+        if cost < marginal - PRICE_TOL:
             return (
                 Reason.CHEAPER_THAN_MARGINAL,
-                f"{text}, below the marginal cost {marginal:.4g} CNY/kWh",
+                f"{text}: below the marginal cost {marginal:.4g} CNY/kWh",
                 None,
             )
-        if effective <= marginal + PRICE_TOL:
+        if cost <= marginal + PRICE_TOL:
             return Reason.SETS_MARGINAL_PRICE, f"{text}: the last kW of the target", None
+        why = (
+            "cheaper whole steps did not fit the target"
+            if (self.col_owner[self.steps[0]] == g).any()
+            else "within the solver's gap"
+        )
         return (
             Reason.CALLED_FOR_FIT,
-            f"{text}, above the marginal cost {marginal:.4g} CNY/kWh: cheaper whole steps "
-            "did not fit the target",
+            f"{text}: above the marginal cost {marginal:.4g} CNY/kWh; {why}",
             None,
         )
 

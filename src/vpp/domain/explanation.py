@@ -62,6 +62,10 @@ class ResourceExplanation(FrozenModel):
     marginal_cost_cny_per_kwh: float = Field(
         description="dearest marginal cost of the target where it acts (or could) [CNY/kWh]"
     )
+    net_cost_cny_per_kwh: float | None = Field(
+        default=None,
+        description="called: what its response cost per kWh, less the energy it saved [CNY/kWh]",
+    )
     mean_response_kw: float = Field(description="mean response over the event window [kW]")
     extra_cost_cny: float | None = Field(
         default=None, description="what calling it would have added to the dispatch [CNY]"

@@ -1,0 +1,84 @@
+"""``vpp dispatch --explain``: the top reasons in a table that fits the terminal; all as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from vpp.domain import DispatchExplanation, ResourceExplanation
+
+#: Resources listed in the printout; the JSON has every one.
+TOP_ROWS = 15
+
+
+def write_explanation(explanation: DispatchExplanation, out_dir: Path) -> Path:
+    """Write ``explanation.json`` (beside ``dispatch.json``) and return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "explanation.json"
+    path.write_text(json.dumps(explanation.model_dump(mode="json"), indent=1), encoding="utf-8")
+    return path
+
+
+def _order(r: ResourceExplanation) -> tuple[int, int, str]:
+    """Called first, then left out; each by merit order (undispatchable last)."""
+    return (0 if r.called else 1, r.merit_position or 10**9, r.key)
+
+
+def print_explanation(explanation: DispatchExplanation, console: Console) -> None:
+    """The top reasons, the target's marginal cost and, for a shortfall, what binds."""
+    rows = sorted(explanation.resources, key=_order)
+    table = Table(
+        title=f"Why: {explanation.event_id}, resources by call and merit order",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("resource", overflow="fold")
+    table.add_column("called", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    table.add_column("price\n\\[CNY/kWh]", justify="right", no_wrap=True)
+    table.add_column("marginal\n\\[CNY/kWh]", justify="right", no_wrap=True)
+    table.add_column("response\n\\[kW]", justify="right", no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=1)
+    for r in rows[:TOP_ROWS]:
+        price = r.effective_price_cny_per_kwh
+        table.add_row(
+            "-" if r.merit_position is None else str(r.merit_position),
+            f"{r.enterprise_id}/{r.resource_id}",
+            "yes" if r.called else "no",
+            r.reason.value,
+            "-" if price is None else f"{price:,.3f}",
+            f"{r.marginal_cost_cny_per_kwh:,.3f}",
+            f"{r.mean_response_kw:,.0f}",
+            r.detail,
+        )
+    console.print(table)
+    if len(rows) > TOP_ROWS:
+        counts = Counter((r.called, r.reason.value) for r in rows)
+        summary = Table(title=f"All {len(rows)} resources by reason", box=box.SIMPLE_HEAD)
+        summary.add_column("called", no_wrap=True)
+        summary.add_column("reason", overflow="fold")
+        summary.add_column("resources", justify="right", no_wrap=True)
+        for (called, reason), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            summary.add_row("yes" if called else "no", reason, str(n))
+        console.print(summary)
+        console.print(f"{len(rows) - TOP_ROWS} more resources in explanation.json")
+    console.print(
+        f"marginal cost of the target: [bold]{explanation.marginal_cost_cny_per_kwh:,.3f}[/] "
+        "CNY/kWh (one more kW through the event)"
+    )
+    shortfall = explanation.shortfall
+    if shortfall is not None:
+        console.print(
+            f"shortfall up to {shortfall.max_shortfall_kw:,.1f} kW: the cheapest extra kW "
+            f"costs {shortfall.extra_kw_cost_cny_per_kwh:,.2f} CNY/kWh (unserved, at the "
+            "shortfall penalty); binding: " + ", ".join(shortfall.binding_constraints[:4])
+        )
+    if explanation.status != "explained":
+        console.print(f"[yellow]note[/]: {explanation.status}")
