@@ -10,7 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from vpp.domain import DispatchExplanation, ResourceExplanation
+from vpp.domain import DispatchExplanation, Reason, ResourceExplanation
 
 #: Resources listed in the printout; the JSON has every one.
 TOP_ROWS = 15
@@ -24,16 +24,35 @@ def write_explanation(explanation: DispatchExplanation, out_dir: Path) -> Path:
     return path
 
 
+#: Which reasons the printout lists first: the margin, then who was left out on price or a
+#: limit, then on its own data, then the cheaper called ones; what cannot respond last.
+_PRIORITY = {
+    Reason.SETS_MARGINAL_PRICE: 0,
+    Reason.CALLED_FOR_FIT: 0,
+    Reason.ROTATION_TIPPED: 1,
+    Reason.FEEDER_LIMIT: 1,
+    Reason.REBOUND_CAP: 1,
+    Reason.STEP_TOO_LARGE: 1,
+    Reason.DEARER_THAN_MARGINAL: 1,
+    Reason.NO_HEADROOM: 1,
+    Reason.NOTICE_TOO_SHORT: 2,
+    Reason.MAX_EVENTS_REACHED: 2,
+    Reason.NOT_AVAILABLE: 2,
+    Reason.CHEAPER_THAN_MARGINAL: 3,
+    Reason.CANNOT_RESPOND: 4,
+}
+
+
 def _order(r: ResourceExplanation) -> tuple[int, int, str]:
-    """Called first, then left out; each by merit order (undispatchable last)."""
-    return (0 if r.called else 1, r.merit_position or 10**9, r.key)
+    """The decisive reasons first; within each, merit order."""
+    return (_PRIORITY[r.reason], r.merit_position or 10**9, r.key)
 
 
 def print_explanation(explanation: DispatchExplanation, console: Console) -> None:
     """The top reasons, the target's marginal cost and, for a shortfall, what binds."""
     rows = sorted(explanation.resources, key=_order)
     table = Table(
-        title=f"Why: {explanation.event_id}, resources by call and merit order",
+        title=f"Why: {explanation.event_id}, the decisive reasons first",
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
