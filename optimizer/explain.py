@@ -76,7 +76,8 @@ def dispatch_explained(
     """The dispatch of :func:`vpp.optimizer.dispatch` and its explanation.
 
     A problem large enough to be decomposed has no single model to price; it is
-    dispatched as usual and the explanation is None.
+    dispatched as usual and the explanation is None (likewise, logged, if explaining
+    fails: the dispatch stands without it).
     """
     settings = settings or DispatchSettings()
     limit = settings.decompose_above_resources
@@ -91,7 +92,11 @@ def dispatch_explained(
     if raw.x is None:
         raise SolverError(raw.status.value, raw.termination)
     result = extract_result(problem, built, raw, settings)
-    return result, explain(problem, built, raw.x, result, settings)
+    try:
+        return result, explain(problem, built, raw.x, result, settings)
+    except Exception:  # an explanation must never cost the dispatch itself
+        logger.exception("explaining the dispatch of %s failed", problem.event.event_id)
+        return result, None
 
 
 @dataclass(frozen=True)
