@@ -155,7 +155,7 @@ def explain(
         shortfall = ShortfallExplanation(
             max_shortfall_kw=max(i.shortfall_kw for i in intervals),
             extra_kw_cost_cny_per_kwh=round(explainer.target_price(short), 6),
-            binding_constraints=_names(limits, refs, 8),
+            binding_constraints=_names(limits, refs),
         )
     return DispatchExplanation(
         event_id=problem.event.event_id,
@@ -314,15 +314,9 @@ def _label(limit: _Limit, refs: list[ResourceRef]) -> str:
     return f"{limit.name} ({refs[limit.owner].key})"
 
 
-def _names(limits: Iterable[_Limit], refs: list[ResourceRef], at_most: int) -> tuple[str, ...]:
-    seen: list[str] = []
-    for limit in limits:
-        label = _label(limit, refs)
-        if label not in seen:
-            seen.append(label)
-        if len(seen) == at_most:
-            break
-    return tuple(seen)
+def _names(limits: Iterable[_Limit], refs: list[ResourceRef]) -> tuple[str, ...]:
+    """Each binding limit once, ``<family> (<resource key>)``, largest shadow price first."""
+    return tuple(dict.fromkeys(_label(limit, refs) for limit in limits))
 
 
 def _row_bounds(
@@ -477,21 +471,16 @@ class _ResourceExplainer:
     ) -> tuple[Reason, str, float | None]:
         """Called: compared by its net cost per kWh of response where it has one."""
         effective = (price or 0.0) + adder
-        text = f"{effective:.4g} CNY/kWh"
-        if adder:
-            text += f" ({price:.4g} asked + {adder:.4g} rotation)"
+        parts = [f"rotation adds {adder:.4g}"] if adder else []
         cost = effective
         if net is not None and abs(net - effective) > PRICE_TOL:
-            text += f", net {net:.4g} per kWh of its response"
+            parts.append(f"net {net:.4g} CNY per kWh of its response")
             cost = net
+        text = f" ({', '.join(parts)})" if parts else ""
         if cost < marginal - PRICE_TOL:
-            return (
-                Reason.CHEAPER_THAN_MARGINAL,
-                f"{text}: below the marginal cost {marginal:.4g} CNY/kWh",
-                None,
-            )
+            return Reason.CHEAPER_THAN_MARGINAL, f"below the marginal cost{text}", None
         if cost <= marginal + PRICE_TOL:
-            return Reason.SETS_MARGINAL_PRICE, f"{text}: the last kW of the target", None
+            return Reason.SETS_MARGINAL_PRICE, f"the last kW of the target{text}", None
         why = (
             "cheaper whole steps did not fit the target"
             if (self.col_owner[self.steps[0]] == g).any()
@@ -499,7 +488,7 @@ class _ResourceExplainer:
         )
         return (
             Reason.CALLED_FOR_FIT,
-            f"{text}: above the marginal cost {marginal:.4g} CNY/kWh; {why}",
+            f"above the marginal cost{text}: {why}",
             None,
         )
 
@@ -548,13 +537,13 @@ class _ResourceExplainer:
             if price <= marginal + PRICE_TOL:
                 return (
                     Reason.ROTATION_TIPPED,
-                    f"asks {price:.4g} CNY/kWh, within the marginal cost {marginal:.4g}, but "
-                    f"its rotation adder {adder:.4g} for past calls makes it dearer",
+                    f"asks {price:.4g}, within the marginal cost; its rotation adder "
+                    f"{adder:.4g} for past calls tips it above",
                     self._what_if(g),
                 )
             return (
                 Reason.DEARER_THAN_MARGINAL,
-                f"{effective:.4g} CNY/kWh, above the marginal cost {marginal:.4g} CNY/kWh",
+                "above the marginal cost",
                 self._what_if(g),
             )
         return self._cheap_but_left_out(g, effective, marginal)
@@ -563,7 +552,7 @@ class _ResourceExplainer:
         self, g: int, effective: float, marginal: float
     ) -> tuple[Reason, str, float | None]:
         """Cheap enough, yet not called: a what-if says whether a limit or the step size."""
-        text = f"{effective:.4g} CNY/kWh is within the marginal cost {marginal:.4g}"
+        text = "within the marginal cost"
         if self.priced is None or not (self.col_owner[self.steps[1]] == g).any():
             return Reason.NO_HEADROOM, f"{text}, but its limits leave it no response", None
         outcome = self._force_on(g)
@@ -573,7 +562,7 @@ class _ResourceExplainer:
         if relaxed == FEEDER_ROWS:
             return (
                 Reason.FEEDER_LIMIT,
-                f"{text}, but its step would break its feeder's limit (with its rebound)",
+                f"{text}, but its step (with its rebound) would break its feeder's limit",
                 None,
             )
         if relaxed is not None:

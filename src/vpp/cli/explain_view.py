@@ -48,6 +48,14 @@ def _order(r: ResourceExplanation) -> tuple[int, int, str]:
     return (_PRIORITY[r.reason], r.merit_position or 10**9, r.key)
 
 
+def _families(labels: tuple[str, ...], at_most: int = 4) -> str:
+    """``family (n resources)`` for the first families of ``<family> (<resource>)`` labels."""
+    counts = Counter(label.split(" (")[0] for label in labels)
+    parts = [f"{family} ({n})" if n > 1 else family for family, n in counts.items()]
+    more = f" and {len(parts) - at_most} more" if len(parts) > at_most else ""
+    return ", ".join(parts[:at_most]) + more
+
+
 def print_explanation(explanation: DispatchExplanation, console: Console) -> None:
     """The top reasons, the target's marginal cost and, for a shortfall, what binds."""
     rows = sorted(explanation.resources, key=_order)
@@ -60,22 +68,20 @@ def print_explanation(explanation: DispatchExplanation, console: Console) -> Non
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("resource", overflow="fold")
     table.add_column("called", no_wrap=True)
-    table.add_column("reason", overflow="fold")
     table.add_column("price\n\\[CNY/kWh]", justify="right", no_wrap=True)
     table.add_column("marginal\n\\[CNY/kWh]", justify="right", no_wrap=True)
     table.add_column("response\n\\[kW]", justify="right", no_wrap=True)
-    table.add_column("why", overflow="fold", ratio=1)
+    table.add_column("reason: why", overflow="fold", ratio=1)
     for r in rows[:TOP_ROWS]:
         price = r.effective_price_cny_per_kwh
         table.add_row(
             "-" if r.merit_position is None else str(r.merit_position),
             f"{r.enterprise_id}/{r.resource_id}",
             "yes" if r.called else "no",
-            r.reason.value,
             "-" if price is None else f"{price:,.3f}",
             f"{r.marginal_cost_cny_per_kwh:,.3f}",
             f"{r.mean_response_kw:,.0f}",
-            r.detail,
+            f"[bold]{r.reason.value}[/]: {r.detail}",
         )
     console.print(table)
     if len(rows) > TOP_ROWS:
@@ -97,7 +103,7 @@ def print_explanation(explanation: DispatchExplanation, console: Console) -> Non
         console.print(
             f"shortfall up to {shortfall.max_shortfall_kw:,.1f} kW: the cheapest extra kW "
             f"costs {shortfall.extra_kw_cost_cny_per_kwh:,.2f} CNY/kWh (unserved, at the "
-            "shortfall penalty); binding: " + ", ".join(shortfall.binding_constraints[:4])
+            "shortfall penalty); binding: " + _families(shortfall.binding_constraints)
         )
     if explanation.status != "explained":
         console.print(f"[yellow]note[/]: {explanation.status}")
