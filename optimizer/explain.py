@@ -39,7 +39,7 @@ from vpp.domain import (
     ShortfallExplanation,
     SolverError,
 )
-from vpp.optimizer.dispatch import NOT_MONEY, extract_result
+from vpp.optimizer.dispatch import NOT_MONEY, dispatch, extract_result
 from vpp.optimizer.emit_highs import to_highs
 from vpp.optimizer.fallback import relax_and_round
 from vpp.optimizer.linear import FloatArray, IntArray, LinearModel
@@ -82,8 +82,6 @@ def dispatch_explained(
     settings = settings or DispatchSettings()
     limit = settings.decompose_above_resources
     if limit is not None and len(problem.refs()) > limit:
-        from vpp.optimizer.dispatch import dispatch
-
         return dispatch(problem, settings), None
     built = build_model(problem, settings, "min_cost")
     raw = solve(built.model, settings)
@@ -555,6 +553,13 @@ class _ResourceExplainer:
         text = "within the marginal cost"
         if self.priced is None or not (self.col_owner[self.steps[1]] == g).any():
             return Reason.NO_HEADROOM, f"{text}, but its limits leave it no response", None
+        if self.what_ifs >= MAX_WHAT_IFS:
+            return (
+                Reason.STEP_TOO_LARGE,
+                f"{text}; not tested (what-if budget of {MAX_WHAT_IFS} spent): most likely "
+                "its whole step over-delivers",
+                None,
+            )
         outcome = self._force_on(g)
         if outcome is None:
             return Reason.NO_HEADROOM, f"{text}, but no step of it fits its limits", None

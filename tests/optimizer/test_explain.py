@@ -232,3 +232,30 @@ def test_explain_invariants_on_lp_portfolios(case: tuple[object, float]):
             assert price <= r.marginal_cost_cny_per_kwh + 1e-4
         elif r.reason is Reason.DEARER_THAN_MARGINAL:
             assert price > r.marginal_cost_cny_per_kwh
+
+
+def test_explain_says_a_cheaper_but_larger_step_would_over_deliver():
+    """300 kW asked: 1 MW at 0.5 CNY/kWh costs 1000 CNY for 2 h, 400 kW at 1.0 only 603."""
+    d = district(
+        enterprise("small", [curtailable("line", [(400, 1.0)])]),
+        enterprise("large", [curtailable("line", [(1000, 0.5)])]),
+    )
+    large = by_enterprise(explained(problem(d, event(target_kw=300)), EXACT))["large"]
+    assert (large.called, large.reason, large.merit_position) == (
+        False,
+        Reason.STEP_TOO_LARGE,
+        1,
+    )
+    assert large.extra_cost_cny == pytest.approx(1000 - 603, abs=1e-3)
+
+
+def test_explain_without_what_if_budget_says_the_step_was_not_tested(monkeypatch):
+    monkeypatch.setattr("vpp.optimizer.explain.MAX_WHAT_IFS", 0)
+    d = district(
+        enterprise("small", [curtailable("line", [(400, 1.0)])]),
+        enterprise("large", [curtailable("line", [(1000, 0.5)])]),
+    )
+    large = by_enterprise(explained(problem(d, event(target_kw=300)), EXACT))["large"]
+    assert large.reason is Reason.STEP_TOO_LARGE
+    assert "not tested" in large.detail
+    assert large.extra_cost_cny is None
