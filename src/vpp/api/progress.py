@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from vpp.api.explanations import explanation_entry
 from vpp.controller import EventRun, Monitor
 from vpp.controller.planning import response_kw
 from vpp.domain import Ack, DemandResponseEvent, District, ResourceRef, Setpoint
@@ -127,7 +128,7 @@ class ProgressWriter:
         decisions_written = tracked.decisions_written
         if run.initial is not None and decisions_written == 0:
             plan = plan_summary(run)
-            decisions.append((0, history[-1].at, "plan", plan))
+            decisions.append((0, history[-1].at, "plan", {**plan, **explanation_entry(run)}))
             decisions_written = 1
         if decisions_written >= 1:
             for i in range(decisions_written - 1, len(run.replans)):

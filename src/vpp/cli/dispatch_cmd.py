@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from vpp.cli.app import app, console, fail, reports_errors
+from vpp.cli.explain_view import print_explanation, write_explanation
 from vpp.cli.options import (
     MIP_GAP,
     RESOURCE_COUNT,
@@ -24,8 +25,9 @@ from vpp.cli.options import (
     writable_folder,
 )
 from vpp.config import load_district
-from vpp.domain import DispatchResult, EventKind, Notice, ReboundCap
+from vpp.domain import DispatchExplanation, DispatchResult, EventKind, Notice, ReboundCap
 from vpp.optimizer import DispatchSettings, dispatch
+from vpp.optimizer.explain import dispatch_explained
 from vpp.optimizer.problem import Backend
 from vpp.planning import make_event, prepare_problem
 from vpp.report import plot_dispatch, write_dispatch_files
@@ -103,6 +105,14 @@ def dispatch_command(
             "none \\[default: the district's rebound_cap]"
         ),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="say why each resource was called or not and what the target's last kW "
+            "cost; writes explanation.json",
+        ),
+    ] = False,
 ) -> None:
     """Least-cost, rotation-aware dispatch of one event; the shortfall is reported, never hidden."""
     district = load_district(district_file)
@@ -145,13 +155,25 @@ def dispatch_command(
         ),
         rebound_cap=cap,
     )
+    explanation: DispatchExplanation | None = None
     with console.status("solving dispatch"):
-        result = dispatch(problem, settings)
+        if explain:
+            result, explanation = dispatch_explained(problem, settings)
+        else:
+            result = dispatch(problem, settings)
     paths = write_dispatch_files(result, out, event.issued_at)
     paths["plot"] = plot_dispatch(
         result, out / "dispatch.png", title=f"{district.name}: {event.event_id}"
     )
     print_summary(result)
+    if explanation is not None:
+        print_explanation(explanation, console)
+        paths["explanation_json"] = write_explanation(explanation, out)
+    elif explain:
+        console.print(
+            "[yellow]note[/]: no explanation: a decomposed dispatch has no single model to price "
+            "(raise --decompose-above)"
+        )
     for note in baselines.notes[:5]:
         console.print(f"[yellow]note[/]: {note}")
     if len(baselines.notes) > 5:

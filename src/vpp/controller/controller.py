@@ -64,7 +64,8 @@ from vpp.domain import (
     SetpointMode,
     VppError,
 )
-from vpp.optimizer import DispatchSettings, dispatch
+from vpp.optimizer import DispatchSettings
+from vpp.optimizer.explain import dispatch_explained
 from vpp.planning import prepare_problem
 
 logger = logging.getLogger(__name__)
@@ -396,9 +397,10 @@ class Controller:
         settings = self.settings.dispatch.model_copy(
             update={"target_margin_pct": self.settings.planning_margin_pct}
         )
-        result = await self._solve(partial(dispatch, problem, settings))
+        result, explanation = await self._solve(partial(dispatch_explained, problem, settings))
         run.problem = problem
         run.initial = result
+        run.explanation = explanation
         run.baseline_notes = baselines.notes
         stop = problem.grid.slice_of(run.event.start, run.event.end).stop
         run.schedules = {s.key: within_event(s, stop) for s in result.schedules}

@@ -10,7 +10,13 @@ import numpy as np
 
 from vpp.controller.lifecycle import Lifecycle
 from vpp.controller.planning import commanded, response_kw
-from vpp.domain import DemandResponseEvent, DispatchResult, ResourceSchedule, TimeGrid
+from vpp.domain import (
+    DemandResponseEvent,
+    DispatchExplanation,
+    DispatchResult,
+    ResourceSchedule,
+    TimeGrid,
+)
 from vpp.optimizer import DispatchProblem
 from vpp.optimizer.linear import FloatArray
 
@@ -45,6 +51,7 @@ class EventRun:
     lifecycle: Lifecycle
     problem: DispatchProblem | None = None
     initial: DispatchResult | None = None
+    explanation: DispatchExplanation | None = None  # of the initial plan; None if decomposed
     schedules: dict[str, ResourceSchedule] = field(default_factory=dict)
     dropped: dict[str, Fault] = field(default_factory=dict)
     replans: list[Replan] = field(default_factory=list)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Response, status
 
-from vpp.api.deps import Limit, Offset, Operator, ServiceDep
+from vpp.api.deps import Limit, Offset, Operator, ServiceDep, require
+from vpp.api.explanations import event_explanation
 from vpp.api.live import event_view
 from vpp.api.views import CancelRequest, EventChange, EventRequest, EventView, Page, page_of
-from vpp.domain import Slug
+from vpp.domain import DispatchExplanation, Slug
+from vpp.store import Role, TokenInfo
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -61,6 +63,18 @@ async def list_events(
 async def get_event(event_id: Slug, service: ServiceDep, _: Operator) -> EventView:
     """Live state: target, delivered per interval, shortfall, re-dispatched devices."""
     return await event_view(service, await service.event_record(event_id))
+
+
+@router.get("/{event_id}/explanation", response_model=DispatchExplanation)
+async def get_event_explanation(
+    event_id: Slug,
+    service: ServiceDep,
+    _: Annotated[TokenInfo, Depends(require(Role.OPERATOR, Role.ENGINEER))],
+) -> DispatchExplanation:
+    """Why the first plan is what it is: per resource called or not and why, the marginal
+    cost of the target per interval, and for a shortfall what binds (``vpp dispatch
+    --explain`` computes the same)."""
+    return await event_explanation(service, event_id)
 
 
 @router.patch("/{event_id}", response_model=EventView)

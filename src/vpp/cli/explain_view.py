@@ -1,0 +1,109 @@
+"""``vpp dispatch --explain``: the top reasons in a table that fits the terminal; all as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from vpp.domain import DispatchExplanation, Reason, ResourceExplanation
+
+#: Resources listed in the printout; the JSON has every one.
+TOP_ROWS = 15
+
+
+def write_explanation(explanation: DispatchExplanation, out_dir: Path) -> Path:
+    """Write ``explanation.json`` (beside ``dispatch.json``) and return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "explanation.json"
+    path.write_text(json.dumps(explanation.model_dump(mode="json"), indent=1), encoding="utf-8")
+    return path
+
+
+#: Which reasons the printout lists first: the margin, then who was left out on price or a
+#: limit, then on its own data, then the cheaper called ones; what cannot respond last.
+_PRIORITY = {
+    Reason.SETS_MARGINAL_PRICE: 0,
+    Reason.CALLED_FOR_FIT: 0,
+    Reason.ROTATION_TIPPED: 1,
+    Reason.FEEDER_LIMIT: 1,
+    Reason.REBOUND_CAP: 1,
+    Reason.STEP_TOO_LARGE: 1,
+    Reason.DEARER_THAN_MARGINAL: 1,
+    Reason.NO_HEADROOM: 1,
+    Reason.NOTICE_TOO_SHORT: 2,
+    Reason.MAX_EVENTS_REACHED: 2,
+    Reason.NOT_AVAILABLE: 2,
+    Reason.CHEAPER_THAN_MARGINAL: 3,
+    Reason.CANNOT_RESPOND: 4,
+}
+
+
+def _order(r: ResourceExplanation) -> tuple[int, int, str]:
+    """The decisive reasons first; within each, merit order."""
+    return (_PRIORITY[r.reason], r.merit_position or 10**9, r.key)
+
+
+def _families(labels: tuple[str, ...], at_most: int = 4) -> str:
+    """``family (n resources)`` for the first families of ``<family> (<resource>)`` labels."""
+    counts = Counter(label.split(" (")[0] for label in labels)
+    parts = [f"{family} ({n})" if n > 1 else family for family, n in counts.items()]
+    more = f" and {len(parts) - at_most} more" if len(parts) > at_most else ""
+    return ", ".join(parts[:at_most]) + more
+
+
+def print_explanation(explanation: DispatchExplanation, console: Console) -> None:
+    """The top reasons, the target's marginal cost and, for a shortfall, what binds."""
+    rows = sorted(explanation.resources, key=_order)
+    table = Table(
+        title=f"Why: {explanation.event_id}, the decisive reasons first",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("resource", overflow="fold")
+    table.add_column("called", no_wrap=True)
+    table.add_column("price\n\\[CNY/kWh]", justify="right", no_wrap=True)
+    table.add_column("marginal\n\\[CNY/kWh]", justify="right", no_wrap=True)
+    table.add_column("response\n\\[kW]", justify="right", no_wrap=True)
+    table.add_column("reason: why", overflow="fold", ratio=1)
+    for r in rows[:TOP_ROWS]:
+        price = r.effective_price_cny_per_kwh
+        table.add_row(
+            "-" if r.merit_position is None else str(r.merit_position),
+            f"{r.enterprise_id}/{r.resource_id}",
+            "yes" if r.called else "no",
+            "-" if price is None else f"{price:,.3f}",
+            f"{r.marginal_cost_cny_per_kwh:,.3f}",
+            f"{r.mean_response_kw:,.0f}",
+            f"[bold]{r.reason.value}[/]: {r.detail}",
+        )
+    console.print(table)
+    if len(rows) > TOP_ROWS:
+        counts = Counter((r.called, r.reason.value) for r in rows)
+        summary = Table(title=f"All {len(rows)} resources by reason", box=box.SIMPLE_HEAD)
+        summary.add_column("called", no_wrap=True)
+        summary.add_column("reason", overflow="fold")
+        summary.add_column("resources", justify="right", no_wrap=True)
+        for (called, reason), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            summary.add_row("yes" if called else "no", reason, str(n))
+        console.print(summary)
+        console.print(f"{len(rows) - TOP_ROWS} more resources in explanation.json")
+    console.print(
+        f"marginal cost of the target: [bold]{explanation.marginal_cost_cny_per_kwh:,.3f}[/] "
+        "CNY/kWh (one more kW through the event)"
+    )
+    shortfall = explanation.shortfall
+    if shortfall is not None:
+        console.print(
+            f"shortfall up to {shortfall.max_shortfall_kw:,.1f} kW: the cheapest extra kW "
+            f"costs {shortfall.extra_kw_cost_cny_per_kwh:,.2f} CNY/kWh (unserved, at the "
+            "shortfall penalty); binding: " + _families(shortfall.binding_constraints)
+        )
+    if explanation.status != "explained":
+        console.print(f"[yellow]note[/]: {explanation.status}")
