@@ -423,7 +423,9 @@ class _ResourceExplainer:
             np.array(schedule.baseline_kw[window]) - np.array(schedule.power_kw[window])
         )
         acting = np.abs(response) > 1e-3
-        called = any(v is not None for v in schedule.setpoint_kw)
+        # called for the target: commanded in the window (a battery commanded only to
+        # stagger its recharge under the rebound cap afterwards was not called)
+        called = any(v is not None for v in schedule.setpoint_kw[window])
         price = offer_price(ref, ctx)
         adder = ctx.rotation_adder(ref.enterprise.enterprise_id)
         allowed = self._allowed(ref)

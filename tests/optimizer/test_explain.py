@@ -10,7 +10,7 @@ from vpp.domain import DispatchExplanation, EventKind, Reason, ResourceExplanati
 from vpp.optimizer import DispatchSettings, dispatch
 from vpp.optimizer.explain import dispatch_explained
 
-from builders import battery, curtailable, district, enterprise, event, problem
+from builders import at, battery, curtailable, district, enterprise, event, problem
 
 EXACT = DispatchSettings(mip_rel_gap=0.0)
 
@@ -99,7 +99,9 @@ def test_explain_names_the_feeder_limit_that_keeps_a_cheap_load_out():
         {"feeder_id": "tight", "capacity_kw": 1200.0, "background_load_kw": [0.0] * 24},
         {"feeder_id": "roomy", "capacity_kw": 5000.0, "background_load_kw": [0.0] * 24},
     ]
-    explanation = explained(problem(district(cheap, dear, feeders=feeders), event(target_kw=300)))
+    # no rebound cap: a full rebound above the day's peak would price the last kW too
+    d = district(cheap, dear, feeders=feeders, rebound_cap="none")
+    explanation = explained(problem(d, event(target_kw=300)))
     reasons = {e: r.reason for e, r in by_enterprise(explanation).items()}
     assert reasons == {"cheap": Reason.FEEDER_LIMIT, "dear": Reason.SETS_MARGINAL_PRICE}
     assert explanation.marginal_cost_cny_per_kwh == pytest.approx(1.5, abs=1e-6)
@@ -223,7 +225,8 @@ def test_explain_invariants_on_lp_portfolios(case: tuple[object, float]):
     assert explanation is not None
     keys = [r.key for r in explanation.resources]
     assert sorted(keys) == sorted(s.key for s in result.schedules)
-    called = {s.key: any(v is not None for v in s.setpoint_kw) for s in result.schedules}
+    window = problem(d, event(target_kw=target)).grid.slice_of(at(11), at(13))
+    called = {s.key: any(v is not None for v in s.setpoint_kw[window]) for s in result.schedules}
     for r in explanation.resources:
         assert r.called == called[r.key] == r.reason.called
         price = r.effective_price_cny_per_kwh
