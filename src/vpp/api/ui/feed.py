@@ -200,6 +200,7 @@ async def enterprise_feed(service: Service, enterprise_id: str) -> dict[str, Any
             {
                 "event_id": view.event.event_id,
                 "state": state,
+                "upcoming": state in UPCOMING,
                 "window": f"{local_time(view.event.start, tz)}–"
                 f"{local_time(view.event.end, tz, False)}",
                 "resources": ", ".join(view.resources),

@@ -295,7 +295,6 @@ async def enterprise_view(enterprise_id: str, request: Request) -> HTMLResponse:
         session,
         enterprise=enterprise,
         feed=feed,
-        upcoming=[e for e in feed["events"] if e["state"] in UPCOMING],
         settlements=settlements,
         totals=totals,
     )

@@ -51,6 +51,12 @@ const VPP = (() => {
     return [xs, col("target_kw"), col("planned_kw"), col("baseline_kw"), col("delivered_kw")];
   }
 
+  const pad = (n) => String(n).padStart(2, "0");
+  const hhmm = (ts, tz) => {
+    const d = uPlot.tzDate(new Date(ts * 1e3), tz);
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  };
+
   function makeChart(el, feed, tz) {
     const width = () => Math.max(320, el.clientWidth || 800);
     const opts = {
@@ -64,7 +70,7 @@ const VPP = (() => {
         { label: tr("baseline"), stroke: "#7f7f7f", width: 1 },
         { label: tr("delivered"), stroke: "#2ca02c", width: 3, points: { show: true, size: 7 } },
       ],
-      axes: [{}, { label: "kW", size: 70 }],
+      axes: [{ values: (u, splits) => splits.map((ts) => hhmm(ts, tz)) }, { label: "kW", size: 70 }],
     };
     const chart = new uPlot(opts, chartData(feed), el);
     window.addEventListener("resize", () => chart.setSize({ width: width(), height: 320 }));
@@ -124,11 +130,13 @@ const VPP = (() => {
   }
 
   function enterprisePage(streamUrl) {
-    const tbody = document.querySelector("#live tbody");
     const draw = (feed) => {
       const rows = feed.events.map((e) => ({ ...e, state_label: tr(e.state) }));
-      fill(tbody, rows, [["event_id"], ["window"], ["state_label"], ["asked_kwh", "num"],
-        ["delivered_kwh", "num"]]);
+      fill(document.querySelector("#commitments tbody"), rows.filter((e) => e.upcoming),
+        [["event_id"], ["window"], ["state_label"], ["resources"]]);
+      fill(document.querySelector("#live tbody"), rows.filter((e) => !e.upcoming),
+        [["event_id"], ["window"], ["state_label"], ["asked_kwh", "num"],
+          ["delivered_kwh", "num"]]);
     };
     draw(JSON.parse(document.getElementById("feed").textContent));
     window.vppPush = push;
