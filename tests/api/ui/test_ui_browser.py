@@ -202,6 +202,8 @@ async def test_operator_issues_watches_live_sees_a_drop_and_cancels(served, brow
     await page.wait_for_function(
         "document.getElementById('state').dataset.state === 'cancelled'", timeout=WAIT_MS
     )
+    await page.wait_for_selector("#settlement:not([hidden]) tbody tr", timeout=WAIT_MS)
+    await page.screenshot(path=_shot("event-settled.png"), full_page=True)
     assert problems == []
     await context.close()
 

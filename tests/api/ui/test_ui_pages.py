@@ -139,3 +139,20 @@ async def test_language_switch_follows_only_dashboard_paths(api: Api):
     assert "Log in" in (await api.client.get("/ui/login")).text
     await api.client.get("/ui/lang/zh-CN")
     assert "登录" in (await api.client.get("/ui/login")).text
+
+
+async def test_unknown_event_page_is_a_404_page(api: Api):
+    await _login(api, "operator")
+    reply = await api.client.get("/ui/operator/events/no-such-event")
+    assert reply.status_code == 404
+    assert "no-such-event" in reply.text
+    assert (await api.client.get("/ui/operator/events/no-such-event/stream")).status_code == 404
+
+
+async def test_logout_needs_the_csrf_token_and_ends_the_session(api: Api):
+    await _login(api, "operator")
+    assert (await api.client.post("/ui/logout", data={"csrf": "x"})).status_code == 403
+    csrf = await _csrf(api, "/ui/operator")
+    reply = await api.client.post("/ui/logout", data={"csrf": csrf})
+    assert reply.status_code == 303
+    assert (await api.client.get("/ui/operator")).status_code == 303

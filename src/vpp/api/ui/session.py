@@ -99,5 +99,6 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 def check_csrf(session: Session, form: dict[str, str]) -> None:
-    if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+    # as bytes: compare_digest refuses str with non-ASCII characters (a forged form's)
+    if not hmac.compare_digest(form.get("csrf", "").encode(), session.csrf.encode()):
         raise UiError(403, "CSRF token missing or wrong: reload the page and try again")
