@@ -137,6 +137,21 @@ async def _publish_offline(port: int, site_id: str, ts: str) -> None:
         await client.publish(f"vpp/v1/{site_id}/status", payload, qos=1, retain=True)
 
 
+async def _enterprise_sees_its_settlement(
+    browser: Any, url: str, token: str, event_id: str
+) -> None:
+    context, problems = await _offline_context(browser)
+    page = await context.new_page()
+    await _login(page, url, token)
+    settlements = await page.inner_text("#settlements")
+    assert event_id in settlements
+    assert "other" not in settlements
+    await page.wait_for_selector("#live tbody tr", timeout=WAIT_MS)
+    await page.screenshot(path=_shot("enterprise-settled.png"), full_page=True)
+    assert problems == []
+    await context.close()
+
+
 async def test_operator_issues_watches_live_sees_a_drop_and_cancels(served, browser):
     url, tokens = served["url"], served["tokens"]
     context, problems = await _offline_context(browser)
@@ -203,7 +218,9 @@ async def test_operator_issues_watches_live_sees_a_drop_and_cancels(served, brow
         "document.getElementById('state').dataset.state === 'cancelled'", timeout=WAIT_MS
     )
     await page.wait_for_selector("#settlement:not([hidden]) tbody tr", timeout=WAIT_MS)
+    assert await page.query_selector("#participants tr[data-state=dropped]") is not None
     await page.screenshot(path=_shot("event-settled.png"), full_page=True)
+    await _enterprise_sees_its_settlement(browser, url, tokens["acme"], "ev-live")
     assert problems == []
     await context.close()
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from vpp.api.live import enterprise_event_view, event_view
 from vpp.api.ui.fmt import cny, kwh, local_time, round_kw
+from vpp.api.views import EventView
 
 if TYPE_CHECKING:
     from vpp.api.service import Service
@@ -87,6 +88,43 @@ def _participants(service: Service, run: EventRun, now: datetime) -> list[dict[s
     return out
 
 
+def _why(reason: str, key: str) -> str:
+    """One resource's part of a re-plan's reason (``"key: why; key: why"``)."""
+    for part in reason.split("; "):
+        if part.startswith(f"{key}: "):
+            return part.removeprefix(f"{key}: ")
+    return reason
+
+
+def _from_store(
+    service: Service, view: EventView
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Faults and participants of an event no longer running, from its stored decisions."""
+    tz = service.frame.tz
+    district = service.district
+    enterprise_of = (
+        {r.key: r.enterprise.enterprise_id for r in district.resources()} if district else {}
+    )
+    faults = [
+        {"at": local_time(r.at, tz), "key": key, "reason": _why(r.reason, key)}
+        for r in view.redispatches
+        for key in r.dropped
+    ]
+    dropped = {f["key"]: f["reason"] for f in faults}
+    keys = list((view.plan or {}).get("participants", []))
+    keys += [k for r in view.redispatches for k in r.added if k not in keys]
+    participants = [
+        {
+            "key": key,
+            "enterprise": enterprise_of.get(key, ""),
+            "state": "dropped" if key in dropped else "done",
+            "reason": dropped.get(key, ""),
+        }
+        for key in keys
+    ]
+    return faults, participants
+
+
 async def event_feed(service: Service, event_id: str) -> dict[str, Any]:
     """One event as the operator's page draws it."""
     record = await service.event_record(event_id)
@@ -134,15 +172,7 @@ async def event_feed(service: Service, event_id: str) -> dict[str, Any]:
             if latest is not None:
                 telemetry_wall_ms = _wall_ms(service, latest)
     else:
-        faults = [
-            {"at": local_time(r.at, tz), "key": key, "reason": r.reason}
-            for r in view.redispatches
-            for key in r.dropped
-        ]
-        participants = [
-            {"key": k, "enterprise": "", "state": "done", "reason": ""}
-            for k in (view.plan or {}).get("participants", [])
-        ]
+        faults, participants = _from_store(service, view)
     settlement = None
     if view.settlement is not None:
         s = view.settlement
