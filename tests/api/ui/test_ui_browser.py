@@ -21,12 +21,11 @@ import aiomqtt
 import httpx
 import pytest
 from api_helpers import acme
+from playwright.async_api import async_playwright
 from serve_process import ServeProcess
 
 from mosquitto_broker import MosquittoBroker
 from vpp.store import Role, open_store
-
-pw = pytest.importorskip("playwright.async_api", reason="pip install -e '.[dev]'")
 
 CHROMIUM = Path(os.environ.get("VPP_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -82,7 +81,7 @@ async def served(tmp_path: Path, mosquitto: MosquittoBroker) -> AsyncIterator[di
 async def browser() -> AsyncIterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} missing: `make install` installs Debian's chromium")
-    async with pw.async_playwright() as playwright:
+    async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
