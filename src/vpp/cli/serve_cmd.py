@@ -11,6 +11,9 @@ import typer
 from vpp.cli.app import app, fail, reports_errors
 from vpp.store import DEFAULT_DB_URL
 
+#: How long an interrupted service waits for open requests before cutting them off [s].
+SHUTDOWN_GRACE_S = 3.0
+
 
 @app.command("serve")
 @reports_errors
@@ -126,4 +129,11 @@ def serve_command(
     if not isinstance(level, int):
         raise typer.BadParameter(f"unknown level {log_level!r}", param_hint="--log-level")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        # open dashboard streams never end on their own: cut them off, then stop the service
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
