@@ -12,7 +12,7 @@ from vpp.cli.app import app, fail, reports_errors
 from vpp.store import DEFAULT_DB_URL
 
 #: How long an interrupted service waits for open requests before cutting them off [s].
-SHUTDOWN_GRACE_S = 3.0
+SHUTDOWN_GRACE_S = 3
 
 
 @app.command("serve")
