@@ -110,8 +110,10 @@ async def _offline_context(browser: Any) -> tuple[Any, list[str]]:
     return context, problems
 
 
-async def _login(page: Any, url: str, token: str) -> None:
+async def _login(page: Any, url: str, token: str, shot: str | None = None) -> None:
     await page.goto(f"{url}/ui/login")
+    if shot is not None:
+        await page.screenshot(path=_shot(shot))
     await page.fill("input[name=token]", token)
     await page.click("#login button[type=submit]")
     await page.wait_for_load_state()
@@ -155,7 +157,7 @@ async def test_operator_issues_watches_live_sees_a_drop_and_cancels(served, brow
     url, tokens = served["url"], served["tokens"]
     context, problems = await _offline_context(browser)
     page = await context.new_page()
-    await _login(page, url, tokens["operator"])
+    await _login(page, url, tokens["operator"], shot="login.png")
     assert page.url.endswith("/ui/operator")
     await page.wait_for_selector("#capability dl:not([hidden])", timeout=WAIT_MS)
     await page.screenshot(path=_shot("operator.png"), full_page=True)

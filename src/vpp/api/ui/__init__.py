@@ -3,6 +3,7 @@ asset served by vpp itself: no CDN, no web fonts."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 
 from vpp.api.ui import docs, pages
 from vpp.api.ui.session import UI_PREFIX, LoginRequiredError, UiError
+
+logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
@@ -26,6 +29,13 @@ def install(app: FastAPI) -> None:
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, UiError)
+        logger.info(
+            "dashboard refused %s %s (%d): %s",
+            request.method,
+            request.url.path,
+            exc.status,
+            exc.message,
+        )
         return pages.templates.TemplateResponse(
             request,
             "error.html",

@@ -37,8 +37,10 @@ from vpp.config import describe_validation_error
 from vpp.domain import daily_window_on
 from vpp.store import Role
 
-#: How often a stream looks for news [s, wall]; it pushes only what changed.
+#: How often an event's stream looks for news [s, wall]; it pushes only what changed.
 STREAM_POLL_S = 0.2
+#: The same for an enterprise's stream, which reads every event it took part in [s, wall].
+ENTERPRISE_POLL_S = 1.0
 #: A comment line this often keeps proxies from closing an idle stream [s, wall].
 STREAM_KEEPALIVE_S = 15.0
 
@@ -305,13 +307,17 @@ async def enterprise_stream(enterprise_id: str, request: Request) -> StreamingRe
     session = await current_session(request)
     session.require_enterprise(enterprise_id)
     service = get_service(request)
-    return _stream(request, lambda: enterprise_feed(service, enterprise_id))
+    return _stream(request, lambda: enterprise_feed(service, enterprise_id), ENTERPRISE_POLL_S)
 
 
 # -- streams -----------------------------------------------------------------------------
 
 
-def _stream(request: Request, build: Callable[[], Awaitable[dict[str, Any]]]) -> StreamingResponse:
+def _stream(
+    request: Request,
+    build: Callable[[], Awaitable[dict[str, Any]]],
+    poll_s: float = STREAM_POLL_S,
+) -> StreamingResponse:
     """Server-sent events: the feed whenever it changes, until the browser goes away."""
 
     async def events() -> AsyncIterator[str]:
@@ -329,8 +335,8 @@ def _stream(request: Request, build: Callable[[], Awaitable[dict[str, Any]]]) ->
             elif idle_s >= STREAM_KEEPALIVE_S:
                 idle_s = 0.0
                 yield ": keep-alive\n\n"
-            await asyncio.sleep(STREAM_POLL_S)
-            idle_s += STREAM_POLL_S
+            await asyncio.sleep(poll_s)
+            idle_s += poll_s
 
     return StreamingResponse(
         events(),
