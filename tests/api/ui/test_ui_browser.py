@@ -138,6 +138,20 @@ async def _publish_offline(port: int, site_id: str, ts: str) -> None:
         await client.publish(f"vpp/v1/{site_id}/status", payload, qos=1, retain=True)
 
 
+async def _enterprise_sees_its_live_delivery(browser: Any, url: str, token: str) -> None:
+    context, problems = await _offline_context(browser)
+    page = await context.new_page()
+    await _login(page, url, token)
+    await page.wait_for_function(
+        "[...document.querySelectorAll('#live tbody tr td:last-child')]"
+        ".some((td) => td.textContent !== '–')",
+        timeout=WAIT_MS,
+    )
+    await page.screenshot(path=_shot("enterprise-live.png"), full_page=True)
+    assert problems == []
+    await context.close()
+
+
 async def _enterprise_sees_its_settlement(
     browser: Any, url: str, token: str, event_id: str
 ) -> None:
@@ -185,6 +199,9 @@ async def test_operator_issues_watches_live_sees_a_drop_and_cancels(served, brow
     )
     assert await page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     assert await page.evaluate("window.vppPush.count") > 0
+
+    enterprise_id = await page.inner_text("#participants tbody tr td:nth-child(2)")
+    await _enterprise_sees_its_live_delivery(browser, url, tokens[enterprise_id])
 
     site_id = (await page.inner_text("#participants tbody tr td")).split("/")[0]
     clock = httpx.get(

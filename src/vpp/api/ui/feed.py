@@ -31,19 +31,30 @@ def _wall_ms(service: Service, ts: datetime) -> float:
     return wall.timestamp() * 1000.0
 
 
-def _running(service: Service, run: EventRun, now: datetime) -> dict[datetime, float]:
-    """Response so far [kW] of each started interval the store has not measured yet."""
+def _running(
+    service: Service, run: EventRun, now: datetime, enterprise_id: str | None = None
+) -> dict[datetime, float]:
+    """Response so far [kW] of each started interval, from the meters' mean so far, of
+    every participant still in the event (or one enterprise's)."""
     controller = service.controller
     if controller is None or run.problem is None:
         return {}
     monitor = controller.monitor
+    keys = run.kept()
+    if enterprise_id is not None:
+        mine = {
+            r.key
+            for r in run.problem.district.resources()
+            if r.enterprise.enterprise_id == enterprise_id
+        }
+        keys = [k for k in keys if k in mine]
     out: dict[datetime, float] = {}
     for t in range(run.window.start, run.window.stop):
         start = run.grid.starts[t]
         if start > now:
             break
         total = 0.0
-        for key in run.kept():
+        for key in keys:
             mean = monitor.trusted_mean_kw(key, start)
             baseline = float(run.schedules[key].baseline_kw[t])
             total += 0.0 if mean is None else run.event.direction * (baseline - mean)
@@ -226,6 +237,10 @@ async def enterprise_feed(service: Service, enterprise_id: str) -> dict[str, Any
         view = await enterprise_event_view(service, record, enterprise_id)
         run = service.live_run(view.event.event_id)
         state = run.lifecycle.state.value if run is not None else view.state
+        now_kw = None
+        if run is not None and state in ACTIVE:
+            running = _running(service, run, service.clock.now(), enterprise_id)
+            now_kw = running[max(running)] if running else None
         events.append(
             {
                 "event_id": view.event.event_id,
@@ -236,6 +251,7 @@ async def enterprise_feed(service: Service, enterprise_id: str) -> dict[str, Any
                 "resources": ", ".join(view.resources),
                 "asked_kwh": kwh(view.asked_kwh),
                 "delivered_kwh": kwh(view.delivered_kwh),
+                "now_kw": None if now_kw is None else round_kw(now_kw),
             }
         )
     return {"enterprise_id": enterprise_id, "events": events}

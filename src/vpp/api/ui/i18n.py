@@ -71,6 +71,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "no_view": ("此角色没有监控视图", "this role has no dashboard view"),
     "shortfall_kwh": ("缺口 [kWh]", "shortfall [kWh]"),
     "live": ("实时", "live"),
+    "now_kw": ("本时段响应 [kW]", "this interval [kW]"),
     # event and participant states
     "received": ("已接收", "received"),
     "scheduled": ("已排程", "scheduled"),

@@ -136,7 +136,7 @@ const VPP = (() => {
         [["event_id"], ["window"], ["state_label"], ["resources"]]);
       fill(document.querySelector("#live tbody"), rows.filter((e) => !e.upcoming),
         [["event_id"], ["window"], ["state_label"], ["asked_kwh", "num"],
-          ["delivered_kwh", "num"]]);
+          ["delivered_kwh", "num"], ["now_kw", "num"]]);
     };
     draw(JSON.parse(document.getElementById("feed").textContent));
     window.vppPush = push;
