@@ -6,14 +6,17 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 OUT    ?= out/demo
 DAY    ?= 2026-07-15
 
-.PHONY: install test lint typecheck pytest demo demo-dispatch bench bench-quick clean system-deps
+.PHONY: install test lint typecheck pytest demo demo-dispatch demo-serve bench bench-quick clean system-deps
 
 # Debian packages the test suite needs (a broker, and its command-line clients for the ACL
-# tests that publish as an outsider would); installed only when missing.
+# tests that publish as an outsider would; chromium and a CJK font for the dashboard's
+# browser tests and screenshots); installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 		else echo "missing Debian packages:$$missing (sudo apt-get install$$missing)"; fi; \
@@ -52,6 +55,13 @@ demo: install
 demo-dispatch: install
 	$(BIN)/vpp capability configs/districts/demo.yaml --day $(DAY)
 	$(BIN)/vpp dispatch configs/districts/demo.yaml --day $(DAY) --target-pct 5 --out $(OUT)/dispatch
+
+# The dashboard with something happening in it: vpp serve on the demo district with simulated
+# devices on a clock 60 times faster than the wall, one 5%-of-peak event issued; prints the
+# dashboard URL and an operator and an enterprise token, runs until Ctrl-C (PORT=8000).
+PORT ?= 8000
+demo-serve: install
+	$(BIN)/python scripts/demo_serve.py --port $(PORT)
 
 # The benchmark suite (docs/performance.md): dispatch at 100 to 10,000 resources against the
 # reference emitter, re-dispatch, telemetry through a private Mosquitto, simulator speed.

@@ -13,6 +13,7 @@ from vpp.api.limits import BodySizeLimit
 from vpp.api.routers import capability, enterprises, events, simulations, tokens
 from vpp.api.service import Service
 from vpp.api.settings import ServiceSettings
+from vpp.api.ui import install as install_ui
 from vpp.store import open_store
 
 DESCRIPTION = """
@@ -45,6 +46,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by vpp.api.ui
+        redoc_url=None,
         responses={
             400: {"model": errors.ErrorBody, "description": "body is not JSON"},
             401: {"model": errors.ErrorBody, "description": "missing, unknown or revoked token"},
@@ -58,5 +61,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     errors.install(app)
     for module in (enterprises, events, capability, simulations, tokens):
         app.include_router(module.router)
+    install_ui(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

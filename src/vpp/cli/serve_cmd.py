@@ -14,6 +14,9 @@ from vpp.store import DEFAULT_DB_URL
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
+#: How long an interrupted service waits for open requests before cutting them off [s].
+SHUTDOWN_GRACE_S = 3
+
 
 @app.command("serve")
 @reports_errors
@@ -130,4 +133,11 @@ def serve_command(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        # open dashboard streams never end on their own: cut them off, then stop the service
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
