@@ -33,7 +33,7 @@ from vpp.domain.errors import (
     UnknownReferenceError,
     VppError,
 )
-from vpp.domain.event import DemandResponseEvent, EventKind, Notice
+from vpp.domain.event import DemandResponseEvent, EventKind, EventSource, Notice
 from vpp.domain.messages import (
     MAX_PAYLOAD_BYTES,
     Ack,
@@ -80,6 +80,7 @@ __all__ = [
     "EvChargerPool",
     "EvSession",
     "EventKind",
+    "EventSource",
     "Feeder",
     "FrozenModel",
     "GatewayState",
