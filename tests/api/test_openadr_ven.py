@@ -5,7 +5,7 @@ simulated devices, reported back; the VTN going away never stops the service."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +104,174 @@ async def test_vtn_event_is_opted_in_dispatched_delivered_and_reported(
     for start, kw in measured.items():
         assert delivered[datetime.fromisoformat(start)] == pytest.approx(kw, abs=1e-2)
     assert vtn.reports.get("portfolio")
+
+
+async def test_impossible_target_is_opted_out_with_the_capability_and_reason_stored(
+    api: Api, vtn: TestVtn
+) -> None:
+    event_id = vtn.send(VEN_ID, window_ahead(api), [-50_000.0])
+    assert await until(lambda: vtn.opts(event_id), what="an answer") == ["optOut"]
+    view = await until(lambda: event_of(api, event_id), what="the record")
+
+    assert view["state"] == "declined"
+    assert view["openadr"]["opt"] == "optOut"
+    assert view["openadr"]["target_kw"] == pytest.approx(50_000.0)
+    assert 0 < view["openadr"]["capability_kw"] < 50_000.0
+    assert view["openadr"]["margin_kw"] < 0
+    assert "short of" in view["openadr"]["reason"]
+    assert view["intervals"]
+    assert all(i["planned_kw"] == 0 for i in view["intervals"])
+    setpoints = await api.client.get(
+        "/v1/enterprises/acme/setpoints",
+        params={"event_id": view["event"]["event_id"]},
+        headers=api.auth("acme"),
+    )
+    assert setpoints.json()["total"] == 0
+
+
+@pytest.mark.slow
+async def test_modification_replans_the_running_event_with_the_new_target(
+    api: Api, vtn: TestVtn
+) -> None:
+    event_id = vtn.send(VEN_ID, window_ahead(api, timedelta(minutes=45)), [-100.0, -100.0])
+    assert await until(lambda: vtn.opts(event_id), what="first answer") == ["optIn"]
+    first = await until(lambda: event_of(api, event_id), what="the record")
+
+    assert vtn.modify(VEN_ID, event_id, [-250.0, -250.0]) == 1
+    assert await until(lambda: len(vtn.opts(event_id)) == 2 and vtn.opts(event_id))
+    assert vtn.opts(event_id) == ["optIn", "optIn"]
+
+    async def modified() -> dict[str, Any] | None:
+        view = await event_of(api, event_id)
+        return view if view and view["event"]["modification_number"] == 1 else None
+
+    view = await until(modified, what="modification 1 on the record")
+    assert view["event"]["event_id"] == first["event"]["event_id"]  # the same run, re-planned
+    assert view["event"]["target_kw"] == pytest.approx(250.0)
+    assert view["openadr"]["modification_number"] == 1
+    run = api.service.live_run(view["event"]["event_id"])
+    assert run is not None
+    assert run.event.target_kw == pytest.approx(250.0)
+    assert len(await events(api)) == 1
+
+
+@pytest.mark.slow
+async def test_cancellation_mid_event_cancels_and_releases_every_setpoint(
+    api: Api, vtn: TestVtn
+) -> None:
+    event_id = vtn.send(VEN_ID, window_ahead(api), [-150.0] * 4)
+    assert await until(lambda: vtn.opts(event_id), what="an answer") == ["optIn"]
+
+    async def active() -> dict[str, Any] | None:
+        view = await event_of(api, event_id)
+        return view if view and view["state"] == "active" else None
+
+    view = await until(active, what="active")
+    vtn.cancel(VEN_ID, event_id)
+
+    async def cancelled() -> dict[str, Any] | None:
+        current = await event_of(api, event_id)
+        stored = current and [h["state"] for h in current["history"]]
+        return current if stored and stored[-1] == "cancelled" else None
+
+    view = await until(cancelled, what="cancelled")
+    assert any("cancelled by the VTN" in h["note"] for h in view["history"])
+    await until(lambda: len(vtn.opts(event_id)) == 2, what="the cancellation acknowledged")
+    rows = (
+        await api.client.get(
+            "/v1/enterprises/acme/setpoints",
+            params={"event_id": view["event"]["event_id"], "limit": 200},
+            headers=api.auth("acme"),
+        )
+    ).json()["items"]
+    last: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: r["issued_at"]):
+        last[f"{row['site_id']}/{row['resource_id']}"] = row["mode"]
+    assert last
+    assert set(last.values()) == {"release"}
+
+
+async def test_test_event_is_acknowledged_and_not_dispatched(api: Api, vtn: TestVtn) -> None:
+    event_id = vtn.send(VEN_ID, window_ahead(api), [-150.0], test_event=True)
+    assert await until(lambda: vtn.opts(event_id), what="an answer") == ["optIn"]
+    assert await events(api) == []
+
+
+async def test_event_for_a_past_window_is_refused(api: Api, vtn: TestVtn) -> None:
+    """Past on the service's clock (sped up), still ahead on the VTN's wall clock, so that
+    the VTN (which drops windows past on its own clock) still takes the answer."""
+    clock = api.service.clock
+    await until(lambda: clock.now() - datetime.now(UTC) > timedelta(hours=1), what="clock ahead")
+    past = api.service.next_boundary(clock.now() - timedelta(minutes=45), api.service.frame)
+    event_id = vtn.send(VEN_ID, past, [-150.0, -150.0])
+    assert await until(lambda: vtn.opts(event_id), what="an answer") == ["optOut"]
+    assert await events(api) == []
+
+
+async def test_lowercase_vtn_id_is_answered_200_not_452(tmp_path: Path) -> None:
+    vtn = await TestVtn(vtn_id="lowercase-vtn").start()
+    try:
+        async with open_api(service_settings(tmp_path, vtn.url)) as api:
+            await api.register("acme")
+            await until(lambda: api.service.ven.registered, what="registered")  # type: ignore[union-attr]
+            event_id = vtn.send(VEN_ID, window_ahead(api), [-150.0])
+            assert await until(lambda: vtn.opts(event_id), what="an answer") == ["optIn"]
+            assert await until(lambda: vtn.created_event_codes) == [200]
+    finally:
+        await vtn.stop()
+
+
+@pytest.mark.slow
+async def test_registration_and_answers_survive_a_restart_and_no_event_runs_twice(
+    tmp_path: Path, vtn: TestVtn
+) -> None:
+    settings = service_settings(tmp_path, vtn.url)
+    async with open_api(settings) as api:
+        await api.register("acme")
+        await until(lambda: api.service.ven.registered, what="registered")  # type: ignore[union-attr]
+        event_id = vtn.send(VEN_ID, window_ahead(api, timedelta(hours=2)), [-150.0])
+        assert await until(lambda: vtn.opts(event_id), what="an answer") == ["optIn"]
+        await until(lambda: event_of(api, event_id), what="the record")
+    first_registration = vtn.registrations[-1]
+    assert first_registration.get("registration_id") is None
+
+    async with open_api(settings) as api:
+        await until(lambda: len(vtn.registrations) == 2, what="registered again")
+        # the stored registration is offered back to the VTN, which keeps it
+        assert vtn.registrations[1]["registration_id"] == "REG-1"
+        assert vtn.registrations[1]["ven_id"] == VEN_ID
+        assert api.service.ven is not None
+        assert api.service.ven.health.registration_id == "REG-1"
+        vtn.resend(VEN_ID)  # the same event and modification once more
+        await until(lambda: len(vtn.opts(event_id)) == 2, what="answered again")
+        assert vtn.opts(event_id) == ["optIn", "optIn"]
+        assert len(await events(api)) == 1
+
+
+@pytest.mark.slow
+async def test_vtn_down_is_retried_shown_in_health_and_events_flow_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    vtn = TestVtn()  # not started: nothing listens on its port yet
+    async with open_api(service_settings(tmp_path, vtn.url)) as api:
+        await api.register("acme")
+
+        async def degraded() -> dict[str, Any] | None:
+            body = (await api.client.get("/v1/health", headers=api.auth("operator"))).json()
+            failing = body["openadr"]["consecutive_failures"] >= 2
+            return body if body["status"] == "degraded" and failing else None
+
+        body = await until(degraded, what="degraded health")
+        assert body["openadr"]["state"] == "unreachable"
+        assert body["openadr"]["last_error"]
+        assert body["openadr"]["next_try_in_s"] <= 1.0  # capped back-off
+        await vtn.start()
+        try:
+            await until(lambda: api.service.ven.registered, what="registered")  # type: ignore[union-attr]
+            event_id = vtn.send(VEN_ID, window_ahead(api), [-150.0])
+            assert await until(lambda: vtn.opts(event_id), what="an answer") == ["optIn"]
+            body = (await api.client.get("/v1/health", headers=api.auth("operator"))).json()
+            assert body["status"] == "ok"
+            assert body["openadr"]["consecutive_failures"] == 0
+        finally:
+            await vtn.stop()
