@@ -4,6 +4,7 @@ simulated devices, reported back; the VTN going away never stops the service."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,10 +12,16 @@ from typing import Any
 
 import pytest
 from api_helpers import Api, open_api, settings_for
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openadr_vtn import TestVtn, until
+from tls_certs import CertificateFiles, find_openssl, make_certificates
 from vpp.api import ServiceSettings
+from vpp.api.openadr import internal_event_id
+from vpp.domain._base import SLUG_PATTERN
 from vpp.openadr import VenSettings
+from vpp.openadr.library import utils
 
 #: Simulated seconds per wall second: a 30-min event 20 min ahead takes about 6 s.
 TIME_SCALE = 600.0
@@ -275,3 +282,62 @@ async def test_vtn_down_is_retried_shown_in_health_and_events_flow_once_it_is_ba
             assert body["openadr"]["consecutive_failures"] == 0
         finally:
             await vtn.stop()
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> CertificateFiles:
+    if find_openssl() is None:
+        pytest.skip("needs the openssl command")
+    return make_certificates(tmp_path / "tls")
+
+
+async def test_mutual_tls_registers_signs_and_takes_an_event(
+    tmp_path: Path, certificates: CertificateFiles
+) -> None:
+    c = certificates
+    vtn = TestVtn(
+        tls=(c.broker_cert, c.broker_key, c.ca_file),
+        ven_fingerprint=utils.certificate_fingerprint(c.client_cert.read_bytes()),
+    )
+    await vtn.start()
+    try:
+        settings = service_settings(
+            tmp_path, vtn.url, cert_file=c.client_cert, key_file=c.client_key, ca_file=c.ca_file
+        )
+        async with open_api(settings) as api:
+            await api.register("acme")
+            await until(lambda: api.service.ven.registered, what="registered")  # type: ignore[union-attr]
+            event_id = vtn.send(VEN_ID, window_ahead(api), [-150.0])
+            assert await until(lambda: vtn.opts(event_id), what="an answer") == ["optIn"]
+    finally:
+        await vtn.stop()
+
+
+@pytest.mark.parametrize(
+    "client",
+    ["no-certificate", "wrong-ca"],
+)
+async def test_mutual_tls_refuses_a_ven_without_a_certificate_or_trusting_another_ca(
+    tmp_path: Path, certificates: CertificateFiles, client: str
+) -> None:
+    c = certificates
+    vtn = await TestVtn(tls=(c.broker_cert, c.broker_key, c.ca_file)).start()
+    extra: dict[str, Any] = {
+        "ca_file": c.ca_file if client == "no-certificate" else c.other_ca_file
+    }
+    if client == "wrong-ca":
+        extra |= {"cert_file": c.client_cert, "key_file": c.client_key}
+    try:
+        async with open_api(service_settings(tmp_path, vtn.url, **extra)) as api:
+            ven = api.service.ven
+            assert ven is not None
+            await until(lambda: ven.health.consecutive_failures >= 2, what="failures")
+            assert ven.health.state == "unreachable"
+            assert not vtn.registrations
+    finally:
+        await vtn.stop()
+
+
+@given(vtn_event_id=st.text(min_size=1, max_size=200), modification=st.integers(0, 10_000))
+def test_internal_event_id_is_a_slug_for_any_vtn_id(vtn_event_id: str, modification: int) -> None:
+    assert re.match(SLUG_PATTERN, internal_event_id(vtn_event_id, modification))
