@@ -6,7 +6,8 @@ Usage::
 
 Each run starts, in this process, openleadr's ``OpenADRServer`` on loopback and the vpp
 service (SQLite in a temporary folder, simulated devices, the wall clock) as its VEN,
-registers the Acme enterprise of docs/examples, and once the VEN is registered sends one
+registers the Acme enterprise of docs/examples, and once the VEN is registered and has
+polled, at a random phase of its poll period, sends one
 LOAD_DISPATCH event (200 kW less, from the next 15-minute boundary). It measures, on the
 wall clock, from ``add_event`` to the VTN receiving the VEN's ``optIn``, and to the first
 setpoint the controller issues for the event. The controller's send lead is set to 30 min
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -95,7 +97,9 @@ async def one_run(folder: Path, poll_s: float) -> tuple[float, float]:
             await service.register(Enterprise.model_validate(acme))
             ven = service.ven
             assert ven is not None
-            await until(lambda: ven.registered)
+            await until(lambda: ven.registered and ven.health.counts.get("polls", 0) > 0)
+            # the event arrives at a random phase of the VEN's poll period, as in the field
+            await asyncio.sleep(random.uniform(0.0, poll_s))
             now = service.clock.now()
             start = service.next_boundary(now + timedelta(minutes=1), service.frame)
             wall0 = time.monotonic()

@@ -58,7 +58,16 @@ class Vtn:
         print(f"VEN {payload['ven_name']!r} registered as {self.ven_id}", flush=True)
         return self.ven_id, payload.get("registration_id") or f"REG-{payload['ven_name']}"
 
-    def register_report(self, ven_id: str, resource_id: str, measurement: str, **_: Any) -> Any:
+    def register_report(
+        self,
+        ven_id: str,
+        resource_id: str,
+        measurement: str,
+        unit: str,
+        scale: str,
+        min_sampling_interval: timedelta,
+        max_sampling_interval: timedelta,
+    ) -> Any:
         def receive(values: list[tuple[datetime, float]]) -> None:
             if resource_id == "response":
                 self.delivered.update(values)

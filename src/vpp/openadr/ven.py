@@ -109,6 +109,7 @@ class Ven:
         self._task: asyncio.Task[None] | None = None
         self._warned_lowercase = False
         self._send_lock = asyncio.Lock()
+        self._reports_offered = False
 
     @property
     def registered(self) -> bool:
@@ -141,6 +142,8 @@ class Ven:
             try:
                 if not self.registered:
                     await self._register()
+                if self.reports is not None and not self._reports_offered:
+                    await self._offer_reports()
                 await self._poll_round()
             except (VtnUnreachableError, VtnRefusedError) as exc:
                 await self._back_off(exc)
@@ -270,7 +273,13 @@ class Ven:
             self.health.ven_id,
             self.health.registration_id,
         )
-        if self.reports is not None:
+        self._reports_offered = False
+
+    async def _offer_reports(self) -> None:
+        """oadrRegisterReport, and the requests the answer may carry; a failure is logged
+        and the offer repeated on the next round, registration stands."""
+        assert self.reports is not None
+        try:
             answer = await self._send(
                 "EiReport",
                 "oadrRegisterReport",
@@ -278,8 +287,12 @@ class Ven:
                 reports=self.reports.descriptions(),
                 ven_id=self.health.ven_id,
             )
+            self._reports_offered = True
             if answer.get("report_requests"):
                 await self._create_reports(answer)
+        except VtnUnreachableError as exc:
+            self.health.count("report_offer_failures")
+            logger.warning("OpenADR: offering reports failed (%s); offered again later", exc)
 
     async def _create_reports(self, payload: dict[str, Any]) -> None:
         """Take on the VTN's report requests and confirm them (oadrCreatedReport)."""
@@ -299,6 +312,7 @@ class Ven:
     async def _poll_round(self) -> None:
         for _ in range(MAX_MESSAGES_PER_ROUND):
             kind, payload = await self.exchange("OadrPoll", "oadrPoll", ven_id=self.health.ven_id)
+            self.health.count("polls")
             if kind == "oadrResponse":
                 return
             await self._handle(kind, payload)
