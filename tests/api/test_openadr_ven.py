@@ -341,3 +341,28 @@ async def test_mutual_tls_refuses_a_ven_without_a_certificate_or_trusting_anothe
 @given(vtn_event_id=st.text(min_size=1, max_size=200), modification=st.integers(0, 10_000))
 def test_internal_event_id_is_a_slug_for_any_vtn_id(vtn_event_id: str, modification: int) -> None:
     assert re.match(SLUG_PATTERN, internal_event_id(vtn_event_id, modification))
+
+
+@pytest.mark.slow
+async def test_modification_to_an_impossible_target_opts_out_and_cancels_the_run(
+    api: Api, vtn: TestVtn
+) -> None:
+    event_id = vtn.send(VEN_ID, window_ahead(api, timedelta(minutes=45)), [-100.0, -100.0])
+    assert await until(lambda: vtn.opts(event_id), what="first answer") == ["optIn"]
+    first = await until(lambda: event_of(api, event_id), what="the record")
+
+    vtn.modify(VEN_ID, event_id, [-50_000.0, -50_000.0])
+    await until(lambda: len(vtn.opts(event_id)) == 2, what="second answer")
+    assert vtn.opts(event_id) == ["optIn", "optOut"]
+
+    async def both() -> list[dict[str, Any]] | None:
+        views = await events(api)
+        states = sorted(v["state"] for v in views)
+        return views if states == ["cancelled", "declined"] else None
+
+    views = {v["state"]: v for v in await until(both, what="cancelled and declined")}
+    assert views["cancelled"]["event"]["event_id"] == first["event"]["event_id"]
+    declined = views["declined"]
+    assert declined["event"]["modification_number"] == 1
+    assert declined["event"]["event_id"].endswith("-m1")
+    assert declined["openadr"]["margin_kw"] < 0
