@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 SPECIFIER_ID = "vpp-telemetry-usage"
 LOAD_RID = "portfolio-load"
 RESPONSE_RID = "delivered-response"
+#: Samples kept for a VTN that cannot take them, per request (the oldest are dropped).
+MAX_PENDING = 2000
 #: Finest and coarsest sampling offered [s].
 MIN_PERIOD = timedelta(seconds=10)
 MAX_PERIOD = timedelta(hours=1)
@@ -177,6 +179,7 @@ class ReportAgent:
                 request.last_interval = start
 
     async def _flush(self, request: _Request) -> None:
+        del request.pending[:-MAX_PENDING]
         if not request.pending or self._send is None:
             return
         intervals = [

@@ -148,8 +148,6 @@ class Ven:
             except (VtnUnreachableError, VtnRefusedError) as exc:
                 await self._back_off(exc)
                 continue
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # a bug must not end the VEN: log it and retry
                 logger.exception("OpenADR: unexpected error; retrying")
                 await self._back_off(exc)
