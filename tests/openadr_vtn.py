@@ -179,11 +179,17 @@ class TestVtn:
     def _event(self, ven_id: str, event_id: str) -> Any:
         return utils.find_by(self.server.events[ven_id], "event_descriptor.event_id", event_id)
 
-    def modify(self, ven_id: str, event_id: str, values: list[float]) -> int:
-        """Change every interval's value; the modification number goes up by one."""
+    def modify(
+        self, ven_id: str, event_id: str, values: list[float], shift: timedelta = timedelta(0)
+    ) -> int:
+        """Change every interval's value and move the window by ``shift``; the modification
+        number goes up by one."""
         event = self._event(ven_id, event_id)
         for interval, value in zip(event.event_signals[0].intervals, values, strict=True):
             interval.signal_payload = value
+            interval.dtstart += shift
+        period = "active_period.dtstart"
+        utils.setmember(event, period, utils.getmember(event, period) + shift)
         number = utils.increment_event_modification_number(event)
         self.server.event_callbacks[event_id] = (event, self._answered)
         self.server.events_updated[ven_id] = True

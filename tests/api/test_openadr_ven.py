@@ -366,3 +366,36 @@ async def test_modification_to_an_impossible_target_opts_out_and_cancels_the_run
     assert declined["event"]["modification_number"] == 1
     assert declined["event"]["event_id"].endswith("-m1")
     assert declined["openadr"]["margin_kw"] < 0
+
+
+@pytest.mark.slow
+async def test_modification_moving_the_window_cancels_the_run_and_runs_the_new_window(
+    api: Api, vtn: TestVtn
+) -> None:
+    start = window_ahead(api, timedelta(minutes=45))
+    event_id = vtn.send(VEN_ID, start, [-100.0, -100.0])
+    assert await until(lambda: vtn.opts(event_id), what="first answer") == ["optIn"]
+    first = await until(lambda: event_of(api, event_id), what="the record")
+
+    vtn.modify(VEN_ID, event_id, [-120.0, -120.0], shift=timedelta(minutes=30))
+    await until(lambda: len(vtn.opts(event_id)) == 2, what="second answer")
+    assert vtn.opts(event_id) == ["optIn", "optIn"]
+
+    async def moved() -> dict[str, Any] | None:
+        views = await events(api)
+        return views if len(views) == 2 else None
+
+    views = {v["event"]["event_id"]: v for v in await until(moved, what="the new version")}
+    old = views.pop(first["event"]["event_id"])
+    (new,) = views.values()
+    assert new["event"]["event_id"] == first["event"]["event_id"] + "-m1"
+    assert datetime.fromisoformat(new["event"]["start"]) == start + timedelta(minutes=30)
+    assert new["event"]["target_kw"] == pytest.approx(120.0)
+    assert new["openadr"]["modification_number"] == 1
+    old_states = [h["state"] for h in (await event_of_id(api, old["event"]["event_id"]))["history"]]
+    assert old_states[-1] == "cancelled"
+
+
+async def event_of_id(api: Api, event_id: str) -> dict[str, Any]:
+    reply = await api.client.get(f"/v1/events/{event_id}", headers=api.auth("operator"))
+    return dict(reply.json())
