@@ -173,6 +173,10 @@ class InMemoryLink:
         return self._connected
 
     @property
+    def wanted(self) -> bool:
+        return self._task is not None and not self._closing
+
+    @property
     def subscriptions(self) -> tuple[str, ...]:
         return self._subscriptions
 

@@ -94,7 +94,6 @@ def report_dict(result: SimulationResult) -> dict[str, Any]:
                         "added": list(r.added),
                         "residual_kw": round(r.residual_kw, 3),
                         "solver": r.status,
-                        "solve_s": round(r.solve_s, 3),
                     }
                     for r in runs[o.event_id].replans
                 ],
@@ -121,6 +120,7 @@ def report_dict(result: SimulationResult) -> dict[str, Any]:
             },
             "gateways": result.gateway_totals(),
             "settle_timeouts": result.settle_timeouts,
+            "clock_held_ticks": len(result.clock_holds),
         },
     }
 

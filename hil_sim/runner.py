@@ -4,6 +4,13 @@ Embedded runs carry the contract's topics and payloads over the in-memory broker
 MQTT URL every gateway and the controller are separate clients of a real broker. Either
 way the clock moves one tick at a time, and only once every message sent has arrived and
 no solve is running, so a run is reproducible and goes as fast as the work allows.
+
+Nothing in a run may depend on how fast the machine is: solves have work limits, never
+wall-clock ones (:meth:`DispatchSettings.deterministic`), and the clock does not move
+while any of the run's own links is down and meant to be up (a real broker that died,
+a client still reconnecting), so an outage nobody scripted costs no simulated time beyond
+the ticks it really lasted. The scenario's scripted broker outages are simulated time and
+pass as scripted.
 """
 
 from __future__ import annotations
@@ -43,8 +50,31 @@ logger = logging.getLogger(__name__)
 #: Longest wait for in-flight messages before the clock moves on anyway [s, wall].
 SETTLE_TIMEOUT_S = 5.0
 
-#: Over a network, silence this long means what is still in flight will not arrive [s, wall].
+#: Over a network, silence this long, while some receiver is gone, means what is still in
+#: flight will not arrive [s, wall].
 LOST_AFTER_S = 0.25
+
+#: Longest the clock waits for its own links to come back before the run fails [s, wall].
+LINKS_DOWN_LIMIT_S = 120.0
+
+
+class LinksDownError(RuntimeError):
+    """The run's own links stayed down: the broker is gone for good."""
+
+    def __init__(self, client_ids: list[str], waited_s: float) -> None:
+        self.client_ids = client_ids
+        self.waited_s = waited_s
+        shown = ", ".join(client_ids[:5]) + (" ..." if len(client_ids) > 5 else "")
+        super().__init__(f"{len(client_ids)} links still down after {waited_s:.0f} s: {shown}")
+
+
+@dataclass(frozen=True)
+class ClockHold:
+    """A tick at which the clock waited for the run's own links to reconnect."""
+
+    at: datetime  # simulated time held
+    wall_s: float  # how long it waited [s, wall]
+
 
 ProgressCallback = Callable[[datetime, datetime], None]
 
@@ -69,6 +99,7 @@ class SimulationResult:
     wall_s: float
     settle_timeouts: int
     baselines_kw: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    clock_holds: list[ClockHold] = field(default_factory=list)
 
     @property
     def speedup(self) -> float:
@@ -90,9 +121,27 @@ class _Fabric(LinkFactory):
         self.traffic: Traffic = traffic
         self.links: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
         self.cut: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
+        self._settled_connects = 0
 
     def track(self, link: Link, subscriptions: Callable[[], tuple[str, ...]]) -> None:
         self.links.append((link, subscriptions))
+
+    def down(self) -> list[str]:
+        """Client ids of the links meant to be connected that are not."""
+        return [link.client_id for link, _ in self.links if link.wanted and not link.connected]
+
+    def receivers_missing(self) -> bool:
+        """Whether a message in flight may have no receiver: a link is not connected, or one
+        reconnected since the last settled tick (what was sent to it meanwhile is gone)."""
+        return self._connects() != self._settled_connects or any(
+            not link.connected for link, _ in self.links
+        )
+
+    def settled(self) -> None:
+        self._settled_connects = self._connects()
+
+    def _connects(self) -> int:
+        return sum(link.stats.connects for link, _ in self.links)
 
     async def outage_starts(self) -> None:
         if self.broker is not None:
@@ -140,8 +189,13 @@ async def simulate(
     adapter = ContractAdapter(fabric.link("vpp-controller"), clock.now)
     fabric.track(adapter.link, lambda: SUBSCRIPTIONS)
     settle_timeouts = 0
+    holds: list[ClockHold] = []
+    # simulated time: a solve is bounded by its work, never by the wall clock
+    settings = scenario.controller.model_copy(
+        update={"dispatch": scenario.controller.dispatch.deterministic()}
+    )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve") as executor:
-        controller = Controller(district, adapter, clock, scenario.controller, executor=executor)
+        controller = Controller(district, adapter, clock, settings, executor=executor)
         await controller.start()
         gateways: dict[str, SimulatedGateway] = {}
         for site_id in sorted({ref.site.site_id for ref in district.resources()}):
@@ -167,7 +221,10 @@ async def simulate(
             while now < end:
                 while pending and pending[0].issued_at <= now:
                     controller.submit(pending.pop(0))
-                if not await settle(fabric.traffic, controller, mqtt_url is not None):
+                held_s, settled = await settle_tick(fabric, controller, in_outage is not None)
+                if held_s > 0:
+                    holds.append(ClockHold(now, held_s))
+                if not settled:
                     settle_timeouts += 1
                 now += tick
                 clock.advance_to(now)
@@ -183,7 +240,7 @@ async def simulate(
                     await gateway.step(now)
                 if progress is not None:
                     progress(now, end)
-            await settle(fabric.traffic, controller, mqtt_url is not None)
+            await settle_tick(fabric, controller, in_outage is not None)
         finally:
             await controller.stop(release=True)
             for gateway in gateways.values():
@@ -215,15 +272,63 @@ async def simulate(
         wall_s=time.perf_counter() - started,
         settle_timeouts=settle_timeouts,
         baselines_kw=baselines,
+        clock_holds=holds,
     )
 
 
-async def settle(traffic: Traffic, controller: Controller, over_network: bool) -> bool:
+async def settle_tick(
+    fabric: _Fabric, controller: Controller, scripted_outage: bool
+) -> tuple[float, bool]:
+    """Before the clock moves: every link meant to be up connected (unless the scenario's
+    own outage is on), then :func:`settle`; the wall seconds held, and whether it settled."""
+    over_network = fabric.broker is None
+    held_s = 0.0
+    while True:
+        if not scripted_outage:
+            held_s += await hold_while_down(fabric)
+        settled = await settle(fabric.traffic, controller, over_network, fabric.receivers_missing)
+        if scripted_outage or not fabric.down():
+            fabric.settled()
+            return held_s, settled
+
+
+async def hold_while_down(fabric: _Fabric, limit_s: float = LINKS_DOWN_LIMIT_S) -> float:
+    """Wait until every link meant to be connected is; the wall seconds waited.
+
+    Raises LinksDownError after ``limit_s`` [s, wall]: a broker that never comes back ends
+    the run instead of hanging it.
+    """
+    down = fabric.down()
+    if not down:
+        return 0.0
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    logger.warning("clock held: %d links down (%s)", len(down), ", ".join(down[:5]))
+    while down:
+        waited = loop.time() - started
+        if waited > limit_s:
+            raise LinksDownError(down, waited)
+        await asyncio.sleep(0.01)
+        down = fabric.down()
+    waited = loop.time() - started
+    logger.warning("clock released after %.2f s: every link connected", waited)
+    return waited
+
+
+async def settle(
+    traffic: Traffic,
+    controller: Controller,
+    over_network: bool,
+    receivers_missing: Callable[[], bool] | None = None,
+) -> bool:
     """Until every message sent has arrived and no solve runs; False on timeout.
 
     Over a network a message to a client that is not connected (a gateway that is offline)
-    never arrives: once nothing has arrived for :data:`LOST_AFTER_S`, what is still in
-    flight counts as lost, so an offline gateway does not stall every tick.
+    never arrives: once nothing has arrived for :data:`LOST_AFTER_S` while
+    ``receivers_missing()`` says some receiver is gone (None: it may always be), what is
+    still in flight counts as lost, so an offline gateway does not stall every tick. With
+    every receiver there, a slow machine only makes the wait longer, never shorter. The
+    timeout (:data:`SETTLE_TIMEOUT_S`) counts from the last progress, not from the start.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_TIMEOUT_S
@@ -240,7 +345,13 @@ async def settle(traffic: Traffic, controller: Controller, over_network: bool) -
         await asyncio.sleep(0.001 if over_network else 0)
         if traffic.received != last_received:
             last_received, last_progress = traffic.received, loop.time()
-        if over_network and traffic.in_flight and loop.time() - last_progress > LOST_AFTER_S:
+            deadline = last_progress + SETTLE_TIMEOUT_S
+        if (
+            over_network
+            and traffic.in_flight
+            and loop.time() - last_progress > LOST_AFTER_S
+            and (receivers_missing is None or receivers_missing())
+        ):
             traffic.give_up()
         quiet = quiet + 1 if traffic.in_flight == 0 else 0
         if loop.time() > deadline:
