@@ -321,7 +321,8 @@ async def settle(
     over_network: bool,
     receivers_missing: Callable[[], bool] | None = None,
 ) -> bool:
-    """Until every message sent has arrived and no solve runs; False on timeout.
+    """Until every message sent has arrived and the controller is idle (no solve runs, no
+    event's task has work in hand); False on timeout.
 
     Over a network a message to a client that is not connected (a gateway that is offline)
     never arrives: once nothing has arrived for :data:`LOST_AFTER_S` while
@@ -341,6 +342,13 @@ async def settle(
             quiet = 0
             deadline = loop.time() + SETTLE_TIMEOUT_S
             last_progress = loop.time()
+            continue
+        if controller.awake:  # an event's task has work in hand: let it run first
+            quiet = 0
+            await asyncio.sleep(0)
+            if loop.time() > deadline:
+                logger.warning("the controller is still at work; moving on")
+                return False
             continue
         await asyncio.sleep(0.001 if over_network else 0)
         if traffic.received != last_received:
