@@ -156,6 +156,7 @@ class _Fabric(LinkFactory):
     async def outage_ends(self) -> None:
         if self.broker is not None:
             self.broker.restart()
+            await hold_while_down(self)  # every client back before the tick goes on
             return
         for link, subscriptions in self.cut:
             await link.start(subscriptions())
