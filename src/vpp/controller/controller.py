@@ -134,7 +134,7 @@ class Controller:
         self._executor = executor
         self._solving = 0
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._parked: dict[str, tuple[asyncio.Event, list[asyncio.Future[Any]]]] = {}
+        self._parked: dict[str, tuple[datetime, asyncio.Event, list[asyncio.Future[Any]]]] = {}
         self._command_event: dict[str, str] = {}
         self._calls: Counter[tuple[date, str]] = Counter()
         self._link_up_since: datetime | None = None
@@ -168,14 +168,15 @@ class Controller:
         """Whether an event's task has work in hand: it is not parked in its sleep, or what
         it sleeps on has happened (a simulation waits for it before moving time on, so
         what a wake-up does never depends on how soon the task got to run)."""
+        now = self.clock.now()
         for event_id, task in self._tasks.items():
             if task.done():
                 continue
             park = self._parked.get(event_id)
             if park is None:
                 return True
-            changed, waits = park
-            if changed.is_set() or any(w.done() for w in waits):
+            wake, changed, waits = park
+            if wake <= now or changed.is_set() or any(w.done() for w in waits):
                 return True
         return False
 
@@ -304,7 +305,7 @@ class Controller:
             wake = max(wake, run.event.end)
         sleeper = asyncio.ensure_future(self.clock.sleep_until(wake))
         changed = asyncio.ensure_future(run.changed.wait())
-        self._parked[run.event_id] = (run.changed, [sleeper, changed])
+        self._parked[run.event_id] = (wake, run.changed, [sleeper, changed])
         try:
             await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
