@@ -122,9 +122,26 @@ class _Fabric(LinkFactory):
         self.links: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
         self.cut: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
         self._settled_connects = 0
+        self._by_client: dict[str, Link] = {}
+        if mqtt_url is not None:  # the in-memory broker counts what it delivers, exactly
+            traffic.receiver = self.receiver_present
 
     def track(self, link: Link, subscriptions: Callable[[], tuple[str, ...]]) -> None:
         self.links.append((link, subscriptions))
+        self._by_client[link.client_id] = link
+
+    def receiver_present(self, topic: str) -> bool:
+        """Whether the one client that receives ``topic`` in a simulation is connected: the
+        site's gateway for setpoints, the controller for everything else."""
+        parts = topic.split("/")
+        if len(parts) >= 4 and parts[-1] == "setpoint":
+            link = self._by_client.get(f"gw-{parts[2]}")
+        else:
+            link = self._by_client.get("vpp-controller")
+        return link is not None and link.connected
+
+    def receiver_absent(self, topic: str) -> bool:
+        return not self.receiver_present(topic)
 
     def down(self) -> list[str]:
         """Client ids of the links meant to be connected that are not."""
@@ -287,7 +304,13 @@ async def settle_tick(
     while True:
         if not scripted_outage:
             held_s += await hold_while_down(fabric)
-        settled = await settle(fabric.traffic, controller, over_network, fabric.receivers_missing)
+        settled = await settle(
+            fabric.traffic,
+            controller,
+            over_network,
+            fabric.receivers_missing,
+            fabric.receiver_absent,
+        )
         if scripted_outage or not fabric.down():
             fabric.settled()
             return held_s, settled
@@ -321,6 +344,7 @@ async def settle(
     controller: Controller,
     over_network: bool,
     receivers_missing: Callable[[], bool] | None = None,
+    receiver_absent: Callable[[str], bool] | None = None,
 ) -> bool:
     """Until every message sent has arrived and the controller is idle (no solve runs, no
     event's task has work in hand); False on timeout.
@@ -328,8 +352,9 @@ async def settle(
     Over a network a message to a client that is not connected (a gateway that is offline)
     never arrives: once nothing has arrived for :data:`LOST_AFTER_S` while
     ``receivers_missing()`` says some receiver is gone (None: it may always be), what is
-    still in flight counts as lost, so an offline gateway does not stall every tick. With
-    every receiver there, a slow machine only makes the wait longer, never shorter. The
+    still in flight to a topic ``receiver_absent`` names (None: everything) counts as lost,
+    so an offline gateway does not stall every tick. What is on its way to a receiver that
+    is there is waited for: a slow machine only makes the wait longer, never shorter. The
     timeout (:data:`SETTLE_TIMEOUT_S`) counts from the last progress, not from the start.
     """
     loop = asyncio.get_running_loop()
@@ -361,7 +386,7 @@ async def settle(
             and loop.time() - last_progress > LOST_AFTER_S
             and (receivers_missing is None or receivers_missing())
         ):
-            traffic.give_up()
+            traffic.give_up(receiver_absent)
         quiet = quiet + 1 if traffic.in_flight == 0 else 0
         if loop.time() > deadline:
             logger.warning("%d messages still in flight; moving on", traffic.in_flight)
