@@ -360,7 +360,25 @@ def _print_settlement(outcome: EventOutcome) -> None:
         style="bold",
     )
     console.print(table)
+    _print_settlement_notes(outcome)
     _print_refused_samples(outcome)
+
+
+def _print_settlement_notes(outcome: EventOutcome) -> None:
+    """Lines that need a reason (asked in part, load rose), and the unasked response apart."""
+    settlement = outcome.settlement
+    for line in settlement.enterprises:
+        if line.note:
+            console.print(f"  {line.enterprise_id}: {line.note}", highlight=False)
+    if settlement.unasked:
+        listed = ", ".join(
+            f"{line.enterprise_id} {line.unasked_kwh:,.1f} kWh" for line in settlement.unasked
+        )
+        console.print(
+            f"{outcome.event_id}: unasked response (asked nothing: not paid, not penalised): "
+            f"{listed}",
+            highlight=False,
+        )
 
 
 def _print_refused_samples(outcome: EventOutcome) -> None:

@@ -23,18 +23,22 @@ from vpp.settlement.rules import (
     performance_ratio,
     resolve_rule,
 )
+from vpp.settlement.totals import EnterpriseTotals, enterprise_totals, stored_line
 
 __all__ = [
     "DEFAULT_RULE",
     "RULE_PRESETS",
     "EffectiveResponseRule",
     "EnterpriseSettlement",
+    "EnterpriseTotals",
     "EventSettlement",
     "ResourceDelivery",
     "SettlementError",
     "UnknownRuleError",
     "asked_price_cny_per_kwh",
+    "enterprise_totals",
     "performance_ratio",
     "resolve_rule",
     "settle_event",
+    "stored_line",
 ]
