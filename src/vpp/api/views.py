@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from vpp.domain import DemandResponseEvent, Enterprise, EventKind, FrozenModel, Notice, Slug
 from vpp.domain._base import PositiveFloat
+from vpp.settlement import EnterpriseTotals
 from vpp.store import Role
 
 ItemT = TypeVar("ItemT")
@@ -163,6 +164,13 @@ class SettlementView(BaseModel):
     event_id: str
     enterprise_id: str
     line: dict[str, Any]
+
+
+class SettlementPage(Page[SettlementView]):
+    """One page of an enterprise's settlement lines, and its totals over every settled event
+    (all pages; docs/settlement.md)."""
+
+    totals: EnterpriseTotals
 
 
 class RegistrationView(BaseModel):

@@ -146,6 +146,8 @@ class DeliveryRow(Base):
     baseline_kw: Mapped[float] = mapped_column(Float)
     measured_kw: Mapped[float | None] = mapped_column(Float)
     price_cny_per_kwh: Mapped[float] = mapped_column(Float)
+    refused_samples: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Readings refused by the plausibility gate that arrived in the interval."""
 
 
 class SettlementRow(Base):
