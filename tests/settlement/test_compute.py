@@ -516,3 +516,27 @@ def test_settle_event_payment_is_monotone_in_delivery(rule, asked, responses, pr
         assert lines[1].payment_cny - lines[0].payment_cny == pytest.approx(
             (lines[1].delivered_kwh - lines[0].delivered_kwh) * price, abs=1e-6
         )
+
+
+def test_settle_event_worked_example_of_docs_settlement_md():
+    """docs/settlement.md: acme asked 400 kW for two quarter-hours then dropped, 190 of 200
+    kWh, paid 228 CNY, 75 kWh unasked; beta asked nothing, 50 kWh unasked response."""
+    acme = delivery(
+        "furnace",
+        asked_kw=(400.0, 400.0, 0.0, 0.0),
+        response_kw=(400.0, 360.0, 300.0, 0.0),
+        price=1.2,
+    )
+    beta = delivery(
+        "bess", "beta", asked_kw=(0.0,) * 4, response_kw=(0.0, 100.0, 100.0, 0.0), price=0.5
+    )
+    settlement = settle_event("ev1", [acme, beta], 0.25, "sichuan")
+    line = settlement.for_enterprise("acme")
+    assert (line.asked_kwh, line.delivered_kwh) == (pytest.approx(200.0), pytest.approx(190.0))
+    assert line.unasked_kwh == pytest.approx(75.0)
+    assert line.performance_ratio == pytest.approx(0.95)
+    assert (line.payment_cny, line.penalty_cny) == (pytest.approx(228.0), 0.0)
+    assert [x.enterprise_id for x in settlement.unasked] == ["beta"]
+    assert settlement.for_enterprise("beta").unasked_kwh == pytest.approx(50.0)
+    assert settlement.payment_cny == pytest.approx(228.0)
+    assert settlement.unasked_kwh == pytest.approx(125.0)

@@ -1,5 +1,5 @@
 """Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``,
-``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``."""
+``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``, ``vpp settlement``."""
 
 from vpp.cli import (  # noqa: F401  (importing registers the commands)
     baseline_cmd,
@@ -8,6 +8,7 @@ from vpp.cli import (  # noqa: F401  (importing registers the commands)
     gateways_cmd,
     history_cmd,
     serve_cmd,
+    settlement_cmd,
     simulate_cmd,
     token_cmd,
 )
