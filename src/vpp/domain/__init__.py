@@ -63,6 +63,16 @@ from vpp.domain.resources import (
     Pv,
     Resource,
 )
+from vpp.domain.rotation import (
+    EnterpriseRotation,
+    RotationEntry,
+    RotationLedger,
+    RotationPolicy,
+    fairness,
+    registered_flexibility_kw,
+    rotation_counts,
+    with_rotation,
+)
 from vpp.domain.timegrid import TimeGrid, daily_window_on, zone
 
 __all__ = [
@@ -85,6 +95,7 @@ __all__ = [
     "DispatchResult",
     "District",
     "Enterprise",
+    "EnterpriseRotation",
     "EvChargerPool",
     "EvSession",
     "EventKind",
@@ -103,6 +114,9 @@ __all__ = [
     "Resource",
     "ResourceRef",
     "ResourceSchedule",
+    "RotationEntry",
+    "RotationLedger",
+    "RotationPolicy",
     "Sector",
     "Setpoint",
     "SetpointMode",
@@ -119,8 +133,12 @@ __all__ = [
     "VppError",
     "daily_window_on",
     "envelope_kw",
+    "fairness",
     "plausible_range_kw",
+    "registered_flexibility_kw",
+    "rotation_counts",
     "status_refusal",
     "telemetry_refusal",
+    "with_rotation",
     "zone",
 ]

@@ -15,6 +15,7 @@ from vpp.settlement.compute import (
     asked_price_cny_per_kwh,
     settle_event,
 )
+from vpp.settlement.ledger import rotation_entries
 from vpp.settlement.rules import (
     DEFAULT_RULE,
     RULE_PRESETS,
@@ -39,6 +40,7 @@ __all__ = [
     "enterprise_totals",
     "performance_ratio",
     "resolve_rule",
+    "rotation_entries",
     "settle_event",
     "stored_line",
 ]
