@@ -10,8 +10,10 @@ import pytest
 
 from postgres_database import reset
 from vpp.api.progress import settle
-from vpp.domain import DemandResponseEvent
+from vpp.domain import DemandResponseEvent, Enterprise
 from vpp.store import DeliveryRow, Store, open_store
+
+from builders import battery, enterprise
 
 START = datetime(2026, 7, 15, 3, tzinfo=UTC)
 EVENT = DemandResponseEvent(
@@ -85,3 +87,24 @@ async def test_settle_counts_stored_refusals_and_lists_the_unasked(store: Store)
     assert idle["unasked_response"] is True
     assert (idle["payment_cny"], idle["penalty_cny"]) == (0.0, 0.0)
     assert idle["unasked_kwh"] == pytest.approx(40.0)
+
+
+async def test_settle_records_every_registered_enterprise_in_the_rotation_ledger(
+    store: Store,
+) -> None:
+    """acme was asked, idle was not, absent is registered but took no part."""
+    await store.enterprises.save(
+        [Enterprise.model_validate(enterprise(e, [battery()])) for e in ("acme", "absent", "idle")],
+        START,
+    )
+    await store.events.create(EVENT, START)
+    rows = [
+        row(0, "acme", asked_kw=100.0, measured_kw=400.0),
+        row(0, "idle", asked_kw=0.0, measured_kw=450.0),
+    ]
+    await store.events.record_progress("ev-1", 0, [], [], rows, START)
+    await settle(store, EVENT, 15, "default", START + timedelta(hours=2))
+    ledger = await store.rotation.ledger()
+    called = {e.enterprise_id: e.called for e in ledger.entries}
+    assert called == {"acme": True, "absent": False, "idle": False}
+    assert {(e.event_id, e.start) for e in ledger.entries} == {("ev-1", START)}

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from vpp.api import errors
 from vpp.api.limits import BodySizeLimit
-from vpp.api.routers import capability, enterprises, events, simulations, tokens
+from vpp.api.routers import capability, enterprises, events, rotation, simulations, tokens
 from vpp.api.service import Service
 from vpp.api.settings import ServiceSettings
 from vpp.store import open_store
@@ -56,7 +56,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         },
     )
     errors.install(app)
-    for module in (enterprises, events, capability, simulations, tokens):
+    for module in (enterprises, events, capability, simulations, tokens, rotation):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

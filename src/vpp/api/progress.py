@@ -24,7 +24,12 @@ import numpy as np
 from vpp.controller import EventRun, Monitor
 from vpp.controller.planning import response_kw
 from vpp.domain import Ack, DemandResponseEvent, District, ResourceRef, Setpoint
-from vpp.settlement import ResourceDelivery, asked_price_cny_per_kwh, settle_event
+from vpp.settlement import (
+    ResourceDelivery,
+    asked_price_cny_per_kwh,
+    rotation_entries,
+    settle_event,
+)
 from vpp.store import DeliveryRow, Store
 
 logger = logging.getLogger(__name__)
@@ -285,6 +290,8 @@ async def settle(
         for line in (*settlement.enterprises, *settlement.unasked)
     }
     await store.events.save_settlement(event.event_id, lines, now)
+    ids = [e.enterprise_id for e in await store.enterprises.all()]
+    await store.rotation.record(rotation_entries(settlement, event.start, ids))
     logger.info(
         "event %s settled: %.1f of %.1f kWh delivered, %.2f CNY",
         event.event_id,
