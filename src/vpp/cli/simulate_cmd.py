@@ -105,6 +105,7 @@ def simulate_command(
     auth = _client_auth(mqtt, mqtt_auth, mqtt_ca)
     if mqtt is not None:
         _check_broker(mqtt)
+    _events(scenario, district, str(scenario_file))  # a wrong event is refused before any file
     writable_folder(out)
     all_met = True
     for i in range(days):
