@@ -48,6 +48,9 @@ class Traffic:
     unmatched: int = 0  # arrivals no publish in flight accounts for
     dropped: int = 0  # publish attempts while disconnected
     lost: int = 0  # sent, but the receiver was gone (given up by the simulator)
+    receiver: Callable[[str], bool] | None = None
+    """Whether a message on a topic has a receiver connected now (None: always); a message
+    sent with none is lost at once instead of waited for (over a network, clean sessions)."""
     _pending: Counter[tuple[str, bytes]] = field(default_factory=Counter, repr=False)
     _in_flight: int = 0
 
@@ -58,6 +61,9 @@ class Traffic:
     def sent(self, topic: str, payload: bytes) -> None:
         """A message is on its way from now (before the broker has even seen it)."""
         self.published += 1
+        if self.receiver is not None and not self.receiver(topic):
+            self.lost += 1
+            return
         self._pending[topic, payload] += 1
         self._in_flight += 1
 
@@ -86,13 +92,18 @@ class Traffic:
             self._pending[key] = count - 1
         return True
 
-    def give_up(self) -> int:
-        """Count everything still in flight as lost (its receiver is gone); how many."""
-        count = self._in_flight
-        self.lost += count
-        self._pending.clear()
-        self._in_flight = 0
-        return count
+    def give_up(self, absent: Callable[[str], bool] | None = None) -> int:
+        """Count what is still in flight to a receiver that is gone as lost (every message
+        when ``absent`` is None, else those on topics it names); how many."""
+        if absent is None:
+            gone = sum(self._pending.values())
+            self._pending.clear()
+        else:
+            keys = [key for key in self._pending if absent(key[0])]
+            gone = sum(self._pending.pop(key) for key in keys)
+        self.lost += gone
+        self._in_flight -= gone
+        return gone
 
 
 @dataclass
@@ -112,6 +123,11 @@ class Link(Protocol):
 
     @property
     def connected(self) -> bool: ...
+
+    @property
+    def wanted(self) -> bool:
+        """Started and neither closed nor killed: meant to be connected (reconnecting if not)."""
+        ...
 
     def on_message(self, handler: MessageHandler) -> None: ...
 

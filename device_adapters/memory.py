@@ -16,9 +16,6 @@ from vpp.device_adapters.mqtt.topics import topic_matches
 
 logger = logging.getLogger(__name__)
 
-#: How often a client that lost its broker tries again [s].
-RECONNECT_INTERVAL_S = 0.01
-
 
 class InMemoryBroker:
     """Routes messages between :class:`InMemoryLink` clients of one event loop."""
@@ -173,6 +170,10 @@ class InMemoryLink:
         return self._connected
 
     @property
+    def wanted(self) -> bool:
+        return self._task is not None and not self._closing
+
+    @property
     def subscriptions(self) -> tuple[str, ...]:
         return self._subscriptions
 
@@ -244,8 +245,10 @@ class InMemoryLink:
     async def _run(self) -> None:
         while not self._closing:
             if not self._connected:
+                # back as soon as the broker is, in the order the clients lost it: a wall-clock
+                # retry interval would let machine speed decide who reconnects first
                 await self.broker.wait_up()
-                await asyncio.sleep(RECONNECT_INTERVAL_S)
+                await asyncio.sleep(0)
                 await self._connect()
                 continue
             item = await self._queue.get()

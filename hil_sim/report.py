@@ -96,7 +96,6 @@ def report_dict(result: SimulationResult, series: DaySeries | None = None) -> di
                         "added": list(r.added),
                         "residual_kw": round(r.residual_kw, 3),
                         "solver": r.status,
-                        "solve_s": round(r.solve_s, 3),
                     }
                     for r in runs[o.event_id].replans
                 ],
@@ -126,6 +125,7 @@ def report_dict(result: SimulationResult, series: DaySeries | None = None) -> di
             },
             "gateways": result.gateway_totals(),
             "settle_timeouts": result.settle_timeouts,
+            "clock_held_ticks": len(result.clock_holds),
         },
     }
 

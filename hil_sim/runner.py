@@ -4,6 +4,13 @@ Embedded runs carry the contract's topics and payloads over the in-memory broker
 MQTT URL every gateway and the controller are separate clients of a real broker. Either
 way the clock moves one tick at a time, and only once every message sent has arrived and
 no solve is running, so a run is reproducible and goes as fast as the work allows.
+
+Nothing in a run may depend on how fast the machine is: solves have work limits, never
+wall-clock ones (:meth:`DispatchSettings.deterministic`), and the clock does not move
+while any of the run's own links is down and meant to be up (a real broker that died,
+a client still reconnecting), so an outage nobody scripted costs no simulated time beyond
+the ticks it really lasted. The scenario's scripted broker outages are simulated time and
+pass as scripted.
 """
 
 from __future__ import annotations
@@ -47,8 +54,31 @@ logger = logging.getLogger(__name__)
 #: Longest wait for in-flight messages before the clock moves on anyway [s, wall].
 SETTLE_TIMEOUT_S = 5.0
 
-#: Over a network, silence this long means what is still in flight will not arrive [s, wall].
+#: Over a network, silence this long, while some receiver is gone, means what is still in
+#: flight will not arrive [s, wall].
 LOST_AFTER_S = 0.25
+
+#: Longest the clock waits for its own links to come back before the run fails [s, wall].
+LINKS_DOWN_LIMIT_S = 120.0
+
+
+class LinksDownError(RuntimeError):
+    """The run's own links stayed down: the broker is gone for good."""
+
+    def __init__(self, client_ids: list[str], waited_s: float) -> None:
+        self.client_ids = client_ids
+        self.waited_s = waited_s
+        shown = ", ".join(client_ids[:5]) + (" ..." if len(client_ids) > 5 else "")
+        super().__init__(f"{len(client_ids)} links still down after {waited_s:.0f} s: {shown}")
+
+
+@dataclass(frozen=True)
+class ClockHold:
+    """A tick at which the clock waited for the run's own links to reconnect."""
+
+    at: datetime  # simulated time held
+    wall_s: float  # how long it waited [s, wall]
+
 
 ProgressCallback = Callable[[datetime, datetime], None]
 
@@ -74,6 +104,7 @@ class SimulationResult:
     settle_timeouts: int
     baselines_kw: dict[str, tuple[float, ...]] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)  # by the plausibility gate, per reason
+    clock_holds: list[ClockHold] = field(default_factory=list)
 
     @property
     def speedup(self) -> float:
@@ -95,9 +126,44 @@ class _Fabric(LinkFactory):
         self.traffic: Traffic = traffic
         self.links: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
         self.cut: list[tuple[Link, Callable[[], tuple[str, ...]]]] = []
+        self._settled_connects = 0
+        self._by_client: dict[str, Link] = {}
+        if mqtt_url is not None:  # the in-memory broker counts what it delivers, exactly
+            traffic.receiver = self.receiver_present
 
     def track(self, link: Link, subscriptions: Callable[[], tuple[str, ...]]) -> None:
         self.links.append((link, subscriptions))
+        self._by_client[link.client_id] = link
+
+    def receiver_present(self, topic: str) -> bool:
+        """Whether the one client that receives ``topic`` in a simulation is connected: the
+        site's gateway for setpoints, the controller for everything else."""
+        parts = topic.split("/")
+        if len(parts) >= 4 and parts[-1] == "setpoint":
+            link = self._by_client.get(f"gw-{parts[2]}")
+        else:
+            link = self._by_client.get("vpp-controller")
+        return link is not None and link.connected
+
+    def receiver_absent(self, topic: str) -> bool:
+        return not self.receiver_present(topic)
+
+    def down(self) -> list[str]:
+        """Client ids of the links meant to be connected that are not."""
+        return [link.client_id for link, _ in self.links if link.wanted and not link.connected]
+
+    def receivers_missing(self) -> bool:
+        """Whether a message in flight may have no receiver: a link is not connected, or one
+        reconnected since the last settled tick (what was sent to it meanwhile is gone)."""
+        return self._connects() != self._settled_connects or any(
+            not link.connected for link, _ in self.links
+        )
+
+    def settled(self) -> None:
+        self._settled_connects = self._connects()
+
+    def _connects(self) -> int:
+        return sum(link.stats.connects for link, _ in self.links)
 
     async def outage_starts(self) -> None:
         if self.broker is not None:
@@ -112,6 +178,7 @@ class _Fabric(LinkFactory):
     async def outage_ends(self) -> None:
         if self.broker is not None:
             self.broker.restart()
+            await hold_while_down(self)  # every client back before the tick goes on
             return
         for link, subscriptions in self.cut:
             await link.start(subscriptions())
@@ -150,8 +217,13 @@ async def simulate(
     adapter = ContractAdapter(fabric.link("vpp-controller"), clock.now)
     fabric.track(adapter.link, lambda: SUBSCRIPTIONS)
     settle_timeouts = 0
+    holds: list[ClockHold] = []
+    # simulated time: a solve is bounded by its work, never by the wall clock
+    settings = scenario.controller.model_copy(
+        update={"dispatch": scenario.controller.dispatch.deterministic()}
+    )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve") as executor:
-        controller = Controller(district, adapter, clock, scenario.controller, executor=executor)
+        controller = Controller(district, adapter, clock, settings, executor=executor)
         await controller.start()
         gateways: dict[str, SimulatedGateway] = {}
         for site_id in sorted({ref.site.site_id for ref in district.resources()}):
@@ -177,7 +249,10 @@ async def simulate(
             while now < end:
                 while pending and pending[0].issued_at <= now:
                     controller.submit(pending.pop(0))
-                if not await settle(fabric.traffic, controller, mqtt_url is not None):
+                held_s, settled = await settle_tick(fabric, controller, in_outage is not None)
+                if held_s > 0:
+                    holds.append(ClockHold(now, held_s))
+                if not settled:
                     settle_timeouts += 1
                 now += tick
                 clock.advance_to(now)
@@ -193,7 +268,7 @@ async def simulate(
                     await gateway.step(now)
                 if progress is not None:
                     progress(now, end)
-            await settle(fabric.traffic, controller, mqtt_url is not None)
+            await settle_tick(fabric, controller, in_outage is not None)
         finally:
             await controller.stop(release=True)
             for gateway in gateways.values():
@@ -226,15 +301,72 @@ async def simulate(
         settle_timeouts=settle_timeouts,
         baselines_kw=baselines,
         refused=dict(controller.gate.refused),
+        clock_holds=holds,
     )
 
 
-async def settle(traffic: Traffic, controller: Controller, over_network: bool) -> bool:
-    """Until every message sent has arrived and no solve runs; False on timeout.
+async def settle_tick(
+    fabric: _Fabric, controller: Controller, scripted_outage: bool
+) -> tuple[float, bool]:
+    """Before the clock moves: every link meant to be up connected (unless the scenario's
+    own outage is on), then :func:`settle`; the wall seconds held, and whether it settled."""
+    over_network = fabric.broker is None
+    held_s = 0.0
+    while True:
+        if not scripted_outage:
+            held_s += await hold_while_down(fabric)
+        settled = await settle(
+            fabric.traffic,
+            controller,
+            over_network,
+            fabric.receivers_missing,
+            fabric.receiver_absent,
+        )
+        if scripted_outage or not fabric.down():
+            fabric.settled()
+            return held_s, settled
+
+
+async def hold_while_down(fabric: _Fabric, limit_s: float = LINKS_DOWN_LIMIT_S) -> float:
+    """Wait until every link meant to be connected is; the wall seconds waited.
+
+    Raises LinksDownError after ``limit_s`` [s, wall]: a broker that never comes back ends
+    the run instead of hanging it.
+    """
+    down = fabric.down()
+    if not down:
+        return 0.0
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    logger.warning("clock held: %d links down (%s)", len(down), ", ".join(down[:5]))
+    while down:
+        waited = loop.time() - started
+        if waited > limit_s:
+            raise LinksDownError(down, waited)
+        await asyncio.sleep(0.01)
+        down = fabric.down()
+    waited = loop.time() - started
+    logger.warning("clock released after %.2f s: every link connected", waited)
+    return waited
+
+
+async def settle(
+    traffic: Traffic,
+    controller: Controller,
+    over_network: bool,
+    receivers_missing: Callable[[], bool] | None = None,
+    receiver_absent: Callable[[str], bool] | None = None,
+) -> bool:
+    """Until every message sent has arrived and the controller is idle (no solve runs, no
+    event's task has work in hand); False on timeout.
 
     Over a network a message to a client that is not connected (a gateway that is offline)
-    never arrives: once nothing has arrived for :data:`LOST_AFTER_S`, what is still in
-    flight counts as lost, so an offline gateway does not stall every tick.
+    never arrives: once nothing has arrived for :data:`LOST_AFTER_S` while
+    ``receivers_missing()`` says some receiver is gone (None: it may always be), what is
+    still in flight to a topic ``receiver_absent`` names (None: everything) counts as lost,
+    so an offline gateway does not stall every tick. What is on its way to a receiver that
+    is there is waited for: a slow machine only makes the wait longer, never shorter. The
+    timeout (:data:`SETTLE_TIMEOUT_S`) counts from the last progress, not from the start.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_TIMEOUT_S
@@ -248,11 +380,24 @@ async def settle(traffic: Traffic, controller: Controller, over_network: bool) -
             deadline = loop.time() + SETTLE_TIMEOUT_S
             last_progress = loop.time()
             continue
+        if controller.awake:  # an event's task has work in hand: let it run first
+            quiet = 0
+            await asyncio.sleep(0)
+            if loop.time() > deadline:
+                logger.warning("the controller is still at work; moving on")
+                return False
+            continue
         await asyncio.sleep(0.001 if over_network else 0)
         if traffic.received != last_received:
             last_received, last_progress = traffic.received, loop.time()
-        if over_network and traffic.in_flight and loop.time() - last_progress > LOST_AFTER_S:
-            traffic.give_up()
+            deadline = last_progress + SETTLE_TIMEOUT_S
+        if (
+            over_network
+            and traffic.in_flight
+            and loop.time() - last_progress > LOST_AFTER_S
+            and (receivers_missing is None or receivers_missing())
+        ):
+            traffic.give_up(receiver_absent)
         quiet = quiet + 1 if traffic.in_flight == 0 else 0
         if loop.time() > deadline:
             logger.warning("%d messages still in flight; moving on", traffic.in_flight)

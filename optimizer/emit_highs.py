@@ -1,7 +1,18 @@
-"""Pass the matrix model straight to HiGHS through highspy (the fast path)."""
+"""Pass the matrix model straight to HiGHS through highspy (the fast path).
+
+HiGHS writes its banner straight to the process's standard output the first time a
+``Highs`` is made, before any option can silence it; :func:`new_highs` sends it to the log
+instead, so ``--json`` output stays parseable.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import logging
+import os
+import sys
+import tempfile
+import threading
 import time
 
 import highspy
@@ -12,6 +23,11 @@ from vpp.domain import SolveStatus
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchSettings
 from vpp.optimizer.solution import RawSolution
+
+logger = logging.getLogger(__name__)
+
+_banner_lock = threading.Lock()
+_banner_pid: int | None = None  # the process whose banner went to the log (forks inherit)
 
 _USABLE_AT_LIMIT = {
     highspy.HighsModelStatus.kTimeLimit,
@@ -55,14 +71,50 @@ def to_highs(
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
             for flag in integer
         ]
-    h = highspy.Highs()
-    h.silent()
-    h.setOptionValue("time_limit", float(settings.time_limit_s))
+    h = new_highs()
+    if settings.limits == "wall_clock":
+        h.setOptionValue("time_limit", float(settings.time_limit_s))
+    if settings.mip_max_nodes is not None:
+        h.setOptionValue("mip_max_nodes", int(settings.mip_max_nodes))
+    if settings.simplex_iteration_limit is not None:
+        h.setOptionValue("simplex_iteration_limit", int(settings.simplex_iteration_limit))
     h.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap))
     h.setOptionValue("threads", int(settings.threads))
     h.setOptionValue("random_seed", int(settings.seed))
     h.passModel(lp)
     return h
+
+
+def new_highs() -> highspy.Highs:
+    """A silent ``Highs``; the banner HiGHS prints once per process goes to the log."""
+    global _banner_pid
+    with _banner_lock:
+        if _banner_pid == os.getpid():
+            h = highspy.Highs()
+        else:
+            h, banner = _capture_stdout(highspy.Highs)
+            _banner_pid = os.getpid()
+            if banner:
+                logger.debug("HiGHS: %s", banner)
+    h.silent()
+    return h
+
+
+def _capture_stdout(make: type[highspy.Highs]) -> tuple[highspy.Highs, str]:
+    """Call ``make`` with file descriptor 1 on a temporary file; what C code printed there."""
+    sys.stdout.flush()
+    libc = ctypes.CDLL(None)
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(1)
+        try:
+            os.dup2(sink.fileno(), 1)
+            made = make()
+            libc.fflush(None)  # C stdio buffers a redirected stdout
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        sink.seek(0)
+        return made, sink.read().decode(errors="replace").strip()
 
 
 def solve_highs(

@@ -14,6 +14,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.appsi.solvers import Highs as AppsiHighs
 
 from vpp.domain import SolveStatus
+from vpp.optimizer.emit_highs import new_highs
 from vpp.optimizer.linear import LinearModel
 from vpp.optimizer.problem import DispatchSettings
 from vpp.optimizer.solution import RawSolution
@@ -78,11 +79,18 @@ def to_pyomo(m: LinearModel) -> tuple[pyo.ConcreteModel, list[Any]]:
 def solve_pyomo(m: LinearModel, settings: DispatchSettings) -> RawSolution:
     started = time.perf_counter()
     model, columns = to_pyomo(m)
+    new_highs()  # the banner of this process's first Highs goes to the log, not stdout
     solver = AppsiHighs()
-    solver.config.time_limit = settings.time_limit_s
+    if settings.limits == "wall_clock":
+        solver.config.time_limit = settings.time_limit_s
     solver.config.mip_gap = settings.mip_rel_gap
     solver.config.load_solution = False
-    solver.highs_options = {"threads": settings.threads, "random_seed": settings.seed}
+    options: dict[str, int] = {"threads": settings.threads, "random_seed": settings.seed}
+    if settings.mip_max_nodes is not None:
+        options["mip_max_nodes"] = settings.mip_max_nodes
+    if settings.simplex_iteration_limit is not None:
+        options["simplex_iteration_limit"] = settings.simplex_iteration_limit
+    solver.highs_options = options
     translated = time.perf_counter()
     results = solver.solve(model)
     solve_s = time.perf_counter() - translated

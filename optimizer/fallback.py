@@ -1,4 +1,4 @@
-"""A dispatch when the MILP gives nothing usable in time: relax, round, re-solve.
+"""A dispatch when the MILP gives nothing usable within its limits: relax, round, re-solve.
 
 The LP relaxation of this formulation has few fractional commitments (DOMAIN.md), so
 solving it, fixing each commitment (rounded up, else, if that breaks a rest or events rule,
@@ -37,7 +37,7 @@ def relax_and_round(m: LinearModel, settings: DispatchSettings) -> RawSolution:
         lower[integer] = upper[integer] = fixed
         attempt = solve_highs(m, settings, integer=np.zeros_like(integer), bounds=(lower, upper))
         if attempt.x is not None:
-            logger.warning("MILP gave no solution in time; using a rounded LP relaxation")
+            logger.warning("MILP gave no solution within its limits; using a rounded LP")
             return RawSolution(
                 _snap(attempt.x, integer),
                 SolveStatus.FALLBACK,

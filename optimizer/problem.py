@@ -24,12 +24,33 @@ from vpp.optimizer.linear import FloatArray
 
 Backend = Literal["highs", "pyomo"]
 Objective = Literal["min_cost", "max_response"]
+Limits = Literal["wall_clock", "deterministic"]
+
+#: Branch-and-bound nodes per MILP solve when limits are deterministic and none is given:
+#: far beyond what dispatch problems need (most close at the root), a bound on a pathology.
+DETERMINISTIC_MAX_NODES = 20_000
 
 
 class DispatchSettings(FrozenModel):
-    """Solver limits and the prices of soft constraints; every solve has a limit and a gap."""
+    """Solver limits and the prices of soft constraints; every solve has a limit and a gap.
 
-    time_limit_s: float = Field(default=10.0, gt=0, le=3600)
+    ``limits`` says which clock bounds a solve. On ``wall_clock`` (the service and the
+    CLI, which answer people waiting on the real clock) ``time_limit_s`` does; on
+    ``deterministic`` (the simulator, whose clock is simulated) only work limits do
+    (``mip_max_nodes``, ``simplex_iteration_limit``), so the same problem gives the same
+    answer however loaded the machine is. Work limits given apply in both.
+    """
+
+    limits: Limits = "wall_clock"
+    time_limit_s: float = Field(
+        default=10.0, gt=0, le=3600, description="per solve, only on wall_clock limits [s]"
+    )
+    mip_max_nodes: int | None = Field(
+        default=None, ge=0, description="branch-and-bound nodes per MILP solve; None: no limit"
+    )
+    simplex_iteration_limit: int | None = Field(
+        default=None, ge=0, description="simplex iterations per solve; None: no limit"
+    )
     mip_rel_gap: float = Field(default=0.005, ge=0, le=1)
     backend: Backend = "highs"
     threads: int = Field(default=1, ge=1, le=64)
@@ -84,6 +105,11 @@ class DispatchSettings(FrozenModel):
         gt=0,
         description="price of portfolio load above the rebound cap, per interval and at worst",
     )
+
+    def deterministic(self) -> DispatchSettings:
+        """These settings with work limits only (a node limit unless one is set)."""
+        nodes = DETERMINISTIC_MAX_NODES if self.mip_max_nodes is None else self.mip_max_nodes
+        return self.model_copy(update={"limits": "deterministic", "mip_max_nodes": nodes})
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,13 @@ class MosquittoBroker:
             process.kill()
             process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL the broker (``kill -9``): no goodbye, no wills, sockets reset by the OS."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     def restart(self) -> MosquittoBroker:
         """Stop, then start again on the same port."""
         self.stop()

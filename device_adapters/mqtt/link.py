@@ -169,6 +169,10 @@ class MqttLink:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def wanted(self) -> bool:
+        return self._task is not None and not self._stopping
+
     def on_message(self, handler: MessageHandler) -> None:
         self._on_message = handler
 

@@ -43,3 +43,29 @@ def test_give_up_counts_what_is_in_flight_as_lost():
     assert (traffic.in_flight, traffic.lost) == (0, 1)
     traffic.arrived(TOPIC, b"to a dead gateway")  # it turned up after all
     assert (traffic.in_flight, traffic.unmatched) == (0, 1)
+
+
+SETPOINT_A = "vpp/v1/site-a/bess/setpoint"
+SETPOINT_B = "vpp/v1/site-b/bess/setpoint"
+
+
+def test_message_sent_with_no_receiver_connected_is_lost_not_waited_for():
+    """Over a network with clean sessions, a setpoint to a gateway that is not connected
+    never arrives: it is counted lost at once, and the clock does not wait for it."""
+    traffic = Traffic(receiver=lambda topic: topic != SETPOINT_A)
+    traffic.sent(SETPOINT_A, b"to nobody")
+    traffic.sent(SETPOINT_B, b"to site b")
+    assert (traffic.in_flight, traffic.lost, traffic.published) == (1, 1, 2)
+
+
+def test_give_up_drops_only_what_goes_to_an_absent_receiver():
+    """A receiver gone mid-flight loses its messages; those to receivers still there are
+    still waited for, however long a loaded machine takes to deliver them."""
+    traffic = Traffic()
+    traffic.sent(SETPOINT_A, b"lost")
+    traffic.sent(SETPOINT_A, b"lost")
+    traffic.sent(SETPOINT_B, b"on its way")
+    assert traffic.give_up(lambda topic: topic == SETPOINT_A) == 2
+    assert (traffic.in_flight, traffic.lost) == (1, 2)
+    traffic.arrived(SETPOINT_B, b"on its way")
+    assert (traffic.in_flight, traffic.unmatched) == (0, 0)

@@ -56,3 +56,16 @@ def test_dispatch_falls_back_when_the_time_limit_leaves_no_solution(monkeypatch)
     assert result.meets_target
     assert result.violations == ()
     assert "rounded" in result.solve.termination
+
+
+def test_dispatch_falls_back_deterministically_when_the_node_limit_leaves_no_solution():
+    """Work limits reach the fallback the same way every time, however loaded the machine:
+    no branch-and-bound node allowed, no incumbent, the rounded LP, twice the same."""
+    settings = DispatchSettings(limits="deterministic", mip_max_nodes=0)
+    first = dispatch(problem(_district(), event(target_kw=600)), settings)
+    again = dispatch(problem(_district(), event(target_kw=600)), settings)
+    assert first.solve.status.value == "fallback"
+    assert first.meets_target
+    assert first.violations == ()
+    assert first.schedules == again.schedules
+    assert first.solve.objective_cny == again.solve.objective_cny

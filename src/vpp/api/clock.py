@@ -34,6 +34,10 @@ class ScaledClock:
         """How long ``seconds`` of this clock last on the wall [s]."""
         return seconds / self.scale
 
+    def wall_time(self, ts: datetime) -> datetime:
+        """When, on the wall, this clock read (or will read) ``ts``."""
+        return self.wall_origin + (ts - self.origin) / self.scale
+
     def wall_seconds_between(self, start: datetime, end: datetime) -> float:
         """How long the span from ``start`` to ``end`` of this clock lasts on the wall [s]."""
         return (end - start).total_seconds() / self.scale
@@ -85,6 +89,10 @@ class PacedClock(SimulatedClock):
     def wall_seconds(self, seconds: float) -> float:
         """How long ``seconds`` of this clock last on the wall at least [s]."""
         return seconds / self.scale
+
+    def wall_time(self, ts: datetime) -> datetime:
+        """When, on the wall, this clock read ``ts`` (an estimate at its full pace)."""
+        return datetime.now(UTC) - (self.now() - ts) / self.scale
 
     def to_dict(self) -> dict[str, object]:
         return {

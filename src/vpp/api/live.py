@@ -102,6 +102,7 @@ async def event_view(service: Service, record: EventRecord) -> EventView:
         redispatches=redispatches,
         devices_redispatched=sorted({k for r in redispatches for k in (*r.dropped, *r.added)}),
         settlement=_totals(lines) if record.finalized else None,
+        openadr=record.openadr,
     )
 
 

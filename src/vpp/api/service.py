@@ -15,6 +15,7 @@ import math
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -34,6 +35,9 @@ from vpp.controller.planning import remaining_event
 from vpp.domain import DemandResponseEvent, District, Enterprise, check_plannable
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
+
+if TYPE_CHECKING:
+    from vpp.openadr.ven import Ven
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +84,7 @@ class Service:
         self._sync_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._pruned_at: datetime | None = None
+        self.ven: Ven | None = None  # with --openadr-vtn
 
     @property
     def paced(self) -> bool:
@@ -113,6 +118,10 @@ class Service:
             await self._apply(self.frame.with_enterprises(enterprises))
         await self._recover(now)
         self._sync_task = asyncio.create_task(self._sync_loop(), name="vpp.api.sync")
+        if self.settings.openadr is not None:
+            from vpp.api.openadr import start_ven
+
+            self.ven = start_ven(self, self.settings.openadr)
         logger.info(
             "service started: %d enterprises, clock %s (x%g), devices %s",
             len(enterprises),
@@ -124,6 +133,8 @@ class Service:
     async def stop(self) -> None:
         """Write what is left and disconnect. Setpoints in force are not released: their
         leases end on their own, and a restarted service resumes the events."""
+        if self.ven is not None:
+            await self.ven.stop()
         self._stopping.set()  # the loop finishes its round: no write is cut off midway
         if self._sync_task is not None:
             with contextlib.suppress(Exception):
@@ -269,6 +280,16 @@ class Service:
         if self.controller is None or self.writer is None or self.district is None:
             raise ConflictError("no enterprise is registered yet: nothing to dispatch")
         return self.controller, self.writer, self.district
+
+    async def submit_event(
+        self, event: DemandResponseEvent, openadr: dict[str, Any] | None = None
+    ) -> EventRecord:
+        """Store and submit an event made elsewhere (the OpenADR VEN's, with its decision)."""
+        async with self._event_lock:
+            controller, writer, _ = self._live()
+            record = await self.store.events.create(event, self.clock.now(), openadr=openadr)
+            writer.track(controller.submit(event), 0)
+        return record
 
     async def create_event(
         self, request: EventRequest, idempotency_key: str | None

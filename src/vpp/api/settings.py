@@ -8,6 +8,7 @@ from pydantic import Field
 
 from vpp.controller import ControllerSettings
 from vpp.domain import FrozenModel
+from vpp.openadr.settings import VenSettings
 from vpp.settlement import DEFAULT_RULE
 from vpp.store import DEFAULT_DB_URL
 
@@ -55,3 +56,6 @@ class ServiceSettings(FrozenModel):
         default=30.0, gt=0, description="simulated gateways report this often [s, clock]"
     )
     controller: ControllerSettings = ControllerSettings()
+    openadr: VenSettings | None = Field(
+        default=None, description="an OpenADR 2.0b VEN toward this VTN (needs vpp[openadr])"
+    )

@@ -139,6 +139,11 @@ class EventView(BaseModel):
     redispatches: list[RedispatchView]
     devices_redispatched: list[str] = Field(description="site/resource dropped or added")
     settlement: dict[str, Any] | None = Field(description="totals once the event is settled")
+    openadr: dict[str, Any] | None = Field(
+        default=None,
+        description="source openadr: the VEN's answer (opt, reason, target_kw, "
+        "capability_kw, margin_kw [kW]) to the VTN's event and modification number",
+    )
 
 
 class EnterpriseEventView(BaseModel):

@@ -71,6 +71,8 @@ INTERVAL_MIN = Number(1, 60, integer=True, unit="min")
 HISTORY_DAYS = Number(1, 400, integer=True, unit="days")
 PORT = Number(1, 65535, integer=True)
 TIME_SCALE = Number(1, 3600, unit="simulated s per wall s")
+POLL_S = Number(0.1, 3600, unit="s")
+FRACTION = Number(0, 1, low_open=True)
 
 
 def writable_folder(path: Path, option: str = "--out") -> Path:

@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 import typer
 
 from vpp.cli.app import app, fail, reports_errors
-from vpp.cli.options import PORT, TIME_SCALE, writable_folder
+from vpp.cli.options import FRACTION, POLL_S, PORT, TIME_SCALE, writable_folder
+from vpp.openadr import VenSettings
 from vpp.store import DEFAULT_DB_URL
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -96,6 +97,42 @@ def serve_command(
     scenarios_dir: Annotated[
         Path, typer.Option(help="folder of named scenarios for POST /v1/simulations")
     ] = Path("configs/scenarios"),
+    openadr_vtn: Annotated[
+        str | None,
+        typer.Option(
+            help="register as an OpenADR 2.0b VEN with the VTN at this URL (e.g. "
+            "http://host:8080/OpenADR2/Simple/2.0b) and take its events; needs vpp[openadr]"
+        ),
+    ] = None,
+    openadr_ven_name: Annotated[
+        str | None, typer.Option(help="the VEN's name toward the VTN (with --openadr-vtn)")
+    ] = None,
+    openadr_poll_s: Annotated[
+        float, typer.Option(help="poll the VTN this often [s]", parser=POLL_S)
+    ] = 5.0,
+    openadr_cert: Annotated[
+        Path | None,
+        typer.Option(help="VEN certificate (PEM) for mutual TLS with an https:// VTN", exists=True),
+    ] = None,
+    openadr_key: Annotated[
+        Path | None, typer.Option(help="the VEN certificate's private key (PEM)", exists=True)
+    ] = None,
+    openadr_ca: Annotated[
+        Path | None,
+        typer.Option(help="CA (PEM) the VTN's certificate is checked against", exists=True),
+    ] = None,
+    openadr_min_fraction: Annotated[
+        float,
+        typer.Option(
+            help="optIn when the capability covers this fraction of the target (a "
+            "programme's partial-delivery rule)",
+            parser=FRACTION,
+        ),
+    ] = 1.0,
+    openadr_simple_levels: Annotated[
+        str,
+        typer.Option(help="SIMPLE signal levels as % of the district peak: LEVEL=PCT,..."),
+    ] = "1=5,2=10,3=15",
     log_level: Annotated[
         LogLevel, typer.Option(case_sensitive=False, help="how much the service logs")
     ] = "info",
@@ -114,6 +151,14 @@ def serve_command(
         raise fail("--mqtt-password-file, --mqtt-ca, --mqtt-cert and --mqtt-key need --mqtt")
     if mqtt_key is not None and mqtt_cert is None:
         raise fail("--mqtt-key: give the client certificate with --mqtt-cert too")
+    openadr = _ven_settings(
+        openadr_vtn,
+        openadr_ven_name,
+        openadr_poll_s,
+        (openadr_cert, openadr_key, openadr_ca),
+        openadr_min_fraction,
+        openadr_simple_levels,
+    )
     settings = ServiceSettings(
         db_url=db,
         district_file=district or DEFAULT_DISTRICT,
@@ -127,6 +172,7 @@ def serve_command(
         time_scale=time_scale,
         data_dir=data_dir,
         scenarios_dir=scenarios_dir,
+        openadr=openadr,
     )
     preflight(settings)
     writable_folder(data_dir, "--data-dir")  # simulation reports land there, much later
@@ -140,4 +186,52 @@ def serve_command(
         log_level=log_level.lower(),
         # open dashboard streams never end on their own: cut them off, then stop the service
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
+
+
+def _ven_settings(
+    vtn: str | None,
+    ven_name: str | None,
+    poll_s: float,
+    tls: tuple[Path | None, Path | None, Path | None],
+    min_fraction: float,
+    simple_levels: str,
+) -> VenSettings | None:
+    """The --openadr-* options as the VEN's settings; None without --openadr-vtn."""
+    cert, key, ca = tls
+    if vtn is None:
+        if ven_name or cert or key or ca:
+            raise fail(
+                "--openadr-ven-name, --openadr-cert, --openadr-key and --openadr-ca "
+                "need --openadr-vtn"
+            )
+        return None
+    if not vtn.startswith(("http://", "https://")):
+        raise fail("--openadr-vtn: give an http:// or https:// URL")
+    if not ven_name:
+        raise fail("--openadr-vtn: give the VEN's name with --openadr-ven-name")
+    if (cert is None) != (key is None):
+        raise fail("--openadr-cert and --openadr-key go together")
+    if cert is not None and not vtn.startswith("https://"):
+        raise fail("--openadr-cert: a client certificate needs an https:// VTN")
+    try:
+        levels = {
+            int(level): float(pct)
+            for level, pct in (item.split("=") for item in simple_levels.split(",") if item)
+        }
+    except ValueError:
+        raise fail("--openadr-simple-levels: write LEVEL=PCT pairs, e.g. 1=5,2=10,3=15") from None
+    try:
+        import vpp.openadr.library  # noqa: F401  (the optional extra is installed)
+    except ImportError as exc:
+        raise fail(f"--openadr-vtn: {exc}") from None
+    return VenSettings(
+        vtn_url=vtn,
+        ven_name=ven_name,
+        poll_s=poll_s,
+        cert_file=cert,
+        key_file=key,
+        ca_file=ca,
+        min_fraction=min_fraction,
+        simple_levels_pct=levels,
     )

@@ -19,7 +19,7 @@ from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import Field
@@ -157,6 +157,7 @@ class Controller:
         self._executor = executor
         self._solving = 0
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._parked: dict[str, tuple[datetime, asyncio.Event, list[asyncio.Future[Any]]]] = {}
         self._command_event: dict[str, str] = {}
         self._calls: Counter[tuple[date, str]] = Counter()
         self._link_up_since: datetime | None = None
@@ -187,6 +188,23 @@ class Controller:
     def busy(self) -> bool:
         """Whether a solve is running (a simulation waits for it before moving time on)."""
         return self._solving > 0
+
+    @property
+    def awake(self) -> bool:
+        """Whether an event's task has work in hand: it is not parked in its sleep, or what
+        it sleeps on has happened (a simulation waits for it before moving time on, so
+        what a wake-up does never depends on how soon the task got to run)."""
+        now = self.clock.now()
+        for event_id, task in self._tasks.items():
+            if task.done():
+                continue
+            park = self._parked.get(event_id)
+            if park is None:
+                return True
+            wake, changed, waits = park
+            if wake <= now or changed.is_set() or any(w.done() for w in waits):
+                return True
+        return False
 
     def update_district(self, district: District) -> None:
         """Take new registrations (the service): later plans and re-plans see them; a
@@ -355,9 +373,11 @@ class Controller:
         """Until the clock reads ``wake`` or the run changes (a cancel, a fault)."""
         sleeper = asyncio.ensure_future(self.clock.sleep_until(wake))
         changed = asyncio.ensure_future(run.changed.wait())
+        self._parked[run.event_id] = (wake, run.changed, [sleeper, changed])
         try:
             await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._parked.pop(run.event_id, None)
             sleeper.cancel()
             changed.cancel()
 

@@ -118,6 +118,11 @@ class Monitor:
         meter = self._meters.get(key)
         return None if meter is None else meter.last_ts
 
+    def last_power_kw(self, key: str) -> float | None:
+        """The latest sample's power [kW]; None before the first."""
+        meter = self._meters.get(key)
+        return None if meter is None else meter.last_power_kw
+
     def last_soc(self, key: str) -> float | None:
         meter = self._meters.get(key)
         return None if meter is None else meter.last_soc

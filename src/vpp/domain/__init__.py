@@ -35,7 +35,14 @@ from vpp.domain.errors import (
     UnknownReferenceError,
     VppError,
 )
-from vpp.domain.event import MAX_TARGET_KW, DemandResponseEvent, EventKind, Notice, TargetKw
+from vpp.domain.event import (
+    MAX_TARGET_KW,
+    DemandResponseEvent,
+    EventKind,
+    EventSource,
+    Notice,
+    TargetKw,
+)
 from vpp.domain.explanation import (
     DispatchExplanation,
     IntervalPrice,
@@ -100,6 +107,7 @@ __all__ = [
     "EvChargerPool",
     "EvSession",
     "EventKind",
+    "EventSource",
     "Feeder",
     "FrozenModel",
     "GatewayState",

@@ -28,6 +28,14 @@ class Notice(StrEnum):
     REAL_TIME = "real_time"  # 实时
 
 
+class EventSource(StrEnum):
+    """Who issued an event: the REST API, the command line, or a utility's VTN."""
+
+    API = "api"
+    CLI = "cli"
+    OPENADR = "openadr"
+
+
 class DemandResponseEvent(FrozenModel):
     """A window, a target (kW, or % of the district peak), a kind and a notice."""
 
@@ -41,6 +49,13 @@ class DemandResponseEvent(FrozenModel):
     )
     notice: Notice = Notice.DAY_AHEAD
     issued_at: AwareDatetime
+    source: EventSource = EventSource.API
+    vtn_event_id: str | None = Field(
+        default=None, max_length=200, description="the VTN's eventID (source openadr)"
+    )
+    modification_number: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="the VTN's modificationNumber this event follows"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DemandResponseEvent:
@@ -50,6 +65,8 @@ class DemandResponseEvent(FrozenModel):
             raise ValueError("give exactly one of target_kw and target_pct_of_peak")
         if self.issued_at > self.start:
             raise ValueError("issued_at must not be after start")
+        if (self.source is EventSource.OPENADR) != (self.vtn_event_id is not None):
+            raise ValueError("vtn_event_id is given exactly for source openadr")
         return self
 
     @property

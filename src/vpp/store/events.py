@@ -47,6 +47,7 @@ class EventRecord:
     idempotency_key: str | None
     request_digest: str | None
     created_at: datetime
+    openadr: dict[str, Any] | None = None
 
 
 def _record(row: EventRow) -> EventRecord:
@@ -59,6 +60,7 @@ def _record(row: EventRow) -> EventRecord:
         row.idempotency_key,
         row.request_digest,
         row.created_at,
+        row.openadr,
     )
 
 
@@ -72,7 +74,9 @@ class Events:
         now: datetime,
         idempotency_key: str | None = None,
         request_digest: str | None = None,
+        openadr: dict[str, Any] | None = None,
     ) -> EventRecord:
+        """Store a new event; ``openadr`` is the VEN's decision on a VTN's event."""
         row = EventRow(
             event_id=event.event_id,
             data=event.model_dump(mode="json"),
@@ -84,6 +88,10 @@ class Events:
             finalized=False,
             created_at=now,
             updated_at=now,
+            source=event.source.value,
+            vtn_event_id=event.vtn_event_id,
+            modification_number=event.modification_number,
+            openadr=openadr,
         )
         try:
             async with self._sessions.begin() as session:
@@ -107,6 +115,17 @@ class Events:
     async def by_idempotency_key(self, key: str) -> EventRecord | None:
         async with self._sessions() as session:
             row = await session.scalar(select(EventRow).where(EventRow.idempotency_key == key))
+            return None if row is None else _record(row)
+
+    async def by_vtn_event(self, vtn_event_id: str) -> EventRecord | None:
+        """The latest event made from a VTN's event, whatever its modification."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(EventRow)
+                .where(EventRow.vtn_event_id == vtn_event_id)
+                .order_by(EventRow.created_at.desc(), EventRow.event_id.desc())
+                .limit(1)
+            )
             return None if row is None else _record(row)
 
     async def page(
@@ -155,6 +174,7 @@ class Events:
         incarnation: int | None = None,
         plan: dict[str, Any] | None = None,
         finalized: bool | None = None,
+        openadr: dict[str, Any] | None = None,
     ) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(EventRow, event_id)
@@ -162,6 +182,9 @@ class Events:
                 raise KeyError(event_id)
             if event is not None:
                 row.data = event.model_dump(mode="json")
+                row.modification_number = event.modification_number
+            if openadr is not None:
+                row.openadr = openadr
             if incarnation is not None:
                 row.incarnation = incarnation
             if plan is not None:

@@ -62,6 +62,11 @@ class EventRow(Base):
     finalized: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    vtn_event_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    modification_number: Mapped[int | None] = mapped_column(Integer)
+    #: the VEN's answer to the VTN: opt, reason, capability and margin [kW]
+    openadr: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class EventStateRow(Base):

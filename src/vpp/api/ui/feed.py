@@ -26,9 +26,7 @@ ACTIVE = ("active",)
 
 def _wall_ms(service: Service, ts: datetime) -> float:
     """The wall-clock time [ms since the epoch] at which the service's clock read ``ts``."""
-    clock = service.clock
-    wall = clock.wall_origin + (ts - clock.origin) / clock.scale
-    return wall.timestamp() * 1000.0
+    return service.clock.wall_time(ts).timestamp() * 1000.0
 
 
 def _running(
