@@ -338,18 +338,20 @@ def _write_settlement(path: Path, outcomes: list[EventOutcome]) -> Path:
             [
                 *("event_id", "enterprise_id", "asked_kwh", "delivered_kwh", "performance_ratio"),
                 *("effective", "credited_kwh", "price_cny_per_kwh", "payment_cny", "penalty_cny"),
-                "refused_samples",
+                *("refused_samples", "unasked_kwh", "asked_intervals", "status", "note"),
             ]
         )
         for o in outcomes:
-            for e in o.settlement.enterprises:
+            # enterprises asked something, then those asked nothing ("unasked response")
+            for e in (*o.settlement.enterprises, *o.settlement.unasked):
                 ratio = "" if e.performance_ratio is None else f"{e.performance_ratio:.4f}"
                 writer.writerow(
                     [
                         *(o.event_id, e.enterprise_id, _fmt(e.asked_kwh), _fmt(e.delivered_kwh)),
                         *(ratio, e.effective, _fmt(e.credited_kwh), _fmt(e.price_cny_per_kwh)),
                         *(_fmt(e.payment_cny), _fmt(e.penalty_cny)),
-                        e.refused_samples,
+                        *(e.refused_samples, _fmt(e.unasked_kwh), e.asked_intervals),
+                        *("unasked" if e.unasked_response else "settled", e.note),
                     ]
                 )
     return path

@@ -191,14 +191,16 @@ async def simulate(
     mqtt_url: str | None = None,
     progress: ProgressCallback | None = None,
     auth: ClientAuth | None = None,
+    district: District | None = None,
 ) -> SimulationResult:
     """Simulate the scenario's day; returns measured outcomes and everything behind them.
 
     ``auth`` gives the controller and each site's gateway their own broker login (by
-    client id: ``vpp-controller``, ``gw-{site_id}``) and TLS files.
+    client id: ``vpp-controller``, ``gw-{site_id}``) and TLS files. ``district`` replaces
+    the scenario's district file (a season run passes it with rotation counts of the day).
     """
     started = time.perf_counter()
-    district = scenario.load_district()
+    district = district if district is not None else scenario.load_district()
     start = scenario.day_start(district)
     end = start + timedelta(days=1)
     events = sorted(

@@ -93,6 +93,8 @@ async def check_event_dispatched_measured_and_settled(api: Api) -> None:
 
     own = await api.client.get("/v1/enterprises/acme/settlements", headers=api.auth("acme"))
     assert own.json()["items"][0]["line"] == line
+    assert own.json()["totals"]["events"] == 1
+    assert own.json()["totals"]["net_cny"] == pytest.approx(line["net_cny"])
     events = (await api.client.get("/v1/enterprises/acme/events", headers=api.auth("acme"))).json()
     assert events["items"][0]["resources"] == ["acme-site/bess", "acme-site/furnace"]
     assert events["items"][0]["settlement"] == line

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 
 from api_helpers import Api, acme
+
+from vpp.domain import DemandResponseEvent
+from vpp.settlement import ResourceDelivery, settle_event
 
 
 async def test_put_enterprise_creates_then_replaces(api: Api) -> None:
@@ -123,3 +127,51 @@ async def test_openapi_document_and_interactive_docs_are_served(api: Api) -> Non
     docs = await api.client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+async def test_settlements_carry_the_enterprise_totals_across_every_page(api: Api) -> None:
+    """Two settled events (120 CNY paid; 15 CNY owed) and one it was asked nothing in: the
+    first page of one line still totals all three, the unasked one apart."""
+    start = datetime(2026, 7, 15, 3, tzinfo=UTC)
+
+    def line(asked_kw: float, response_kw: float, price: float, rule: str) -> dict[str, object]:
+        record = ResourceDelivery(
+            enterprise_id="acme",
+            site_id="acme-site",
+            resource_id="furnace",
+            kind="curtailable_load",
+            asked_kw=(asked_kw,),
+            baseline_kw=(500.0,),
+            measured_kw=(500.0 - response_kw,),
+            price_cny_per_kwh=price,
+        )
+        settled = settle_event("ev", [record], 1.0, rule).for_enterprise("acme")
+        return settled.model_dump(mode="json")
+
+    await api.register("acme")
+    lines = [line(100.0, 100.0, 1.2, "default"), line(100.0, 80.0, 1.5, "sichuan")]
+    lines.append(line(0.0, 40.0, 1.0, "default"))
+    for i, data in enumerate(lines):
+        event = DemandResponseEvent(
+            event_id=f"ev-{i}",
+            start=start + timedelta(days=i),
+            end=start + timedelta(days=i, hours=1),
+            target_kw=100.0,
+            issued_at=start - timedelta(days=1),
+        )
+        await api.service.store.events.create(event, start)
+        await api.service.store.events.save_settlement(event.event_id, {"acme": data}, start)
+    page = await api.client.get(
+        "/v1/enterprises/acme/settlements", params={"limit": 1}, headers=api.auth("acme")
+    )
+    assert page.status_code == 200
+    body = page.json()
+    assert (len(body["items"]), body["total"]) == (1, 3)
+    totals = body["totals"]
+    assert (totals["events"], totals["unasked_events"]) == (2, 1)
+    assert totals["asked_kwh"] == 200.0
+    assert totals["delivered_kwh"] == 180.0
+    assert totals["unasked_kwh"] == 40.0
+    assert (totals["payment_cny"], totals["penalty_cny"]) == (120.0, 15.0)
+    assert totals["net_cny"] == 105.0
+    assert totals["performance_ratio"] == 0.9

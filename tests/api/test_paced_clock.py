@@ -13,9 +13,11 @@ T0 = datetime(2026, 7, 15, 3, 0, tzinfo=UTC)
 
 
 class Solving:
-    """Stands in for the controller: the fabric asks only whether a solve runs."""
+    """Stands in for the controller: the fabric asks whether a solve runs and whether an
+    event's task has work in hand."""
 
     busy = True
+    awake = False
 
 
 async def until(predicate: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:

@@ -112,6 +112,21 @@ def test_simulate_command_report_json_has_the_documented_fields(met_run):
         )
 
 
+def test_simulate_command_report_is_totalled_by_the_settlement_command(met_run):
+    """`vpp settlement OUT` reads what simulate wrote: its payments are the report's."""
+    _, out = met_run
+    doc = json.loads((out / "report.json").read_text())
+    paid = {
+        line["enterprise_id"]: line["payment_cny"]
+        for event in doc["events"]
+        for line in event["settlement"]["enterprises"]
+    }
+    result = runner.invoke(app, ["settlement", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    totals = json.loads(result.output)["enterprises"]
+    assert {t["enterprise_id"]: t["payment_cny"] for t in totals if t["events"]} == paid
+
+
 def test_simulate_command_honest_day_refuses_no_reading(met_run):
     """Every simulated meter reads within its envelope: nothing refused, nothing listed."""
     result, out = met_run
@@ -142,8 +157,8 @@ def test_simulate_command_plausibility_settings_come_from_the_scenario_file(tmp_
     n = refused["power_outside_envelope"]
     assert n > 0
     assert f"refused as implausible  │ {n:,} (power_outside_envelope {n:,})" in result.output
-    header = (out / "settlement.csv").read_text().splitlines()[0]
-    assert header.endswith(",refused_samples")
+    header = (out / "settlement.csv").read_text().splitlines()[0].split(",")
+    assert header[-5:] == ["refused_samples", "unasked_kwh", "asked_intervals", "status", "note"]
 
 
 def test_simulate_command_missed_target_exits_1_with_the_shortfall(tmp_path):

@@ -140,12 +140,59 @@ def test_mean_powers_are_over_the_event_intervals():
 
 
 def test_load_going_up_is_negative_delivery_never_payment():
-    """Measured 20 kW above baseline in peak shaving: -20 kWh delivered, nothing paid."""
+    """Measured 20 kW above baseline in peak shaving: -20 kWh delivered, nothing paid; the
+    ratio reads 0, never -0.2, and the note says the load rose."""
     line = settle_event("ev1", [delivery(response_kw=(-20.0,))], 1.0).for_enterprise("acme")
     assert line.delivered_kwh == pytest.approx(-20.0)
-    assert line.performance_ratio == pytest.approx(-0.2)
+    assert line.performance_ratio == 0.0
+    assert "load rose 20.0 kWh above its baseline" in line.note
     assert line.payment_cny == 0.0
     assert line.penalty_cny == 0.0  # the default rule has no penalty
+
+
+def test_negative_delivery_is_penalised_on_the_raw_energy():
+    """Sichuan preset, -20 of 100 kWh at 1 CNY/kWh: (90 + 20) x 1 = 110 CNY owed, ratio 0."""
+    line = settle_event("ev1", [delivery(response_kw=(-20.0,))], 1.0, "sichuan").for_enterprise(
+        "acme"
+    )
+    assert line.performance_ratio == 0.0
+    assert line.penalty_cny == pytest.approx(110.0)
+
+
+def test_dropped_participant_is_settled_for_the_intervals_it_was_asked():
+    """Asked 100 kW in 2 of 4 hours, then dropped; delivered 100, 100, 80, 80 kW: settled on
+    200 of 200 kWh (paid 200 CNY); the 160 kWh after the drop are unasked, not paid."""
+    record = delivery(asked_kw=(100.0, 100.0, 0.0, 0.0), response_kw=(100.0, 100.0, 80.0, 80.0))
+    line = settle_event("ev1", [record], 1.0).for_enterprise("acme")
+    assert (line.asked_kwh, line.delivered_kwh) == (pytest.approx(200.0), pytest.approx(200.0))
+    assert line.unasked_kwh == pytest.approx(160.0)
+    assert line.asked_intervals == 2
+    assert (line.asked_kw, line.delivered_kw) == (pytest.approx(100.0), pytest.approx(100.0))
+    assert line.performance_ratio == pytest.approx(1.0)
+    assert line.payment_cny == pytest.approx(200.0)
+    assert "asked in 2 of 4 intervals" in line.note
+
+
+def test_dropped_participant_is_not_penalised_for_intervals_after_the_drop():
+    """Sichuan preset, asked 100 kW in the first of 2 hours and delivered it, nothing after
+    (the load came back): ratio 1, no penalty; a whole-window ratio would have been 0.5."""
+    record = delivery(asked_kw=(100.0, 0.0), response_kw=(100.0, -50.0))
+    line = settle_event("ev1", [record], 1.0, "sichuan").for_enterprise("acme")
+    assert line.performance_ratio == pytest.approx(1.0)
+    assert line.penalty_cny == 0.0
+    assert line.unasked_kwh == pytest.approx(-50.0)
+
+
+def test_enterprise_interval_counts_when_any_of_its_resources_was_asked():
+    """A second resource of the enterprise, asked nothing, raises its load in the asked hour:
+    the enterprise's delivery in that hour counts it (its meter total is what is settled)."""
+    records = [
+        delivery("a", response_kw=(100.0,)),
+        delivery("b", asked_kw=(0.0,), response_kw=(-30.0,)),
+    ]
+    line = settle_event("ev1", records, 1.0).for_enterprise("acme")
+    assert line.delivered_kwh == pytest.approx(70.0)
+    assert line.unasked_kwh == 0.0
 
 
 def test_penalty_below_threshold_is_charged_at_asked_price():
@@ -168,13 +215,22 @@ def test_valley_filling_counts_load_raised_above_baseline():
     assert line.payment_cny == pytest.approx(30.0)
 
 
-def test_enterprise_asked_nothing_is_listed_with_no_ratio_and_no_payment():
-    """All-zero asks: listed, ratio None, price 0, nothing paid whatever it delivered."""
+def test_enterprise_asked_nothing_is_listed_apart_as_unasked_response():
+    """All-zero asks: listed under ``unasked``, ratio None, price 0, nothing paid or penalised
+    whatever it delivered; its 40 kWh are unasked response, outside the event's totals."""
     records = [delivery(), delivery("pv", "idle", asked_kw=(0.0,), response_kw=(40.0,))]
-    line = settle_event("ev1", records, 1.0).for_enterprise("idle")
+    settlement = settle_event("ev1", records, 1.0, "sichuan")
+    line = settlement.for_enterprise("idle")
+    assert [x.enterprise_id for x in settlement.enterprises] == ["acme"]
+    assert settlement.unasked == (line,)
+    assert line.unasked_response
     assert line.performance_ratio is None
     assert not line.effective
     assert (line.price_cny_per_kwh, line.payment_cny, line.penalty_cny) == (0.0, 0.0, 0.0)
+    assert (line.delivered_kwh, line.unasked_kwh) == (0.0, pytest.approx(40.0))
+    assert "asked nothing" in line.note
+    assert settlement.delivered_kwh == pytest.approx(100.0)
+    assert settlement.unasked_kwh == pytest.approx(40.0)
 
 
 def test_event_totals_sum_the_enterprise_lines():
@@ -361,8 +417,8 @@ def test_settle_event_payment_is_bounded_and_penalty_only_below_threshold(
         assert line.penalty_cny >= 0.0
         if line.penalty_cny > 0:
             assert rule.penalty_below_ratio is not None
-            assert line.performance_ratio is not None
-            assert line.performance_ratio < rule.penalty_below_ratio
+            assert line.asked_kwh > 0
+            assert line.delivered_kwh / line.asked_kwh < rule.penalty_below_ratio
     assert settlement.net_cny == pytest.approx(
         sum(line.payment_cny - line.penalty_cny for line in settlement.enterprises)
     )
@@ -389,3 +445,98 @@ def test_settle_event_line_counts_the_refused_samples_of_its_meters():
 def test_resource_delivery_refuses_a_negative_refused_count():
     with pytest.raises(ValidationError, match="refused_samples"):
         ResourceDelivery.model_validate(delivery().model_dump() | {"refused_samples": -1})
+
+
+@settings(max_examples=60, deadline=None)
+@given(event_deliveries(), rules, st.data())
+def test_settle_event_pays_and_penalises_nothing_without_an_ask(records, rule, data):
+    """An enterprise asked nothing is paid and penalised nothing; and response in intervals an
+    enterprise was asked nothing changes neither its payment nor its penalty."""
+    n = len(records[0].asked_kw)
+    silent = data.draw(st.lists(st.booleans(), min_size=n, max_size=n), label="unasked")
+    unasked_enterprise = data.draw(st.sampled_from(sorted({r.enterprise_id for r in records})))
+    shifted = data.draw(st.floats(-500, 500), label="response shift outside the ask [kW]")
+    base = [
+        r.model_copy(
+            update={
+                "asked_kw": tuple(
+                    0.0 if s or r.enterprise_id == unasked_enterprise else a
+                    for a, s in zip(r.asked_kw, silent, strict=True)
+                )
+            }
+        )
+        for r in records
+    ]
+    moved = [
+        r.model_copy(
+            update={
+                "measured_kw": tuple(
+                    m if m is None or not s else m - shifted
+                    for m, s in zip(r.measured_kw, silent, strict=True)
+                )
+            }
+        )
+        for r in base
+    ]
+    before = settle_event("ev1", base, 0.25, rule)
+    after = settle_event("ev1", moved, 0.25, rule)
+    line = after.for_enterprise(unasked_enterprise)
+    assert line.unasked_response
+    assert line in after.unasked
+    assert (line.payment_cny, line.penalty_cny, line.credited_kwh) == (0.0, 0.0, 0.0)
+    for old, new in zip(before.enterprises, after.enterprises, strict=True):
+        assert new.payment_cny == pytest.approx(old.payment_cny)
+        assert new.penalty_cny == pytest.approx(old.penalty_cny)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rules,
+    st.lists(st.floats(1.0, 500.0), min_size=1, max_size=4),
+    st.lists(st.floats(-300.0, 800.0), min_size=2, max_size=2),
+    st.floats(0.0, 3.0),
+)
+def test_settle_event_payment_is_monotone_in_delivery(rule, asked, responses, price):
+    """More delivered never earns less and never owes more: payment rises (within the band
+    one for one at the asked price), penalty falls; the ratio shown is never negative."""
+    low, high = sorted(responses)
+    n = len(asked)
+    lines = [
+        settle_event(
+            "ev1", [delivery(asked_kw=tuple(asked), response_kw=(r,) * n, price=price)], 1.0, rule
+        ).for_enterprise("acme")
+        for r in (low, high)
+    ]
+    assert lines[1].payment_cny >= lines[0].payment_cny - 1e-9
+    assert lines[1].penalty_cny <= lines[0].penalty_cny + 1e-9
+    for line in lines:
+        assert line.performance_ratio is not None
+        assert line.performance_ratio >= 0.0
+    if all(rule.is_effective(x.delivered_kwh / x.asked_kwh) for x in lines):
+        assert lines[1].payment_cny - lines[0].payment_cny == pytest.approx(
+            (lines[1].delivered_kwh - lines[0].delivered_kwh) * price, abs=1e-6
+        )
+
+
+def test_settle_event_worked_example_of_docs_settlement_md():
+    """docs/settlement.md: acme asked 400 kW for two quarter-hours then dropped, 190 of 200
+    kWh, paid 228 CNY, 75 kWh unasked; beta asked nothing, 50 kWh unasked response."""
+    acme = delivery(
+        "furnace",
+        asked_kw=(400.0, 400.0, 0.0, 0.0),
+        response_kw=(400.0, 360.0, 300.0, 0.0),
+        price=1.2,
+    )
+    beta = delivery(
+        "bess", "beta", asked_kw=(0.0,) * 4, response_kw=(0.0, 100.0, 100.0, 0.0), price=0.5
+    )
+    settlement = settle_event("ev1", [acme, beta], 0.25, "sichuan")
+    line = settlement.for_enterprise("acme")
+    assert (line.asked_kwh, line.delivered_kwh) == (pytest.approx(200.0), pytest.approx(190.0))
+    assert line.unasked_kwh == pytest.approx(75.0)
+    assert line.performance_ratio == pytest.approx(0.95)
+    assert (line.payment_cny, line.penalty_cny) == (pytest.approx(228.0), 0.0)
+    assert [x.enterprise_id for x in settlement.unasked] == ["beta"]
+    assert settlement.for_enterprise("beta").unasked_kwh == pytest.approx(50.0)
+    assert settlement.payment_cny == pytest.approx(228.0)
+    assert settlement.unasked_kwh == pytest.approx(125.0)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from vpp.api import errors
 from vpp.api.limits import BodySizeLimit
-from vpp.api.routers import capability, enterprises, events, health, simulations, tokens
+from vpp.api.routers import capability, enterprises, events, health, rotation, simulations, tokens
 from vpp.api.service import Service
 from vpp.api.settings import ServiceSettings
 from vpp.api.ui import install as install_ui
@@ -59,7 +59,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         },
     )
     errors.install(app)
-    for module in (enterprises, events, capability, simulations, tokens, health):
+    for module in (enterprises, events, capability, simulations, tokens, health, rotation):
         app.include_router(module.router)
     install_ui(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -20,11 +20,17 @@ if TYPE_CHECKING:
     from vpp.api.service import Service
 
 #: Settlement totals summed over enterprise lines.
-_TOTALS = ("asked_kwh", "delivered_kwh", "credited_kwh", "payment_cny", "penalty_cny")
+_TOTALS = (
+    *("asked_kwh", "delivered_kwh", "unasked_kwh", "credited_kwh", "payment_cny"),
+    "penalty_cny",
+)
 
 
 def _totals(lines: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {name: round(sum(line[name] for line in lines), 3) for name in _TOTALS}
+    """Sums over the lines; a line stored before a field existed counts 0 for it."""
+    out: dict[str, Any] = {
+        name: round(sum(line.get(name, 0.0) for line in lines), 3) for name in _TOTALS
+    }
     out["enterprises"] = lines
     return out
 

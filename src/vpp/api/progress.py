@@ -25,7 +25,12 @@ from vpp.api.explanations import explanation_entry
 from vpp.controller import EventRun, Monitor
 from vpp.controller.planning import response_kw
 from vpp.domain import Ack, DemandResponseEvent, District, ResourceRef, Setpoint
-from vpp.settlement import ResourceDelivery, asked_price_cny_per_kwh, settle_event
+from vpp.settlement import (
+    ResourceDelivery,
+    asked_price_cny_per_kwh,
+    rotation_entries,
+    settle_event,
+)
 from vpp.store import DeliveryRow, Store
 
 logger = logging.getLogger(__name__)
@@ -213,6 +218,7 @@ class ProgressWriter:
                         baseline_kw=float(run.schedules[key].baseline_kw[t]),
                         measured_kw=self.monitor.trusted_mean_kw(key, grid.starts[t]),
                         price_cny_per_kwh=asked_price_cny_per_kwh(ref.resource, mean_asked),
+                        refused_samples=self.monitor.refused_in(key, [grid.starts[t]]),
                     )
                 )
         return rows, done, pending
@@ -258,11 +264,13 @@ async def settle(
         n = len(starts)
         asked, base = [0.0] * n, [0.0] * n
         measured: list[float | None] = [None] * n
+        refused = 0
         for row in mine:
             i = index.get(row.interval_start)
             if i is None:
                 continue
             asked[i], base[i], measured[i] = row.asked_kw, row.baseline_kw, row.measured_kw
+            refused += row.refused_samples
         deliveries.append(
             ResourceDelivery(
                 enterprise_id=mine[-1].enterprise_id,
@@ -274,11 +282,17 @@ async def settle(
                 measured_kw=tuple(measured),
                 price_cny_per_kwh=mine[-1].price_cny_per_kwh,
                 direction=event.direction,
+                refused_samples=refused,
             )
         )
     settlement = settle_event(event.event_id, deliveries, interval_min / 60.0, rule)
-    lines = {line.enterprise_id: line.model_dump(mode="json") for line in settlement.enterprises}
+    lines = {
+        line.enterprise_id: line.model_dump(mode="json")
+        for line in (*settlement.enterprises, *settlement.unasked)
+    }
     await store.events.save_settlement(event.event_id, lines, now)
+    ids = [e.enterprise_id for e in await store.enterprises.all()]
+    await store.rotation.record(rotation_entries(settlement, event.start, ids))
     logger.info(
         "event %s settled: %.1f of %.1f kWh delivered, %.2f CNY",
         event.event_id,

@@ -32,7 +32,7 @@ from vpp.config import describe_validation_error
 from vpp.controller import Controller, EventRun
 from vpp.controller.lifecycle import TERMINAL
 from vpp.controller.planning import remaining_event
-from vpp.domain import DemandResponseEvent, District, Enterprise, check_plannable
+from vpp.domain import DemandResponseEvent, District, Enterprise, check_plannable, with_rotation
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
 
@@ -310,6 +310,9 @@ class Service:
             now = self.clock.now()
             event = self._event(request, district, now)
             record = await self.store.events.create(event, now, idempotency_key, digest)
+            # the rotation adder counts the calls the ledger has before this event
+            ledger = await self.store.rotation.ledger()
+            controller.update_district(with_rotation(district, ledger, event.start))
             run = controller.submit(event)
             writer.track(run, 0)
         await self._wait_for_plan(run)

@@ -17,6 +17,7 @@ from vpp.domain import (
     Slug,
     TargetKw,
 )
+from vpp.settlement import EnterpriseTotals
 from vpp.store import Role
 
 ItemT = TypeVar("ItemT")
@@ -175,6 +176,13 @@ class SettlementView(BaseModel):
     event_id: str
     enterprise_id: str
     line: dict[str, Any]
+
+
+class SettlementPage(Page[SettlementView]):
+    """One page of an enterprise's settlement lines, and its totals over every settled event
+    (all pages; docs/settlement.md)."""
+
+    totals: EnterpriseTotals
 
 
 class RegistrationView(BaseModel):

@@ -1,5 +1,6 @@
 """Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``,
-``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``."""
+``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``, ``vpp settlement``,
+``vpp rotation``."""
 
 from vpp.cli import (  # noqa: F401  (importing registers the commands)
     baseline_cmd,
@@ -7,7 +8,9 @@ from vpp.cli import (  # noqa: F401  (importing registers the commands)
     dispatch_cmd,
     gateways_cmd,
     history_cmd,
+    rotation_cmd,
     serve_cmd,
+    settlement_cmd,
     simulate_cmd,
     token_cmd,
 )

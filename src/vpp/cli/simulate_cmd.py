@@ -28,9 +28,10 @@ from rich.progress import (
 from rich.table import Table
 
 from vpp.cli.app import app, console, fail, reports_errors
-from vpp.cli.options import writable_folder
+from vpp.cli.options import SIMULATED_DAYS, writable_folder
 from vpp.config import describe_validation_error
-from vpp.domain import ConfigError, DemandResponseEvent, District
+from vpp.domain import ConfigError, DemandResponseEvent, District, with_rotation
+from vpp.settlement import rotation_entries
 
 if TYPE_CHECKING:
     from vpp.controller import EventOutcome
@@ -73,6 +74,22 @@ def simulate_command(
     quiet: Annotated[
         bool, typer.Option("--quiet", help="no progress bar and no warnings while it runs")
     ] = False,
+    days: Annotated[
+        int,
+        typer.Option(
+            parser=SIMULATED_DAYS,
+            help="simulate this many days from the scenario's day, seed + 1 each day; each "
+            "day's report goes to OUT/YYYY-MM-DD",
+        ),
+    ] = 1,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            help="rotation ledger (JSON lines): each day's rotation counts come from it, and "
+            "each completed event is appended to it (docs/rotation.md)",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Simulate an event day: the controller against simulated devices, with faults.
 
@@ -81,23 +98,56 @@ def simulate_command(
 
     Exit code 0 when every event met its target, 1 when any missed it, 2 on wrong input.
     """
-    from vpp.hil_sim.report import write_report
-    from vpp.hil_sim.runner import simulate
     from vpp.hil_sim.scenario import load_scenario
 
     scenario = load_scenario(scenario_file)
     district = scenario.load_district()
-    events = _events(scenario, district, str(scenario_file))
     auth = _client_auth(mqtt, mqtt_auth, mqtt_ca)
     if mqtt is not None:
         _check_broker(mqtt)
     writable_folder(out)
+    all_met = True
+    for i in range(days):
+        today = scenario.model_copy(
+            update={"day": scenario.day + timedelta(days=i), "seed": scenario.seed + i}
+        )
+        folder = out if days == 1 else out / today.day.isoformat()
+        day_met = _simulate_day(
+            today, district, str(scenario_file), folder, mqtt, auth, quiet, ledger
+        )
+        all_met = all_met and day_met
+    if not all_met:
+        raise typer.Exit(1)
+
+
+def _simulate_day(
+    scenario: Scenario,
+    district: District,
+    source: str,
+    out: Path,
+    mqtt: str | None,
+    auth: ClientAuth | None,
+    quiet: bool,
+    ledger: Path | None,
+) -> bool:
+    """One simulated day: run, print, write the report, record rotation; whether all met."""
+    from vpp.hil_sim.report import write_report
+    from vpp.hil_sim.runner import simulate
+    from vpp.rotation_ledger import append_ledger, read_ledger
+
+    events = _events(scenario, district, source)
+    if ledger is not None:
+        district = with_rotation(district, read_ledger(ledger), scenario.day_start(district))
     _print_header(scenario, district, events, mqtt)
+    if ledger is not None:
+        _print_rotation_counts(district, ledger)
     with (
         _log_to_console(logging.ERROR if quiet else logging.WARNING),
         _day_progress(scenario.day_start(district), district, show=not quiet) as progress,
     ):
-        result = asyncio.run(simulate(scenario, mqtt_url=mqtt, progress=progress, auth=auth))
+        result = asyncio.run(
+            simulate(scenario, mqtt_url=mqtt, progress=progress, auth=auth, district=district)
+        )
     all_met = print_result(result)
     if quiet:
         paths = write_report(result, out)
@@ -106,8 +156,19 @@ def simulate_command(
             paths = write_report(result, out)
     for path in paths:
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)
-    if not all_met:
-        raise typer.Exit(1)
+    if ledger is not None:
+        ids = [e.enterprise_id for e in district.enterprises]
+        entries = [e for o in result.outcomes for e in rotation_entries(o.settlement, o.start, ids)]
+        written = append_ledger(ledger, entries)
+        console.print(f"recorded {written} entries in {ledger}", highlight=False)
+    return all_met
+
+
+def _print_rotation_counts(district: District, ledger: Path) -> None:
+    """The calls each enterprise counts for today (the optimiser's rotation adder)."""
+    counts = sorted(district.rotation_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    listed = ", ".join(f"{k} {v}" for k, v in counts) or "none yet"
+    console.print(f"  rotation counts from {ledger}: {listed}", highlight=False)
 
 
 # -- before the run --------------------------------------------------------------------
@@ -393,7 +454,25 @@ def _print_settlement(outcome: EventOutcome) -> None:
         style="bold",
     )
     console.print(table)
+    _print_settlement_notes(outcome)
     _print_refused_samples(outcome)
+
+
+def _print_settlement_notes(outcome: EventOutcome) -> None:
+    """Lines that need a reason (asked in part, load rose), and the unasked response apart."""
+    settlement = outcome.settlement
+    for line in settlement.enterprises:
+        if line.note:
+            console.print(f"  {line.enterprise_id}: {line.note}", highlight=False)
+    if settlement.unasked:
+        listed = ", ".join(
+            f"{line.enterprise_id} {line.unasked_kwh:,.1f} kWh" for line in settlement.unasked
+        )
+        console.print(
+            f"{outcome.event_id}: unasked response (asked nothing: not paid, not penalised): "
+            f"{listed}",
+            highlight=False,
+        )
 
 
 def _print_refused_samples(outcome: EventOutcome) -> None:

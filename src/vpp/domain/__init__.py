@@ -79,6 +79,16 @@ from vpp.domain.resources import (
     Pv,
     Resource,
 )
+from vpp.domain.rotation import (
+    EnterpriseRotation,
+    RotationEntry,
+    RotationLedger,
+    RotationPolicy,
+    fairness,
+    registered_flexibility_kw,
+    rotation_counts,
+    with_rotation,
+)
 from vpp.domain.timegrid import PLANNABLE_YEARS, TimeGrid, check_plannable, daily_window_on, zone
 
 __all__ = [
@@ -104,6 +114,7 @@ __all__ = [
     "DispatchResult",
     "District",
     "Enterprise",
+    "EnterpriseRotation",
     "EvChargerPool",
     "EvSession",
     "EventKind",
@@ -127,6 +138,9 @@ __all__ = [
     "ResourceExplanation",
     "ResourceRef",
     "ResourceSchedule",
+    "RotationEntry",
+    "RotationLedger",
+    "RotationPolicy",
     "Sector",
     "Setpoint",
     "SetpointMode",
@@ -146,9 +160,13 @@ __all__ = [
     "check_plannable",
     "daily_window_on",
     "envelope_kw",
+    "fairness",
     "plausible_range_kw",
     "rebound_cap_kw",
+    "registered_flexibility_kw",
+    "rotation_counts",
     "status_refusal",
     "telemetry_refusal",
+    "with_rotation",
     "zone",
 ]

@@ -19,6 +19,7 @@ from vpp.domain._base import (
     Slug,
 )
 from vpp.domain.resources import Resource
+from vpp.domain.rotation import RotationPolicy
 from vpp.domain.timegrid import zone
 
 
@@ -138,6 +139,10 @@ class District(FrozenModel):
         default_factory=dict,
         description="events each enterprise was dispatched in the current rotation round",
     )
+    rotation: RotationPolicy = Field(
+        default_factory=RotationPolicy,
+        description="which past calls count for rotation, and the rounds (domain/rotation.py)",
+    )
     meter_history: MeterHistorySource | None = None
     rebound_cap: ReboundCap = Field(
         default="baseline_peak",
@@ -174,6 +179,10 @@ class District(FrozenModel):
         for enterprise_id in self.rotation_counts:
             if enterprise_id not in known:
                 raise ValueError(f"rotation_counts.{enterprise_id}: unknown enterprise")
+        for i, group in enumerate(self.rotation.rounds):
+            for enterprise_id in group:
+                if enterprise_id not in known:
+                    raise ValueError(f"rotation.rounds.{i}: unknown enterprise {enterprise_id!r}")
         return self
 
     @property

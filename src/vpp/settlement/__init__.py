@@ -15,6 +15,7 @@ from vpp.settlement.compute import (
     asked_price_cny_per_kwh,
     settle_event,
 )
+from vpp.settlement.ledger import rotation_entries
 from vpp.settlement.rules import (
     DEFAULT_RULE,
     RULE_PRESETS,
@@ -23,18 +24,23 @@ from vpp.settlement.rules import (
     performance_ratio,
     resolve_rule,
 )
+from vpp.settlement.totals import EnterpriseTotals, enterprise_totals, stored_line
 
 __all__ = [
     "DEFAULT_RULE",
     "RULE_PRESETS",
     "EffectiveResponseRule",
     "EnterpriseSettlement",
+    "EnterpriseTotals",
     "EventSettlement",
     "ResourceDelivery",
     "SettlementError",
     "UnknownRuleError",
     "asked_price_cny_per_kwh",
+    "enterprise_totals",
     "performance_ratio",
     "resolve_rule",
+    "rotation_entries",
     "settle_event",
+    "stored_line",
 ]

@@ -36,6 +36,10 @@ _FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 _NonNegativeFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 
 
+ASKED_TOL_KW = 1e-6
+"""An enterprise asked no more than this in an interval was asked nothing in it [kW]."""
+
+
 class SettlementError(VppError, ValueError):
     """Deliveries that cannot be settled together; names the field and the reason."""
 
@@ -107,17 +111,32 @@ class ResourceDelivery(FrozenModel):
 
 
 class EnterpriseSettlement(FrozenModel):
-    """One market participant's line on an event's statement."""
+    """One market participant's line on an event's statement.
+
+    Only the intervals in which the enterprise was asked something are settled (a participant
+    dropped mid-event is settled for the intervals before it was dropped); its response in the
+    other intervals is ``unasked_kwh``, listed but neither paid nor penalised. An enterprise
+    asked nothing at all is an "unasked response" line (:attr:`unasked_response`).
+    """
 
     enterprise_id: Slug
     asked_kwh: float = Field(description="asked response energy over the event [kWh]")
     delivered_kwh: float = Field(
-        description="delivered response energy; < 0: load moved the wrong way [kWh]"
+        description="delivered response energy in the asked intervals; < 0: load moved the "
+        "wrong way [kWh]"
     )
-    asked_kw: float = Field(description="mean asked response over the event intervals [kW]")
-    delivered_kw: float = Field(description="mean delivered response over the event intervals [kW]")
+    unasked_kwh: float = Field(
+        default=0.0,
+        description="response energy in the intervals it was asked nothing; neither paid nor "
+        "penalised [kWh]",
+    )
+    asked_intervals: int = Field(
+        default=0, ge=0, description="event intervals in which it was asked something"
+    )
+    asked_kw: float = Field(description="mean asked response over the asked intervals [kW]")
+    delivered_kw: float = Field(description="mean delivered response over the asked intervals [kW]")
     performance_ratio: float | None = Field(
-        description="delivered / asked; None: nothing asked [-]"
+        description="delivered / asked, 0 when the load rose (see note); None: nothing asked [-]"
     )
     effective: bool = Field(description="performance ratio within the rule's [floor, cap]")
     credited_kwh: float = Field(description="energy that is paid [kWh]")
@@ -127,7 +146,9 @@ class EnterpriseSettlement(FrozenModel):
     payment_cny: float = Field(description="credited energy at the asked price [CNY]")
     penalty_cny: float = Field(description="shortfall penalty, >= 0 [CNY]")
     missing_intervals: int = Field(
-        ge=0, description="resource-intervals without telemetry, counted as no response"
+        ge=0,
+        description="resource-intervals without telemetry in the asked intervals, counted as "
+        "no response",
     )
     refused_samples: int = Field(
         default=0,
@@ -135,6 +156,7 @@ class EnterpriseSettlement(FrozenModel):
         description="readings of its meters refused as implausible during the event; they "
         "count for nothing",
     )
+    note: str = Field(default="", description="why the line reads as it does, when it is unusual")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -142,15 +164,25 @@ class EnterpriseSettlement(FrozenModel):
         """Payment less penalty [CNY]."""
         return self.payment_cny - self.penalty_cny
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unasked_response(self) -> bool:
+        """Asked nothing in the event: listed apart, no payment, no penalty."""
+        return self.performance_ratio is None
+
 
 class EventSettlement(FrozenModel):
-    """An event's statement: one line per enterprise, totals summed over them."""
+    """An event's statement: one line per enterprise asked something, totals summed over
+    them, and apart from them the enterprises asked nothing ("unasked response")."""
 
     event_id: Slug
     rule: EffectiveResponseRule
     interval_h: float = Field(gt=0.0, description="length of one event interval [h]")
     n_intervals: int = Field(ge=0)
     enterprises: tuple[EnterpriseSettlement, ...]
+    unasked: tuple[EnterpriseSettlement, ...] = Field(
+        default=(), description="enterprises asked nothing: response listed, not settled"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -161,6 +193,12 @@ class EventSettlement(FrozenModel):
     @property
     def delivered_kwh(self) -> float:
         return sum(line.delivered_kwh for line in self.enterprises)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unasked_kwh(self) -> float:
+        """Response outside any ask, of every line, unasked ones included [kWh]."""
+        return sum(line.unasked_kwh for line in (*self.enterprises, *self.unasked))
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -184,12 +222,14 @@ class EventSettlement(FrozenModel):
 
     @property
     def performance_ratio(self) -> float | None:
-        """Portfolio delivered over asked energy [-]; None when nothing was asked."""
-        return performance_ratio(self.asked_kwh, self.delivered_kwh)
+        """Portfolio delivered over asked energy, 0 when the load rose [-]; None when nothing
+        was asked."""
+        ratio = performance_ratio(self.asked_kwh, self.delivered_kwh)
+        return None if ratio is None else max(0.0, ratio)
 
     def for_enterprise(self, enterprise_id: str) -> EnterpriseSettlement:
-        """The line of one enterprise; an enterprise not in the event is an error."""
-        for line in self.enterprises:
+        """The line of one enterprise, unasked or not; one not in the event is an error."""
+        for line in (*self.enterprises, *self.unasked):
             if line.enterprise_id == enterprise_id:
                 return line
         raise UnknownReferenceError("enterprise_id", enterprise_id)
@@ -203,10 +243,12 @@ def settle_event(
 ) -> EventSettlement:
     """Settle one event per enterprise under an effective-response rule.
 
-    Per enterprise ``e`` over its resources ``r`` and event intervals ``t``::
+    Per enterprise ``e`` over its resources ``r`` and its asked intervals ``t in A(e)`` (those
+    in which ``sum_r asked_kw[r, t] > 0``; docs/settlement.md)::
 
-        asked_kwh     = sum_r,t asked_kw[r, t] * interval_h
-        delivered_kwh = sum_r,t direction * (baseline_kw[r, t] - measured_kw[r, t]) * interval_h
+        asked_kwh     = sum_r,t in A(e) asked_kw[r, t] * interval_h
+        delivered_kwh = sum_r,t in A(e) direction * (baseline_kw - measured_kw)[r, t] * interval_h
+        unasked_kwh   = the same sum over the other intervals: listed, never paid or penalised
         price         = sum_r asked_kwh[r] * price[r] / asked_kwh
         payment_cny   = rule.credited_kwh(asked_kwh, delivered_kwh) * price
         penalty_cny   = rule.penalised_kwh(asked_kwh, delivered_kwh) * price
@@ -229,16 +271,17 @@ def settle_event(
     by_enterprise: dict[str, list[ResourceDelivery]] = {}
     for delivery in deliveries:
         by_enterprise.setdefault(delivery.enterprise_id, []).append(delivery)
-    lines = tuple(
+    lines = [
         _settle_enterprise(enterprise_id, group, interval_h, resolved)
         for enterprise_id, group in by_enterprise.items()
-    )
+    ]
     return EventSettlement(
         event_id=event_id,
         rule=resolved,
         interval_h=interval_h,
         n_intervals=n_intervals,
-        enterprises=lines,
+        enterprises=tuple(line for line in lines if not line.unasked_response),
+        unasked=tuple(line for line in lines if line.unasked_response),
     )
 
 
@@ -272,32 +315,66 @@ def _settle_enterprise(
     interval_h: float,
     rule: EffectiveResponseRule,
 ) -> EnterpriseSettlement:
-    """Apply the rule once to the enterprise's summed energies."""
+    """Apply the rule once to the enterprise's energies summed over its asked intervals."""
     asked = np.array([d.asked_kw for d in deliveries]) * interval_h  # [r, t] kWh
     response = np.array([d.response_kw for d in deliveries]) * interval_h
+    missing = np.array([[m is None for m in d.measured_kw] for d in deliveries])
     prices = np.array([d.price_cny_per_kwh for d in deliveries])
-    asked_by_resource = asked.sum(axis=1)
+    was_asked = asked.sum(axis=0) > ASKED_TOL_KW * interval_h  # [t]: asked something
+    asked_by_resource = asked[:, was_asked].sum(axis=1)
     asked_kwh = float(asked_by_resource.sum())
-    delivered_kwh = float(response.sum())
+    delivered_kwh = float(response[:, was_asked].sum())
+    unasked_kwh = float(response[:, ~was_asked].sum())
     ratio = performance_ratio(asked_kwh, delivered_kwh)
     price = 0.0 if ratio is None else float(asked_by_resource @ prices) / asked_kwh
     credited_kwh = rule.credited_kwh(asked_kwh, delivered_kwh)
-    duration_h = asked.shape[1] * interval_h
+    asked_intervals = int(was_asked.sum())
+    duration_h = max(asked_intervals, 1) * interval_h
     return EnterpriseSettlement(
         enterprise_id=enterprise_id,
         asked_kwh=asked_kwh,
         delivered_kwh=delivered_kwh,
+        unasked_kwh=unasked_kwh,
+        asked_intervals=asked_intervals,
         asked_kw=asked_kwh / duration_h,
         delivered_kw=delivered_kwh / duration_h,
-        performance_ratio=ratio,
+        performance_ratio=None if ratio is None else max(0.0, ratio),
         effective=rule.is_effective(ratio),
         credited_kwh=credited_kwh,
         price_cny_per_kwh=price,
         payment_cny=credited_kwh * price,
         penalty_cny=rule.penalised_kwh(asked_kwh, delivered_kwh) * price,
-        missing_intervals=sum(d.missing_intervals for d in deliveries),
+        missing_intervals=int(missing[:, was_asked].sum()),
         refused_samples=sum(d.refused_samples for d in deliveries),
+        note=_note(asked_intervals, len(was_asked), delivered_kwh, unasked_kwh, ratio),
     )
+
+
+def _note(
+    asked_intervals: int,
+    n_intervals: int,
+    delivered_kwh: float,
+    unasked_kwh: float,
+    ratio: float | None,
+) -> str:
+    """Why a line reads as it does: asked nothing, asked in part, or the load rose."""
+    if ratio is None:
+        return (
+            f"asked nothing: {unasked_kwh:.1f} kWh of response is listed as unasked, "
+            "neither paid nor penalised"
+        )
+    notes = []
+    if delivered_kwh < 0:
+        notes.append(
+            f"load rose {-delivered_kwh:.1f} kWh above its baseline in the asked intervals "
+            "(negative delivery): ratio shown as 0, nothing paid"
+        )
+    if asked_intervals < n_intervals:
+        notes.append(
+            f"asked in {asked_intervals} of {n_intervals} intervals (dropped, released or "
+            f"not yet called): settled on those; {unasked_kwh:.1f} kWh outside them is unasked"
+        )
+    return "; ".join(notes)
 
 
 def asked_price_cny_per_kwh(resource: Resource, asked_kw: float) -> float:

@@ -12,6 +12,7 @@ from vpp.store.events import Events
 from vpp.store.gateway_credentials import GatewayCredentials
 from vpp.store.records import Records
 from vpp.store.registrations import Registrations
+from vpp.store.rotation import Rotation
 from vpp.store.settings import Settings
 from vpp.store.simulations import Simulations
 from vpp.store.tokens import Tokens
@@ -30,6 +31,7 @@ class Store:
         self.simulations = Simulations(sessions)
         self.settings = Settings(sessions)
         self.gateway_credentials = GatewayCredentials(sessions)
+        self.rotation = Rotation(sessions)
 
     async def close(self) -> None:
         await self.engine.dispose()

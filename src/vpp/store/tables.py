@@ -151,6 +151,22 @@ class DeliveryRow(Base):
     baseline_kw: Mapped[float] = mapped_column(Float)
     measured_kw: Mapped[float | None] = mapped_column(Float)
     price_cny_per_kwh: Mapped[float] = mapped_column(Float)
+    refused_samples: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Readings refused by the plausibility gate that arrived in the interval."""
+
+
+class RotationEntryRow(Base):
+    """One enterprise in one completed event: the rotation ledger (domain/rotation.py)."""
+
+    __tablename__ = "rotation_entries"
+
+    event_id: Mapped[str] = mapped_column(SLUG, primary_key=True)
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(SLUG, primary_key=True)
+    called: Mapped[bool]
+    asked_kwh: Mapped[float] = mapped_column(Float)
+    delivered_kwh: Mapped[float] = mapped_column(Float)
+    net_cny: Mapped[float] = mapped_column(Float)
 
 
 class SettlementRow(Base):

@@ -21,10 +21,12 @@ from vpp.api.views import (
     Page,
     RegistrationView,
     SetpointView,
+    SettlementPage,
     SettlementView,
     page_of,
 )
 from vpp.domain import Enterprise, Resource, Site, Slug
+from vpp.settlement import enterprise_totals, stored_line
 from vpp.store import Role
 
 router = APIRouter(prefix="/v1/enterprises", tags=["enterprises"])
@@ -209,16 +211,18 @@ async def list_setpoints(
     return page_of(items, total, offset, limit)
 
 
-@router.get("/{enterprise_id}/settlements", response_model=Page[SettlementView])
+@router.get("/{enterprise_id}/settlements", response_model=SettlementPage)
 async def list_settlements(
     enterprise_id: Slug,
     service: ServiceDep,
     principal: PrincipalDep,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[SettlementView]:
-    """The enterprise's settlement line of every settled event."""
+) -> SettlementPage:
+    """The enterprise's settlement line of every settled event, and their totals."""
     check_enterprise(principal, enterprise_id, write=False)
     lines = await service.store.events.settlements(enterprise_id=enterprise_id)
     items = [SettlementView(event_id=e, enterprise_id=n, line=d) for e, n, d in lines]
-    return page_of(items[offset : offset + limit], len(items), offset, limit)
+    page = page_of(items[offset : offset + limit], len(items), offset, limit)
+    totals = enterprise_totals(enterprise_id, (stored_line(d) for _, _, d in lines))
+    return SettlementPage(**dict(page), totals=totals)
