@@ -148,13 +148,15 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
     (``planned_max_excess_kw``: energy that had to come back and did not fit).
     An event's post-event span runs from its end for as long as the dispatch plans its
     recovery (``AFTER_EVENT``), or to the next event's start if sooner, so it holds the
-    recovery and any charging before the next event.
+    recovery and any charging before the next event. ``at_peak_by_kind`` splits the load
+    above the baselines at that peak by resource kind, planned and measured.
     """
     grid = series.grid
     measured = series.total(series.measured_kw)
     baseline = series.total(series.baseline_kw)
     cap = rebound_cap_kw(result)
     windows = [grid.slice_of(e.start, e.end) for e in sorted(result.events, key=lambda e: e.start)]
+    planned = planned_deviation_kw(result, grid)
     after = np.zeros(grid.count, dtype=bool)
     events = []
     for i, window in enumerate(windows):
@@ -175,6 +177,7 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
                 else round(plan.max_rebound_excess_kw, 3),
                 "post_event_peak_kw": None if peak_t is None else round(float(measured[peak_t]), 3),
                 "post_event_peak_at": None if peak_t is None else grid.starts[peak_t].isoformat(),
+                "at_peak_by_kind": None if peak_t is None else by_kind_at(planned, series, peak_t),
             }
         )
     peak_t = int(np.flatnonzero(after)[np.argmax(measured[after])]) if after.any() else None
@@ -186,6 +189,41 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
         "intervals_above_cap": 0 if cap is None else int((measured[after] > cap).sum()),
         "events": events,
     }
+
+
+def planned_deviation_kw(result: SimulationResult, grid: TimeGrid) -> dict[str, FloatArray]:
+    """Load the controller's final plans add above the baselines, per kind, on ``grid``
+    [kW]: every event's schedules as last re-planned, a curtailed load's rebound included."""
+    index = {ts: t for t, ts in enumerate(grid.starts)}
+    out: dict[str, FloatArray] = {}
+    for run in result.runs.values():
+        if run.problem is None:
+            continue
+        pairs = [(t, index[ts]) for t, ts in enumerate(run.grid.starts) if ts in index]
+        if not pairs:
+            continue
+        theirs, ours = (np.array(p) for p in zip(*pairs, strict=True))
+        for schedule in run.schedules.values():
+            deviation = np.asarray(schedule.power_kw) - np.asarray(schedule.baseline_kw)
+            out.setdefault(schedule.kind, np.zeros(grid.count))[ours] += deviation[theirs]
+    return out
+
+
+def by_kind_at(
+    planned: dict[str, FloatArray], series: DaySeries, t: int
+) -> dict[str, dict[str, float]]:
+    """Per kind, the load above its baseline in interval ``t`` [kW]: as the plans meant it
+    and as measured, so a peak above the cap is traced to the plan or to the field."""
+    out = {}
+    for kind in series.kinds:
+        base = series.baseline_kw[kind][t]
+        measured = series.measured_kw[kind][t] - (0.0 if np.isnan(base) else base)
+        plan = planned.get(kind)
+        out[kind] = {
+            "planned_kw": round(0.0 if plan is None else float(plan[t]), 3),
+            "measured_kw": round(float(measured), 3),
+        }
+    return out
 
 
 # -- time series over the day ---------------------------------------------------------

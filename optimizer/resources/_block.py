@@ -58,3 +58,21 @@ def deviating(
 ) -> FloatArray:
     """Power where it departs from the baseline, NaN elsewhere: the commanded intervals."""
     return np.where(np.abs(power_kw - baseline_kw) > tol_kw, power_kw, np.nan)
+
+
+def held_through(setpoint_kw: FloatArray, power_kw: FloatArray) -> FloatArray:
+    """Commands from each resource's first command to its last, the plan's power in
+    between [kW].
+
+    Where the plan meets the baseline mid-recovery, a resource left alone does not run at
+    its baseline: an EV pool takes the energy it is owed at once, a building's thermostat
+    pulls the warm building back to its setpoint at full power (the rebound the cap
+    staggers), so the plan's power stays commanded.
+    """
+    out = setpoint_kw.copy()
+    for r in range(out.shape[0]):
+        commanded = np.flatnonzero(~np.isnan(out[r]))
+        if commanded.size:
+            span = slice(commanded[0], commanded[-1] + 1)
+            out[r, span] = power_kw[r, span]
+    return out

@@ -26,7 +26,7 @@ import numpy as np
 from vpp.domain import EvChargerPool, ResourceRef, SetpointMode, TimeGrid
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, deviating, resources_of
+from vpp.optimizer.resources._block import KindBlock, deviating, held_through, resources_of
 
 KIND = "ev_charger_pool"
 EARLINESS_CNY_PER_KWH_PER_INTERVAL = 1e-5
@@ -176,18 +176,3 @@ def add_ev_charger_pool(
         return m.value(x, f"{KIND}.power_kw")
 
     return KindBlock(KIND, refs, baseline, power, SetpointMode.LIMIT, setpoint_kw, prices)
-
-
-def held_through(setpoint_kw: FloatArray, power_kw: FloatArray) -> FloatArray:
-    """Limits from each pool's first command to its last, the plan's power in between [kW].
-
-    Where the plan meets the baseline mid-recovery, a pool left alone would take the energy
-    it is owed at once (the rebound the cap staggers), so the plan's power stays a limit.
-    """
-    out = setpoint_kw.copy()
-    for r in range(out.shape[0]):
-        commanded = np.flatnonzero(~np.isnan(out[r]))
-        if commanded.size:
-            span = slice(commanded[0], commanded[-1] + 1)
-            out[r, span] = power_kw[r, span]
-    return out

@@ -22,7 +22,13 @@ import numpy as np
 from vpp.domain import HvacLoad, ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, column, deviating, resources_of
+from vpp.optimizer.resources._block import (
+    KindBlock,
+    column,
+    deviating,
+    held_through,
+    resources_of,
+)
 
 KIND = "hvac_load"
 
@@ -96,7 +102,10 @@ def add_hvac_load(
     m.add_cost_constant("energy", -ctx.energy_price_cny_per_kwh * dt * float(base_power.sum()))
 
     def setpoint_kw(x: FloatArray) -> FloatArray:
-        return deviating(m.value(x, f"{KIND}.power_kw"), base_power)
+        # A building still warmer than its baseline after the window would snap back
+        # under its own thermostat, so the planned recovery stays commanded.
+        power_kw = m.value(x, f"{KIND}.power_kw")
+        return held_through(deviating(power_kw, base_power), power_kw)
 
     return KindBlock(
         KIND,

@@ -1,5 +1,6 @@
 """The ``vpp simulate`` command, run as a user would, on the tiny district's event day."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -74,6 +75,21 @@ def test_simulate_command_post_event_peak_stays_under_the_rebound_cap(met_run):
     assert rebound["events"][0]["planned_max_excess_kw"] == 0.0
     assert rebound["post_event_peak_at"] >= "2026-07-15T11:30"
     assert "post-event peak" in result.output
+
+
+def test_simulate_command_traces_the_post_event_peak_to_each_kind(met_run):
+    """At the post-event peak, the load above the baselines is split by kind, planned and
+    measured; the measured parts add up to the peak less the baseline there."""
+    _, out = met_run
+    event = json.loads((out / "report.json").read_text())["rebound"]["events"][0]
+    with (out / "timeseries.csv").open() as f:
+        row = next(r for r in csv.DictReader(f) if r["start"] == event["post_event_peak_at"])
+    parts = event["at_peak_by_kind"]
+    kinds = {c.removesuffix("_measured_kw") for c in row if c.endswith("_measured_kw")}
+    assert set(parts) == kinds
+    assert all(set(p) == {"planned_kw", "measured_kw"} for p in parts.values())
+    above = float(row["measured_kw"]) - float(row["baseline_kw"])
+    assert sum(p["measured_kw"] for p in parts.values()) == pytest.approx(above, abs=0.01)
 
 
 def test_simulate_command_report_json_has_the_documented_fields(met_run):

@@ -50,6 +50,22 @@ def test_within_event_releases_a_curtailed_load_at_the_window_end():
     assert within_event(s, 3).setpoint_kw[3:] == (None, None, None)
 
 
+def test_within_event_keeps_a_curtailed_loads_planned_rebound_as_its_load():
+    """Released, the load still takes its rebound back: the plan's load after the window
+    stays, so a re-plan's room under the cap counts the 20 kW that come back."""
+    s = schedule("r", "curtailable_load", [100.0] * 6, [100.0, 60.0, 60.0, 120.0, 100.0, 100.0])
+    kept = within_event(s, 3)
+    assert kept.power_kw == s.power_kw
+    d = district(enterprise("plant", [curtailable("line", [(200.0, 1.0)])]))
+    plan = dispatch(problem(d, event(target_kw=100.0)), DispatchSettings(rebound_margin_pct=0))
+    n = plan.grid.count
+    load = schedule("load", "curtailable_load", [100.0] * n, [100.0] * n)
+    load = load.model_copy(update={"power_kw": (100.0,) * 52 + (120.0,) * (n - 52)})
+    room = rebound_room_kw(plan, {"load": within_event(load, 52)}, frozenset({"mine"}))
+    assert room is not None
+    assert room[60] == pytest.approx(1000.0 - 120.0)  # the rebound is not room
+
+
 def test_rebound_room_kw_is_the_limit_less_every_other_resources_plan():
     """Two resources not re-planned draw 300 and 200 kW: the limit less 500 kW is left,
     and nothing where the plan had no limit (its window)."""

@@ -165,10 +165,17 @@ COMMANDED_AFTER_WINDOW = frozenset({"hvac_load", "battery", "ev_charger_pool"})
 
 
 def within_event(schedule: ResourceSchedule, window_stop: int) -> ResourceSchedule:
-    """The schedule without commands after the window, unless its kind needs a recovery."""
+    """The schedule without commands after the window, unless its kind needs a recovery.
+
+    The planned load stays: a curtailed load's rebound comes back uncommanded, and a
+    re-plan's room under the rebound cap must count it (:func:`rebound_room_kw`).
+    """
     if schedule.kind in COMMANDED_AFTER_WINDOW:
         return schedule
-    return released_from(schedule, window_stop)
+    setpoint = schedule.setpoint_kw[:window_stop] + (None,) * (
+        len(schedule.setpoint_kw) - window_stop
+    )
+    return schedule.model_copy(update={"setpoint_kw": setpoint})
 
 
 def spliced(old: ResourceSchedule, new: ResourceSchedule, index: int) -> ResourceSchedule:

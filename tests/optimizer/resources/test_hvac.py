@@ -1,5 +1,7 @@
 """HVAC: thermostat baseline, pre-cooling before the event, comfort band kept."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,24 @@ def test_add_hvac_load_precools_and_stays_in_the_comfort_band():
     assert np.all(temps >= 22.0 - 1e-6)
     assert np.all(temps <= 26.0 + 1e-6)
     assert (base[56:64] - power[56:64]).min() > 0  # sheds load through the event
+
+
+def test_recovery_held_at_baseline_power_stays_commanded():
+    """Where the rebound limit keeps a warm building at its baseline power after the window,
+    that power is still commanded: left alone, its thermostat would snap back at once."""
+    d = district(enterprise("mall", [_building()], sector="commercial"))
+    settings = DispatchSettings()
+    prob = problem(d, event(14, 16, target_kw=100))
+    limit = np.full(prob.grid.count, np.nan)
+    limit[64:66] = 0.0  # no room in the half hour after the window (never below baseline)
+    built = build_model(replace(prob, rebound_limit_kw=limit), settings)
+    raw = solve(built.model, settings)
+    block = built.blocks[0]
+    power = raw.x[block.power_idx[0]]
+    setpoint = block.setpoint_kw(raw.x)[0]
+    assert np.allclose(power[64:66], block.baseline_kw[0, 64:66], atol=1e-3)
+    assert (power[66:] - block.baseline_kw[0, 66:]).max() > 1.0  # recovers later
+    commanded = np.flatnonzero(~np.isnan(setpoint))
+    span = slice(commanded[0], commanded[-1] + 1)
+    assert commanded[-1] >= 66
+    assert np.allclose(setpoint[span], power[span])
