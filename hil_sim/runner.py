@@ -41,7 +41,7 @@ from vpp.device_adapters import (
     Traffic,
 )
 from vpp.device_adapters.contract import SUBSCRIPTIONS
-from vpp.domain import DemandResponseEvent, District
+from vpp.domain import DemandResponseEvent, District, VppError
 from vpp.hil_sim.faults import FaultPlan
 from vpp.hil_sim.gateway import SimulatedGateway, status_will
 from vpp.hil_sim.scenario import Scenario
@@ -62,14 +62,18 @@ LOST_AFTER_S = 0.25
 LINKS_DOWN_LIMIT_S = 120.0
 
 
-class LinksDownError(RuntimeError):
-    """The run's own links stayed down: the broker is gone for good."""
+class LinksDownError(VppError):
+    """The run's own links stayed down: the broker is gone for good (``vpp simulate`` says
+    so in one line, like a broker that is not there at the start)."""
 
     def __init__(self, client_ids: list[str], waited_s: float) -> None:
         self.client_ids = client_ids
         self.waited_s = waited_s
         shown = ", ".join(client_ids[:5]) + (" ..." if len(client_ids) > 5 else "")
-        super().__init__(f"{len(client_ids)} links still down after {waited_s:.0f} s: {shown}")
+        super().__init__(
+            f"--mqtt: the broker went away; {len(client_ids)} links still down after "
+            f"{waited_s:.0f} s: {shown}"
+        )
 
 
 @dataclass(frozen=True)
@@ -329,12 +333,13 @@ async def settle_tick(
             return held_s, settled
 
 
-async def hold_while_down(fabric: _Fabric, limit_s: float = LINKS_DOWN_LIMIT_S) -> float:
+async def hold_while_down(fabric: _Fabric, limit_s: float | None = None) -> float:
     """Wait until every link meant to be connected is; the wall seconds waited.
 
-    Raises LinksDownError after ``limit_s`` [s, wall]: a broker that never comes back ends
-    the run instead of hanging it.
+    Raises LinksDownError after ``limit_s`` [s, wall; default ``LINKS_DOWN_LIMIT_S``]: a
+    broker that never comes back ends the run instead of hanging it.
     """
+    limit_s = LINKS_DOWN_LIMIT_S if limit_s is None else limit_s
     down = fabric.down()
     if not down:
         return 0.0

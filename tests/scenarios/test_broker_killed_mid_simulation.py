@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mosquitto_broker import MosquittoBroker
-from vpp.hil_sim.runner import simulate
+from vpp.hil_sim.runner import LinksDownError, simulate
 from vpp.hil_sim.scenario import load_scenario
 
 pytestmark = pytest.mark.broker
@@ -71,3 +71,20 @@ async def test_simulate_broker_killed_mid_event_costs_only_the_ticks_it_was_down
         f"{failed} publishes failed: more simulated outage than {TICKS_TO_NOTICE} ticks"
     )
     assert all(not i.missing_meters for o in result.outcomes for i in o.intervals)
+
+
+async def test_simulate_broker_gone_for_good_ends_the_run_with_links_down_error(
+    mosquitto: MosquittoBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker that never comes back ends the run with one error naming the links down,
+    instead of a clock that waits for ever (the limit shortened here to 1 s of wall time)."""
+    monkeypatch.setattr("vpp.hil_sim.runner.LINKS_DOWN_LIMIT_S", 1.0)
+    scenario = load_scenario(DATA / "tiny_scenario.yaml")
+    kill_at = datetime(2026, 7, 15, 11, 10, tzinfo=scenario.load_district().tz)
+
+    def progress(now: datetime, _end: datetime) -> None:
+        if now >= kill_at and mosquitto.running:
+            mosquitto.kill()
+
+    with pytest.raises(LinksDownError, match="--mqtt: the broker went away"):
+        await simulate(scenario, mqtt_url=mosquitto.url, progress=progress)
