@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -184,3 +186,25 @@ async def test_offline_gateway_goes_silent_is_dropped_and_comes_back(sim_api: Ap
 
 async def _state(view: Callable[[], Awaitable[dict[str, Any]]], state: str) -> bool:
     return (await view())["state"] == state
+
+
+async def test_readme_fault_command_is_accepted(sim_api: Api) -> None:
+    """README "Show a device dropping out": its path and body, on the example enterprise."""
+    root = Path(__file__).parents[2]
+    readme = (root / "README.md").read_text()
+    block = readme[readme.index("### Show a device dropping out") :]
+    block = block[block.index("```sh\n") : block.index("```\n", block.index("```sh\n") + 1)]
+    path = re.search(r"http://127\.0\.0\.1:8000(/v1/\S+)", block)
+    body = re.search(r"-d '(\{.*\})'", block)
+    assert path is not None, block
+    assert body is not None, block
+    example = json.loads((root / "docs/examples/acme-enterprise.json").read_text())
+    registered = await sim_api.client.put(
+        "/v1/enterprises/acme", json=example, headers=sim_api.auth("acme")
+    )
+    assert registered.status_code in (200, 201), registered.text
+    struck = await sim_api.client.post(
+        path.group(1), json=json.loads(body.group(1)), headers=sim_api.auth("engineer")
+    )
+    assert struck.status_code == 201, struck.text
+    assert struck.json()["kind"] == "offline"
