@@ -53,7 +53,7 @@ from vpp.domain import (
     Site,
     Telemetry,
 )
-from vpp.hil_sim.faults import FaultPlan, SiteFaults
+from vpp.hil_sim.faults import FaultPlan, SiteFaults, Span
 from vpp.hil_sim.physics import (
     DEFAULT_SETTINGS,
     Command,
@@ -209,7 +209,7 @@ class SimulatedGateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last: datetime | None = None
         self._killed = False
-        self._offline_over = False
+        self._offline_played: Span | None = None  # the offline span already come back from
         self._last_reported: dict[str, float] = {}
         self._frozen: dict[str, float] = {}
         self._meter_noise = meter_noise_pct / 100.0
@@ -517,14 +517,14 @@ class SimulatedGateway:
     async def _play_offline(self, now: datetime) -> None:
         """Kill the link when an offline fault starts, reconnect when it ends."""
         span = self.faults.offline
-        if span is None or self._offline_over:
+        if span is None or span == self._offline_played:
             return
         if span.covers(now) and not self._killed:
             logger.info("%s: offline fault from %s", self.site_id, span.start.isoformat())
             self.kill()
         elif self._killed and span.end is not None and now >= span.end:
             logger.info("%s: back online at %s", self.site_id, now.isoformat())
-            self._offline_over = True
+            self._offline_played = span
             await self.reconnect()
 
     # --- housekeeping -----------------------------------------------------------------

@@ -152,6 +152,17 @@ async def test_offline_gateway_fires_will_keeps_obeying_and_comes_back(make_harn
     assert h.gateway.stats.telemetry_suppressed == 3 * 4
 
 
+async def test_a_later_offline_span_is_played_after_coming_back(make_harness):
+    """A gateway handed a new offline span (the service strikes one by hand) vanishes again."""
+    h = await make_harness(SiteFaults(offline=Span(at(10) + timedelta(minutes=1), at(10.05))))
+    await h.tick(count=4)
+    h.gateway.faults = SiteFaults(offline=Span(at(10) + timedelta(minutes=5), at(10.15)))
+    await h.tick(count=6)
+    states = [s.state for s in h.statuses()]
+    online, offline = GatewayState.ONLINE, GatewayState.OFFLINE
+    assert states == [online, offline, online, offline, online]
+
+
 async def test_telemetry_silent_resource_still_obeys(make_harness):
     """A silent meter reports nothing from its time on; the device keeps following commands."""
     h = await make_harness(

@@ -10,7 +10,16 @@ from fastapi import FastAPI
 
 from vpp.api import errors
 from vpp.api.limits import BodySizeLimit
-from vpp.api.routers import capability, enterprises, events, health, rotation, simulations, tokens
+from vpp.api.routers import (
+    capability,
+    enterprises,
+    events,
+    health,
+    rotation,
+    simulated_devices,
+    simulations,
+    tokens,
+)
 from vpp.api.service import Service
 from vpp.api.settings import ServiceSettings
 from vpp.api.ui import install as install_ui
@@ -59,7 +68,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         },
     )
     errors.install(app)
-    for module in (enterprises, events, capability, simulations, tokens, health, rotation):
+    for module in (
+        enterprises,
+        events,
+        capability,
+        simulations,
+        simulated_devices,
+        tokens,
+        health,
+        rotation,
+    ):
         app.include_router(module.router)
     install_ui(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 
 from vpp.api.clock import PacedClock, ScaledClock
 from vpp.api.recorder import RecordingAdapter
@@ -23,9 +24,29 @@ from vpp.domain import District, Site
 if TYPE_CHECKING:
     from vpp.controller import Controller
     from vpp.device_adapters.mqtt import ClientAuth
+    from vpp.hil_sim.faults import SiteFaults, Span
     from vpp.hil_sim.gateway import SimulatedGateway
 
 logger = logging.getLogger(__name__)
+
+FaultKind = Literal["offline", "telemetry_silent", "stuck_meter", "ignore_commands"]
+"""What a struck fault does: the gateway vanishes (its will says offline), a resource stops
+reporting, its meter freezes, or it ignores setpoints (hil_sim.faults)."""
+
+
+@dataclass(frozen=True)
+class StruckFault:
+    """A fault struck on one simulated gateway by hand, over ``[start, end)`` on the service
+    clock; ``resource_id`` None: the whole site (``offline``)."""
+
+    kind: FaultKind
+    site_id: str
+    resource_id: str | None
+    start: datetime
+    end: datetime
+
+    def active(self, now: datetime) -> bool:
+        return self.start <= now < self.end
 
 
 def client_auth(settings: ServiceSettings) -> ClientAuth | None:
@@ -82,6 +103,7 @@ class DeviceFabric:
         )
         self.gateways: dict[str, SimulatedGateway] = {}
         self._sites: dict[str, Site] = {}
+        self._struck: dict[str, list[StruckFault]] = {}
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -121,6 +143,7 @@ class DeviceFabric:
         for site_id in set(self.gateways) - set(sites):  # a site no longer registered
             await self.gateways.pop(site_id).stop()
             self._sites.pop(site_id, None)
+            self._struck.pop(site_id, None)
         for site_id, site in sites.items():
             if self._sites.get(site_id) == site:
                 continue
@@ -133,6 +156,7 @@ class DeviceFabric:
             )
             await gateway.start()
             self.gateways[site_id] = gateway
+            self._play_faults(site_id, now)
             self._sites[site_id] = site
             logger.info("simulated gateway for site %s started", site_id)
 
@@ -149,8 +173,70 @@ class DeviceFabric:
                 await self._settle()
                 self.clock.advance_to(self.clock.now() + timedelta(seconds=self.tick_s))
             now = self.clock.now()
+            for site_id in list(self._struck):
+                self._play_faults(site_id, now)
             for gateway in list(self.gateways.values()):
                 try:
                     await gateway.step(now)
                 except Exception:
                     logger.exception("simulated gateway %s failed a step", gateway.site_id)
+
+    # --- faults struck by hand (POST /v1/simulated-devices/{site_id}/faults) ---------------
+
+    def strike(self, fault: StruckFault) -> None:
+        """Play ``fault`` on its site's gateway from the next step on."""
+        self._struck.setdefault(fault.site_id, []).append(fault)
+        self._play_faults(fault.site_id, self.clock.now())
+
+    def active_faults(self, site_id: str) -> list[StruckFault]:
+        """The site's struck faults not over yet, by start."""
+        now = self.clock.now()
+        return sorted(
+            (f for f in self._struck.get(site_id, []) if f.end > now), key=lambda f: f.start
+        )
+
+    def _play_faults(self, site_id: str, now: datetime) -> None:
+        """Hand the site's gateway the faults it plays at ``now``; forget those that are over
+        (the last offline stays until the gateway is back)."""
+        gateway = self.gateways.get(site_id)
+        struck = self._struck.get(site_id, [])
+        if gateway is None or not struck:
+            return
+        gateway.faults = site_faults(struck, now)
+        offline = [f for f in struck if f.kind == "offline"]
+        keep = [f for f in struck if f.end > now or (offline and f is offline[-1])]
+        self._struck[site_id] = keep
+
+
+def site_faults(struck: list[StruckFault], now: datetime) -> SiteFaults:
+    """What a gateway reads at ``now``: overlapping spans of a kind merge into one; an ended
+    offline span stays (the gateway comes back when it sees the end)."""
+    from vpp.hil_sim.faults import SiteFaults, Span
+
+    def merged(faults: list[StruckFault]) -> Span | None:
+        live = [f for f in faults if f.end > now]
+        if not live:
+            return None
+        return Span(min(f.start for f in live), max(f.end for f in live))
+
+    def per_resource(kind: FaultKind) -> dict[str, Span]:
+        spans = {}
+        for resource_id in {f.resource_id for f in struck if f.kind == kind}:
+            span = merged([f for f in struck if f.kind == kind and f.resource_id == resource_id])
+            if resource_id is not None and span is not None:
+                spans[resource_id] = span
+        return spans
+
+    offline = [f for f in struck if f.kind == "offline"]
+    last = max(offline, key=lambda f: f.end, default=None)
+    ignore = {
+        f.resource_id
+        for f in struck
+        if f.kind == "ignore_commands" and f.resource_id is not None and f.active(now)
+    }
+    return SiteFaults(
+        ignore_commands=frozenset(ignore),
+        telemetry_silent=per_resource("telemetry_silent"),
+        stuck_meter=per_resource("stuck_meter"),
+        offline=merged(offline) or (None if last is None else Span(last.start, last.end)),
+    )

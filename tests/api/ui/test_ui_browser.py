@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import aiomqtt
 import httpx
 import pytest
 from api_helpers import acme
@@ -53,6 +52,7 @@ async def _tokens(db_url: str) -> dict[str, str]:
             "operator": (await store.tokens.create(Role.OPERATOR, now))[1],
             "acme": (await store.tokens.create(Role.ENTERPRISE, now, "acme"))[1],
             "other": (await store.tokens.create(Role.ENTERPRISE, now, "other"))[1],
+            "engineer": (await store.tokens.create(Role.ENGINEER, now))[1],
         }
 
 
@@ -131,11 +131,16 @@ async def _delivered_points(page: Any) -> int:
     return count
 
 
-async def _publish_offline(port: int, site_id: str, ts: str) -> None:
-    """What a gateway's last will says: the site is offline (retained)."""
-    async with aiomqtt.Client("127.0.0.1", port, identifier="test-outsider") as client:
-        payload = json.dumps({"state": "offline", "ts": ts})
-        await client.publish(f"vpp/v1/{site_id}/status", payload, qos=1, retain=True)
+def _take_offline(url: str, token: str, site_id: str) -> None:
+    """The site's simulated gateway vanishes for an hour: the broker publishes its will and
+    its telemetry stops, as when a real gateway loses power."""
+    reply = httpx.post(
+        f"{url}/v1/simulated-devices/{site_id}/faults",
+        json={"kind": "offline", "duration_min": 60},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert reply.status_code == 201, reply.text
 
 
 async def _enterprise_sees_its_live_delivery(browser: Any, url: str, token: str) -> None:
@@ -204,10 +209,7 @@ async def test_operator_issues_watches_live_sees_a_drop_and_cancels(served, brow
     await _enterprise_sees_its_live_delivery(browser, url, tokens[enterprise_id])
 
     site_id = (await page.inner_text("#participants tbody tr td")).split("/")[0]
-    clock = httpx.get(
-        f"{url}/v1/clock", headers={"Authorization": f"Bearer {tokens['operator']}"}
-    ).json()
-    await _publish_offline(served["broker_port"], site_id, clock["now"])
+    _take_offline(url, tokens["engineer"], site_id)
     await page.wait_for_selector("#participants tr[data-state=dropped]", timeout=WAIT_MS)
     await page.wait_for_selector("#faults tbody tr", timeout=WAIT_MS)
     assert site_id in await page.inner_text("#faults tbody")
