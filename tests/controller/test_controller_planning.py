@@ -11,12 +11,13 @@ from vpp.controller.planning import (
     others_rebound_kw,
     rebound_room_kw,
     released_from,
+    soc_after,
     within_event,
 )
-from vpp.domain import ResourceSchedule, SetpointMode, TimeGrid
+from vpp.domain import Battery, ResourceSchedule, SetpointMode, TimeGrid
 from vpp.optimizer import DispatchSettings, dispatch
 
-from builders import curtailable, district, enterprise, event, problem
+from builders import battery, curtailable, district, enterprise, event, problem
 
 TZ = ZoneInfo("Asia/Shanghai")
 GRID = TimeGrid(start=datetime(2026, 7, 15, 11, tzinfo=TZ), interval_min=15, count=6)
@@ -102,3 +103,26 @@ def test_released_from_returns_the_resource_to_its_baseline():
     released = released_from(s, 3)
     assert released.power_kw[3:] == (0.0, 0.0, 0.0)
     assert released.setpoint_kw[:3] == s.setpoint_kw[:3]
+
+
+def _battery(**extra: object) -> Battery:
+    return Battery.model_validate(battery(**extra))
+
+
+def test_soc_after_discharge_spends_energy_through_the_discharge_efficiency() -> None:
+    """2 min at -2,000 kW with 95% discharge efficiency from a 1,000 kWh battery at 0.5."""
+    b = _battery(capacity_kwh=1000.0, max_discharge_kw=2000.0, discharge_efficiency=0.95)
+    assert soc_after(b, 0.5, -2000.0, 2 / 60) == pytest.approx(0.5 - 2000 / 30 / 0.95 / 1000)
+
+
+def test_soc_after_charge_stores_energy_through_the_charge_efficiency() -> None:
+    b = _battery(capacity_kwh=1000.0, max_charge_kw=600.0, charge_efficiency=0.9)
+    assert soc_after(b, 0.5, 600.0, 0.25) == pytest.approx(0.5 + 600 * 0.25 * 0.9 / 1000)
+
+
+def test_soc_after_stops_at_the_soc_window() -> None:
+    """The battery's own EMS stops at soc_min: a plan must not start below it."""
+    b = _battery(capacity_kwh=100.0, max_discharge_kw=500.0, soc_min=0.1, soc_max=0.9)
+    assert soc_after(b, 0.15, -500.0, 1.0) == pytest.approx(0.1)
+    assert soc_after(b, 0.85, 500.0, 1.0) == pytest.approx(0.9)
+    assert soc_after(b, 0.05, 0.0, 1.0) == pytest.approx(0.05)  # a report below stays

@@ -36,6 +36,7 @@ from vpp.controller.planning import (
     released_from,
     replan,
     response_kw,
+    soc_after,
     spliced,
     with_battery_soc,
     with_comfort_margin,
@@ -52,6 +53,7 @@ from vpp.device_adapters import (
 )
 from vpp.domain import (
     AckStatus,
+    Battery,
     DemandResponseEvent,
     District,
     FrozenModel,
@@ -742,7 +744,7 @@ class Controller:
                 )
             return
         candidates = frozenset(self._candidates(run, now)) | replanned
-        soc = self._measured_soc()
+        soc = self._soc_at(grid.starts[first], now)
         assert run.problem is not None
         started = time.perf_counter()
         result = await self._solve(
@@ -826,6 +828,23 @@ class Controller:
 
     def _batteries(self) -> list[str]:
         return [key for key, ref in self._refs.items() if ref.resource.kind == "battery"]
+
+    def _soc_at(self, start: datetime, now: datetime) -> dict[str, float]:
+        """Each battery's state of charge at ``start``: its last report, carried forward at
+        its last measured power when the plan starts after ``now``."""
+        soc = self._measured_soc()
+        hours = (start - now).total_seconds() / 3600.0
+        if hours <= 0:
+            return soc
+        out = {}
+        for key, value in soc.items():
+            battery = self._refs[key].resource
+            power_kw = self.monitor.last_power_kw(key)
+            if not isinstance(battery, Battery) or power_kw is None:
+                out[key] = value
+                continue
+            out[key] = soc_after(battery, value, power_kw, hours)
+        return out
 
     def _measured_soc(self) -> dict[str, float]:
         """Each battery's last reported state of charge."""

@@ -77,6 +77,22 @@ def with_battery_soc(district: District, soc_by_key: Mapping[str, float]) -> Dis
     return _map_resources(district, measured)
 
 
+def soc_after(battery: Battery, soc: float, power_kw: float, hours: float) -> float:
+    """State of charge [0..1] after ``hours`` [h] at ``power_kw`` [kW, consumption positive:
+    charging], with the battery's efficiencies, kept within its SoC window.
+
+    A re-plan that starts at the next interval must start from the charge the battery will
+    have then, not the one it reported now: the minutes between are spent at its current
+    power, and a plan that ignores them drives it below ``soc_min`` in its last interval.
+    """
+    if power_kw >= 0:
+        energy_kwh = power_kw * battery.charge_efficiency * hours
+    else:
+        energy_kwh = power_kw / battery.discharge_efficiency * hours
+    later = soc + energy_kwh / battery.capacity_kwh
+    return min(max(later, min(soc, battery.soc_min)), max(soc, battery.soc_max))
+
+
 def replan(
     problem: DispatchProblem,
     *,
