@@ -52,6 +52,15 @@ def dispatch(problem: DispatchProblem, settings: DispatchSettings | None = None)
 
 def dispatch_monolithic(problem: DispatchProblem, settings: DispatchSettings) -> DispatchResult:
     """One model for the whole problem, solved by one solver call."""
+    built, raw = solve_monolithic(problem, settings)
+    return extract_result(problem, built, raw, settings)
+
+
+def solve_monolithic(
+    problem: DispatchProblem, settings: DispatchSettings
+) -> tuple[BuiltModel, RawSolution]:
+    """Build the least-cost model and solve it, falling back to a rounded LP when the MILP
+    gives nothing usable; the solution always has values (else SolverError)."""
     built = build_model(problem, settings, "min_cost")
     raw = solve(built.model, settings)
     if raw.x is None and built.model.n_integer:
@@ -59,7 +68,7 @@ def dispatch_monolithic(problem: DispatchProblem, settings: DispatchSettings) ->
         raw = relax_and_round(built.model, settings)
     if raw.x is None:
         raise SolverError(raw.status.value, raw.termination)
-    return extract_result(problem, built, raw, settings)
+    return built, raw
 
 
 def extract_result(

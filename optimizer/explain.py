@@ -37,15 +37,12 @@ from vpp.domain import (
     ResourceRef,
     ResourceSchedule,
     ShortfallExplanation,
-    SolverError,
 )
-from vpp.optimizer.dispatch import NOT_MONEY, dispatch, extract_result
+from vpp.optimizer.dispatch import NOT_MONEY, dispatch, extract_result, solve_monolithic
 from vpp.optimizer.emit_highs import to_highs
-from vpp.optimizer.fallback import relax_and_round
 from vpp.optimizer.linear import FloatArray, IntArray, LinearModel
-from vpp.optimizer.model import BuiltModel, build_model
+from vpp.optimizer.model import BuiltModel
 from vpp.optimizer.problem import DispatchProblem, DispatchSettings, ModelContext
-from vpp.optimizer.solve import solve
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +80,9 @@ def dispatch_explained(
     limit = settings.decompose_above_resources
     if limit is not None and len(problem.refs()) > limit:
         return dispatch(problem, settings), None
-    built = build_model(problem, settings, "min_cost")
-    raw = solve(built.model, settings)
-    if raw.x is None and built.model.n_integer:
-        raw = relax_and_round(built.model, settings)
-    if raw.x is None:
-        raise SolverError(raw.status.value, raw.termination)
+    built, raw = solve_monolithic(problem, settings)
     result = extract_result(problem, built, raw, settings)
+    assert raw.x is not None
     try:
         return result, explain(problem, built, raw.x, result, settings)
     except Exception:  # an explanation must never cost the dispatch itself

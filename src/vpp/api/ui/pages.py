@@ -189,6 +189,12 @@ def _problems(exc: ValidationError | ApiError) -> str:
     return "; ".join(f"{f}: {r}" for f, r in describe_validation_error(exc))
 
 
+def _refused(exc: ValidationError | ApiError) -> UiError:
+    """A form the API refused, as the page that says why (422 for invalid input)."""
+    status = 422 if isinstance(exc, ValidationError) else exc.status
+    return UiError(status, _problems(exc))
+
+
 def _number(form: dict[str, str], name: str) -> float | None:
     raw = form.get(name, "").strip()
     if not raw:
@@ -217,8 +223,7 @@ async def issue_event(request: Request) -> Response:
         )
         record, _ = await service.create_event(event_request, None)
     except (ValidationError, ApiError) as exc:
-        status = 422 if isinstance(exc, ValidationError) else exc.status
-        raise UiError(status, _problems(exc)) from None
+        raise _refused(exc) from None
     return _see_other(f"{UI_PREFIX}/operator/events/{quote(record.event.event_id)}")
 
 
@@ -245,8 +250,7 @@ async def modify_event(event_id: str, request: Request) -> Response:
         change = EventChange.model_validate({"target_kw": _number(form, "target_kw")})
         await service.modify_event(event_id, change)
     except (ValidationError, ApiError) as exc:
-        status = 422 if isinstance(exc, ValidationError) else exc.status
-        raise UiError(status, _problems(exc)) from None
+        raise _refused(exc) from None
     return _see_other(f"{UI_PREFIX}/operator/events/{quote(event_id)}")
 
 
@@ -261,8 +265,7 @@ async def cancel_event(event_id: str, request: Request) -> Response:
         ).reason
         await service.cancel_event(event_id, reason)
     except (ValidationError, ApiError) as exc:
-        status = 422 if isinstance(exc, ValidationError) else exc.status
-        raise UiError(status, _problems(exc)) from None
+        raise _refused(exc) from None
     return _see_other(f"{UI_PREFIX}/operator/events/{quote(event_id)}")
 
 
