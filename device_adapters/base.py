@@ -71,7 +71,8 @@ class AdapterStats:
 class DeviceAdapter(Protocol):
     """Delivers setpoints to field gateways and reports what they say back."""
 
-    stats: AdapterStats
+    @property
+    def stats(self) -> AdapterStats: ...
 
     @property
     def connected(self) -> bool: ...

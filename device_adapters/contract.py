@@ -12,6 +12,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import cast
 
 from vpp.device_adapters.base import (
     AckReceived,
@@ -23,7 +24,16 @@ from vpp.device_adapters.base import (
 from vpp.device_adapters.codec import MalformedMessageError, decode, setpoint_message
 from vpp.device_adapters.link import Link
 from vpp.device_adapters.mqtt.topics import Channel, Topic
-from vpp.domain import Ack, GatewayState, GatewayStatus, Setpoint, SetpointMode, Telemetry
+from vpp.device_adapters.registry import AdapterContext, ProtocolSpec, register_protocol
+from vpp.domain import (
+    Ack,
+    GatewayState,
+    GatewayStatus,
+    ResourceRef,
+    Setpoint,
+    SetpointMode,
+    Telemetry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -172,3 +182,18 @@ class ContractAdapter:
             return
         self._remember_answered(ack.command_id)
         self._on_inbound(AckReceived(topic.site_id, topic.resource_id, ack, setpoint))
+
+
+def _contract_adapter(context: AdapterContext, refs: Sequence[ResourceRef]) -> ContractAdapter:
+    """The MQTT contract v1 over the owner's link (``settings["mqtt"]``: a :class:`Link`)."""
+    link = cast(Link, context.setting("mqtt"))
+    return ContractAdapter(link, context.now)
+
+
+register_protocol(
+    ProtocolSpec(
+        name="mqtt",
+        factory=_contract_adapter,
+        summary="vpp's MQTT contract v1 to a site gateway (ARCHITECTURE.md)",
+    )
+)

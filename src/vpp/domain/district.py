@@ -36,6 +36,9 @@ class Site(FrozenModel):
 
     site_id: Slug
     name: str | None = None
+    protocol: Slug = Field(
+        default="mqtt", description="how vpp reaches this site's devices (mqtt, ocpp, modbus)"
+    )
     resources: tuple[Resource, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -115,6 +118,11 @@ class ResourceRef(NamedTuple):
     def key(self) -> str:
         """``site_id/resource_id``: unique in a district, and the MQTT topic's middle part."""
         return f"{self.site.site_id}/{self.resource.resource_id}"
+
+    @property
+    def protocol(self) -> str:
+        """The protocol that reaches this resource: its own, else its site's."""
+        return self.resource.protocol or self.site.protocol
 
 
 class District(FrozenModel):

@@ -7,7 +7,7 @@ battery discharge are negative; a reduction is baseline minus actual.
 from __future__ import annotations
 
 from datetime import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -31,6 +31,15 @@ class _ResourceBase(FrozenModel):
         default=(ALL_DAY,),
         min_length=1,
         description="local times of day the owner allows dispatch, e.g. ['08:00-22:00']",
+    )
+    protocol: Slug | None = Field(
+        default=None,
+        description="how vpp reaches this resource (mqtt, ocpp, modbus); None: its site's",
+    )
+    connection: dict[str, Any] | None = Field(
+        default=None,
+        description="the protocol's connection settings (charge points, host and register map)"
+        "; checked by that protocol's adapter when the district is registered",
     )
 
 
