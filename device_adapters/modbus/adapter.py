@@ -160,6 +160,8 @@ class ModbusAdapter:
     def busy(self) -> bool:
         """Whether a device task has work in hand at the current time (a simulation waits
         for it before moving the clock, so a poll or write completes at the time it was due)."""
+        if self._closed:
+            return False
         now = self._now()
         for endpoint in self._endpoints.values():
             if endpoint.parked_until is None or endpoint.parked_until <= now:
@@ -326,7 +328,8 @@ class ModbusAdapter:
                 if device.map is None:
                     device.map = await self._resolve(endpoint.link, device)
                 device.next_poll = None
-                device.written = "?"  # unknown after a loss: write what is in force again
+                if device.written is not None:
+                    device.written = "?"  # unknown after a loss: write what is in force again
         except (ModbusLinkError, DeviceRefusedError, SunSpecError, NotImplementedPointError) as exc:
             self._went_offline(endpoint, str(exc))
             return False
