@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -33,6 +34,7 @@ from vpp.device_adapters.modbus.sunspec import (
 )
 from vpp.domain import Battery, District, Pv, Resource, SetpointMode, Site
 from vpp.hil_sim.physics import Command, Device
+from vpp.synthetic import meter_hash
 
 BASE_ADDRESS = 40000
 HOST = "127.0.0.1"
@@ -53,7 +55,14 @@ class SunSpecDevice:
     """One resource's registers and physics; ``simdevice`` plugs into a pymodbus server."""
 
     def __init__(
-        self, resource: Resource, device: Device, *, unit_id: int, now: Callable[[], datetime]
+        self,
+        resource: Resource,
+        device: Device,
+        *,
+        unit_id: int,
+        now: Callable[[], datetime],
+        meter_noise_pct: float = 0.2,
+        seed: int = 0,
     ) -> None:
         if not isinstance(resource, Battery | Pv):
             raise ValueError(f"{resource.resource_id}: only batteries and PV speak Modbus here")
@@ -68,6 +77,9 @@ class SunSpecDevice:
         self.refused_writes = 0
         self.reverts = 0
         self.lie_power_kw: float | None = None  # a faulty meter: reports this instead
+        self.reported_kw = 0.0
+        self._noise = meter_noise_pct / 100.0
+        self._rng = np.random.default_rng([seed, meter_hash(resource.resource_id)])
         if isinstance(resource, Battery):
             rated_w = 1000.0 * max(resource.max_charge_kw, resource.max_discharge_kw)
             self.models: tuple[int, ...] = (1, 103, 124)
@@ -136,7 +148,7 @@ class SunSpecDevice:
 
     def _refresh(self) -> None:
         """Measurement registers from the physics: W (export > 0), SoC."""
-        reported_kw = self.power_kw if self.lie_power_kw is None else self.lie_power_kw
+        reported_kw = self.reported_kw if self.lie_power_kw is None else self.lie_power_kw
         sf = _power_sf(abs(reported_kw) * 1000)
         self.set_raw(103, "W_SF", sf)
         self.set_raw(103, "W", round(-reported_kw * 1000 / 10.0**sf))
@@ -210,6 +222,8 @@ class SunSpecDevice:
                 self._revert()
             t0 = t1
         self.power_kw = energy_kwh * 3600.0 / (now - self._last).total_seconds()
+        # A real meter never reads a real power twice alike (a stuck one does).
+        self.reported_kw = self.power_kw * (1.0 + self._noise * float(self._rng.standard_normal()))
         self._last = now
         self._refresh()
 
@@ -250,11 +264,24 @@ class ModbusSite:
     """One site's devices on one pymodbus TCP server (unit ids 1, 2, ... in site order)."""
 
     def __init__(
-        self, site: Site, devices: Mapping[str, Device], *, now: Callable[[], datetime]
+        self,
+        site: Site,
+        devices: Mapping[str, Device],
+        *,
+        now: Callable[[], datetime],
+        meter_noise_pct: float = 0.2,
+        seed: int = 0,
     ) -> None:
         self.site = site
         self.devices = {
-            r.resource_id: SunSpecDevice(r, devices[r.resource_id], unit_id=i, now=now)
+            r.resource_id: SunSpecDevice(
+                r,
+                devices[r.resource_id],
+                unit_id=i,
+                now=now,
+                meter_noise_pct=meter_noise_pct,
+                seed=seed,
+            )
             for i, r in enumerate(site.resources, start=1)
         }
         self.port: int | None = None
