@@ -100,7 +100,6 @@ CURTAILABLE_LOAD = ResourceKind(
     envelope_kw=_envelope_kw,
     flexibility_kw=lambda load: load.max_curtailment_kw,
     ramp_lead_s=300.0,
-    metered_baseline=True,
     recovery=lambda load: timedelta(minutes=load.rebound_duration_min),
     asked_price_cny_per_kwh=asked_price_cny_per_kwh,
     plot_color="#4C72B0",

@@ -2,7 +2,8 @@
 
 A kind is one :class:`ResourceKind` next to its model: how it is commanded, how a command
 is bounded by the registered limits, whether it stores energy, how early a changed command
-must leave to ramp in time, how its response is measured and priced. Safety, controller,
+must leave to ramp in time, how far it can physically draw (what a reading of it may
+say) and how its response is priced. Safety, controller,
 checker, settlement and simulator ask the spec instead of comparing kind strings, so a new
 kind is one module here (plus an optimiser builder and a physics model), registered in one
 line with :func:`register_kind`.
@@ -90,9 +91,6 @@ class ResourceKind(Generic[R]):
         How early a changed command takes effect so it has ramped in time [s]; 0: seconds.
     recovers_under_command
         Whether it stays commanded after the window, so its planned recovery happens.
-    metered_baseline
-        Whether its response is measured against a baseline from its meter history (True)
-        or against its model's own normal operation (False).
     recovery
         How long after an event it needs to return to normal (None: no longer than usual).
     asked_price_cny_per_kwh
@@ -110,7 +108,6 @@ class ResourceKind(Generic[R]):
     stores_energy: bool = False
     ramp_lead_s: float = 0.0
     recovers_under_command: bool = False
-    metered_baseline: bool = False
     recovery: Callable[[R], timedelta | None] = _no_recovery
     asked_price_cny_per_kwh: Callable[[R, float], float] = _own_price
     plot_color: str = "#8C8C8C"
