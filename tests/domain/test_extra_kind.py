@@ -162,7 +162,7 @@ def with_heat_pump(district: District) -> District:
 def test_an_unknown_kind_is_refused_naming_the_known_ones():
     """Before it is registered, a heat pump is no kind; the error lists the kinds."""
     tiny = tiny_district()
-    with pytest.raises(ValidationError, match="heat_pump.*'battery'"):
+    with pytest.raises(ValidationError, match=r"heat_pump.*'battery'"):
         with_heat_pump(tiny)
 
 
