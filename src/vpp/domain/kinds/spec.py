@@ -2,11 +2,10 @@
 
 A kind is one :class:`ResourceKind` next to its model: how it is commanded, how a command
 is bounded by the registered limits, whether it stores energy, how early a changed command
-must leave to ramp in time, how far it can physically draw (what a reading of it may
-say) and how its response is priced. Safety, controller,
-checker, settlement and simulator ask the spec instead of comparing kind strings, so a new
-kind is one module here (plus an optimiser builder and a physics model), registered in one
-line with :func:`register_kind`.
+must leave to ramp in time, what it can physically draw (what a reading of it may say) and
+how its response is priced. Safety, controller, checker, settlement and simulator ask the
+spec instead of comparing kind strings, so a new kind is one module here (plus an optimiser
+builder and a physics model), registered in one line with :func:`register_kind`.
 """
 
 from __future__ import annotations
