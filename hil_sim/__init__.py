@@ -29,7 +29,6 @@ from vpp.hil_sim.gateway import (
     GatewayStats,
     ResourceTrace,
     SimulatedGateway,
-    beyond_limits,
     setpoint_filter,
     status_will,
 )
@@ -53,7 +52,6 @@ __all__ = [
     "Span",
     "StuckMeter",
     "TelemetrySilent",
-    "beyond_limits",
     "devices_for_site",
     "setpoint_filter",
     "status_will",

@@ -30,7 +30,7 @@ from typing import Annotated, Any, NamedTuple
 import numpy as np
 from pydantic import BeforeValidator, Field, field_validator
 
-from vpp.domain import District, FrozenModel, Pv, zone
+from vpp.domain import District, FrozenModel, kind_of, zone
 from vpp.domain.timegrid import wall_clock
 
 _HHMM = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
@@ -238,7 +238,7 @@ class FaultPlan(FrozenModel):
         the spec and the seed.
         """
         resources = sorted(
-            (ref for ref in district.resources() if not isinstance(ref.resource, Pv)),
+            (ref for ref in district.resources() if kind_of(ref.resource).dispatchable),
             key=lambda ref: ref.key,
         )
         sites = sorted(

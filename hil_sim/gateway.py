@@ -42,16 +42,16 @@ from vpp.device_adapters.mqtt.topics import PREFIX, Channel, Topic
 from vpp.domain import (
     Ack,
     AckStatus,
-    Battery,
     District,
     GatewayState,
     GatewayStatus,
-    HvacLoad,
     Resource,
     SetpointMode,
     SetpointPayload,
     Site,
     Telemetry,
+    command_refusal,
+    kind_of,
 )
 from vpp.hil_sim.faults import FaultPlan, SiteFaults, Span
 from vpp.hil_sim.physics import (
@@ -64,18 +64,6 @@ from vpp.hil_sim.physics import (
 from vpp.synthetic import meter_hash
 
 logger = logging.getLogger(__name__)
-
-#: Modes each kind obeys besides ``release`` (PV takes none).
-ACCEPTED_MODES: dict[str, frozenset[SetpointMode]] = {
-    "curtailable_load": frozenset({SetpointMode.LIMIT}),
-    "ev_charger_pool": frozenset({SetpointMode.LIMIT}),
-    "battery": frozenset({SetpointMode.POWER}),
-    "hvac_load": frozenset({SetpointMode.POWER, SetpointMode.LIMIT}),
-    "pv": frozenset(),
-}
-
-#: Slack on registered limits, so a value rounded on its way is not refused [kW].
-LIMIT_TOL_KW = 1e-6
 
 #: Answered command ids remembered to recognise duplicates.
 ANSWERED_MEMORY = 100_000
@@ -359,18 +347,14 @@ class SimulatedGateway:
         if resource is None or resource_id not in self.devices:
             return AckStatus.REJECTED, f"unknown resource {resource_id!r} at {self.site_id}"
         mode = setpoint.mode
-        modes = ACCEPTED_MODES.get(resource.kind, frozenset())
-        if mode is not SetpointMode.RELEASE and mode not in modes:
-            if not modes:
-                return AckStatus.REJECTED, f"{resource.kind} takes no commands"
-            known = ", ".join(sorted(m.value for m in modes))
-            return AckStatus.REJECTED, f"{resource.kind} takes {known}, not {mode.value}"
+        if mode is not SetpointMode.RELEASE and mode not in kind_of(resource).modes:
+            return AckStatus.REJECTED, command_refusal(resource, mode, setpoint.power_kw)
         if setpoint.valid_until <= at:
             return AckStatus.EXPIRED, f"valid_until {setpoint.valid_until.isoformat()} has passed"
         if setpoint.valid_until <= setpoint.valid_from:
             return AckStatus.REJECTED, "valid_until is not after valid_from"
         if mode is not SetpointMode.RELEASE:
-            beyond = beyond_limits(resource, mode, setpoint.power_kw)
+            beyond = command_refusal(resource, mode, setpoint.power_kw)
             if beyond is not None:
                 return AckStatus.REJECTED, beyond
             released = self._released_issued.get(resource_id)
@@ -541,26 +525,6 @@ class SimulatedGateway:
     async def _drain_tasks(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-def beyond_limits(resource: Resource, mode: SetpointMode, power_kw: float) -> str | None:
-    """Why a command lies beyond a resource's registered limits (None: within them)."""
-    if mode is SetpointMode.LIMIT and power_kw < -LIMIT_TOL_KW:
-        return f"limit {power_kw:g} kW is below 0"
-    if isinstance(resource, Battery) and mode is SetpointMode.POWER:
-        if power_kw > resource.max_charge_kw + LIMIT_TOL_KW:
-            return f"charge {power_kw:g} kW beyond max_charge_kw {resource.max_charge_kw:g}"
-        if power_kw < -resource.max_discharge_kw - LIMIT_TOL_KW:
-            return (
-                f"discharge {-power_kw:g} kW beyond max_discharge_kw {resource.max_discharge_kw:g}"
-            )
-    if (
-        isinstance(resource, HvacLoad)
-        and mode is SetpointMode.POWER
-        and not -LIMIT_TOL_KW <= power_kw <= resource.rated_power_kw + LIMIT_TOL_KW
-    ):
-        return f"power {power_kw:g} kW outside 0..rated_power_kw {resource.rated_power_kw:g}"
-    return None
 
 
 def _hours(t0: datetime, t1: datetime) -> float:

@@ -1,4 +1,5 @@
-"""Device physics of the hardware-in-the-loop simulator, one module per resource kind.
+"""Device physics of the hardware-in-the-loop simulator, one module per resource kind;
+each registers its builder in one line (:func:`register_physics`, in ``site.py``).
 
 Each device keeps its state (power, SoC, indoor temperature, EV sessions) and advances it
 with ``step(t0, t1, command) -> mean power over (t0, t1] [kW]``; ``command`` is ``None``
@@ -9,11 +10,15 @@ that is right on paper is also right on the simulated meters, up to ramps and no
 
 from vpp.hil_sim.physics.base import (
     DEFAULT_SETTINGS,
+    DEVICE_BUILDERS,
+    BuildDevice,
     Command,
     DayClock,
     Device,
+    DeviceContext,
     PhysicsSettings,
     ramp,
+    register_physics,
 )
 from vpp.hil_sim.physics.battery import BatteryDevice
 from vpp.hil_sim.physics.curtailable import CurtailableDevice, natural_load_kw
@@ -24,11 +29,14 @@ from vpp.hil_sim.physics.site import build_device, devices_for_site, history_of
 
 __all__ = [
     "DEFAULT_SETTINGS",
+    "DEVICE_BUILDERS",
     "BatteryDevice",
+    "BuildDevice",
     "Command",
     "CurtailableDevice",
     "DayClock",
     "Device",
+    "DeviceContext",
     "EvDeparture",
     "EvPoolDevice",
     "HvacDevice",
@@ -40,4 +48,5 @@ __all__ = [
     "history_of",
     "natural_load_kw",
     "ramp",
+    "register_physics",
 ]

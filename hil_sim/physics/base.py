@@ -14,7 +14,8 @@ clock change.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
@@ -22,7 +23,15 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field
 
-from vpp.domain import DailyWindow, FrozenModel, Resource, SetpointMode, TimeGrid
+from vpp.domain import (
+    DailyWindow,
+    FrozenModel,
+    Resource,
+    ResourceRef,
+    SetpointMode,
+    SyntheticHistory,
+    TimeGrid,
+)
 from vpp.synthetic import meter_hash
 
 FloatArray = NDArray[np.float64]
@@ -284,3 +293,35 @@ def device_rng(seed: int, key: str, day: date, salt: int) -> np.random.Generator
     the key is stable across processes (:func:`vpp.synthetic.meter_hash`).
     """
     return np.random.default_rng([seed % 2**64, meter_hash(key), day.toordinal(), salt])
+
+
+#: Purposes of a device's random streams (part of their key).
+SALT_EV, SALT_CLOUDS, SALT_WEATHER = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """What building a simulated device needs besides its resource.
+
+    ``day`` is the simulated local day in the district's time zone ``tz`` (daily profiles
+    are local); ``seed`` seeds the device's randomness; ``history`` is the synthetic meter
+    history the curtailable loads' natural load continues.
+    """
+
+    day: date
+    tz: tzinfo
+    seed: int
+    history: SyntheticHistory
+    settings: PhysicsSettings
+
+
+BuildDevice = Callable[[ResourceRef, DeviceContext], Device]
+"""Builds the simulated device of one resource of a kind."""
+
+DEVICE_BUILDERS: dict[str, BuildDevice] = {}
+"""The physics model of each resource kind, by kind name (:func:`register_physics`)."""
+
+
+def register_physics(kind: str, build: BuildDevice) -> None:
+    """Make ``kind``'s resources simulable: one line per kind."""
+    DEVICE_BUILDERS[kind] = build

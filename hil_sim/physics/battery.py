@@ -14,11 +14,12 @@ from __future__ import annotations
 import itertools
 from datetime import date, datetime, tzinfo
 
-from vpp.domain import Battery, SetpointMode
+from vpp.domain import Battery, ResourceRef, SetpointMode
 from vpp.hil_sim.physics.base import (
     SECONDS_PER_HOUR,
     Command,
     DayClock,
+    DeviceContext,
     DeviceState,
     ramp,
     substep_bounds,
@@ -116,3 +117,16 @@ class BatteryDevice(DeviceState[Battery]):
     @property
     def soc(self) -> float | None:
         return self._soc
+
+
+def build_battery(ref: ResourceRef, ctx: DeviceContext) -> BatteryDevice:
+    """The battery of ``ref`` on the context's day."""
+    resource = ref.resource
+    assert isinstance(resource, Battery)
+    return BatteryDevice(
+        resource,
+        day=ctx.day,
+        tz=ctx.tz,
+        ramp_s=ctx.settings.battery_ramp_s,
+        substep_s=ctx.settings.substep_s,
+    )

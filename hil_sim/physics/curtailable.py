@@ -29,6 +29,7 @@ from vpp.hil_sim.physics.base import (
     Command,
     DailySeries,
     DayClock,
+    DeviceContext,
     DeviceState,
     FloatArray,
     daily_interp,
@@ -140,3 +141,18 @@ class CurtailableDevice(DeviceState[CurtailableLoad]):
         self._recovering = False
         if above_natural_kwh > 0.0:
             self.rebound_left_kwh = max(0.0, self.rebound_left_kwh - above_natural_kwh)
+
+
+def build_curtailable(ref: ResourceRef, ctx: DeviceContext) -> CurtailableDevice:
+    """The load of ``ref`` on the context's day, its natural load continuing its history."""
+    resource = ref.resource
+    assert isinstance(resource, CurtailableLoad)
+    natural = natural_load_kw(ref, ctx.day, ctx.history, ctx.settings.meter_interval_min)
+    return CurtailableDevice(
+        resource,
+        natural,
+        day=ctx.day,
+        tz=ctx.tz,
+        ramp_s=ctx.settings.curtailable_ramp_s,
+        substep_s=ctx.settings.substep_s,
+    )

@@ -26,13 +26,16 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import numpy as np
 
-from vpp.domain import EvChargerPool, SetpointMode
+from vpp.domain import EvChargerPool, ResourceRef, SetpointMode
 from vpp.hil_sim.physics.base import (
+    SALT_EV,
     SECONDS_PER_HOUR,
     Command,
     DayClock,
+    DeviceContext,
     DeviceState,
     FloatArray,
+    device_rng,
     ramp_array,
     substep_bounds,
 )
@@ -272,3 +275,30 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
     @property
     def unmet_energy_kwh(self) -> float | None:
         return float(sum(d.unmet_kwh for d in self.departures))
+
+
+def build_ev_pool(ref: ResourceRef, ctx: DeviceContext) -> EvPoolDevice:
+    """The pool of ``ref`` on the context's day, its sessions jittered per day."""
+    resource = ref.resource
+    assert isinstance(resource, EvChargerPool)
+    day, settings = ctx.day, ctx.settings
+    rngs = {
+        day + timedelta(days=k): device_rng(ctx.seed, ref.key, day + timedelta(days=k), SALT_EV)
+        for k in (-1, 0, 1)
+    }
+    sessions = plan_sessions(
+        resource,
+        day,
+        ctx.tz,
+        rngs,
+        arrival_jitter_min=settings.ev_arrival_jitter_min,
+        energy_jitter=settings.ev_energy_jitter,
+    )
+    return EvPoolDevice(
+        resource,
+        sessions,
+        day=day,
+        tz=ctx.tz,
+        ramp_s=settings.ev_ramp_s,
+        substep_s=settings.substep_s,
+    )

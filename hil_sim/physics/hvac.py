@@ -27,14 +27,17 @@ from datetime import date, datetime, tzinfo
 
 import numpy as np
 
-from vpp.domain import HvacLoad, SetpointMode
+from vpp.domain import HvacLoad, ResourceRef, SetpointMode
 from vpp.hil_sim.physics.base import (
+    SALT_WEATHER,
     SECONDS_PER_HOUR,
     Command,
     DailySeries,
     DayClock,
+    DeviceContext,
     DeviceState,
     FloatArray,
+    device_rng,
     ramp,
     substep_bounds,
 )
@@ -158,3 +161,22 @@ class HvacDevice(DeviceState[HvacLoad]):
     @property
     def temperature_c(self) -> float | None:
         return self._temp_c
+
+
+def build_hvac(ref: ResourceRef, ctx: DeviceContext) -> HvacDevice:
+    """The building of ``ref`` on the context's day, its weather off the forecast."""
+    resource = ref.resource
+    assert isinstance(resource, HvacLoad)
+    settings = ctx.settings
+    noise = outdoor_noise_c(
+        device_rng(ctx.seed, ref.key, ctx.day, SALT_WEATHER), settings.outdoor_noise_c
+    )
+    return HvacDevice(
+        resource,
+        day=ctx.day,
+        tz=ctx.tz,
+        outdoor_noise=noise,
+        ramp_s=settings.hvac_ramp_s,
+        horizon_s=settings.thermostat_horizon_s,
+        substep_s=settings.substep_s,
+    )

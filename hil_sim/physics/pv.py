@@ -17,14 +17,17 @@ from datetime import date, datetime, tzinfo
 
 import numpy as np
 
-from vpp.domain import Pv
+from vpp.domain import Pv, ResourceRef
 from vpp.hil_sim.physics.base import (
+    SALT_CLOUDS,
     SECONDS_PER_DAY,
     Command,
     DailySeries,
     DayClock,
+    DeviceContext,
     DeviceState,
     FloatArray,
+    device_rng,
     substep_bounds,
 )
 
@@ -100,3 +103,17 @@ class PvDevice(DeviceState[Pv]):
             self.power_kw_at(0.5 * (a + b)) * (b - a) for a, b in itertools.pairwise(bounds)
         )
         return energy / (s1 - s0)
+
+
+def build_pv(ref: ResourceRef, ctx: DeviceContext) -> PvDevice:
+    """The array of ``ref`` on the context's day under its own clouds."""
+    resource = ref.resource
+    assert isinstance(resource, Pv)
+    settings = ctx.settings
+    clouds = cloud_factor(
+        device_rng(ctx.seed, ref.key, ctx.day, SALT_CLOUDS),
+        cloudy_share=settings.pv_cloudy_share,
+        cloud_mean_min=settings.pv_cloud_mean_min,
+        depth=settings.pv_cloud_depth,
+    )
+    return PvDevice(resource, day=ctx.day, tz=ctx.tz, clouds=clouds, substep_s=settings.substep_s)

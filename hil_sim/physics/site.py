@@ -9,27 +9,24 @@ the history the baselines are computed from.
 
 from __future__ import annotations
 
-from datetime import date, timedelta, tzinfo
+from datetime import date, tzinfo
 
-from vpp.domain import (
-    Battery,
-    CurtailableLoad,
-    District,
-    EvChargerPool,
-    HvacLoad,
-    Pv,
-    ResourceRef,
-    SyntheticHistory,
+from vpp.domain import District, ResourceRef, SyntheticHistory
+from vpp.hil_sim.physics import battery, curtailable, ev, hvac, pv
+from vpp.hil_sim.physics.base import (
+    DEFAULT_SETTINGS,
+    DEVICE_BUILDERS,
+    Device,
+    DeviceContext,
+    PhysicsSettings,
+    register_physics,
 )
-from vpp.hil_sim.physics.base import DEFAULT_SETTINGS, Device, PhysicsSettings, device_rng
-from vpp.hil_sim.physics.battery import BatteryDevice
-from vpp.hil_sim.physics.curtailable import CurtailableDevice, natural_load_kw
-from vpp.hil_sim.physics.ev import EvPoolDevice, plan_sessions
-from vpp.hil_sim.physics.hvac import HvacDevice, outdoor_noise_c
-from vpp.hil_sim.physics.pv import PvDevice, cloud_factor
 
-#: Purposes of a device's random streams (part of their key).
-SALT_EV, SALT_CLOUDS, SALT_WEATHER = 1, 2, 3
+register_physics(curtailable.KIND, curtailable.build_curtailable)
+register_physics(battery.KIND, battery.build_battery)
+register_physics(ev.KIND, ev.build_ev_pool)
+register_physics(hvac.KIND, hvac.build_hvac)
+register_physics(pv.KIND, pv.build_pv)
 
 
 def history_of(district: District) -> SyntheticHistory:
@@ -68,62 +65,10 @@ def build_device(
     settings
         Physics settings (ramps, sub-step, noise).
     """
-    resource = ref.resource
-    substep = settings.substep_s
-    if isinstance(resource, CurtailableLoad):
-        natural = natural_load_kw(
-            ref, day, history or SyntheticHistory(), settings.meter_interval_min
-        )
-        return CurtailableDevice(
-            resource,
-            natural,
-            day=day,
-            tz=tz,
-            ramp_s=settings.curtailable_ramp_s,
-            substep_s=substep,
-        )
-    if isinstance(resource, Battery):
-        return BatteryDevice(
-            resource, day=day, tz=tz, ramp_s=settings.battery_ramp_s, substep_s=substep
-        )
-    if isinstance(resource, EvChargerPool):
-        rngs = {
-            day + timedelta(days=k): device_rng(seed, ref.key, day + timedelta(days=k), SALT_EV)
-            for k in (-1, 0, 1)
-        }
-        sessions = plan_sessions(
-            resource,
-            day,
-            tz,
-            rngs,
-            arrival_jitter_min=settings.ev_arrival_jitter_min,
-            energy_jitter=settings.ev_energy_jitter,
-        )
-        return EvPoolDevice(
-            resource, sessions, day=day, tz=tz, ramp_s=settings.ev_ramp_s, substep_s=substep
-        )
-    if isinstance(resource, HvacLoad):
-        noise = outdoor_noise_c(
-            device_rng(seed, ref.key, day, SALT_WEATHER), settings.outdoor_noise_c
-        )
-        return HvacDevice(
-            resource,
-            day=day,
-            tz=tz,
-            outdoor_noise=noise,
-            ramp_s=settings.hvac_ramp_s,
-            horizon_s=settings.thermostat_horizon_s,
-            substep_s=substep,
-        )
-    if isinstance(resource, Pv):
-        clouds = cloud_factor(
-            device_rng(seed, ref.key, day, SALT_CLOUDS),
-            cloudy_share=settings.pv_cloudy_share,
-            cloud_mean_min=settings.pv_cloud_mean_min,
-            depth=settings.pv_cloud_depth,
-        )
-        return PvDevice(resource, day=day, tz=tz, clouds=clouds, substep_s=substep)
-    raise TypeError(f"{ref.key}: no physics for kind {resource.kind!r}")
+    build = DEVICE_BUILDERS.get(ref.resource.kind)
+    if build is None:
+        raise TypeError(f"{ref.key}: no physics for kind {ref.resource.kind!r}")
+    return build(ref, DeviceContext(day, tz, seed, history or SyntheticHistory(), settings))
 
 
 def devices_for_site(

@@ -11,6 +11,11 @@ import numpy as np
 from vpp.domain import DEVIATION_TOL_KW, ResourceRef, SetpointMode
 from vpp.optimizer.linear import FloatArray, IntArray
 
+#: Slack of the independent check of a dispatch (:mod:`vpp.optimizer.check`) [kW, kWh, °C].
+TOL_KW = 1e-3
+TOL_KWH = 1e-2
+TOL_C = 1e-2
+
 ResourceT = TypeVar("ResourceT")
 
 

@@ -17,10 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from vpp.domain import Battery, ResourceRef, SetpointMode
+from vpp.domain import Battery, DispatchResult, ResourceRef, ResourceSchedule, SetpointMode
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, column, deviating, resources_of
+from vpp.optimizer.resources._block import (
+    TOL_KW,
+    TOL_KWH,
+    KindBlock,
+    column,
+    deviating,
+    resources_of,
+)
 
 KIND = "battery"
 
@@ -91,3 +98,24 @@ def add_battery(
         setpoint_kw,
         paid_price_cny_per_kwh=column(bats, "price_cny_per_kwh")[:, 0],
     )
+
+
+def check_battery(
+    bat: Battery, schedule: ResourceSchedule, problem: DispatchProblem, result: DispatchResult
+) -> list[str]:
+    """Power beyond its ratings; the state of charge, re-simulated, outside its band."""
+    return _battery(bat, np.array(schedule.power_kw), result.grid.dt_h)
+
+
+def _battery(bat: Battery, power: np.ndarray, dt_h: float) -> list[str]:
+    out = []
+    if power.max() > bat.max_charge_kw + TOL_KW or -power.min() > bat.max_discharge_kw + TOL_KW:
+        out.append("power beyond charge/discharge limits")
+    stored = bat.soc_initial * bat.capacity_kwh + np.cumsum(
+        np.where(power > 0, power * bat.charge_efficiency, power / bat.discharge_efficiency) * dt_h
+    )
+    if stored.min() < bat.soc_min * bat.capacity_kwh - TOL_KWH:
+        out.append(f"SoC falls to {stored.min() / bat.capacity_kwh:.4f}, below soc_min")
+    if stored.max() > bat.soc_max * bat.capacity_kwh + TOL_KWH:
+        out.append(f"SoC rises to {stored.max() / bat.capacity_kwh:.4f}, above soc_max")
+    return out

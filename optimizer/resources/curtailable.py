@@ -23,10 +23,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vpp.domain import CurtailableLoad, ResourceRef, SetpointMode
+from vpp.domain import (
+    CurtailableLoad,
+    DispatchResult,
+    ResourceRef,
+    ResourceSchedule,
+    SetpointMode,
+)
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, resources_of
+from vpp.optimizer.resources._block import TOL_KW, KindBlock, resources_of
 
 KIND = "curtailable_load"
 
@@ -264,3 +270,46 @@ def _add_events_per_day(
         (np.array(rows), np.array(cols), np.ones(len(rows))),
         upper=np.array(upper, dtype=np.float64),
     )
+
+
+def check_curtailable_load(
+    load: CurtailableLoad,
+    schedule: ResourceSchedule,
+    problem: DispatchProblem,
+    result: DispatchResult,
+) -> list[str]:
+    """Sheds that are not a sum of its first steps, outside the window or too long."""
+    grid = result.grid
+    setpoint = np.array([np.nan if v is None else v for v in schedule.setpoint_kw])
+    return _curtailable(
+        load,
+        np.array(schedule.baseline_kw),
+        setpoint,
+        grid.slice_of(result.event.start, result.event.end),
+        grid.interval_min,
+    )
+
+
+def _curtailable(
+    load: CurtailableLoad, base: np.ndarray, setpoint: np.ndarray, window: slice, interval_min: int
+) -> list[str]:
+    out = []
+    shed = np.where(np.isnan(setpoint), 0.0, base - setpoint)
+    levels = np.concatenate([[0.0], np.cumsum([s.power_kw for s in load.steps])])
+    on = shed > TOL_KW
+    if np.any(setpoint[on] < -TOL_KW):
+        out.append("limit below zero")
+    off_level = [v for v in shed[on] if np.min(np.abs(levels - v)) > TOL_KW]
+    if off_level:
+        out.append(f"shed {off_level[0]:.3f} kW is not a sum of its first steps")
+    outside = on.copy()
+    outside[window] = False
+    if outside.any():
+        out.append("curtailed outside the event window")
+    longest = run = 0
+    for flag in on:
+        run = run + 1 if flag else 0
+        longest = max(longest, run)
+    if longest * interval_min > load.max_duration_min:
+        out.append(f"curtailed {longest * interval_min} min, above max_duration_min")
+    return out

@@ -23,10 +23,24 @@ from functools import lru_cache
 
 import numpy as np
 
-from vpp.domain import EvChargerPool, ResourceRef, SetpointMode, TimeGrid
+from vpp.domain import (
+    DispatchResult,
+    EvChargerPool,
+    ResourceRef,
+    ResourceSchedule,
+    SetpointMode,
+    TimeGrid,
+)
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
-from vpp.optimizer.resources._block import KindBlock, deviating, held_through, resources_of
+from vpp.optimizer.resources._block import (
+    TOL_KW,
+    TOL_KWH,
+    KindBlock,
+    deviating,
+    held_through,
+    resources_of,
+)
 
 KIND = "ev_charger_pool"
 EARLINESS_CNY_PER_KWH_PER_INTERVAL = 1e-5
@@ -176,3 +190,25 @@ def add_ev_charger_pool(
         return m.value(x, f"{KIND}.power_kw")
 
     return KindBlock(KIND, refs, baseline, power, SetpointMode.LIMIT, setpoint_kw, prices)
+
+
+def check_ev_charger_pool(
+    pool: EvChargerPool,
+    schedule: ResourceSchedule,
+    problem: DispatchProblem,
+    result: DispatchResult,
+) -> list[str]:
+    """Power outside its chargers' range; less energy than its sessions need."""
+    return _ev(pool, np.array(schedule.power_kw), problem)
+
+
+def _ev(pool: EvChargerPool, power: np.ndarray, problem: DispatchProblem) -> list[str]:
+    out = []
+    if power.min() < -TOL_KW or power.max() > pool.max_kw + TOL_KW:
+        out.append("pool power outside 0..sum of charger ratings")
+    sessions = place_sessions(pool, problem.grid)
+    needed = sum(s.need_in_horizon_kwh for s in sessions)
+    delivered = float(power.sum() * problem.grid.dt_h)
+    if delivered < needed - TOL_KWH:
+        out.append(f"delivers {delivered:.2f} kWh, sessions need {needed:.2f} kWh")
+    return out

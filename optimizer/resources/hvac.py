@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from vpp.domain import HvacLoad, ResourceRef, SetpointMode
+from vpp.domain import DispatchResult, HvacLoad, ResourceRef, ResourceSchedule, SetpointMode
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
 from vpp.optimizer.resources._block import (
+    TOL_C,
+    TOL_KW,
     KindBlock,
     column,
     deviating,
@@ -116,3 +118,31 @@ def add_hvac_load(
         setpoint_kw,
         column(units, "price_cny_per_kwh")[:, 0],
     )
+
+
+def check_hvac_load(
+    hvac: HvacLoad, schedule: ResourceSchedule, problem: DispatchProblem, result: DispatchResult
+) -> list[str]:
+    """Power outside 0..rated; the indoor temperature, re-simulated, outside comfort."""
+    return _hvac(hvac, np.array(schedule.power_kw), problem)
+
+
+def _hvac(hvac: HvacLoad, power: np.ndarray, problem: DispatchProblem) -> list[str]:
+    out = []
+    if power.min() < -TOL_KW or power.max() > hvac.rated_power_kw + TOL_KW:
+        out.append("power outside 0..rated_power_kw")
+    grid = problem.grid
+    outdoor = grid.sample_daily(hvac.outdoor_temperature_c)
+    _, base_temp = thermostat_baseline(hvac, outdoor, grid.dt_h)
+    a = np.exp(-grid.dt_h / (hvac.thermal_resistance_c_per_kw * hvac.thermal_capacitance_kwh_per_c))
+    temp = hvac.setpoint_c
+    for t in range(grid.count):
+        temp = a * temp + (1 - a) * (
+            outdoor[t] - hvac.thermal_resistance_c_per_kw * hvac.cop * power[t]
+        )
+        high = max(hvac.comfort_max_c, base_temp[t]) + TOL_C
+        low = min(hvac.comfort_min_c, base_temp[t]) - TOL_C
+        if not low <= temp <= high:
+            out.append(f"indoor {temp:.2f} °C outside the comfort band at interval {t}")
+            break
+    return out

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from vpp.domain import RESOURCE_KINDS, ConfigError, District
+from vpp.domain import ConfigError, District, kind_names
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -71,11 +71,11 @@ def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
     ]
 
 
-_UNION_TAGS = {*RESOURCE_KINDS, "synthetic", "csv"}  # discriminator values of the unions
+_OTHER_UNION_TAGS = {"synthetic", "csv"}  # discriminator values of the unions, with the kinds
 
 
 def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and part in _UNION_TAGS
+    return isinstance(part, str) and (part in _OTHER_UNION_TAGS or part in kind_names())
 
 
 def _looks_like_path(text: str) -> bool:

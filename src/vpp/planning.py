@@ -16,16 +16,15 @@ from vpp.baseline import DEFAULT_BASELINE, BaselineError, compute_baseline, reso
 from vpp.baseline.meter import DailyLoad
 from vpp.baseline.meter_csv import read_meter_csv
 from vpp.domain import (
-    Battery,
     CurtailableLoad,
     DemandResponseEvent,
     District,
     EventKind,
-    HvacLoad,
     Notice,
     TimeGrid,
     check_plannable,
     daily_window_on,
+    kind_of,
 )
 from vpp.optimizer import DispatchProblem
 from vpp.synthetic import meter_history
@@ -111,17 +110,9 @@ def recovery_time(district: District) -> timedelta:
     optimiser), at most ``LONGEST_RECOVERY``."""
     longest = AFTER_EVENT
     for ref in district.resources():
-        r = ref.resource
-        if isinstance(r, CurtailableLoad):
-            need = timedelta(minutes=r.rebound_duration_min)
-        elif isinstance(r, HvacLoad):
-            need = timedelta(minutes=r.recovery_min)
-        elif isinstance(r, Battery):
-            kwh = (r.soc_max - r.soc_min) * r.capacity_kwh / r.charge_efficiency
-            need = timedelta(hours=kwh / r.max_charge_kw)
-        else:
-            continue
-        longest = max(longest, need)
+        need = kind_of(ref.resource).recovery(ref.resource)
+        if need is not None:
+            longest = max(longest, need)
     return min(longest, LONGEST_RECOVERY)
 
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from vpp.domain import AckStatus, GatewayState, SetpointMode
-from vpp.hil_sim import beyond_limits, setpoint_filter, status_will
+from vpp.domain import AckStatus, GatewayState, SetpointMode, command_refusal
+from vpp.hil_sim import setpoint_filter, status_will
 
 from builders import at, battery, curtailable, district, enterprise
 
@@ -185,10 +185,10 @@ async def test_gateway_stop_says_offline_cleanly(make_harness):
     assert status_will("acme-site", at(10)).retain
 
 
-def test_beyond_limits_accepts_values_within_registered_limits():
+def test_command_refusal_accepts_values_within_registered_limits():
     """Within limits there is nothing to say; limits on loads only refuse negatives."""
     site = DISTRICT.enterprises[0].sites[0]
     load, bess = site.resources
-    assert beyond_limits(bess, POWER, -500.0) is None
-    assert beyond_limits(bess, POWER, 500.0) is None
-    assert beyond_limits(load, LIMIT, 5000.0) is None
+    assert command_refusal(bess, POWER, -500.0) is None
+    assert command_refusal(bess, POWER, 500.0) is None
+    assert command_refusal(load, LIMIT, 5000.0) is None

@@ -23,11 +23,11 @@ from starlette.types import Scope
 from vpp.config import describe_validation_error
 from vpp.controller import EventNotFoundError, TransitionError
 from vpp.domain import (
-    RESOURCE_KINDS,
     ConfigError,
     GridAlignmentError,
     UnknownReferenceError,
     VppError,
+    kind_names,
 )
 from vpp.store import DatabaseUrlError, DuplicateEventError, TokenScopeError
 
@@ -143,12 +143,14 @@ def _request_validation(exc: RequestValidationError) -> JSONResponse:
         if sep and head and " " not in head and all(c.isalnum() or c in "._-" for c in head):
             loc.append(head)
             reason = tail
-        problems.append((".".join(p for p in loc if p not in _UNION_TAGS) or "(body)", reason))
+        path = ".".join(p for p in loc if p not in _OTHER_UNION_TAGS and p not in kind_names())
+        problems.append((path or "(body)", reason))
     return _response(422, "validation_error", "invalid request", problems)
 
 
-#: Discriminator values pydantic puts in error paths; paths read like the body without them.
-_UNION_TAGS = {*RESOURCE_KINDS, "synthetic", "csv"}
+#: Discriminator values pydantic puts in error paths besides the resource kinds; paths read
+#: like the body without them.
+_OTHER_UNION_TAGS = {"synthetic", "csv"}
 
 
 #: Methods a route may answer, in the order Allow lists them.

@@ -59,12 +59,13 @@ from vpp.domain import (
     FrozenModel,
     GatewayState,
     PlausibilitySettings,
-    Pv,
     Resource,
     ResourceRef,
     Setpoint,
     SetpointMode,
     VppError,
+    kind_of,
+    kinds,
 )
 from vpp.optimizer import DispatchSettings
 from vpp.optimizer.explain import dispatch_explained
@@ -85,7 +86,7 @@ class ControllerSettings(FrozenModel):
     )
     send_lead_s: float = Field(default=60.0, ge=0, description="setpoints leave this early")
     ramp_lead_s: dict[str, float] = Field(
-        default={"curtailable_load": 300.0, "hvac_load": 600.0, "ev_charger_pool": 60.0},
+        default_factory=lambda: {k.name: k.ramp_lead_s for k in kinds() if k.ramp_lead_s},
         description="per kind: a changed command takes effect this early, to ramp in time [s]",
     )
     ack_timeout_s: float = Field(default=90.0, gt=0)
@@ -731,7 +732,7 @@ class Controller:
             return
         margin = 1.0 + self.settings.planning_margin_pct / 100.0
         # Batteries carry no state but their SoC, which telemetry gives: re-plan them whole.
-        replanned = {k for k in run.kept() if run.schedules[k].kind == "battery"}
+        replanned = {k for k in run.kept() if kind_of(run.schedules[k].kind).stores_energy}
         expected = run.planned_response_kw([k for k in run.kept() if k not in replanned])
         residual = np.zeros(window.stop - window.start)
         for t in range(max(first, window.start), window.stop):
@@ -827,7 +828,7 @@ class Controller:
             now = self.clock.now()
 
     def _batteries(self) -> list[str]:
-        return [key for key, ref in self._refs.items() if ref.resource.kind == "battery"]
+        return [key for key, ref in self._refs.items() if kind_of(ref.resource).stores_energy]
 
     def _soc_at(self, start: datetime, now: datetime) -> dict[str, float]:
         """Each battery's state of charge at ``start``: its last report, carried forward at
@@ -850,7 +851,7 @@ class Controller:
         """Each battery's last reported state of charge."""
         out = {}
         for key, ref in self._refs.items():
-            soc = self.monitor.last_soc(key) if ref.resource.kind == "battery" else None
+            soc = self.monitor.last_soc(key) if kind_of(ref.resource).stores_energy else None
             if soc is not None:
                 out[key] = soc
         return out
@@ -867,7 +868,7 @@ class Controller:
         }
         out = []
         for key, ref in self._refs.items():
-            if key in taken or isinstance(ref.resource, Pv):
+            if key in taken or not kind_of(ref.resource).dispatchable:
                 continue
             if self.site_online.get(ref.site.site_id) is False:
                 continue  # not even briefly: a candidate must be reachable now
@@ -882,7 +883,7 @@ def _commanded_before(run: EventRun, key: str, t: int) -> bool:
     """Whether the command in ``t`` continues the one before it, so the resource has had
     time to ramp: only then does a shortfall say something about the resource."""
     setpoint = run.schedules[key].setpoint_kw
-    if run.schedules[key].kind == "battery":  # ramps in seconds
+    if not kind_of(run.schedules[key].kind).ramp_lead_s:  # ramps in seconds
         return t > 0 and setpoint[t - 1] is not None and setpoint[t] is not None
     current = setpoint[t]
     return current is not None and _same_command(setpoint, t, max(1.0, 0.1 * abs(current)))

@@ -23,6 +23,7 @@ from vpp.domain import (
     Resource,
     ResourceSchedule,
     TimeGrid,
+    kind_of,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
 from vpp.optimizer.linear import FloatArray
@@ -148,7 +149,7 @@ def others_rebound_kw(
             continue
         theirs, ours = (np.array(p) for p in zip(*pairs, strict=True))
         for schedule in schedules.values():
-            if schedule.kind != "battery":
+            if not kind_of(schedule.kind).stores_energy:
                 deviation = np.asarray(schedule.power_kw) - np.asarray(schedule.baseline_kw)
                 out[ours] += deviation[theirs]
     clipped: FloatArray = np.maximum(out, 0.0)
@@ -173,20 +174,17 @@ def released_from(schedule: ResourceSchedule, index: int) -> ResourceSchedule:
     return schedule.model_copy(update={"power_kw": tuple(power), "setpoint_kw": tuple(setpoint)})
 
 
-#: Kinds the controller still commands after the window, so the recovery the plan staggered
-#: under the rebound cap is the one that happens: buildings ramp back from pre-cooling and
-#: shedding (snapback, DOMAIN.md), batteries recharge and EV pools catch up on the energy
-#: owed under limits. Curtailed loads take their rebound back by themselves, as planned.
-COMMANDED_AFTER_WINDOW = frozenset({"hvac_load", "battery", "ev_charger_pool"})
-
-
 def within_event(schedule: ResourceSchedule, window_stop: int) -> ResourceSchedule:
-    """The schedule without commands after the window, unless its kind needs a recovery.
+    """The schedule without commands after the window, unless its kind needs a recovery
+    (``recovers_under_command``: buildings ramp back from pre-cooling and shedding, batteries
+    recharge and EV pools catch up on the energy owed under limits, so the recovery the plan
+    staggered under the rebound cap is the one that happens); curtailed loads take their
+    rebound back by themselves, as planned.
 
     The planned load stays: a curtailed load's rebound comes back uncommanded, and a
     re-plan's room under the rebound cap must count it (:func:`rebound_room_kw`).
     """
-    if schedule.kind in COMMANDED_AFTER_WINDOW:
+    if kind_of(schedule.kind).recovers_under_command:
         return schedule
     setpoint = schedule.setpoint_kw[:window_stop] + (None,) * (
         len(schedule.setpoint_kw) - window_stop

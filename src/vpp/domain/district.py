@@ -18,7 +18,7 @@ from vpp.domain._base import (
     PositiveFloat,
     Slug,
 )
-from vpp.domain.resources import Resource
+from vpp.domain.kinds import Resource, on_kinds_changed
 from vpp.domain.rotation import RotationPolicy
 from vpp.domain.timegrid import zone
 
@@ -221,3 +221,12 @@ def _require_unique(field: str, values: list[str], key: str) -> None:
         if value in seen:
             raise ValueError(f"{field}.{i}.{key}: duplicate {value!r}")
         seen.add(value)
+
+
+def _rebuild_for_new_kinds() -> None:
+    """Models that embed a resource validate the kinds registered when they were built."""
+    for model in (Site, Enterprise, District):
+        model.model_rebuild(force=True)
+
+
+on_kinds_changed(_rebuild_for_new_kinds)

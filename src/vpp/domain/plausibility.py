@@ -18,15 +18,8 @@ from enum import StrEnum
 from pydantic import Field
 
 from vpp.domain._base import FrozenModel
+from vpp.domain.kinds import Resource, kind_of
 from vpp.domain.messages import GatewayStatus, Telemetry
-from vpp.domain.resources import (
-    Battery,
-    CurtailableLoad,
-    EvChargerPool,
-    HvacLoad,
-    Pv,
-    Resource,
-)
 
 
 class PlausibilitySettings(FrozenModel):
@@ -65,36 +58,11 @@ class Refusal(StrEnum):
 
 
 def envelope_kw(resource: Resource, typical_headroom_pct: float = 30.0) -> tuple[float, float]:
-    """The power a resource can physically draw, from its registration [kW, consumption > 0].
-
-    - battery: ``[-max_discharge_kw, max_charge_kw]``;
-    - curtailable load: ``[0, (1 + typical_headroom_pct/100) max(typical_load_kw) + rebound]``:
-      it registers a typical day, not a maximum, and a real day strays from that (seasonal
-      drift, noise); the rebound is the fastest pay-back its registration allows: every step
-      shed for ``max_duration_min``, ``rebound_fraction`` of it paid back over
-      ``rebound_duration_min``;
-    - EV charger pool: ``[0, sum of the chargers' max_kw]``;
-    - HVAC: ``[0, rated_power_kw]``;
-    - PV: ``[-capacity_kw, 0]``.
-    """
-    if isinstance(resource, Battery):
-        return -resource.max_discharge_kw, resource.max_charge_kw
-    if isinstance(resource, CurtailableLoad):
-        rebound_kw = (
-            resource.rebound_fraction
-            * resource.max_curtailment_kw
-            * resource.max_duration_min
-            / resource.rebound_duration_min
-        )
-        peak_kw = (1.0 + typical_headroom_pct / 100.0) * max(resource.typical_load_kw)
-        return 0.0, peak_kw + rebound_kw
-    if isinstance(resource, EvChargerPool):
-        return 0.0, resource.max_kw
-    if isinstance(resource, HvacLoad):
-        return 0.0, resource.rated_power_kw
-    if isinstance(resource, Pv):
-        return -resource.capacity_kw, 0.0
-    raise TypeError(f"kind: no envelope for {type(resource).__name__}")
+    """The power a resource can physically draw, from its registration [kW, consumption > 0]:
+    its kind's envelope (e.g. a battery ``[-max_discharge_kw, max_charge_kw]``, PV
+    ``[-capacity_kw, 0]``, a load registered by its typical day that day's peak plus
+    ``typical_headroom_pct`` and its fastest rebound)."""
+    return kind_of(resource).envelope_kw(resource, typical_headroom_pct)
 
 
 def plausible_range_kw(resource: Resource, settings: PlausibilitySettings) -> tuple[float, float]:

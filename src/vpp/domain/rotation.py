@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import AwareDatetime, Field, computed_field, field_validator, model_validator
 
 from vpp.domain._base import FiniteFloat, FrozenModel, NonNegativeFloat, Slug
-from vpp.domain.resources import Battery, CurtailableLoad, EvChargerPool, HvacLoad
+from vpp.domain.kinds import kind_of
 
 if TYPE_CHECKING:
     from vpp.domain.district import District, Enterprise
@@ -171,20 +171,16 @@ class RotationLedger(FrozenModel):
 
 
 def registered_flexibility_kw(enterprise: Enterprise) -> float:
-    """Nominal flexibility an enterprise registered [kW]: curtailment steps, battery
-    discharge, EV chargers' maximum, HVAC rated power; PV none."""
-    total = 0.0
-    for site in enterprise.sites:
-        for resource in site.resources:
-            if isinstance(resource, CurtailableLoad):
-                total += resource.max_curtailment_kw
-            elif isinstance(resource, Battery):
-                total += resource.max_discharge_kw
-            elif isinstance(resource, EvChargerPool):
-                total += resource.max_kw
-            elif isinstance(resource, HvacLoad):
-                total += resource.rated_power_kw
-    return total
+    """Nominal flexibility an enterprise registered [kW]: each resource's kind says how much
+    (curtailment steps, battery discharge, EV chargers' maximum, HVAC rated power; PV none)."""
+    return (
+        sum(
+            kind_of(resource).flexibility_kw(resource)
+            for site in enterprise.sites
+            for resource in site.resources
+        )
+        + 0.0
+    )
 
 
 def fairness(rows: Iterable[EnterpriseRotation]) -> tuple[float, float]:

@@ -12,15 +12,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vpp.domain import DispatchResult
-
-KIND_COLOURS = {
-    "curtailable_load": "#4C72B0",
-    "battery": "#55A868",
-    "ev_charger_pool": "#C44E52",
-    "hvac_load": "#8172B2",
-    "pv": "#CCB974",
-}
+from vpp.domain import DispatchResult, kind_of
 
 
 def plot_dispatch(result: DispatchResult, path: Path, title: str | None = None) -> Path:
@@ -79,7 +71,7 @@ def plot_dispatch(result: DispatchResult, path: Path, title: str | None = None) 
             width=width,
             bottom=bottom_for,
             align="edge",
-            color=KIND_COLOURS.get(kind, "0.5"),
+            color=kind_of(kind).plot_color,
             label=kind,
             linewidth=0,
         )

@@ -17,13 +17,12 @@ import numpy as np
 from pydantic import Field, computed_field, field_validator, model_validator
 
 from vpp.domain import (
-    CurtailableLoad,
     FrozenModel,
-    Pv,
     Resource,
     Slug,
     UnknownReferenceError,
     VppError,
+    kind_of,
 )
 from vpp.settlement.rules import (
     DEFAULT_RULE,
@@ -378,24 +377,7 @@ def _note(
 
 
 def asked_price_cny_per_kwh(resource: Resource, asked_kw: float) -> float:
-    """The price a resource asks for ``asked_kw`` of response [CNY/kWh].
-
-    A curtailable load sheds its steps in order (nested), so ``asked_kw`` covers them from
-    the first; the price is the shed-weighted mean over the covered steps (the first step's
-    price when nothing is shed). Other kinds ask one price; PV is not dispatchable and asks 0.
-    """
-    if isinstance(resource, CurtailableLoad):
-        remaining_kw = asked_kw
-        covered_kw = 0.0
-        cost = 0.0
-        for step in resource.steps:
-            if remaining_kw <= 0:
-                break
-            shed_kw = min(step.power_kw, remaining_kw)
-            covered_kw += shed_kw
-            cost += shed_kw * step.price_cny_per_kwh
-            remaining_kw -= shed_kw
-        return cost / covered_kw if covered_kw > 0 else resource.steps[0].price_cny_per_kwh
-    if isinstance(resource, Pv):
-        return 0.0
-    return resource.price_cny_per_kwh
+    """The price a resource asks for ``asked_kw`` of response [CNY/kWh], as its kind prices
+    it: a curtailable load the shed-weighted mean of the steps it covers, PV nothing, the
+    others their one asked price."""
+    return kind_of(resource).asked_price_cny_per_kwh(resource, asked_kw)
