@@ -42,6 +42,8 @@ from vpp.domain.event import (
     EventSource,
     Notice,
     TargetKw,
+    kw_of_pct,
+    pct_of_kw,
 )
 from vpp.domain.explanation import (
     DispatchExplanation,
@@ -161,6 +163,8 @@ __all__ = [
     "daily_window_on",
     "envelope_kw",
     "fairness",
+    "kw_of_pct",
+    "pct_of_kw",
     "plausible_range_kw",
     "rebound_cap_kw",
     "registered_flexibility_kw",
