@@ -126,8 +126,8 @@ def planned_run(
     target_kw: float = 300.0,
     schedules: Sequence[ResourceSchedule] | None = None,
 ) -> EventRun:
-    """The event with a hand-made plan: the line limited to 800 kW (200 kW of response)
-    and the battery discharging 100 kW in every event interval."""
+    """The event with a hand-made plan: the line limited to 800 kW (200 kW of response),
+    the battery discharging 100 kW in every event interval, the press left alone."""
     d = d or small_district()
     event = the_event(target_kw)
     run = EventRun(event, Lifecycle(event.event_id, event.issued_at))
@@ -136,6 +136,7 @@ def planned_run(
     plans = schedules or (
         schedule(LINE, {t: 800.0 for t in window}, 1000.0),
         schedule(BESS, {t: -100.0 for t in window}, 0.0),
+        schedule(OTHER, {}, 1000.0),  # planned not to take part
     )
     run.schedules = {s.key: s for s in plans}
     return run
