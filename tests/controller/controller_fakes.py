@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from builders import DAY, TZ, at, battery, curtailable, district, enterprise
 from vpp.controller import EventRun, Lifecycle, SimulatedClock
 from vpp.controller.monitor import Monitor
 from vpp.controller.roster import Roster
@@ -26,6 +25,8 @@ from vpp.domain import (
     TimeGrid,
 )
 from vpp.optimizer import DispatchProblem
+
+from builders import DAY, TZ, at, battery, curtailable, district, enterprise
 
 SITE = "acme-site"
 LINE = f"{SITE}/line"  # a curtailable load, 1,000 kW typical

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from builders import at
 from controller_fakes import BESS, FIRST, LINE, FakeAdapter, parts, planned_run, schedule
+
 from vpp.controller import ControllerSettings
 from vpp.controller.dispatcher import Dispatcher, claimed_by_others, hand_over
 from vpp.domain import SetpointMode
+
+from builders import at
 
 
 def dispatcher(adapter: FakeAdapter | None = None) -> tuple[Dispatcher, FakeAdapter]:
@@ -34,13 +36,15 @@ async def test_a_lease_leaves_its_send_lead_before_it_takes_effect_and_ends_with
     assert adapter.commands(LINE) == []
     await d.send_due(run, at(11) - timedelta(seconds=360))
     [lease] = adapter.commands(LINE)
-    assert lease.mode is SetpointMode.LIMIT and lease.power_kw == 800.0
+    assert lease.mode is SetpointMode.LIMIT
+    assert lease.power_kw == 800.0
     assert lease.valid_from == at(11) - timedelta(seconds=300)
     assert lease.valid_until == at(11.25)
     assert adapter.commands(BESS) == []  # a battery ramps in seconds: it waits for 10:59
     await d.send_due(run, at(11) - timedelta(seconds=60))
     [battery_lease] = adapter.commands(BESS)
-    assert battery_lease.valid_from == at(11) and battery_lease.power_kw == -100.0
+    assert battery_lease.valid_from == at(11)
+    assert battery_lease.power_kw == -100.0
     assert {s.command_id for s in adapter.sent} == run.command_ids
     assert d.event_of(lease.command_id) == "ev"
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from controller_fakes import BESS, FIRST, LINE, metered, planned_run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builders import at
-from controller_fakes import BESS, FIRST, LINE, metered, planned_run
 from vpp.controller import ControllerSettings, EventRun
 from vpp.controller.evaluator import Evaluator, commanded_before
 from vpp.controller.monitor import Monitor
+
+from builders import at
 
 SECOND = at(11.25)  # the second event interval (45), the first a resource is judged in
 JUDGED = at(11.5) + timedelta(seconds=60)  # both first intervals over, telemetry in
@@ -64,7 +65,8 @@ def test_a_resource_under_half_its_plan_is_dropped_and_the_rest_refilled() -> No
 def test_a_short_portfolio_with_nobody_under_half_asks_for_the_gap() -> None:
     evaluator, run = judged(line_kw=850.0)  # 150 of 200 kW: short, not dropped
     verdict = evaluator.evaluate(run, JUDGED)
-    assert verdict.faults == [] and run.dropped == {}
+    assert verdict.faults == []
+    assert run.dropped == {}
     assert verdict.bias_kw == 50.0
 
 
@@ -73,9 +75,12 @@ def test_a_resource_is_not_judged_in_the_interval_it_ramps_in() -> None:
     metered(monitor, LINE, at(11), 1000.0)  # nothing shed yet in the first interval
     metered(monitor, BESS, at(11), -100.0)
     run = planned_run()
-    verdict = Evaluator(ControllerSettings(), monitor).evaluate(run, at(11.25) + timedelta(seconds=60))
+    verdict = Evaluator(ControllerSettings(), monitor).evaluate(
+        run, at(11.25) + timedelta(seconds=60)
+    )
     assert run.evaluated == {FIRST}
-    assert run.dropped == {} and verdict.faults == []
+    assert run.dropped == {}
+    assert verdict.faults == []
     assert not commanded_before(run, LINE, FIRST)
     assert commanded_before(run, LINE, FIRST + 1)
 
@@ -99,4 +104,5 @@ def test_a_portfolio_meeting_its_plan_is_never_cut_or_topped_up(
 ) -> None:
     evaluator, run = judged(line_kw=line_kw, battery_kw=battery_kw)
     verdict = evaluator.evaluate(run, JUDGED)
-    assert verdict.faults == [] and verdict.bias_kw is None
+    assert verdict.faults == []
+    assert verdict.bias_kw is None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from builders import at
 from controller_fakes import (
     BESS,
     LINE,
@@ -17,11 +16,14 @@ from controller_fakes import (
     planned_run,
     reading,
 )
+
 from vpp.controller import ControllerSettings, EventRun
 from vpp.controller.health import HealthWatch
 from vpp.controller.monitor import STUCK_SAMPLES, Monitor
 from vpp.device_adapters import TelemetryReceived
 from vpp.domain import Setpoint, SetpointMode, Telemetry
+
+from builders import at
 
 
 class SpedUpClock:
@@ -168,4 +170,3 @@ def test_an_unavailable_resource_is_no_candidate() -> None:
     sample = Telemetry(ts=at(11), power_kw=900.0, available=False)
     monitor.ingest(TelemetryReceived(site_id, resource_id, sample))
     assert not health.reachable(OTHER, at(11))
-

@@ -7,8 +7,6 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-
-from builders import at
 from controller_fakes import (
     BESS,
     FIRST,
@@ -22,6 +20,7 @@ from controller_fakes import (
     reading,
     schedule,
 )
+
 from vpp.controller import ControllerSettings, EventRun, EventState, Lifecycle
 from vpp.controller.dispatcher import Dispatcher
 from vpp.controller.health import HealthWatch
@@ -32,6 +31,8 @@ from vpp.controller.roster import CallCounts
 from vpp.controller.run import Fault
 from vpp.domain import Battery, SetpointMode
 from vpp.optimizer import DispatchSettings
+
+from builders import at
 
 SETTINGS = ControllerSettings(dispatch=DispatchSettings().deterministic())
 
@@ -105,8 +106,10 @@ async def test_the_first_plan_meets_the_target_with_the_margin() -> None:
     run = EventRun(planned_run().event, Lifecycle("ev", at(10)))
     live.append(run)
     await planner.plan(run)
-    assert run.lifecycle.state is EventState.SCHEDULED and not planner.busy
-    assert run.initial is not None and run.problem is not None
+    assert run.lifecycle.state is EventState.SCHEDULED
+    assert not planner.busy
+    assert run.initial is not None
+    assert run.problem is not None
     planned = run.planned_response_kw(run.kept())[run.window]
     assert planned.min() >= 300.0 * 1.05 - 1e-6
     assert run.initial.max_shortfall_kw == pytest.approx(0.0, abs=1e-6)
@@ -146,4 +149,5 @@ async def test_no_replan_is_solved_when_the_kept_resources_cover_the_target() ->
     run = planned_run(target_kw=100.0)  # 200 + 100 kW planned against 105
     live.append(run)
     await planner.replan(run, at(11.3), "shortfall", 0.0)
-    assert run.replans == [] and adapter.sent == []
+    assert run.replans == []
+    assert adapter.sent == []
