@@ -348,7 +348,7 @@ def _trim(
     or above the planned target as long as ``sum_g (cut_g + over_g) <= surplus`` for the
     cut groups (``over_g`` what each delivered above its ask). Returns the groups trimmed.
     """
-    planned = profile * (1.0 + settings.target_margin_pct / 100.0)
+    planned = profile * settings.margin_factor
     response = [np.array([i.expected_response_kw for i in r.event_intervals]) for r in results]
     budget = np.sum(response, axis=0) - planned
     if budget.min(initial=0.0) <= max(TOL_KW, 1e-3 * float(profile.max(initial=0.0))):

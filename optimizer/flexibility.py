@@ -96,7 +96,7 @@ def group_flexibility(
             if ref.enterprise.feeder_id in base:
                 base[ref.enterprise.feeder_id] += kb.baseline_kw[r]
     assert problem.target_override_kw is not None
-    planned = np.asarray(problem.target_override_kw) * (1.0 + settings.target_margin_pct / 100.0)
+    planned = np.asarray(problem.target_override_kw) * settings.margin_factor
     target = m.row_blocks.get("system.target")
     if target is None or not planned.any():
         zero = np.zeros(1)

@@ -106,6 +106,13 @@ class DispatchSettings(FrozenModel):
         description="price of portfolio load above the rebound cap, per interval and at worst",
     )
 
+    @property
+    def margin_factor(self) -> float:
+        """The target a plan aims at per kW asked, ``1 + target_margin_pct / 100`` [-]: the
+        one place the planning margin is applied (the optimiser's target rows and a
+        re-plan's residual target both use it)."""
+        return 1.0 + self.target_margin_pct / 100.0
+
     def deterministic(self) -> DispatchSettings:
         """These settings with work limits only (a node limit unless one is set)."""
         nodes = DETERMINISTIC_MAX_NODES if self.mip_max_nodes is None else self.mip_max_nodes

@@ -60,7 +60,7 @@ def add_event_target(m: LinearModel, blocks: list[KindBlock], ctx: ModelContext)
     The shortfall is priced per interval and, once more, at its largest value.
     """
     terms, constant = _window_response_terms(blocks, ctx)
-    planned = ctx.target_profile_kw * (1.0 + ctx.settings.target_margin_pct / 100.0)
+    planned = ctx.target_profile_kw * ctx.settings.margin_factor
     shortfall = m.add_variables("system.target_shortfall_kw", constant.size, 0.0)
     m.add_constraints("system.target", [*terms, (shortfall, 1.0)], lower=planned - constant)
     penalty = ctx.settings.shortfall_penalty_cny_per_kwh * ctx.dt_h

@@ -7,9 +7,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from vpp.domain import DemandResponseEvent, EventKind, Notice
+from vpp.domain import DemandResponseEvent, EventKind, Notice, kw_of_pct, pct_of_kw
 
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 7, 1, 11, tzinfo=SH)
@@ -124,3 +126,18 @@ def test_demand_response_event_direction(kind, direction):
     """Peak shaving asks for less load (+1), valley filling for more (-1)."""
     event = DemandResponseEvent.model_validate(_event(kind=kind.value))
     assert event.direction == direction
+
+
+@given(
+    pct=st.floats(min_value=0.01, max_value=100.0),
+    peak_kw=st.floats(min_value=1.0, max_value=1e7),
+)
+def test_a_share_of_the_peak_in_kw_and_back_is_the_share(pct: float, peak_kw: float) -> None:
+    assert pct_of_kw(kw_of_pct(pct, peak_kw), peak_kw) == pytest.approx(pct)
+
+
+def test_a_percentage_target_resolves_through_the_one_conversion() -> None:
+    ev = DemandResponseEvent(
+        event_id="pct", start=START, end=END, target_pct_of_peak=5.0, issued_at=ISSUED
+    )
+    assert ev.target_kw_for(180_000.0) == kw_of_pct(5.0, 180_000.0) == 9_000.0

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from vpp.api.views import EventChange
-from vpp.domain import DemandResponseEvent, EventSource
+from vpp.domain import DemandResponseEvent, EventSource, kw_of_pct
 from vpp.openadr.decision import Decision, Opt, decide, deliverable_kw, notice_for, refuse
 from vpp.openadr.mapping import UnsupportedEventError, VtnEvent, ask_of, served_window
 from vpp.openadr.reports import ReportAgent
@@ -133,7 +133,7 @@ class OpenAdrBridge:
         if ask.target_kw is not None:
             target_kw = ask.target_kw
         elif ask.target_pct is not None:
-            target_kw = district.peak_load_kw * ask.target_pct / 100.0
+            target_kw = kw_of_pct(ask.target_pct, district.peak_load_kw)
         else:
             assert ask.level_kw is not None
             target_kw = baseline_kw - ask.level_kw

@@ -30,7 +30,7 @@ from rich.table import Table
 from vpp.cli.app import app, console, fail, reports_errors
 from vpp.cli.options import SIMULATED_DAYS, writable_folder
 from vpp.config import describe_validation_error
-from vpp.domain import ConfigError, DemandResponseEvent, District, with_rotation
+from vpp.domain import ConfigError, DemandResponseEvent, District, pct_of_kw, with_rotation
 from vpp.settlement import rotation_entries
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ def _print_header(
         target = event.target_kw_for(district.peak_load_kw)
         console.print(
             f"  {event.event_id}: {event.kind.value} {_window(event.start, event.end, district)}, "
-            f"target {target:,.0f} kW ({100 * target / district.peak_load_kw:.2f}% of peak), "
+            f"target {target:,.0f} kW ({pct_of_kw(target, district.peak_load_kw):.2f}% of peak), "
             f"{event.notice.value}, issued {_local(event.issued_at, district):%m-%d %H:%M}",
             highlight=False,
         )

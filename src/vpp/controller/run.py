@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +21,8 @@ from vpp.domain import (
 )
 from vpp.optimizer import DispatchProblem
 from vpp.optimizer.linear import FloatArray
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,24 @@ class EventRun:
     def target_kw(self) -> float:
         assert self.problem is not None
         return self.event.target_kw_for(self.problem.district.peak_load_kw)
+
+    def end_of(self, t: int) -> datetime:
+        """When interval ``t`` of the plan's grid ends (its leases lapse then)."""
+        return self.grid.starts[t] + self.grid.interval
+
+    def drop(self, now: datetime, reasons: Mapping[str, str]) -> list[Fault]:
+        """Stop relying on the resources of ``reasons`` (key: why); returns the new faults.
+
+        A resource already dropped, or not in the plan, is left as it is."""
+        faults = []
+        for key, reason in reasons.items():
+            if key in self.dropped or key not in self.schedules:
+                continue
+            fault = Fault(now, self.event_id, key, reason)
+            self.dropped[key] = fault
+            faults.append(fault)
+            logger.warning("event %s: dropping %s (%s)", self.event_id, key, reason)
+        return faults
 
     def participants(self) -> list[str]:
         """Resources asked for something in this event, dropped ones included."""

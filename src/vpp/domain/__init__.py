@@ -42,6 +42,8 @@ from vpp.domain.event import (
     EventSource,
     Notice,
     TargetKw,
+    kw_of_pct,
+    pct_of_kw,
 )
 from vpp.domain.explanation import (
     DispatchExplanation,
@@ -181,6 +183,8 @@ __all__ = [
     "kind_names",
     "kind_of",
     "kinds",
+    "kw_of_pct",
+    "pct_of_kw",
     "plausible_range_kw",
     "rebound_cap_kw",
     "register_kind",

@@ -18,6 +18,7 @@ from vpp.domain._base import (
     PositiveFloat,
     Slug,
 )
+from vpp.domain.event import kw_of_pct
 from vpp.domain.kinds import Resource, on_kinds_changed
 from vpp.domain.rotation import RotationPolicy
 from vpp.domain.timegrid import zone
@@ -200,7 +201,7 @@ class District(FrozenModel):
     @property
     def target_kw(self) -> float:
         """The response the district must be able to deliver [kW]."""
-        return self.peak_load_kw * self.response_target_pct / 100.0
+        return kw_of_pct(self.response_target_pct, self.peak_load_kw)
 
     def resources(self) -> Iterator[ResourceRef]:
         for enterprise in self.enterprises:

@@ -17,6 +17,17 @@ solver's shortfall prices lose their precision."""
 TargetKw = Annotated[float, Field(gt=0.0, le=MAX_TARGET_KW, allow_inf_nan=False)]
 
 
+def kw_of_pct(pct: float, of_kw: float) -> float:
+    """``pct`` [%] of ``of_kw`` [kW], in kW: the one place a share of a peak becomes kW."""
+    return of_kw * pct / 100.0
+
+
+def pct_of_kw(part_kw: float, of_kw: float) -> float:
+    """What share of ``of_kw`` [kW] ``part_kw`` [kW] is [%] (the inverse of
+    :func:`kw_of_pct`)."""
+    return 100 * part_kw / of_kw
+
+
 class EventKind(StrEnum):
     PEAK_SHAVING = "peak_shaving"  # 削峰: reduce load against the baseline
     VALLEY_FILLING = "valley_filling"  # 填谷: raise load against the baseline
@@ -83,4 +94,4 @@ class DemandResponseEvent(FrozenModel):
         if self.target_kw is not None:
             return self.target_kw
         assert self.target_pct_of_peak is not None
-        return district_peak_kw * self.target_pct_of_peak / 100.0
+        return kw_of_pct(self.target_pct_of_peak, district_peak_kw)

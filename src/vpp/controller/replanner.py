@@ -1,0 +1,292 @@
+"""The re-planner: an event's first plan, and re-plans of its remaining intervals from the
+measured state (a receding horizon).
+
+Each concept lives here once: the candidates (healthy resources not yet in the event), the
+measured state (each battery's charge, carried forward to the re-plan's first interval),
+the residual target (target with the planning margin, plus the shortfall to make up, less
+what the kept resources are expected to give), and the solve, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
+from typing import TypeVar
+
+import numpy as np
+
+from vpp.controller.clock import Clock
+from vpp.controller.dispatcher import Dispatcher, hand_over
+from vpp.controller.health import HealthWatch
+from vpp.controller.lifecycle import EventState
+from vpp.controller.monitor import Monitor
+from vpp.controller.planning import (
+    commanded,
+    others_rebound_kw,
+    rebound_room_kw,
+    released_from,
+    replan,
+    soc_after,
+    spliced,
+    with_battery_soc,
+    with_comfort_margin,
+    within_event,
+)
+from vpp.controller.roster import CallCounts, Roster
+from vpp.controller.run import EventRun, Replan
+from vpp.controller.settings import ControllerSettings
+from vpp.domain import Battery, kind_of
+from vpp.optimizer.explain import dispatch_explained
+from vpp.optimizer.linear import FloatArray
+from vpp.planning import prepare_problem
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Replanner:
+    """Plans and re-plans events; counts as busy while a solve runs."""
+
+    def __init__(
+        self,
+        settings: ControllerSettings,
+        clock: Clock,
+        roster: Roster,
+        monitor: Monitor,
+        health: HealthWatch,
+        dispatcher: Dispatcher,
+        counts: CallCounts,
+        live_runs: Callable[[], list[EventRun]],
+        executor: Executor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.roster = roster
+        self.monitor = monitor
+        self.health = health
+        self.dispatcher = dispatcher
+        self.counts = counts
+        self._live_runs = live_runs
+        self._executor = executor
+        self._solving = 0
+        #: What a first plan is solved with: the planning margin absorbs baseline error.
+        self.plan_settings = settings.dispatch.model_copy(
+            update={"target_margin_pct": settings.planning_margin_pct}
+        )
+
+    @property
+    def busy(self) -> bool:
+        """Whether a solve is running (a simulation waits for it before moving time on)."""
+        return self._solving > 0
+
+    async def solve(self, fn: Callable[[], T]) -> T:
+        """Run blocking work (baselines, a solve) in the executor, counted as busy."""
+        self._solving += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, fn)
+        finally:
+            self._solving -= 1
+
+    async def plan(self, run: EventRun) -> None:
+        """The first dispatch of an event (or a fresh one after a change before it starts)."""
+        problem, baselines = await self.solve(
+            partial(
+                prepare_problem,
+                self.roster.district,
+                run.event,
+                baseline_method=self.settings.baseline_method,
+                interval_min=self.settings.interval_min,
+            )
+        )
+        problem = replace(
+            problem,
+            district=with_battery_soc(
+                with_comfort_margin(self.roster.district, self.settings.hvac_comfort_margin_c),
+                self.measured_soc(),
+            ),
+            events_today=self.counts.on(self.roster.day_of(run.event.start)),
+            rebound_other_kw=others_rebound_kw(
+                [(r.grid, r.schedules) for r in self._live_runs() if r is not run and r.problem],
+                problem.grid,
+            ),
+        )
+        result, explanation = await self.solve(
+            partial(dispatch_explained, problem, self.plan_settings)
+        )
+        run.problem = problem
+        run.initial = result
+        run.explanation = explanation
+        run.baseline_notes = baselines.notes
+        stop = problem.grid.slice_of(run.event.start, run.event.end).stop
+        run.schedules = {s.key: within_event(s, stop) for s in result.schedules}
+        hand_over(run, self._live_runs(), self.clock.now())
+        note = (
+            f"{result.solve.status}, expected shortfall {result.max_shortfall_kw:.0f} kW, "
+            f"cost {result.costs.cost_cny:.0f} CNY"
+        )
+        run.lifecycle.move(EventState.SCHEDULED, self.clock.now(), note)
+        logger.info("event %s scheduled: %s", run.event_id, note)
+
+    async def replan(
+        self, run: EventRun, now: datetime, reason: str, bias_kw: float | None
+    ) -> None:
+        """Release the dropped resources and ask the candidates for what the kept ones will
+        not give, from the interval running at ``now`` (if most of it is ahead) on."""
+        grid = run.grid
+        first = first_replanned_index(run, now)
+        dropped_now = [k for k in run.dropped if commanded(run.schedules[k])]
+        for key in dropped_now:
+            run.schedules[key] = released_from(run.schedules[key], first)
+        await self.dispatcher.release_keys(run, dropped_now, now)
+        window = run.window
+        if first >= window.stop:
+            return
+        # Batteries carry no state but their SoC, which telemetry gives: re-plan them whole.
+        replanned = {k for k in run.kept() if kind_of(run.schedules[k].kind).stores_energy}
+        residual = residual_kw(run, first, bias_kw, self.plan_settings.margin_factor, replanned)
+        if residual.max() <= 1e-3 * run.target_kw:
+            if dropped_now:
+                run.replans.append(
+                    Replan(now, reason, grid.starts[first], tuple(dropped_now), (), 0.0, "none", 0)
+                )
+            return
+        candidates = frozenset(self.candidates(run, now)) | replanned
+        soc = self.soc_at(grid.starts[first], now)
+        assert run.problem is not None
+        started = time.perf_counter()
+        result = await self.solve(
+            partial(
+                replan,
+                run.problem,
+                candidates=candidates,
+                first_free_index=first,
+                residual_kw=residual,
+                issued_at=now,
+                soc_by_key=soc,
+                settings=self.settings.dispatch,
+                rebound_limit_kw=rebound_room_kw(run.initial, run.schedules, candidates)
+                if run.initial is not None
+                else None,
+            )
+        )
+        added = []
+        for schedule in result.schedules:
+            schedule = within_event(schedule, window.stop)
+            old = run.schedules[schedule.key]
+            if commanded(schedule):
+                if not commanded(old):
+                    added.append(schedule.key)
+                run.schedules[schedule.key] = spliced(old, schedule, first)
+            elif schedule.key in replanned:
+                run.schedules[schedule.key] = released_from(old, first)
+        hand_over(run, self._live_runs(), now)
+        if added and run.lifecycle.state is EventState.ACTIVE:
+            self.counts.add(self.roster.day_of(run.event.start), added)
+        run.replans.append(
+            Replan(
+                now,
+                reason,
+                grid.starts[first],
+                tuple(dropped_now),
+                tuple(added),
+                float(residual.max()),
+                result.solve.status.value,
+                time.perf_counter() - started,
+            )
+        )
+        logger.info(
+            "event %s re-planned from %s (%s): +%d resources, residual %.0f kW",
+            run.event_id,
+            grid.starts[first],
+            reason,
+            len(added),
+            residual.max(),
+        )
+        await self.dispatcher.send_due(run, now)
+
+    def candidates(self, run: EventRun, now: datetime) -> list[str]:
+        """Healthy resources not yet in this event (one commanded only to stagger its
+        recovery outside the window is not in it, and may still be asked)."""
+        window = run.window
+        taken = {
+            key
+            for key in run.participants()
+            if key in run.dropped
+            or any(v is not None for v in run.schedules[key].setpoint_kw[window])
+        }
+        out = []
+        for key, ref in self.roster.refs.items():
+            if key in taken or not kind_of(ref.resource).dispatchable:
+                continue
+            if self.health.reachable(key, now):
+                out.append(key)
+        return out
+
+    def silent_batteries(self) -> list[str]:
+        """Batteries that have not yet reported a state of charge."""
+        return [key for key in self.roster.batteries() if self.monitor.last_soc(key) is None]
+
+    def measured_soc(self) -> dict[str, float]:
+        """Each battery's last reported state of charge."""
+        out = {}
+        for key, ref in self.roster.refs.items():
+            soc = self.monitor.last_soc(key) if kind_of(ref.resource).stores_energy else None
+            if soc is not None:
+                out[key] = soc
+        return out
+
+    def soc_at(self, start: datetime, now: datetime) -> dict[str, float]:
+        """Each battery's state of charge at ``start``: its last report, carried forward at
+        its last measured power when the plan starts after ``now``."""
+        soc = self.measured_soc()
+        hours = (start - now).total_seconds() / 3600.0
+        if hours <= 0:
+            return soc
+        out = {}
+        for key, value in soc.items():
+            battery = self.roster.refs[key].resource
+            power_kw = self.monitor.last_power_kw(key)
+            if not isinstance(battery, Battery) or power_kw is None:
+                out[key] = value
+                continue
+            out[key] = soc_after(battery, value, power_kw, hours)
+        return out
+
+
+def first_replanned_index(run: EventRun, now: datetime) -> int:
+    """The first interval a re-plan at ``now`` may change: the next one, or the running
+    one while most of it is still ahead."""
+    grid = run.grid
+    current = grid.first_index_at_or_after(now)
+    if current > 0 and now < grid.starts[current - 1] + grid.interval / 3:
+        current -= 1
+    return max(current, 0)
+
+
+def residual_kw(
+    run: EventRun,
+    first: int,
+    bias_kw: float | None,
+    margin_factor: float,
+    replanned: set[str],
+) -> FloatArray:
+    """What a re-plan must ask of its candidates per event interval [kW, at least 0]: the
+    target with the planning margin (``margin_factor``, see
+    :attr:`vpp.optimizer.DispatchSettings.margin_factor`) and the shortfall to make up
+    (``bias_kw``), less the planned response of the kept resources not in ``replanned``;
+    zero before interval ``first``."""
+    window = run.window
+    expected = run.planned_response_kw([k for k in run.kept() if k not in replanned])
+    residual = np.zeros(window.stop - window.start)
+    for t in range(max(first, window.start), window.stop):
+        wanted = run.target_kw * margin_factor + (bias_kw or 0.0) - expected[t]
+        residual[t - window.start] = max(0.0, wanted)
+    return residual

@@ -1,0 +1,62 @@
+"""How the controller paces, judges and re-plans: one settings model for all its parts."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from vpp.baseline import DEFAULT_BASELINE
+from vpp.domain import FrozenModel, PlausibilitySettings, kinds
+from vpp.optimizer import DispatchSettings
+
+
+class ControllerSettings(FrozenModel):
+    """How the controller paces, judges and re-plans; durations in seconds."""
+
+    interval_min: int = Field(default=15, gt=0)
+    baseline_method: str = DEFAULT_BASELINE
+    planning_margin_pct: float = Field(
+        default=5.0, ge=0, le=50, description="planned over-delivery absorbing baseline error [%]"
+    )
+    send_lead_s: float = Field(default=60.0, ge=0, description="setpoints leave this early")
+    ramp_lead_s: dict[str, float] = Field(
+        default_factory=lambda: {k.name: k.ramp_lead_s for k in kinds() if k.ramp_lead_s},
+        description="per kind: a changed command takes effect this early, to ramp in time [s]",
+    )
+    ack_timeout_s: float = Field(default=90.0, gt=0)
+    telemetry_stale_s: float = Field(default=180.0, gt=0)
+    check_period_s: float = Field(default=30.0, gt=0)
+    evaluation_delay_s: float = Field(
+        default=60.0, ge=0, description="wait for an interval's last telemetry before judging it"
+    )
+    shortfall_tolerance_pct: float = Field(default=1.0, ge=0, le=100)
+    under_delivery_ratio: float = Field(
+        default=0.5, ge=0, le=1, description="below this share of its plan a resource is dropped"
+    )
+    release_lease_s: float = Field(default=900.0, gt=0)
+    offline_grace_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="a gateway must stay offline this long to count (brokers publish every "
+        "client's will when they shut down)",
+    )
+    plausibility: PlausibilitySettings = Field(
+        default=PlausibilitySettings(),
+        description="readings that cannot be true are refused before the monitor sees them",
+    )
+    silence_floor_wall_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="a silence (no ack, stale telemetry, a gateway offline) counts only once "
+        "this much wall time has passed too, on a clock that runs by itself: links, brokers "
+        "and gateways answer in wall time however fast the clock runs (--time-scale) [s]",
+    )
+    retention_h: float = Field(
+        default=48.0,
+        gt=0,
+        description="finished events and telemetry intervals older than this are forgotten "
+        "by :meth:`Controller.prune` (the store keeps them) [h]",
+    )
+    hvac_comfort_margin_c: float = Field(
+        default=1.0, ge=0, le=5, description="plans keep buildings this far below comfort_max"
+    )
+    dispatch: DispatchSettings = DispatchSettings()

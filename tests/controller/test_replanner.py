@@ -1,0 +1,153 @@
+"""The re-planner: the residual target (with the planning margin), the interval a re-plan
+starts at, the candidates, the measured state of charge, and plans solved by HiGHS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from controller_fakes import (
+    BESS,
+    FIRST,
+    LINE,
+    OTHER,
+    SITE,
+    FakeAdapter,
+    metered,
+    parts,
+    planned_run,
+    reading,
+    schedule,
+)
+
+from vpp.controller import ControllerSettings, EventRun, EventState, Lifecycle
+from vpp.controller.dispatcher import Dispatcher
+from vpp.controller.health import HealthWatch
+from vpp.controller.monitor import Monitor
+from vpp.controller.planning import soc_after
+from vpp.controller.replanner import Replanner, first_replanned_index, residual_kw
+from vpp.controller.roster import CallCounts
+from vpp.controller.run import Fault
+from vpp.domain import Battery, SetpointMode
+from vpp.optimizer import DispatchSettings
+
+from builders import at
+
+SETTINGS = ControllerSettings(dispatch=DispatchSettings().deterministic())
+
+
+def replanner() -> tuple[Replanner, FakeAdapter, Monitor, list[EventRun]]:
+    clock, adapter, roster, monitor = parts()
+    live: list[EventRun] = []
+    health = HealthWatch(adapter, clock, SETTINGS, monitor, roster)
+    dispatcher = Dispatcher(adapter, SETTINGS, roster)
+    out = Replanner(
+        SETTINGS, clock, roster, monitor, health, dispatcher, CallCounts(), lambda: live
+    )
+    return out, adapter, monitor, live
+
+
+def test_the_margin_is_the_one_the_optimiser_plans_with() -> None:
+    planner, *_ = replanner()
+    assert planner.plan_settings.target_margin_pct == SETTINGS.planning_margin_pct
+    assert planner.plan_settings.margin_factor == pytest.approx(1.05)
+
+
+def test_the_residual_is_the_target_with_margin_and_bias_less_what_the_kept_give() -> None:
+    run = planned_run(target_kw=300.0)
+    # the line is kept (200 kW planned), the battery is re-planned whole
+    residual = residual_kw(run, FIRST + 1, 40.0, 1.05, {BESS})
+    assert residual == pytest.approx([0.0, 155.0, 155.0, 155.0])  # 315 + 40 - 200
+    assert residual_kw(run, FIRST, None, 1.0, set()).tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_a_replan_starts_in_the_running_interval_while_most_of_it_is_ahead() -> None:
+    run = planned_run()
+    assert first_replanned_index(run, at(11) + timedelta(minutes=4)) == FIRST
+    assert first_replanned_index(run, at(11) + timedelta(minutes=6)) == FIRST + 1
+    assert first_replanned_index(run, at(11.25)) == FIRST + 1
+
+
+def test_candidates_are_the_healthy_resources_not_yet_in_the_event() -> None:
+    planner, _, monitor, _ = replanner()
+    run = planned_run()
+    assert planner.candidates(run, at(11)) == []  # the press was never heard from
+    metered(monitor, OTHER, at(10.75), 900.0)
+    assert planner.candidates(run, at(11)) == [OTHER]
+    planner.health.note_status("other-site", online=False, now=at(11))
+    assert planner.candidates(run, at(11)) == []
+
+
+def test_a_dropped_participant_is_no_candidate_even_when_released() -> None:
+    planner, _, monitor, _ = replanner()
+    run = planned_run(schedules=[schedule(LINE, {}, 1000.0)])
+    run.dropped[LINE] = Fault(at(11), "ev", LINE, "meter stuck")
+    metered(monitor, LINE, at(10.75), 900.0)
+    metered(monitor, BESS, at(10.75), 0.0)
+    assert planner.candidates(run, at(11)) == [BESS]
+
+
+def test_a_battery_state_of_charge_is_carried_to_the_plan_start_at_its_power() -> None:
+    planner, _, monitor, _ = replanner()
+    monitor.ingest(reading(BESS, at(10.9), -200.0, soc=0.6))
+    assert planner.silent_batteries() == []
+    assert planner.soc_at(at(10.9), at(10.9)) == {BESS: 0.6}
+    battery = planner.roster.refs[BESS].resource
+    assert isinstance(battery, Battery)
+    later = planner.soc_at(at(11.4), at(10.9))
+    assert later == {BESS: soc_after(battery, 0.6, -200.0, 0.5)}
+    assert later[BESS] < 0.6
+
+
+async def test_the_first_plan_meets_the_target_with_the_margin() -> None:
+    planner, _, monitor, live = replanner()
+    monitor.ingest(reading(BESS, at(10), 0.0, soc=0.9))
+    run = EventRun(planned_run().event, Lifecycle("ev", at(10)))
+    live.append(run)
+    await planner.plan(run)
+    assert run.lifecycle.state is EventState.SCHEDULED
+    assert not planner.busy
+    assert run.initial is not None
+    assert run.problem is not None
+    planned = run.planned_response_kw(run.kept())[run.window]
+    assert planned.min() >= 300.0 * 1.05 - 1e-6
+    assert run.initial.max_shortfall_kw == pytest.approx(0.0, abs=1e-6)
+
+
+async def test_a_replan_releases_the_dropped_and_asks_a_candidate_for_the_rest() -> None:
+    planner, adapter, monitor, live = replanner()
+    run = planned_run()
+    run.lifecycle.move(EventState.SCHEDULED, at(10))
+    run.lifecycle.move(EventState.NOTIFIED, at(10.9))
+    run.lifecycle.move(EventState.ACTIVE, at(11))
+    live.append(run)
+    now = at(11.25) + timedelta(minutes=1)
+    await planner.dispatcher.send_due(run, at(11.1))
+    metered(monitor, OTHER, at(11), 900.0)
+    monitor.ingest(reading(BESS, at(11.25), -100.0, soc=0.1))  # empty: no help
+    run.drop(now, {LINE: "meter stuck"})
+    await planner.replan(run, now, "meter stuck", None)
+    released = adapter.commands(LINE)[-1]
+    assert released.mode is SetpointMode.RELEASE
+    assert run.schedules[LINE].setpoint_kw[FIRST + 1 :] == (None,) * (96 - FIRST - 1)
+    [replan] = run.replans
+    assert (replan.dropped, replan.added) == ((LINE,), (OTHER,))
+    assert replan.first_interval == at(11.25)
+    response = run.planned_response_kw(run.kept())
+    # curtailments start on a 30-minute grid: the press from 11:30 on
+    assert np.all(response[FIRST + 2 : FIRST + 4] >= 300.0 * 1.05 - 1e-6)
+    assert adapter.commands(OTHER) == []  # its lease leaves with its ramp and send leads
+    await planner.dispatcher.send_due(run, at(11.5) - timedelta(seconds=360))
+    assert [s.power_kw for s in adapter.commands(OTHER)] == [500.0]
+    assert planner.counts.on(at(11).date()) == {OTHER: 1}
+    assert f"{SITE}/line" not in run.kept()
+
+
+async def test_no_replan_is_solved_when_the_kept_resources_cover_the_target() -> None:
+    planner, adapter, _, live = replanner()
+    run = planned_run(target_kw=100.0)  # 200 + 100 kW planned against 105
+    live.append(run)
+    await planner.replan(run, at(11.3), "shortfall", 0.0)
+    assert run.replans == []
+    assert adapter.sent == []
