@@ -15,6 +15,11 @@ from vpp.cli import (  # noqa: F401  (importing registers the commands)
     token_cmd,
 )
 from vpp.cli.app import app
+from vpp.planning import register_history_reader
+from vpp.synthetic import meter_history
+
+# Demo districts' meter history is generated here, at the edge, never by planning itself.
+register_history_reader("synthetic", meter_history)
 
 
 def main() -> None:

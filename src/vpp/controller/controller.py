@@ -44,7 +44,7 @@ from vpp.controller.planning import (
 )
 from vpp.controller.run import EventRun, Fault, Replan
 from vpp.controller.safety import within_limits
-from vpp.device_adapters import (
+from vpp.device_adapters.base import (
     AckReceived,
     DeviceAdapter,
     Inbound,

@@ -19,13 +19,13 @@ from vpp.domain import (
     DemandResponseEvent,
     DispatchResult,
     District,
+    FloatArray,
     HvacLoad,
     Resource,
     ResourceSchedule,
     TimeGrid,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
-from vpp.optimizer.linear import FloatArray
 
 
 def with_comfort_margin(district: District, margin_c: float) -> District:

@@ -14,11 +14,11 @@ from vpp.domain import (
     DemandResponseEvent,
     DispatchExplanation,
     DispatchResult,
+    FloatArray,
     ResourceSchedule,
     TimeGrid,
 )
 from vpp.optimizer import DispatchProblem
-from vpp.optimizer.linear import FloatArray
 
 
 @dataclass(frozen=True)
