@@ -32,7 +32,15 @@ from vpp.config import describe_validation_error
 from vpp.controller import Controller, EventRun
 from vpp.controller.lifecycle import TERMINAL
 from vpp.controller.planning import remaining_event
-from vpp.domain import DemandResponseEvent, District, Enterprise, check_plannable, with_rotation
+from vpp.device_adapters.registry import ProtocolNotConfiguredError, connection_problems
+from vpp.domain import (
+    ConfigError,
+    DemandResponseEvent,
+    District,
+    Enterprise,
+    check_plannable,
+    with_rotation,
+)
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
 
@@ -52,7 +60,13 @@ CANCEL_WAIT_S = 10.0
 def preflight(settings: ServiceSettings) -> None:
     """Refuse wrong settings before serving, each error naming its option and reason."""
     create_engine(settings.db_url)  # DatabaseUrlError names --db
-    load_frame(settings.district_file)  # ConfigError names the file and the field
+    frame = load_frame(settings.district_file)  # ConfigError names the file and the field
+    if frame.enterprises:  # an unknown protocol or a bad connection block: refused here
+        with contextlib.suppress(ValidationError):  # the start names those, by field
+            problems = connection_problems(frame.with_enterprises(frame.enterprises))
+            if problems:
+                fields = [(f"{p.key}.{p.field}", p.reason) for p in problems]
+                raise ConfigError(str(settings.district_file), fields)
     resolve_rule(settings.settlement_rule)
     if settings.mqtt_url is not None:
         from vpp.device_adapters.mqtt import parse_broker_url
@@ -165,6 +179,13 @@ class Service:
         """Make a district current: the controller plans with it, gateways follow it."""
         assert self.fabric is not None
         self.district = district
+        waiting = await self.fabric.route(district)  # before the controller may send to them
+        if waiting:
+            logger.warning(
+                "%d resources registered on a running protocol wait for a restart: %s",
+                len(waiting),
+                ", ".join(waiting[:10]),
+            )
         if self.controller is None:
             self.controller = Controller(
                 district,
@@ -261,6 +282,25 @@ class Service:
                     for path, reason in describe_validation_error(exc)
                 ]
                 raise InvalidInputError("the registration is not valid", problems) from None
+            where = {
+                f"{site.site_id}/{resource.resource_id}": f"sites.{i}.resources.{j}"
+                for i, site in enumerate(enterprise.sites)
+                for j, resource in enumerate(site.resources)
+            }
+            reach = [
+                (f"{where[p.key]}.{p.field}", p.reason)
+                for p in connection_problems(district)
+                if p.key in where
+            ]
+            if reach:  # an unknown protocol, a connection block its protocol refuses
+                raise InvalidInputError("the registration is not valid", reach)
+            if self.fabric is not None:  # reach its devices before it is stored
+                try:
+                    await self.fabric.route(district)
+                except ProtocolNotConfiguredError as exc:
+                    raise InvalidInputError(
+                        "the registration is not valid", [("protocol", str(exc))]
+                    ) from None
             created = (await self.store.enterprises.save([enterprise], self.clock.now()))[0]
             await self._apply(district)
             return created
