@@ -41,6 +41,14 @@ class UnknownProtocolError(VppError, KeyError):
         super().__init__(f"protocol {name!r} is not known (known: {', '.join(known_protocols())})")
 
 
+class ProtocolUnavailableError(UnknownProtocolError):
+    """A protocol vpp names whose adapter cannot be loaded here (its module or library is
+    missing)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        VppError.__init__(self, f"protocol {name!r} is not available here: {reason}")
+
+
 class ProtocolNotConfiguredError(VppError):
     """A district uses a protocol its owner has not set up (e.g. OCPP without a port)."""
 
@@ -104,7 +112,10 @@ def protocol(name: str) -> ProtocolSpec:
     """The spec registered for ``name``, importing its module on first use."""
     if name not in _REGISTRY:
         if name in _BUILTIN:
-            importlib.import_module(_BUILTIN[name])
+            try:
+                importlib.import_module(_BUILTIN[name])
+            except ImportError as exc:  # not installed, or not written yet
+                raise ProtocolUnavailableError(name, str(exc)) from exc
         else:
             for ep in _entry_points():
                 if ep.name == name:
