@@ -46,6 +46,7 @@ from vpp.domain import DemandResponseEvent, District, VppError
 from vpp.hil_sim.faults import FaultPlan
 from vpp.hil_sim.gateway import SimulatedGateway, status_will
 from vpp.hil_sim.scenario import Scenario
+from vpp.optimizer import process_pool
 
 if TYPE_CHECKING:
     from vpp.device_adapters.mqtt import ClientAuth
@@ -233,11 +234,17 @@ async def simulate(
     adapter = RoutingAdapter.for_district(context)
     settle_timeouts = 0
     holds: list[ClockHold] = []
-    # simulated time: a solve is bounded by its work, never by the wall clock
-    settings = scenario.controller.model_copy(
-        update={"dispatch": scenario.controller.dispatch.deterministic()}
-    )
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve") as executor:
+    # the run owns its executors: a thread for the controller's blocking work, a process
+    # pool (started on first use) for the groups of a decomposed dispatch
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve") as executor,
+        process_pool() as groups,
+    ):
+        # simulated time: a solve is bounded by its work, never by the wall clock
+        dispatch = scenario.controller.dispatch.deterministic()
+        settings = scenario.controller.model_copy(
+            update={"dispatch": dispatch.model_copy(update={"executor": groups})}
+        )
         controller = Controller(district, adapter, clock, settings, executor=executor)
         await controller.start()
         gateways: dict[str, SimulatedGateway] = {}

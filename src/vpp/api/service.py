@@ -13,7 +13,7 @@ import hashlib
 import logging
 import math
 import secrets
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ from vpp.domain import (
     check_plannable,
     with_rotation,
 )
+from vpp.optimizer import process_pool
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
 
@@ -93,6 +94,10 @@ class Service:
         self.simulations = SimulationManager(store, settings.data_dir, settings.scenarios_dir)
         self.broker_accounts = BrokerAccounts(store, settings.broker_files_dir)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve")
+        self._owned = contextlib.ExitStack()
+        self.dispatch_executor: Executor | None = None
+        """Where large dispatches and capability checks solve their groups: the service's
+        process pool, opened at start and closed at stop (processes start on first use)."""
         self._registration_lock = asyncio.Lock()
         self._event_lock = asyncio.Lock()
         self._sync_task: asyncio.Task[None] | None = None
@@ -118,6 +123,8 @@ class Service:
         await self.store.settings.put(CLOCK_KEY, self.clock.to_dict())
         now = self.clock.now()
         await self.store.simulations.interrupt_running(now)
+        if self.dispatch_executor is None:
+            self.dispatch_executor = self._owned.enter_context(process_pool())
         self.fabric = DeviceFabric(
             self.clock,
             self.settings.mqtt_url,
@@ -161,6 +168,8 @@ class Service:
         if self.fabric is not None:
             await self.fabric.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._owned.close)  # waits for group solves still running
+        self.dispatch_executor = None
 
     async def _seed_from_frame(self, now: datetime) -> list[Enterprise]:
         """Register the district file's enterprises the store does not have yet."""
@@ -187,11 +196,14 @@ class Service:
                 ", ".join(waiting[:10]),
             )
         if self.controller is None:
+            dispatch = self.settings.controller.dispatch.model_copy(
+                update={"executor": self.dispatch_executor}
+            )
             self.controller = Controller(
                 district,
                 self.fabric.adapter,
                 self.clock,
-                self.settings.controller,
+                self.settings.controller.model_copy(update={"dispatch": dispatch}),
                 executor=self._executor,
             )
             self.writer = ProgressWriter(
