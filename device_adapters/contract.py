@@ -195,5 +195,6 @@ register_protocol(
         name="mqtt",
         factory=_contract_adapter,
         summary="vpp's MQTT contract v1 to a site gateway (ARCHITECTURE.md)",
+        late_resources=True,
     )
 )

@@ -41,6 +41,14 @@ class UnknownProtocolError(VppError, KeyError):
         super().__init__(f"protocol {name!r} is not known (known: {', '.join(known_protocols())})")
 
 
+class ProtocolUnavailableError(UnknownProtocolError):
+    """A protocol vpp names whose adapter cannot be loaded here (its module or library is
+    missing)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        VppError.__init__(self, f"protocol {name!r} is not available here: {reason}")
+
+
 class ProtocolNotConfiguredError(VppError):
     """A district uses a protocol its owner has not set up (e.g. OCPP without a port)."""
 
@@ -83,6 +91,9 @@ class ProtocolSpec:
     connection_model: type[BaseModel] | None = None
     """Validates a resource's ``connection`` block; None: the protocol takes none."""
     summary: str = ""
+    late_resources: bool = False
+    """Its adapter reaches resources registered after it was built (MQTT: topics carry the
+    site and resource); otherwise those wait for a restart (see RoutingAdapter.follow)."""
 
 
 _REGISTRY: dict[str, ProtocolSpec] = {}
@@ -101,7 +112,10 @@ def protocol(name: str) -> ProtocolSpec:
     """The spec registered for ``name``, importing its module on first use."""
     if name not in _REGISTRY:
         if name in _BUILTIN:
-            importlib.import_module(_BUILTIN[name])
+            try:
+                importlib.import_module(_BUILTIN[name])
+            except ImportError as exc:  # not installed, or not written yet
+                raise ProtocolUnavailableError(name, str(exc)) from exc
         else:
             for ep in _entry_points():
                 if ep.name == name:
@@ -117,32 +131,54 @@ def _entry_points() -> Iterable[EntryPoint]:
     return entry_points(group=ENTRY_POINT_GROUP)
 
 
+@dataclass(frozen=True)
+class ConnectionProblem:
+    """Why one resource's protocol or connection block is wrong."""
+
+    key: str
+    """``site_id/resource_id``"""
+    field: str
+    """within the resource: ``protocol``, ``connection`` or ``connection.<path>``"""
+    reason: str
+
+    def __str__(self) -> str:
+        if self.field.startswith("connection."):
+            return f"{self.key}: {self.field}: {self.reason}"
+        return f"{self.key}: {self.reason}"
+
+
 def connection_errors(district: District) -> list[str]:
     """Why the district's protocols or connection blocks are wrong (empty: they are fine).
 
     Registration calls this so an invalid registration is refused whole, before anything
     is stored or any device is reached.
     """
-    errors: list[str] = []
+    return [str(problem) for problem in connection_problems(district)]
+
+
+def connection_problems(district: District) -> list[ConnectionProblem]:
+    """:func:`connection_errors`, each naming its resource and field apart."""
+    problems: list[ConnectionProblem] = []
     for ref in district.resources():
-        where = f"{ref.key}"
         try:
             spec = protocol(ref.protocol)
         except UnknownProtocolError as exc:
-            errors.append(f"{where}: {exc.args[0]}")
+            problems.append(ConnectionProblem(ref.key, "protocol", str(exc.args[0])))
             continue
         connection = ref.resource.connection
         if spec.connection_model is None:
             if connection:
-                errors.append(f"{where}: protocol {spec.name!r} takes no connection settings")
+                reason = f"protocol {spec.name!r} takes no connection settings"
+                problems.append(ConnectionProblem(ref.key, "connection", reason))
             continue
         try:
             spec.connection_model.model_validate(connection or {})
         except ValidationError as exc:
             for error in exc.errors():
                 loc = ".".join(str(part) for part in error["loc"])
-                errors.append(f"{where}: connection.{loc}: {error['msg']}")
-    return errors
+                field = f"connection.{loc}" if loc else "connection"
+                problems.append(ConnectionProblem(ref.key, field, error["msg"]))
+    return problems
 
 
 def connection_of(ref: ResourceRef, model: type[M]) -> M:

@@ -33,6 +33,11 @@ from vpp.hil_sim.gateway import (
     status_will,
 )
 from vpp.hil_sim.physics import Command, Device, PhysicsSettings, devices_for_site
+from vpp.planning import register_history_reader
+from vpp.synthetic import meter_history
+
+# Demo districts' meter history is generated here, at the edge, never by planning itself.
+register_history_reader("synthetic", meter_history)
 
 __all__ = [
     "BrokerOutage",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,10 +34,11 @@ from vpp.controller import (
     event_outcome,
 )
 from vpp.device_adapters import (
+    AdapterContext,
     AdapterStats,
-    ContractAdapter,
     Link,
     LinkFactory,
+    RoutingAdapter,
     Traffic,
 )
 from vpp.device_adapters.contract import SUBSCRIPTIONS
@@ -45,6 +46,7 @@ from vpp.domain import DemandResponseEvent, District, VppError
 from vpp.hil_sim.faults import FaultPlan
 from vpp.hil_sim.gateway import SimulatedGateway, status_will
 from vpp.hil_sim.scenario import Scenario
+from vpp.optimizer import process_pool
 
 if TYPE_CHECKING:
     from vpp.device_adapters.mqtt import ClientAuth
@@ -196,12 +198,16 @@ async def simulate(
     progress: ProgressCallback | None = None,
     auth: ClientAuth | None = None,
     district: District | None = None,
+    protocols: Mapping[str, object] | None = None,
 ) -> SimulationResult:
     """Simulate the scenario's day; returns measured outcomes and everything behind them.
 
     ``auth`` gives the controller and each site's gateway their own broker login (by
     client id: ``vpp-controller``, ``gw-{site_id}``) and TLS files. ``district`` replaces
     the scenario's district file (a season run passes it with rotation counts of the day).
+    The controller reaches each site through the adapter of the site's protocol
+    (:class:`RoutingAdapter`); ``protocols`` holds the owner-side settings of protocols
+    other than MQTT, by name (:class:`AdapterContext`).
     """
     started = time.perf_counter()
     district = district if district is not None else scenario.load_district()
@@ -220,15 +226,25 @@ async def simulate(
     )
     clock = SimulatedClock(start)
     fabric = _Fabric(mqtt_url, auth)
-    adapter = ContractAdapter(fabric.link("vpp-controller"), clock.now)
-    fabric.track(adapter.link, lambda: SUBSCRIPTIONS)
+    controller_link = fabric.link("vpp-controller")
+    fabric.track(controller_link, lambda: SUBSCRIPTIONS)
+    context = AdapterContext(
+        district, clock.now, clock.sleep_until, {**(protocols or {}), "mqtt": controller_link}
+    )
+    adapter = RoutingAdapter.for_district(context)
     settle_timeouts = 0
     holds: list[ClockHold] = []
-    # simulated time: a solve is bounded by its work, never by the wall clock
-    settings = scenario.controller.model_copy(
-        update={"dispatch": scenario.controller.dispatch.deterministic()}
-    )
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve") as executor:
+    # the run owns its executors: a thread for the controller's blocking work, a process
+    # pool (started on first use) for the groups of a decomposed dispatch
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve") as executor,
+        process_pool() as groups,
+    ):
+        # simulated time: a solve is bounded by its work, never by the wall clock
+        dispatch = scenario.controller.dispatch.deterministic()
+        settings = scenario.controller.model_copy(
+            update={"dispatch": dispatch.model_copy(update={"executor": groups})}
+        )
         controller = Controller(district, adapter, clock, settings, executor=executor)
         await controller.start()
         gateways: dict[str, SimulatedGateway] = {}

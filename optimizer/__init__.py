@@ -20,6 +20,7 @@ from vpp.optimizer.capability import CapabilityReport, capability, max_sustained
 from vpp.optimizer.check import check_dispatch
 from vpp.optimizer.decompose import dispatch_decomposed
 from vpp.optimizer.dispatch import dispatch
+from vpp.optimizer.executors import InlineExecutor, dask_executor, dispatch_executor, process_pool
 from vpp.optimizer.model import BuiltModel, build_model
 from vpp.optimizer.problem import DispatchProblem, DispatchSettings
 
@@ -28,10 +29,14 @@ __all__ = [
     "CapabilityReport",
     "DispatchProblem",
     "DispatchSettings",
+    "InlineExecutor",
     "build_model",
     "capability",
     "check_dispatch",
+    "dask_executor",
     "dispatch",
     "dispatch_decomposed",
+    "dispatch_executor",
     "max_sustained_response",
+    "process_pool",
 ]

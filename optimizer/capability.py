@@ -66,7 +66,8 @@ def capability(
     """The district's deliverable response in the event's window, with breakdowns.
 
     Above ``settings.decompose_above_resources`` resources the solves run in parallel on
-    ``executor`` (default: the settings' process pool or Dask scheduler): the total and
+    ``executor`` (default: the settings' executor, else one after another here; the
+    caller owns it: :mod:`vpp.optimizer.executors`): the total and
     each kind's figure are sums over groups of whole feeders, each group solved alone. A
     sum of levels each group sustains is sustained by all together, so it is deliverable;
     it may sit slightly below the monolithic figure, which can also combine groups that
@@ -77,12 +78,12 @@ def capability(
     limit = settings.decompose_above_resources
     if limit is None or len(refs) <= limit:
         return _report(problem, refs, settings, breakdown, _solve_here)
-    if executor is not None:
-        return _report(problem, refs, settings, breakdown, _solve_on(executor))
-    from vpp.optimizer.decompose import settings_executor
+    from vpp.optimizer.executors import InlineExecutor
 
-    with settings_executor(settings) as pool:
-        return _report(problem, refs, settings, breakdown, _solve_on(pool))
+    pool = executor or settings.executor or InlineExecutor()
+    # the groups' settings travel to the workers: without the executor (it does not pickle)
+    settings = settings.model_copy(update={"executor": None})
+    return _report(problem, refs, settings, breakdown, _solve_on(pool))
 
 
 Solver = Callable[

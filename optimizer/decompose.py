@@ -27,23 +27,19 @@ enterprise boundaries, and its spare capacity with it: group ``g`` may load it u
 Each group's limit is ``max(that, base_g)``, and these never sum above the monolithic
 limit ``max(headroom, base)``: safe, though a tight feeder split this way may serve less.
 
-Groups run on any :class:`concurrent.futures.Executor`: a process pool by default, or a
-Dask cluster through ``distributed.Client(...).get_executor()``; the functions and
-arguments pickle, and the answers do not depend on the executor.
+Groups run on any :class:`concurrent.futures.Executor` its owner passes in (a process pool,
+a Dask client's executor: :mod:`vpp.optimizer.executors`), else one after another in the
+calling thread; the functions and arguments pickle, and the answers do not depend on the
+executor.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import multiprocessing
-import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
@@ -60,6 +56,7 @@ from vpp.domain import (
 )
 from vpp.optimizer.check import check_feeders, check_rebound, check_target
 from vpp.optimizer.dispatch import dispatch_monolithic
+from vpp.optimizer.executors import InlineExecutor
 from vpp.optimizer.flexibility import GroupFlexibility, group_flexibility
 from vpp.optimizer.linear import FloatArray
 from vpp.optimizer.problem import DispatchProblem, DispatchSettings, build_context
@@ -173,8 +170,8 @@ def dispatch_decomposed(
 ) -> DispatchResult:
     """The dispatch of a large problem, decomposed into groups solved on ``executor``.
 
-    ``executor`` defaults to a process pool of ``settings.workers`` processes (all CPUs
-    when None), kept for later calls; ``group_by`` and ``max_group_resources`` default to
+    ``executor`` defaults to the settings' executor, else the calling thread (groups one
+    after another); ``group_by`` and ``max_group_resources`` default to
     the settings' ``group_by`` and ``group_resources``. The status is the worst of the
     groups'; ``mip_gap`` is the groups' combined proven gap for the coordinator's split of
     the target.
@@ -190,33 +187,9 @@ def dispatch_decomposed(
     return result
 
 
-def dispatch_with_settings(problem: DispatchProblem, settings: DispatchSettings) -> DispatchResult:
-    """Decomposed dispatch on the executor the settings name (Dask scheduler or processes)."""
-    with settings_executor(settings) as executor:
-        return dispatch_decomposed(problem, settings, executor=executor)
-
-
-@contextmanager
-def settings_executor(settings: DispatchSettings) -> Iterator[Executor]:
-    """The Dask scheduler's executor when the settings name one, else the process pool."""
-    if settings.dask_scheduler is None:
-        yield default_executor(settings.workers)
-        return
-    from distributed import Client
-
-    with Client(settings.dask_scheduler) as client:  # type: ignore[no-untyped-call]
-        yield client.get_executor()
-
-
 def map_executor(pool: Executor, fn: Callable[..., T], *args: Sequence[object]) -> list[T]:
-    """``pool.map`` as a list; a broken default pool is dropped so the next call starts anew."""
-    try:
-        return list(pool.map(fn, *args))
-    except BrokenProcessPool:
-        for n, cached in list(_POOLS.items()):
-            if cached is pool:
-                del _POOLS[n]
-        raise
+    """``pool.map`` as a list, in order."""
+    return list(pool.map(fn, *args))
 
 
 def solve_decomposed(
@@ -230,13 +203,13 @@ def solve_decomposed(
 ) -> tuple[DispatchResult, DecompositionStats]:
     """:func:`dispatch_decomposed` with the time each phase took."""
     started = time.perf_counter()
-    settings = (settings or DispatchSettings()).model_copy(
-        update={"decompose_above_resources": None}
-    )
+    settings = settings or DispatchSettings()
+    pool = executor or settings.executor or InlineExecutor()
+    # what the groups get: no further decomposition, and no executor (it does not pickle)
+    settings = settings.model_copy(update={"decompose_above_resources": None, "executor": None})
     group_by = settings.group_by if group_by is None else group_by
     if max_group_resources is None:
         max_group_resources = settings.group_resources
-    pool = executor or default_executor(settings.workers)
     ctx = build_context(problem, settings, "min_cost")
     profile = np.asarray(ctx.target_profile_kw, dtype=np.float64)
     peak = float(profile.max(initial=0.0))
@@ -490,35 +463,6 @@ def merge_results(
     if violations:
         logger.error("decomposed dispatch violates limits: %s", "; ".join(violations))
     return result.model_copy(update={"violations": tuple(violations)})
-
-
-def default_executor(workers: int | None = None) -> Executor:
-    """A process pool of ``workers`` processes (all CPUs when None), kept for later calls.
-
-    Workers are forked where the platform can: quick, and the caller's script is not
-    re-imported, so scripts (benchmarks, notebooks) need no ``__main__`` guard. A fork
-    server would be safer beside other threads (the controller solves in an executor
-    thread) but re-imports an unguarded script; forked workers run only the pickled group
-    solves, and logging re-creates its locks after a fork.
-    """
-    n = workers or os.cpu_count() or 1
-    pool = _POOLS.get(n)
-    if pool is None:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-        context = multiprocessing.get_context(method)
-        pool = _POOLS[n] = ProcessPoolExecutor(max_workers=n, mp_context=context)
-    return pool
-
-
-_POOLS: dict[int, ProcessPoolExecutor] = {}
-
-
-@atexit.register
-def _shut_down_pools() -> None:
-    """Stop the kept pools while the interpreter can still run their clean-up."""
-    while _POOLS:
-        _, pool = _POOLS.popitem()
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _window_response(results: Sequence[DispatchResult]) -> FloatArray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Executor
 
 import numpy as np
 
@@ -30,7 +31,12 @@ logger = logging.getLogger(__name__)
 NOT_MONEY = frozenset({"capability_reward", "tie_break"})
 
 
-def dispatch(problem: DispatchProblem, settings: DispatchSettings | None = None) -> DispatchResult:
+def dispatch(
+    problem: DispatchProblem,
+    settings: DispatchSettings | None = None,
+    *,
+    executor: Executor | None = None,
+) -> DispatchResult:
     """The least-cost, rotation-aware dispatch meeting the event target as far as possible.
 
     The target is soft: an impossible target yields the largest response the portfolio
@@ -38,15 +44,16 @@ def dispatch(problem: DispatchProblem, settings: DispatchSettings | None = None)
     limit, a rounded LP relaxation is returned with status ``fallback``. Raises
     SolverError only when even that fails. Problems with more resources than
     ``settings.decompose_above_resources`` are decomposed into groups solved in parallel
-    (:mod:`vpp.optimizer.decompose`) on a process pool or the Dask scheduler the settings
-    name.
+    (:mod:`vpp.optimizer.decompose`) on ``executor`` (else the settings' executor, else
+    one after another here): the caller owns it, creates it once and closes it
+    (:mod:`vpp.optimizer.executors`).
     """
     settings = settings or DispatchSettings()
     limit = settings.decompose_above_resources
     if limit is not None and sum(1 for _ in problem.refs()) > limit:
-        from vpp.optimizer.decompose import dispatch_with_settings
+        from vpp.optimizer.decompose import dispatch_decomposed
 
-        return dispatch_with_settings(problem, settings)
+        return dispatch_decomposed(problem, settings, executor=executor)
     return dispatch_monolithic(problem, settings)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import highspy
@@ -68,7 +69,10 @@ METHOD = (
 
 
 def dispatch_explained(
-    problem: DispatchProblem, settings: DispatchSettings | None = None
+    problem: DispatchProblem,
+    settings: DispatchSettings | None = None,
+    *,
+    executor: Executor | None = None,
 ) -> tuple[DispatchResult, DispatchExplanation | None]:
     """The dispatch of :func:`vpp.optimizer.dispatch` and its explanation.
 
@@ -79,7 +83,7 @@ def dispatch_explained(
     settings = settings or DispatchSettings()
     limit = settings.decompose_above_resources
     if limit is not None and len(problem.refs()) > limit:
-        return dispatch(problem, settings), None
+        return dispatch(problem, settings, executor=executor), None
     built, raw = solve_monolithic(problem, settings)
     result = extract_result(problem, built, raw, settings)
     assert raw.x is not None

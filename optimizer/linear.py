@@ -18,8 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from vpp.domain import FloatArray as FloatArray  # the optimiser's modules take it from here
+
 IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
 
 #: Objective terms, reported separately so a dispatch's cost can be explained.
 COST_CATEGORIES = (

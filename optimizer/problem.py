@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from vpp.domain import (
     DemandResponseEvent,
@@ -40,6 +42,8 @@ class DispatchSettings(FrozenModel):
     (``mip_max_nodes``, ``simplex_iteration_limit``), so the same problem gives the same
     answer however loaded the machine is. Work limits given apply in both.
     """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # the executor
 
     limits: Limits = "wall_clock"
     time_limit_s: float = Field(
@@ -72,13 +76,13 @@ class DispatchSettings(FrozenModel):
         gt=0,
         description="dispatch() decomposes problems with more resources than this; None never",
     )
-    workers: int | None = Field(
-        default=None, ge=1, le=256, description="processes for decomposed groups; None: CPUs"
-    )
-    dask_scheduler: str | None = Field(
+    executor: SkipJsonSchema[Executor | None] = Field(
         default=None,
-        pattern=r"^[a-z][a-z0-9+.-]*://\S+$",
-        description="address of a Dask scheduler (tcp://host:8786) that solves the groups",
+        exclude=True,
+        repr=False,
+        description="where decomposed groups are solved (a process pool, a Dask client's "
+        "executor), owned and closed by whoever runs the dispatches; None: one after another "
+        "in the calling thread. Not a setting of any file: set in code, never serialised",
     )
     group_by: Literal["enterprise", "feeder"] = Field(
         default="enterprise", description="what decomposed groups keep whole"

@@ -6,6 +6,11 @@ from pathlib import Path
 import pytest
 
 from mosquitto_broker import MosquittoBroker, find_mosquitto
+from vpp.planning import register_history_reader
+from vpp.synthetic import meter_history
+
+# The test suite is one more place that runs demo districts (as the CLI and the service do).
+register_history_reader("synthetic", meter_history)
 
 
 @pytest.fixture

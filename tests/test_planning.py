@@ -5,10 +5,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import vpp.planning
+from vpp.baseline.meter import DailyLoad
 from vpp.config import load_district
+from vpp.domain import ConfigError, District
 from vpp.optimizer import dispatch
 from vpp.planning import (
     AFTER_EVENT,
@@ -17,6 +21,7 @@ from vpp.planning import (
     make_event,
     prepare_problem,
     recovery_time,
+    register_history_reader,
 )
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -87,6 +92,38 @@ def test_prepare_problem_uses_customer_baselines_from_meter_history():
     cbl = problem.load_baselines_kw[key]
     assert not np.allclose(cbl, 1000.0)  # measured history, not the flat typical load
     assert abs(cbl[44:52].mean() - 1000.0) < 150
+
+
+def test_planning_reads_history_from_the_registered_reader_and_generates_none(monkeypatch):
+    """The demo generator is registered by the edges (CLI, service, simulator, tests); without
+    a reader for a district's source, planning refuses it with a ConfigError, and a reader
+    that is registered is what planning's baselines come from."""
+    monkeypatch.setattr(vpp.planning, "_READERS", dict(vpp.planning._READERS))
+    vpp.planning._READERS.pop("synthetic")
+    district = load_district(TINY)
+    assert district.meter_history is not None
+    assert district.meter_history.source == "synthetic"
+    event = make_event(
+        district, datetime(2026, 7, 15, 11, tzinfo=TZ), datetime(2026, 7, 15, 13, tzinfo=TZ)
+    )
+    with pytest.raises(ConfigError, match=r"meter_history\.source"):
+        prepare_problem(district, event)
+
+    asked: list[tuple[str, object]] = []
+
+    def flat_2000_kw(d: District, end_day, source, interval_min: int) -> dict[str, DailyLoad]:
+        asked.append((d.district_id, end_day))
+        days = tuple(end_day - timedelta(days=n) for n in range(20, -1, -1))
+        values = np.full((len(days), 1440 // interval_min), 2000.0)
+        key = "steel-main/rolling-mill"
+        return {
+            key: DailyLoad(meter_id=key, interval_min=interval_min, days=days, values_kw=values)
+        }
+
+    register_history_reader("synthetic", flat_2000_kw)
+    problem, _ = prepare_problem(district, event)
+    assert asked == [(district.district_id, event.start.date())]
+    assert np.allclose(problem.load_baselines_kw["steel-main/rolling-mill"][44:52], 2000.0)
 
 
 OFFSETS_MIN = st.integers(min_value=-12 * 60, max_value=14 * 60).map(lambda m: m - m % 15)

@@ -1,4 +1,8 @@
-"""The MQTT side of the device fabric: contract topics and a :class:`Link` on aiomqtt."""
+"""The MQTT side of the device fabric: contract topics and a :class:`Link` on aiomqtt.
+
+The topics and credentials load with the package; the link (and aiomqtt with it) on first
+use of one of its names, so the codec and the in-memory broker need no MQTT library.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,31 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from vpp.device_adapters.mqtt.client_auth import ClientAuth, Login, TlsError, TlsFiles
-from vpp.device_adapters.mqtt.link import (
-    BrokerUrl,
-    MqttLink,
-    MqttUrlError,
-    parse_broker_url,
-    parse_url,
-)
 from vpp.device_adapters.mqtt.topics import Channel, Topic, TopicError, topic_matches
 
 if TYPE_CHECKING:
     from vpp.device_adapters.contract import ContractAdapter
+    from vpp.device_adapters.mqtt.link import (
+        BrokerUrl,
+        MqttLink,
+        MqttUrlError,
+        parse_broker_url,
+        parse_url,
+    )
+
+_LINK_NAMES = frozenset({"BrokerUrl", "MqttLink", "MqttUrlError", "parse_broker_url", "parse_url"})
+
+
+def __getattr__(name: str) -> object:
+    """The link's names, imported (with aiomqtt) on first use (PEP 562)."""
+    if name not in _LINK_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from vpp.device_adapters.mqtt import link
+
+    value: object = getattr(link, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BrokerUrl",
@@ -43,5 +61,6 @@ def mqtt_adapter(
     """The controller's adapter for the broker at ``mqtt://host:port``; ``now`` is its clock."""
     # imported here: the codec, which the contract adapter uses, imports this package's topics
     from vpp.device_adapters.contract import ContractAdapter
+    from vpp.device_adapters.mqtt.link import MqttLink
 
     return ContractAdapter(MqttLink(url, client_id), now)

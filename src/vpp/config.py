@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from vpp.device_adapters.registry import connection_problems
 from vpp.domain import ConfigError, District, kind_names
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -17,9 +18,15 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_district(path: Path) -> District:
-    """Load and validate a district file; relative paths inside it resolve from its folder."""
+    """Load and validate a district file; relative paths inside it resolve from its folder.
+
+    A resource on a protocol vpp does not know, or whose connection block its protocol
+    refuses, refuses the whole file (as a registration is refused whole)."""
     data = read_yaml(path)
     district = validate(District, data, str(path))
+    problems = connection_problems(district)
+    if problems:
+        raise ConfigError(str(path), [(f"{p.key}.{p.field}", p.reason) for p in problems])
     history = district.meter_history
     if history is not None and history.source == "csv" and not history.path.is_absolute():
         resolved = history.model_copy(update={"path": path.parent / history.path})

@@ -1,14 +1,19 @@
 """From a district and an event to a dispatch problem: horizon, meter history, baselines.
 
-The CLI uses it now; the controller will use it for each event. It sits above the domain,
-the baseline engine and the optimiser, and imports nothing above them.
+The CLI, the service and the controller use it for each event. It sits above the domain,
+the baseline engine and the optimiser, and imports nothing above them: meter history is
+read, never generated here. A district's history source names a reader; ``csv`` is built
+in, and whoever runs with demo data (the CLI, the service, the simulator) registers the
+``synthetic`` generator with :func:`register_history_reader`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
 
 import numpy as np
 
@@ -16,10 +21,13 @@ from vpp.baseline import DEFAULT_BASELINE, BaselineError, compute_baseline, reso
 from vpp.baseline.meter import DailyLoad
 from vpp.baseline.meter_csv import read_meter_csv
 from vpp.domain import (
+    ConfigError,
+    CsvHistory,
     CurtailableLoad,
     DemandResponseEvent,
     District,
     EventKind,
+    MeterHistorySource,
     Notice,
     TimeGrid,
     check_plannable,
@@ -27,7 +35,6 @@ from vpp.domain import (
     kind_of,
 )
 from vpp.optimizer import DispatchProblem
-from vpp.synthetic import meter_history
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +145,43 @@ def event_horizon(
     return TimeGrid.covering(start, end, interval_min)
 
 
+HistoryReader = Callable[[District, date, Any, int], dict[str, DailyLoad]]
+"""``(district, end_day, source, interval_min)`` to each meter's daily loads up to
+``end_day`` (``source`` is the district's ``meter_history`` block of the reader's kind)."""
+
+
+def _read_csv(
+    district: District, end_day: date, source: CsvHistory, interval_min: int
+) -> dict[str, DailyLoad]:
+    return read_meter_csv(source.path, district.tz, interval_min)
+
+
+_READERS: dict[str, HistoryReader] = {"csv": _read_csv}
+
+
+def register_history_reader(source: str, reader: HistoryReader) -> None:
+    """Read histories whose ``source`` is ``source`` with ``reader`` (replaces any before)."""
+    _READERS[source] = reader
+
+
+def history_reader(source: MeterHistorySource, district_id: str = "?") -> HistoryReader:
+    """The reader registered for a history source; a ConfigError names what is missing."""
+    try:
+        return _READERS[source.source]
+    except KeyError:
+        raise ConfigError(
+            f"district {district_id}",
+            [
+                (
+                    "meter_history.source",
+                    f"no reader for {source.source!r} here (registered: "
+                    f"{', '.join(sorted(_READERS))}); demo data is the CLI's, the service's "
+                    "and the simulator's to register",
+                )
+            ],
+        ) from None
+
+
 def load_meter_history(
     district: District, end_day: date, interval_min: int = 15
 ) -> dict[str, DailyLoad]:
@@ -145,9 +189,8 @@ def load_meter_history(
     source = district.meter_history
     if source is None:
         return {}
-    if source.source == "synthetic":
-        return meter_history(district, end_day, source, interval_min)
-    return read_meter_csv(source.path, district.tz, interval_min)
+    reader = history_reader(source, district.district_id)
+    return reader(district, end_day, source, interval_min)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from api_helpers import Api, acme
 
+from fake_protocol import FakeAdapter, fake_protocol_registered
 from vpp.domain import DemandResponseEvent
 from vpp.settlement import ResourceDelivery, settle_event
 
@@ -175,3 +176,52 @@ async def test_settlements_carry_the_enterprise_totals_across_every_page(api: Ap
     assert (totals["payment_cny"], totals["penalty_cny"]) == (120.0, 15.0)
     assert totals["net_cny"] == 105.0
     assert totals["performance_ratio"] == 0.9
+
+
+async def test_a_site_on_an_unknown_protocol_or_a_bad_connection_block_is_refused_whole(
+    api: Api,
+) -> None:
+    """Nothing is stored and no device is reached: 422 naming the resource's field."""
+    body = acme("acme")
+    body["sites"][0]["protocol"] = "pigeon"
+    response = await api.client.put("/v1/enterprises/acme", json=body, headers=api.auth("acme"))
+    assert response.status_code == 422
+    details = response.json()["error"]["details"]
+    assert {d["field"] for d in details} == {
+        f"sites.0.resources.{n}.protocol" for n in range(len(body["sites"][0]["resources"]))
+    }
+    assert "'pigeon' is not known" in details[0]["reason"]
+
+    with fake_protocol_registered():
+        body["sites"][0]["protocol"] = "fake"
+        for n, resource in enumerate(body["sites"][0]["resources"], start=1):
+            resource["connection"] = {"device_no": n}
+        body["sites"][0]["resources"][1]["connection"] = {"device_no": 0, "colour": "red"}
+        response = await api.client.put("/v1/enterprises/acme", json=body, headers=api.auth("acme"))
+        assert response.status_code == 422
+        fields = {d["field"] for d in response.json()["error"]["details"]}
+        assert fields == {
+            "sites.0.resources.1.connection.device_no",
+            "sites.0.resources.1.connection.colour",
+        }
+        missing = await api.client.get("/v1/enterprises/acme", headers=api.auth("acme"))
+        assert missing.status_code == 404
+
+        body["sites"][0]["resources"][1]["connection"] = {"device_no": 2}
+        unset = await api.client.put("/v1/enterprises/acme", json=body, headers=api.auth("acme"))
+        assert unset.status_code == 422  # the service has no settings for the protocol
+        assert "no fake settings" in unset.json()["error"]["details"][0]["reason"]
+
+        fabric = api.service.fabric
+        assert fabric is not None
+        created_adapters: list[FakeAdapter] = []
+        fabric.settings["fake"] = created_adapters
+        created = await api.client.put("/v1/enterprises/acme", json=body, headers=api.auth("acme"))
+        assert created.status_code == 201, created.text
+        assert fabric.router is not None
+        assert set(fabric.router.adapters) == {"mqtt", "fake"}
+        (adapter,) = created_adapters
+        assert adapter.started
+        assert adapter.keys == {
+            f"acme-site/{r['resource_id']}" for r in body["sites"][0]["resources"]
+        }

@@ -71,3 +71,21 @@ def test_data_dir_that_cannot_be_created_exits_2_before_serving(tmp_path: Path) 
     result = runner.invoke(app, ["serve", "--db", db, "--data-dir", "/dev/null/vpp-data"])
     assert result.exit_code == 2
     assert result.output.startswith("error: --data-dir: cannot create the folder")
+
+
+def test_district_file_with_a_site_on_an_unknown_protocol_exits_2_before_serving(
+    tmp_path: Path,
+) -> None:
+    tiny = Path(__file__).parent.parent / "data" / "tiny_district.yaml"
+    district = tmp_path / "district.yaml"
+    district.write_text(
+        tiny.read_text().replace(
+            "      - site_id: mall\n", "      - site_id: mall\n        protocol: pigeon\n"
+        )
+    )
+    db = f"sqlite+aiosqlite:///{tmp_path / 'vpp.db'}"
+    result = runner.invoke(app, ["serve", "--district", str(district), "--db", db])
+    assert result.exit_code == 2
+    assert "mall/" in result.output
+    assert "protocol 'pigeon' is not known" in result.output
+    assert "Traceback" not in result.output

@@ -190,7 +190,7 @@ def test_dispatch_decomposes_above_the_settings_threshold(pool):
     """dispatch() itself decomposes a large problem, so the controller needs no change."""
     p = scaled_problem(62)
     result = dispatch(
-        p, DispatchSettings(decompose_above_resources=30, workers=2, group_resources=25)
+        p, DispatchSettings(decompose_above_resources=30, group_resources=25), executor=pool
     )
     assert result.solve.termination.startswith("decomposed")
     assert result.meets_target
@@ -217,12 +217,13 @@ def test_decomposed_gives_the_same_answer_on_dask_as_on_a_process_pool(pool):
     assert [s.power_kw for s in remote.schedules] == [s.power_kw for s in local.schedules]
 
 
-def test_dispatch_decomposes_from_an_executor_thread_like_the_controller():
-    """The controller calls dispatch() in a worker thread beside its event loop."""
+def test_dispatch_decomposes_from_an_executor_thread_like_the_controller(pool):
+    """The controller calls dispatch() in a worker thread beside its event loop, its owner's
+    pool in its settings (the executor itself never travels to the workers)."""
     from concurrent.futures import ThreadPoolExecutor
 
     p = scaled_problem(62)
-    settings = DispatchSettings(decompose_above_resources=30, workers=3, group_resources=25)
+    settings = DispatchSettings(decompose_above_resources=30, group_resources=25, executor=pool)
     with ThreadPoolExecutor(max_workers=2) as threads:
         first, second = (threads.submit(dispatch, p, settings) for _ in range(2))
         results = [first.result(timeout=120), second.result(timeout=120)]

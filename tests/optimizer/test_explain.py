@@ -182,7 +182,7 @@ def test_dispatch_explained_returns_the_same_dispatch_as_dispatch():
 
 def test_dispatch_explained_gives_no_explanation_for_a_decomposed_problem():
     d = district(*(enterprise(f"e{i}", [curtailable("line", [(300, 1.0)])]) for i in range(3)))
-    settings = DispatchSettings(decompose_above_resources=2, workers=1)
+    settings = DispatchSettings(decompose_above_resources=2)
     result, explanation = dispatch_explained(problem(d, event(target_kw=250)), settings)
     assert explanation is None
     assert result.meets_target

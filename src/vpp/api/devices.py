@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from vpp.api.clock import PacedClock, ScaledClock
 from vpp.api.recorder import RecordingAdapter
 from vpp.api.settings import ServiceSettings
-from vpp.device_adapters import ContractAdapter, LinkFactory, Traffic
+from vpp.device_adapters import AdapterContext, LinkFactory, RoutingAdapter, Traffic
 from vpp.domain import District, Site
 
 if TYPE_CHECKING:
@@ -81,7 +81,12 @@ def client_auth(settings: ServiceSettings) -> ClientAuth | None:
 
 
 class DeviceFabric:
-    """Creates the controller's adapter and keeps simulated gateways in step with the clock."""
+    """Creates the controller's adapter and keeps simulated gateways in step with the clock.
+
+    The adapter is a :class:`RoutingAdapter` over each protocol the district's sites speak
+    (MQTT through this fabric's link), built when the first district is known
+    (:meth:`route`) and wrapped in a :class:`RecordingAdapter` for the store.
+    """
 
     def __init__(
         self,
@@ -98,9 +103,11 @@ class DeviceFabric:
         self._controller: Controller | None = None
         self.simulated = simulated
         self.tick_s = tick_s
-        self.adapter = RecordingAdapter(
-            ContractAdapter(self.links.link("vpp-controller"), clock.now)
-        )
+        self.settings: dict[str, object] = {"mqtt": self.links.link("vpp-controller")}
+        """Each protocol's owner-side settings (AdapterContext.settings), read whenever a
+        protocol's adapter is built."""
+        self.router: RoutingAdapter | None = None
+        self._adapter: RecordingAdapter | None = None
         self.gateways: dict[str, SimulatedGateway] = {}
         self._sites: dict[str, Site] = {}
         self._struck: dict[str, list[StruckFault]] = {}
@@ -109,6 +116,27 @@ class DeviceFabric:
     @property
     def name(self) -> str:
         return self.links.name
+
+    @property
+    def adapter(self) -> RecordingAdapter:
+        """The controller's adapter (after the first :meth:`route`)."""
+        if self._adapter is None:
+            raise RuntimeError("the device fabric has no district yet: call route() first")
+        return self._adapter
+
+    async def route(self, district: District) -> list[str]:
+        """Reach the district's resources: the first call builds the adapter, later ones
+        route sites registered since. Returns the resources (``site/resource``) that stay
+        unreachable until a restart (a protocol already running that takes no late
+        resources: see :meth:`RoutingAdapter.follow`)."""
+        if self.router is None:
+            context = AdapterContext(
+                district, self.clock.now, self.clock.sleep_until, self.settings
+            )
+            self.router = RoutingAdapter.for_district(context)
+            self._adapter = RecordingAdapter(self.router)
+            return []
+        return await self.router.follow(district)
 
     async def start(self) -> None:
         if self.simulated:

@@ -128,7 +128,14 @@ class OpenAdrBridge:
             return Decision("optIn", "the event asks for no response: nothing to dispatch")
         notice = notice_for(start - now)
         capability_kw, baseline_kw = await asyncio.to_thread(
-            deliverable_kw, district, start, end, ask.kind, notice, now
+            deliverable_kw,
+            district,
+            start,
+            end,
+            ask.kind,
+            notice,
+            now,
+            executor=self.service.dispatch_executor,
         )
         if ask.target_kw is not None:
             target_kw = ask.target_kw

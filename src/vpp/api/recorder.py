@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from vpp.device_adapters import AckReceived, DeviceAdapter, Inbound, InboundHandler
+from vpp.device_adapters import (
+    AckReceived,
+    AdapterStats,
+    DeviceAdapter,
+    Inbound,
+    InboundHandler,
+)
 from vpp.domain import Ack, Setpoint
 
 
@@ -14,9 +20,13 @@ class RecordingAdapter:
 
     def __init__(self, inner: DeviceAdapter) -> None:
         self.inner = inner
-        self.stats = inner.stats
         self._sent: list[Setpoint] = []
         self._acks: list[Ack] = []
+
+    @property
+    def stats(self) -> AdapterStats:
+        """The inner adapter's counts, read now (a router adds its protocols' up on reading)."""
+        return self.inner.stats
 
     @property
     def connected(self) -> bool:

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import math
 import secrets
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,16 @@ from vpp.config import describe_validation_error
 from vpp.controller import Controller, EventRun
 from vpp.controller.lifecycle import TERMINAL
 from vpp.controller.planning import remaining_event
-from vpp.domain import DemandResponseEvent, District, Enterprise, check_plannable, with_rotation
+from vpp.device_adapters.registry import ProtocolNotConfiguredError, connection_problems
+from vpp.domain import (
+    ConfigError,
+    DemandResponseEvent,
+    District,
+    Enterprise,
+    check_plannable,
+    with_rotation,
+)
+from vpp.optimizer import process_pool
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
 
@@ -52,7 +61,13 @@ CANCEL_WAIT_S = 10.0
 def preflight(settings: ServiceSettings) -> None:
     """Refuse wrong settings before serving, each error naming its option and reason."""
     create_engine(settings.db_url)  # DatabaseUrlError names --db
-    load_frame(settings.district_file)  # ConfigError names the file and the field
+    frame = load_frame(settings.district_file)  # ConfigError names the file and the field
+    if frame.enterprises:  # an unknown protocol or a bad connection block: refused here
+        with contextlib.suppress(ValidationError):  # the start names those, by field
+            problems = connection_problems(frame.with_enterprises(frame.enterprises))
+            if problems:
+                fields = [(f"{p.key}.{p.field}", p.reason) for p in problems]
+                raise ConfigError(str(settings.district_file), fields)
     resolve_rule(settings.settlement_rule)
     if settings.mqtt_url is not None:
         from vpp.device_adapters.mqtt import parse_broker_url
@@ -79,6 +94,10 @@ class Service:
         self.simulations = SimulationManager(store, settings.data_dir, settings.scenarios_dir)
         self.broker_accounts = BrokerAccounts(store, settings.broker_files_dir)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpp-solve")
+        self._owned = contextlib.ExitStack()
+        self.dispatch_executor: Executor | None = None
+        """Where large dispatches and capability checks solve their groups: the service's
+        process pool, opened at start and closed at stop (processes start on first use)."""
         self._registration_lock = asyncio.Lock()
         self._event_lock = asyncio.Lock()
         self._sync_task: asyncio.Task[None] | None = None
@@ -104,6 +123,8 @@ class Service:
         await self.store.settings.put(CLOCK_KEY, self.clock.to_dict())
         now = self.clock.now()
         await self.store.simulations.interrupt_running(now)
+        if self.dispatch_executor is None:
+            self.dispatch_executor = self._owned.enter_context(process_pool())
         self.fabric = DeviceFabric(
             self.clock,
             self.settings.mqtt_url,
@@ -147,6 +168,8 @@ class Service:
         if self.fabric is not None:
             await self.fabric.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._owned.close)  # waits for group solves still running
+        self.dispatch_executor = None
 
     async def _seed_from_frame(self, now: datetime) -> list[Enterprise]:
         """Register the district file's enterprises the store does not have yet."""
@@ -165,12 +188,22 @@ class Service:
         """Make a district current: the controller plans with it, gateways follow it."""
         assert self.fabric is not None
         self.district = district
+        waiting = await self.fabric.route(district)  # before the controller may send to them
+        if waiting:
+            logger.warning(
+                "%d resources registered on a running protocol wait for a restart: %s",
+                len(waiting),
+                ", ".join(waiting[:10]),
+            )
         if self.controller is None:
+            dispatch = self.settings.controller.dispatch.model_copy(
+                update={"executor": self.dispatch_executor}
+            )
             self.controller = Controller(
                 district,
                 self.fabric.adapter,
                 self.clock,
-                self.settings.controller,
+                self.settings.controller.model_copy(update={"dispatch": dispatch}),
                 executor=self._executor,
             )
             self.writer = ProgressWriter(
@@ -261,6 +294,25 @@ class Service:
                     for path, reason in describe_validation_error(exc)
                 ]
                 raise InvalidInputError("the registration is not valid", problems) from None
+            where = {
+                f"{site.site_id}/{resource.resource_id}": f"sites.{i}.resources.{j}"
+                for i, site in enumerate(enterprise.sites)
+                for j, resource in enumerate(site.resources)
+            }
+            reach = [
+                (f"{where[p.key]}.{p.field}", p.reason)
+                for p in connection_problems(district)
+                if p.key in where
+            ]
+            if reach:  # an unknown protocol, a connection block its protocol refuses
+                raise InvalidInputError("the registration is not valid", reach)
+            if self.fabric is not None:  # reach its devices before it is stored
+                try:
+                    await self.fabric.route(district)
+                except ProtocolNotConfiguredError as exc:
+                    raise InvalidInputError(
+                        "the registration is not valid", [("protocol", str(exc))]
+                    ) from None
             created = (await self.store.enterprises.save([enterprise], self.clock.now()))[0]
             await self._apply(district)
             return created

@@ -1,6 +1,6 @@
 """Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``,
 ``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``, ``vpp settlement``,
-``vpp rotation``."""
+``vpp rotation``, ``vpp protocols``."""
 
 from vpp.cli import (  # noqa: F401  (importing registers the commands)
     baseline_cmd,
@@ -8,6 +8,7 @@ from vpp.cli import (  # noqa: F401  (importing registers the commands)
     dispatch_cmd,
     gateways_cmd,
     history_cmd,
+    protocols_cmd,
     rotation_cmd,
     serve_cmd,
     settlement_cmd,
@@ -15,6 +16,11 @@ from vpp.cli import (  # noqa: F401  (importing registers the commands)
     token_cmd,
 )
 from vpp.cli.app import app
+from vpp.planning import register_history_reader
+from vpp.synthetic import meter_history
+
+# Demo districts' meter history is generated here, at the edge, never by planning itself.
+register_history_reader("synthetic", meter_history)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from vpp.cli.app import app, console, reports_errors
 from vpp.cli.options import TIME_LIMIT_S, resolve_window
 from vpp.config import load_district
 from vpp.domain import Notice
-from vpp.optimizer import CapabilityReport, DispatchSettings, capability
+from vpp.optimizer import CapabilityReport, DispatchSettings, capability, process_pool
 from vpp.planning import make_event, prepare_problem
 
 
@@ -51,7 +51,9 @@ def capability_command(
     start, end = resolve_window(district, window, None, None, day)
     event = make_event(district, start, end, notice=notice, event_id="capability")
     problem, _ = prepare_problem(district, event, baseline_method=baseline)
-    report = capability(problem, DispatchSettings(time_limit_s=time_limit_s, mip_rel_gap=1e-4))
+    settings = DispatchSettings(time_limit_s=time_limit_s, mip_rel_gap=1e-4)
+    with process_pool() as pool:  # the command's own; processes start only if it decomposes
+        report = capability(problem, settings, executor=pool)
     names = {e.enterprise_id: e.name for e in district.enterprises}
     if as_json:
         console.print_json(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,7 +27,7 @@ from vpp.cli.options import (
 )
 from vpp.config import load_district
 from vpp.domain import DispatchExplanation, DispatchResult, EventKind, Notice, ReboundCap
-from vpp.optimizer import DispatchSettings, dispatch
+from vpp.optimizer import DispatchSettings, dispatch, dispatch_executor
 from vpp.optimizer.explain import dispatch_explained
 from vpp.optimizer.problem import Backend
 from vpp.planning import make_event, prepare_problem
@@ -144,8 +145,6 @@ def dispatch_command(
         time_limit_s=time_limit_s,
         mip_rel_gap=gap,
         backend=backend,
-        workers=workers,
-        dask_scheduler=dask,
         group_by=group_by,
         group_resources=group_resources,
         decompose_above_resources=(
@@ -156,11 +155,15 @@ def dispatch_command(
         rebound_cap=cap,
     )
     explanation: DispatchExplanation | None = None
-    with console.status("solving dispatch"):
+    limit = settings.decompose_above_resources
+    decomposes = limit is not None and len(problem.refs()) > limit
+    # the command owns the pool (or the Dask client): opened once, closed when it is done
+    owner = dispatch_executor(workers, dask) if decomposes else nullcontext(None)
+    with owner as executor, console.status("solving dispatch"):
         if explain:
-            result, explanation = dispatch_explained(problem, settings)
+            result, explanation = dispatch_explained(problem, settings, executor=executor)
         else:
-            result = dispatch(problem, settings)
+            result = dispatch(problem, settings, executor=executor)
     paths = write_dispatch_files(result, out, event.issued_at)
     paths["plot"] = plot_dispatch(
         result, out / "dispatch.png", title=f"{district.name}: {event.event_id}"

@@ -28,7 +28,7 @@ from vpp.controller.replanner import Replanner
 from vpp.controller.roster import CallCounts, Roster
 from vpp.controller.run import EventRun, Fault
 from vpp.controller.settings import ControllerSettings
-from vpp.device_adapters import (
+from vpp.device_adapters.base import (
     AckReceived,
     DeviceAdapter,
     Inbound,

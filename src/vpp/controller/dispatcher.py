@@ -18,7 +18,7 @@ from vpp.controller.roster import Roster
 from vpp.controller.run import EventRun
 from vpp.controller.safety import within_limits
 from vpp.controller.settings import ControllerSettings
-from vpp.device_adapters import DeviceAdapter
+from vpp.device_adapters.base import DeviceAdapter
 from vpp.domain import Setpoint, SetpointMode
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from vpp.device_adapters import StatusReceived, TelemetryReceived
+from vpp.device_adapters.base import StatusReceived, TelemetryReceived
 from vpp.domain import (
     PlausibilitySettings,
     Refusal,

@@ -16,7 +16,7 @@ from vpp.controller.monitor import Monitor
 from vpp.controller.roster import Roster
 from vpp.controller.run import EventRun
 from vpp.controller.settings import ControllerSettings
-from vpp.device_adapters import DeviceAdapter
+from vpp.device_adapters.base import DeviceAdapter
 from vpp.domain import SetpointMode
 
 

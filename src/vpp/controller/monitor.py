@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from vpp.device_adapters import TelemetryReceived
+from vpp.device_adapters.base import TelemetryReceived
 
 #: Consecutive identical non-zero readings after which a meter counts as stuck.
 STUCK_SAMPLES = 5

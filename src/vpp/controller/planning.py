@@ -19,6 +19,7 @@ from vpp.domain import (
     DemandResponseEvent,
     DispatchResult,
     District,
+    FloatArray,
     HvacLoad,
     Resource,
     ResourceSchedule,
@@ -26,7 +27,6 @@ from vpp.domain import (
     kind_of,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
-from vpp.optimizer.linear import FloatArray
 
 
 def with_comfort_margin(district: District, margin_c: float) -> District:

@@ -41,9 +41,8 @@ from vpp.controller.planning import (
 from vpp.controller.roster import CallCounts, Roster
 from vpp.controller.run import EventRun, Replan
 from vpp.controller.settings import ControllerSettings
-from vpp.domain import Battery, kind_of
+from vpp.domain import Battery, FloatArray, kind_of
 from vpp.optimizer.explain import dispatch_explained
-from vpp.optimizer.linear import FloatArray
 from vpp.planning import prepare_problem
 
 logger = logging.getLogger(__name__)

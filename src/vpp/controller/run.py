@@ -16,11 +16,11 @@ from vpp.domain import (
     DemandResponseEvent,
     DispatchExplanation,
     DispatchResult,
+    FloatArray,
     ResourceSchedule,
     TimeGrid,
 )
 from vpp.optimizer import DispatchProblem
-from vpp.optimizer.linear import FloatArray
 
 logger = logging.getLogger(__name__)
 

@@ -103,7 +103,14 @@ from vpp.domain.rotation import (
     rotation_counts,
     with_rotation,
 )
-from vpp.domain.timegrid import PLANNABLE_YEARS, TimeGrid, check_plannable, daily_window_on, zone
+from vpp.domain.timegrid import (
+    PLANNABLE_YEARS,
+    FloatArray,
+    TimeGrid,
+    check_plannable,
+    daily_window_on,
+    zone,
+)
 
 __all__ = [
     "ALL_DAY",
@@ -135,6 +142,7 @@ __all__ = [
     "EventKind",
     "EventSource",
     "Feeder",
+    "FloatArray",
     "FrozenModel",
     "GatewayState",
     "GatewayStatus",

@@ -16,6 +16,9 @@ from vpp.domain.errors import GridAlignmentError
 
 MINUTES_PER_DAY = 1440
 
+FloatArray = NDArray[np.float64]
+"""A series of floats, one per interval (or per resource and interval)."""
+
 PLANNABLE_YEARS = (1900, 9000)
 """Years an event may fall in [year]: a horizon, a notice lead and a year of meter history
 around it then stay inside the calendar Python can count."""

@@ -8,6 +8,7 @@ declared amount, for example); the default, 1, promises only what can be met in 
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -75,6 +76,8 @@ def deliverable_kw(
     kind: EventKind,
     notice: Notice,
     issued_at: datetime,
+    *,
+    executor: Executor | None = None,
 ) -> tuple[float, float]:
     """(largest response sustained through every interval, mean baseline) [kW]; blocking:
     run it in a thread."""
@@ -82,9 +85,8 @@ def deliverable_kw(
         district, start, end, kind=kind, notice=notice, issued_at=issued_at, event_id="capability"
     )
     problem, _ = prepare_problem(district, event)
-    report = capability(
-        problem, DispatchSettings(time_limit_s=CAPABILITY_TIME_LIMIT_S, mip_rel_gap=1e-4)
-    )
+    settings = DispatchSettings(time_limit_s=CAPABILITY_TIME_LIMIT_S, mip_rel_gap=1e-4)
+    report = capability(problem, settings, executor=executor)  # the caller's pool, if large
     return report.deliverable_kw, _mean_baseline_kw(problem)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -39,7 +40,9 @@ async def get_capability(
     for field, ts in (("start", start), ("end", end)):
         service.check_boundary(field, ts, district)
     start, end = start.astimezone(district.tz), end.astimezone(district.tz)
-    report = await asyncio.to_thread(_capability, district, start, end, notice)
+    report = await asyncio.to_thread(
+        _capability, district, start, end, notice, service.dispatch_executor
+    )
     return CapabilityView(
         start=start,
         end=end,
@@ -58,13 +61,16 @@ async def get_capability(
 
 
 def _capability(
-    district: District, start: datetime, end: datetime, notice: Notice
+    district: District,
+    start: datetime,
+    end: datetime,
+    notice: Notice,
+    executor: Executor | None = None,
 ) -> CapabilityReport:
     event = make_event(district, start, end, notice=notice, event_id="capability")
     problem, _ = prepare_problem(district, event)
-    return capability(
-        problem, DispatchSettings(time_limit_s=CAPABILITY_TIME_LIMIT_S, mip_rel_gap=1e-4)
-    )
+    settings = DispatchSettings(time_limit_s=CAPABILITY_TIME_LIMIT_S, mip_rel_gap=1e-4)
+    return capability(problem, settings, executor=executor)  # the service's pool, if large
 
 
 @router.get("/clock", response_model=ClockView)
