@@ -53,6 +53,7 @@ LAYER_OF = {
     "vpp.planning": "controller",  # from a district and an event to a dispatch problem
     "vpp.config": "files",  # district files (YAML) in
     "vpp.rotation_ledger": "files",  # the rotation ledger as a file
+    "vpp.__main__": "cli",  # python -m vpp
     "vpp": "domain",  # the package itself: a version string
 }
 
