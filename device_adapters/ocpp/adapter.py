@@ -144,28 +144,8 @@ class OcppAdapter:
         self._on_inbound: InboundHandler = lambda message: None
         self._pools: dict[str, _Pool] = {}
         self._cps: dict[str, _ChargePoint] = {}
-        for ref in refs:
-            if ref.resource.kind != "ev_charger_pool":
-                raise ProtocolNotConfiguredError(
-                    f"{ref.key}: OCPP reaches EV charger pools only, not {ref.resource.kind}"
-                )
-            connection = connection_of(ref, OcppConnection)
-            pool = _Pool(ref.site.site_id, ref.resource.resource_id, [])
-            self._pools[pool.key] = pool
-            for cp in connection.charge_points:
-                if cp.charge_point_id in self._cps:
-                    raise ProtocolNotConfiguredError(
-                        f"{ref.key}: charge point {cp.charge_point_id!r} is already in "
-                        f"{self._cps[cp.charge_point_id].pool_key}"
-                    )
-                state = _ChargePoint(cp, pool.key, len(self._cps))
-                state.connectors = {c.connector_id: _Connector(c) for c in cp.connectors}
-                self._cps[cp.charge_point_id] = state
-                pool.charge_points.append(cp.charge_point_id)
-        hashes = dict(settings.passwords)
-        if settings.password_file is not None:
-            hashes.update(read_password_file(settings.password_file))
-        self.system = CentralSystem(settings, list(self._cps), self, now, hashes)
+        self.system = CentralSystem(settings, self, now, self._hashes)
+        self.follow(refs)
         self._in_force: dict[str, dict[datetime, Setpoint]] = {}
         self._awaiting: dict[str, Setpoint] = {}
         self._acked: OrderedDict[str, None] = OrderedDict()
@@ -177,6 +157,47 @@ class OcppAdapter:
         self._site_online: dict[str, bool] = {}
         self._seen: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def follow(self, refs: Sequence[ResourceRef]) -> None:
+        """Reach these pools from now on (the registry changed): new charge points may log
+        in, removed ones are refused; a pool kept keeps its transactions."""
+        pools: dict[str, _Pool] = {}
+        cps: dict[str, _ChargePoint] = {}
+        for ref in refs:
+            if ref.resource.kind != "ev_charger_pool":
+                raise ProtocolNotConfiguredError(
+                    f"{ref.key}: OCPP reaches EV charger pools only, not {ref.resource.kind}"
+                )
+            connection = connection_of(ref, OcppConnection)
+            old_pool = self._pools.get(ref.key)
+            pool = _Pool(ref.site.site_id, ref.resource.resource_id, [])
+            if old_pool is not None:
+                pool.lock = old_pool.lock
+            pools[pool.key] = pool
+            for cp in connection.charge_points:
+                cp_id = cp.charge_point_id
+                if cp_id in cps:
+                    raise ProtocolNotConfiguredError(
+                        f"{ref.key}: charge point {cp_id!r} is already in {cps[cp_id].pool_key}"
+                    )
+                state = _ChargePoint(cp, pool.key, len(cps))
+                old = self._cps.get(cp_id)
+                for c in cp.connectors:
+                    kept = old.connectors.get(c.connector_id) if old is not None else None
+                    state.connectors[c.connector_id] = kept or _Connector(c)
+                    state.connectors[c.connector_id].config = c
+                cps[cp_id] = state
+                pool.charge_points.append(cp_id)
+        self._pools, self._cps = pools, cps
+        self.system.known = frozenset(cps)
+
+    def _hashes(self) -> dict[str, str]:
+        """Password hashes by charge point id, the file read at each login (a password
+        issued while the service runs works at once)."""
+        hashes = dict(self.settings.passwords)
+        if self.settings.password_file is not None:
+            hashes.update(read_password_file(self.settings.password_file))
+        return hashes
 
     # --- DeviceAdapter ------------------------------------------------------------------
 
@@ -393,20 +414,34 @@ class OcppAdapter:
 
     # --- what charge points say (StationHandler) ----------------------------------------
 
+    def _cp(self, cp_id: str) -> _ChargePoint | None:
+        """A charge point still registered (one removed while connected says nothing)."""
+        cp = self._cps.get(cp_id)
+        if cp is None:
+            self._refuse("unregistered_charge_point", cp_id)
+        return cp
+
     def cp_connected(self, cp_id: str) -> None:
+        if self._cp(cp_id) is None:
+            return
         if cp_id in self._seen:
             self.stats.reconnects += 1
         self._seen.add(cp_id)
         self._site_status(self._pools[self._cps[cp_id].pool_key].site_id)
 
     def cp_disconnected(self, cp_id: str) -> None:
-        pool = self._pools[self._cps[cp_id].pool_key]
+        cp = self._cps.get(cp_id)
+        if cp is None:
+            return
+        pool = self._pools[cp.pool_key]
         logger.warning("charge point %s of %s disconnected", cp_id, pool.key)
         self._site_status(pool.site_id)
         self._maybe_report(pool)  # the others' round need not wait for it
 
     def booted(self, cp_id: str) -> None:
-        cp = self._cps[cp_id]
+        cp = self._cp(cp_id)
+        if cp is None:
+            return
         if cp.config.max_kw is not None:
             profile = station_max_profile(cp.config, cp.index, self._now())
             payload = call.SetChargingProfile(connector_id=0, cs_charging_profiles=profile)
@@ -420,8 +455,10 @@ class OcppAdapter:
             logger.warning("%s: ChargePointMaxProfile %s", cp_id, answer)
 
     def status(self, cp_id: str, connector_id: int, status: str, error_code: str) -> None:
+        cp = self._cp(cp_id)
+        if cp is None:
+            return
         self.stats.received["status_notification"] += 1
-        cp = self._cps[cp_id]
         connector = cp.connectors.get(connector_id)
         if connector is not None:
             connector.status = status
@@ -429,7 +466,9 @@ class OcppAdapter:
             self._refuse("unknown_connector", f"{cp_id} connector {connector_id}")
 
     def start_transaction(self, cp_id: str, connector_id: int, meter_start_wh: int) -> int | None:
-        cp = self._cps[cp_id]
+        cp = self._cp(cp_id)
+        if cp is None:
+            return None
         connector = cp.connectors.get(connector_id)
         if connector is None:
             self._refuse("unknown_connector", f"{cp_id} connector {connector_id}")
@@ -447,7 +486,7 @@ class OcppAdapter:
 
     def stop_transaction(self, cp_id: str, transaction_id: int) -> None:
         where = self._transactions.get(transaction_id)
-        if where is None or where[0] != cp_id:
+        if where is None or where[0] != cp_id or cp_id not in self._cps:
             self._refuse("foreign_transaction", f"{cp_id} stops transaction {transaction_id}")
             return
         del self._transactions[transaction_id]
@@ -461,7 +500,9 @@ class OcppAdapter:
     def meter_values(
         self, cp_id: str, connector_id: int, transaction_id: int | None, values: list[Any]
     ) -> None:
-        cp = self._cps[cp_id]
+        cp = self._cp(cp_id)
+        if cp is None:
+            return
         connector = cp.connectors.get(connector_id)
         if connector is None:
             self._refuse("unknown_connector", f"{cp_id} connector {connector_id}")

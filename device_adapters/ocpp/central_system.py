@@ -150,17 +150,16 @@ class CentralSystem:
     def __init__(
         self,
         settings: OcppServerSettings,
-        known_ids: Collection[str],
         handler: StationHandler,
         now: Callable[[], datetime],
-        hashes: Mapping[str, str],
+        hashes: Callable[[], Mapping[str, str]],
     ) -> None:
         self.settings = settings
         self.stats = OcppStats()
-        self._known = frozenset(known_ids)
+        self.known: Collection[str] = frozenset()  # charge point ids that may log in
         self._handler = handler
         self._now = now
-        self._hashes = dict(hashes)
+        self._hashes = hashes
         self._stations: dict[str, _Station] = {}
         self._server: Server | None = None
 
@@ -203,9 +202,9 @@ class CentralSystem:
 
     def _authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
         cp_id = _charge_point_id(request.path)
-        if cp_id not in self._known:
+        if cp_id not in self.known:
             return self._refuse(connection, HTTPStatus.NOT_FOUND, "unknown_charge_point", cp_id)
-        if not check_basic_auth(request.headers.get("Authorization"), cp_id, self._hashes):
+        if not check_basic_auth(request.headers.get("Authorization"), cp_id, self._hashes()):
             response = self._refuse(connection, HTTPStatus.UNAUTHORIZED, "bad_credentials", cp_id)
             response.headers = Headers(response.headers)
             response.headers["WWW-Authenticate"] = 'Basic realm="vpp ocpp"'

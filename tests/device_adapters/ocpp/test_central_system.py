@@ -4,17 +4,20 @@ websockets: boot, authentication, transactions, meter values, dispatch and fault
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from ocpp_peer import charge_point
+from tls_certs import find_openssl, make_certificates
 from vpp.device_adapters import AckReceived, Inbound, StatusReceived, TelemetryReceived
 from vpp.device_adapters.mqtt.passwords import hash_password
-from vpp.device_adapters.ocpp import OcppAdapter, OcppServerSettings
+from vpp.device_adapters.ocpp import OcppAdapter, OcppServerSettings, issue_password
 from vpp.device_adapters.registry import AdapterContext, connection_errors, protocol
 from vpp.domain import AckStatus, GatewayState, Setpoint, SetpointMode
 
@@ -63,7 +66,10 @@ async def system() -> AsyncIterator[tuple[OcppAdapter, asyncio.Queue[Inbound], C
     clock = Clock(at(10))
     hashed = hash_password(PASSWORD)
     settings = OcppServerSettings(
-        host="127.0.0.1", port=0, passwords={"CP1": hashed, "CP2": hashed}, round_wait_s=60
+        host="127.0.0.1",
+        port=0,
+        passwords={"CP1": hashed, "CP2": hashed, "CP9": hashed},
+        round_wait_s=60,
     )
 
     async def sleep_until(_: datetime) -> None:
@@ -261,3 +267,50 @@ def test_an_invalid_connection_block_refuses_the_registration_whole() -> None:
     assert any("charge_point_id" in e for e in errors)
     assert any("exactly one of max_kw and max_a" in e for e in errors)
     assert connection_errors(district(enterprise("acme", [ev_pool()]))) == []
+
+
+async def test_security_profile_2_tls_with_a_password_issued_to_the_file(tmp_path: Path) -> None:
+    if find_openssl() is None:
+        pytest.fail("openssl is not installed")
+    certs = make_certificates(tmp_path / "certs")
+    password_file = tmp_path / "ocpp.passwd"
+    password = issue_password(password_file, "CP1")
+    assert password not in password_file.read_text()
+    settings = OcppServerSettings(
+        host="127.0.0.1",
+        port=0,
+        password_file=password_file,
+        tls_cert=certs.broker_cert,
+        tls_key=certs.broker_key,
+    )
+    d = district(enterprise("acme", [ev_pool()]))
+    adapter = OcppAdapter(settings, list(d.resources()), Clock(at(10)))
+    await adapter.start(lambda message: None)
+    url = f"wss://127.0.0.1:{adapter.system.port}"
+    trust = ssl.create_default_context(cafile=str(certs.ca_file))
+    try:
+        async with charge_point(url, "CP1", password, ssl=trust) as cp1:
+            assert (await cp1.boot()).status == "Accepted"
+        other = issue_password(password_file, "CP2")  # while the service runs
+        async with charge_point(url, "CP2", other, ssl=trust) as cp2:
+            assert (await cp2.boot()).status == "Accepted"
+        with pytest.raises(InvalidStatus):
+            async with charge_point(url, "CP1", other, ssl=trust):
+                pass
+    finally:
+        await adapter.close()
+
+
+async def test_a_pool_registered_later_is_reached_once_followed(system: Any) -> None:
+    adapter, inbound, clock, url = system
+    later = ev_pool(
+        charge_points=[{"charge_point_id": "CP9", "connectors": [{"connector_id": 1, "max_kw": 7}]}]
+    )
+    later["resource_id"] = "ev2"
+    d = district(enterprise("acme", [ev_pool(), later]))
+    adapter.follow(list(d.resources()))
+    async with charge_point(url, "CP9", PASSWORD) as cp9:
+        tx = await cp9.start_tx(1, clock.t)
+        await cp9.meter(1, 5000.0, clock.t, tx)
+        reading = await next_of(inbound, TelemetryReceived)
+    assert (reading.resource_id, reading.telemetry.power_kw) == ("ev2", pytest.approx(5.0))
