@@ -1,5 +1,5 @@
 """Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``,
-``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``, ``vpp settlement``,
+``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``, ``vpp ocpp``, ``vpp settlement``,
 ``vpp rotation``."""
 
 from vpp.cli import (  # noqa: F401  (importing registers the commands)
@@ -8,6 +8,7 @@ from vpp.cli import (  # noqa: F401  (importing registers the commands)
     dispatch_cmd,
     gateways_cmd,
     history_cmd,
+    ocpp_cmd,
     rotation_cmd,
     serve_cmd,
     settlement_cmd,
