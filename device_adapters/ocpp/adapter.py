@@ -158,16 +158,20 @@ class OcppAdapter:
         self._seen: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def follow(self, refs: Sequence[ResourceRef]) -> None:
+    def follow(self, refs: Sequence[ResourceRef], *, strict: bool = True) -> None:
         """Reach these pools from now on (the registry changed): new charge points may log
-        in, removed ones are refused; a pool kept keeps its transactions."""
+        in, removed ones are refused; a pool kept keeps its transactions. Not ``strict``:
+        a pool that cannot be reached (not EV, a charge point id taken) is logged and left
+        out instead of failing the rest."""
         pools: dict[str, _Pool] = {}
         cps: dict[str, _ChargePoint] = {}
         for ref in refs:
-            if ref.resource.kind != "ev_charger_pool":
-                raise ProtocolNotConfiguredError(
-                    f"{ref.key}: OCPP reaches EV charger pools only, not {ref.resource.kind}"
-                )
+            problem = _unreachable(ref, cps)
+            if problem is not None:
+                if strict:
+                    raise ProtocolNotConfiguredError(problem)
+                logger.error("left out: %s", problem)
+                continue
             connection = connection_of(ref, OcppConnection)
             old_pool = self._pools.get(ref.key)
             pool = _Pool(ref.site.site_id, ref.resource.resource_id, [])
@@ -176,10 +180,6 @@ class OcppAdapter:
             pools[pool.key] = pool
             for cp in connection.charge_points:
                 cp_id = cp.charge_point_id
-                if cp_id in cps:
-                    raise ProtocolNotConfiguredError(
-                        f"{ref.key}: charge point {cp_id!r} is already in {cps[cp_id].pool_key}"
-                    )
                 state = _ChargePoint(cp, pool.key, len(cps))
                 old = self._cps.get(cp_id)
                 for c in cp.connectors:
@@ -583,6 +583,21 @@ class OcppAdapter:
     def _refuse(self, reason: str, detail: str) -> None:
         self.stats.malformed[reason] += 1
         logger.warning("refused OCPP message: %s (%s)", reason, detail[:200])
+
+
+def _unreachable(ref: ResourceRef, taken: dict[str, _ChargePoint]) -> str | None:
+    """Why a resource cannot be reached over OCPP next to the pools in ``taken``."""
+    if ref.resource.kind != "ev_charger_pool":
+        return f"{ref.key}: OCPP reaches EV charger pools only, not {ref.resource.kind}"
+    try:
+        connection = connection_of(ref, OcppConnection)
+    except ValueError as exc:
+        return f"{ref.key}: connection: {exc}"
+    for cp in connection.charge_points:
+        if cp.charge_point_id in taken:
+            owner = taken[cp.charge_point_id].pool_key
+            return f"{ref.key}: charge point {cp.charge_point_id!r} is already in {owner}"
+    return None
 
 
 def _refusal(setpoint: Setpoint, now: datetime) -> tuple[AckStatus, str] | None:

@@ -18,7 +18,12 @@ from tls_certs import find_openssl, make_certificates
 from vpp.device_adapters import AckReceived, Inbound, StatusReceived, TelemetryReceived
 from vpp.device_adapters.mqtt.passwords import hash_password
 from vpp.device_adapters.ocpp import OcppAdapter, OcppServerSettings, issue_password
-from vpp.device_adapters.registry import AdapterContext, connection_errors, protocol
+from vpp.device_adapters.registry import (
+    AdapterContext,
+    ProtocolNotConfiguredError,
+    connection_errors,
+    protocol,
+)
 from vpp.domain import AckStatus, GatewayState, Setpoint, SetpointMode
 
 from builders import at, district, enterprise
@@ -314,3 +319,15 @@ async def test_a_pool_registered_later_is_reached_once_followed(system: Any) -> 
         await cp9.meter(1, 5000.0, clock.t, tx)
         reading = await next_of(inbound, TelemetryReceived)
     assert (reading.resource_id, reading.telemetry.power_kw) == ("ev2", pytest.approx(5.0))
+
+
+def test_a_charge_point_id_in_two_pools_is_refused_at_start_and_left_out_later() -> None:
+    twin = ev_pool()
+    twin["resource_id"] = "ev2"
+    refs = list(district(enterprise("acme", [ev_pool(), twin])).resources())
+    settings = OcppServerSettings(port=0)
+    with pytest.raises(ProtocolNotConfiguredError, match="'CP1' is already in acme-site/ev"):
+        OcppAdapter(settings, refs, Clock(at(10)))
+    adapter = OcppAdapter(settings, refs[:1], Clock(at(10)))
+    adapter.follow(refs, strict=False)
+    assert set(adapter.system.known) == {"CP1", "CP2"}
