@@ -221,6 +221,9 @@ class SimulatedStation:
                     ),
                 )
         self._last = self._now()
+        # Sessions plugged in before the run charged uncontrolled until now: settle that
+        # now, so the first step's MeterValues are that step's power only.
+        self.device.step(self._last, self._last, None)
 
     async def stop(self) -> None:
         for ws in self._sockets:

@@ -84,6 +84,8 @@ logger = logging.getLogger(__name__)
 OVER_RATING = 0.10
 #: Readings this far below zero are refused (a meter's rounding stays above) [kW].
 NEGATIVE_TOL_KW = 0.05
+#: Refusals of one reason logged one by one before only every 1000th is [count].
+LOGGED_REFUSALS = 10
 
 
 @dataclass
@@ -581,8 +583,12 @@ class OcppAdapter:
         self._on_inbound(StatusReceived(site_id, status))
 
     def _refuse(self, reason: str, detail: str) -> None:
+        """Count a refused message; log the first few of each reason, then every 1000th
+        (a lying charge point must not flood the log)."""
         self.stats.malformed[reason] += 1
-        logger.warning("refused OCPP message: %s (%s)", reason, detail[:200])
+        count = self.stats.malformed[reason]
+        if count <= LOGGED_REFUSALS or count % 1000 == 0:
+            logger.warning("refused OCPP message (%d so far): %s (%s)", count, reason, detail[:200])
 
 
 def _unreachable(ref: ResourceRef, taken: dict[str, _ChargePoint]) -> str | None:
