@@ -159,7 +159,10 @@ async def test_a_dispatch_sends_tx_profiles_within_limits_until_the_lease_ends(
     async with charge_point(url, "CP1", PASSWORD) as cp1, charge_point(url, "CP2", PASSWORD) as cp2:
         await cp1.boot()
         await cp2.boot()
-        await cp2.profiles.get()  # the station cap, at boot
+        cap_connector, cap = await cp2.profiles.get()  # the station cap, at boot
+        assert cap_connector == 0
+        assert cap["charging_profile_purpose"] == "ChargePointMaxProfile"
+        assert float(cap["charging_schedule"]["charging_schedule_period"][0]["limit"]) == 11000
         tx1 = await cp1.start_tx(1, clock.t)
         tx2 = await cp1.start_tx(2, clock.t)
         tx3 = await cp2.start_tx(1, clock.t)
