@@ -95,6 +95,7 @@ class _SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
         self.stats = stats
         self.transactions: dict[int, int] = {}  # connector -> transaction id
         self.profiles: dict[int, StationProfile] = {}  # connector (0: station) -> profile
+        self.starting: set[int] = set()  # connectors whose StartTransaction is under way
 
     @on(Action.set_charging_profile)  # type: ignore[untyped-decorator]
     def _on_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
@@ -108,7 +109,11 @@ class _SimulatedChargePoint(ChargePoint):  # type: ignore[misc]
         if purpose == "ChargePointMaxProfile" and connector_id != 0:
             return "Rejected"
         if purpose == "TxProfile" and (
-            connector_id == 0 or self.transactions.get(connector_id) != raw.get("transaction_id")
+            connector_id == 0
+            or (
+                self.transactions.get(connector_id) != raw.get("transaction_id")
+                and connector_id not in self.starting  # its id may be on its way to us
+            )
         ):
             return "Rejected"  # no such transaction running there
         if purpose not in ("TxProfile", "ChargePointMaxProfile"):
@@ -281,28 +286,11 @@ class SimulatedStation:
         return Command(SetpointMode.LIMIT, total) if limited else None
 
     async def _transactions(self, now: datetime) -> None:
+        """Stop the transactions of vehicles that left, then start those of new arrivals
+        (stops first: the central system then splits the pool over the sessions there)."""
         s = self.device.clock.seconds(now)
-        for i, session in enumerate(self.device.sessions):
-            where = self._where.get(session.charger_id)
-            if where is None:
-                continue
-            plugged = session.arrival_s <= s and not self.device.left[i]
-            if plugged and i not in self._tx_of_session:
-                cp_id, connector_id = where
-                point = self._points[cp_id]
-                result = await self._call(
-                    point,
-                    call.StartTransaction(
-                        connector_id=connector_id,
-                        id_tag=ID_TAG,
-                        meter_start=0,
-                        timestamp=now.isoformat(),
-                    ),
-                )
-                tx = int(result.transaction_id)
-                point.transactions[connector_id] = tx
-                self._tx_of_session[i] = (cp_id, connector_id, tx)
-            elif self.device.left[i] and i in self._tx_of_session:
+        for i in sorted(self._tx_of_session):
+            if self.device.left[i]:
                 cp_id, connector_id, tx = self._tx_of_session.pop(i)
                 point = self._points[cp_id]
                 point.transactions.pop(connector_id, None)
@@ -315,6 +303,27 @@ class SimulatedStation:
                         transaction_id=tx,
                     ),
                 )
+        for i, session in enumerate(self.device.sessions):
+            where = self._where.get(session.charger_id)
+            plugged = session.arrival_s <= s and not self.device.left[i]
+            if where is None or not plugged or i in self._tx_of_session:
+                continue
+            cp_id, connector_id = where
+            point = self._points[cp_id]
+            point.starting.add(connector_id)
+            result = await self._call(
+                point,
+                call.StartTransaction(
+                    connector_id=connector_id,
+                    id_tag=ID_TAG,
+                    meter_start=0,
+                    timestamp=now.isoformat(),
+                ),
+            )
+            tx = int(result.transaction_id)
+            point.transactions[connector_id] = tx
+            point.starting.discard(connector_id)
+            self._tx_of_session[i] = (cp_id, connector_id, tx)
 
     async def _meter_values(self, now: datetime, session_kw: list[float]) -> None:
         by_connector: dict[tuple[str, int], float] = {}
