@@ -306,6 +306,9 @@ class OcppAdapter:
             if setpoint is not None:
                 problem = _refusal(setpoint, now)
                 if problem is not None:
+                    held = self._in_force.get(pool.key, {})
+                    if held.get(setpoint.valid_from) is setpoint:
+                        del held[setpoint.valid_from]  # refused: never applied
                     self._ack(pool, setpoint, problem[0], problem[1])
                     return
             if why:

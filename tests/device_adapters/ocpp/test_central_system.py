@@ -334,3 +334,14 @@ def test_a_charge_point_id_in_two_pools_is_refused_at_start_and_left_out_later()
     adapter = OcppAdapter(settings, refs[:1], Clock(at(10)))
     adapter.follow(refs, strict=False)
     assert set(adapter.system.known) == {"CP1", "CP2"}
+
+
+async def test_a_power_setpoint_to_a_pool_is_rejected_and_never_applied(system: Any) -> None:
+    adapter, inbound, clock, url = system
+    async with charge_point(url, "CP1", PASSWORD) as cp1:
+        await cp1.start_tx(1, clock.t)
+        await adapter.send([limit(-5.0, clock.t, mode=SetpointMode.POWER)])
+        ack = await next_of(inbound, AckReceived)
+    assert ack.ack.status is AckStatus.REJECTED
+    assert adapter.in_force(clock.t) == []
+    assert cp1.profiles.empty()
