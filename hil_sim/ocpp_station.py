@@ -293,8 +293,6 @@ class SimulatedStation:
             if self.device.left[i]:
                 cp_id, connector_id, tx = self._tx_of_session.pop(i)
                 point = self._points[cp_id]
-                point.transactions.pop(connector_id, None)
-                point.profiles.pop(connector_id, None)  # a TxProfile ends with its transaction
                 await self._call(
                     point,
                     call.StopTransaction(
@@ -303,6 +301,9 @@ class SimulatedStation:
                         transaction_id=tx,
                     ),
                 )
+                # ended once the central system knows (a profile it sent meanwhile is moot)
+                point.transactions.pop(connector_id, None)
+                point.profiles.pop(connector_id, None)  # a TxProfile ends with its transaction
         for i, session in enumerate(self.device.sessions):
             where = self._where.get(session.charger_id)
             plugged = session.arrival_s <= s and not self.device.left[i]
