@@ -10,9 +10,12 @@ password issued for the run.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from vpp.device_adapters.mqtt.passwords import hash_password, new_password
 from vpp.device_adapters.ocpp import OcppAdapter, OcppConnection, OcppServerSettings
@@ -120,3 +123,35 @@ class OcppSites:
     async def stop(self) -> None:
         for station in self.stations.values():
             await station.stop()
+
+    def summary(self) -> dict[str, Any]:
+        """Message counts both ways and round trips (wall time: they measure the machine)."""
+        stats = self.adapter.ocpp_stats
+        answers: Counter[str] = Counter()
+        for station in self.stations.values():
+            answers.update(station.stats.profiles)
+        return {
+            "charge_points": sum(len(s.connection.charge_points) for s in self.stations.values()),
+            "calls_from_charge_points": dict(sorted(stats.calls_in.items())),
+            "calls_to_charge_points": dict(sorted(stats.calls_out.items())),
+            "profile_answers": dict(sorted(answers.items())),
+            "call_failures": dict(sorted(stats.call_failures.items())),
+            "refused": dict(sorted(self.adapter.stats.malformed.items())),
+            "round_trip_ms": {
+                "call": _percentiles(stats.round_trip_s),
+                "setpoint_to_ack": _percentiles(self.adapter.ack_latency_s),
+            },
+        }
+
+
+def _percentiles(samples_s: list[float]) -> dict[str, float | int]:
+    """Count, median, 95th percentile and maximum [ms]."""
+    if not samples_s:
+        return {"n": 0}
+    ms = np.sort(np.asarray(samples_s)) * 1000.0
+    return {
+        "n": int(ms.size),
+        "p50": round(float(np.percentile(ms, 50)), 2),
+        "p95": round(float(np.percentile(ms, 95)), 2),
+        "max": round(float(ms[-1]), 2),
+    }

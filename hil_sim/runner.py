@@ -40,10 +40,14 @@ from vpp.device_adapters import (
     LinkFactory,
     Traffic,
 )
+from vpp.device_adapters.base import DeviceAdapter
 from vpp.device_adapters.contract import SUBSCRIPTIONS
+from vpp.device_adapters.router import RoutingAdapter
 from vpp.domain import DemandResponseEvent, District, VppError
 from vpp.hil_sim.faults import FaultPlan
 from vpp.hil_sim.gateway import SimulatedGateway, status_will
+from vpp.hil_sim.ocpp_sites import OcppSites, with_protocols
+from vpp.hil_sim.physics import devices_for_site
 from vpp.hil_sim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -109,6 +113,7 @@ class SimulationResult:
     baselines_kw: dict[str, tuple[float, ...]] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)  # by the plausibility gate, per reason
     clock_holds: list[ClockHold] = field(default_factory=list)
+    ocpp: OcppSites | None = None  # the pools reached over OCPP, and their counts
 
     @property
     def speedup(self) -> float:
@@ -205,6 +210,7 @@ async def simulate(
     """
     started = time.perf_counter()
     district = district if district is not None else scenario.load_district()
+    district = with_protocols(district, scenario.protocols)
     start = scenario.day_start(district)
     end = start + timedelta(days=1)
     events = sorted(
@@ -220,8 +226,16 @@ async def simulate(
     )
     clock = SimulatedClock(start)
     fabric = _Fabric(mqtt_url, auth)
-    adapter = ContractAdapter(fabric.link("vpp-controller"), clock.now)
-    fabric.track(adapter.link, lambda: SUBSCRIPTIONS)
+    contract = ContractAdapter(fabric.link("vpp-controller"), clock.now)
+    fabric.track(contract.link, lambda: SUBSCRIPTIONS)
+    ocpp = None
+    if any_on_ocpp(district):
+        noise = scenario.physics.meter_noise_pct
+        ocpp = OcppSites(district, clock.now, meter_noise_pct=noise, seed=scenario.seed)
+    adapter: DeviceAdapter = contract
+    if ocpp is not None:
+        routes = {ref.key: "ocpp" for ref in ocpp.refs}
+        adapter = RoutingAdapter({"mqtt": contract, "ocpp": ocpp.adapter}, routes)
     settle_timeouts = 0
     holds: list[ClockHold] = []
     # simulated time: a solve is bounded by its work, never by the wall clock
@@ -234,6 +248,9 @@ async def simulate(
         gateways: dict[str, SimulatedGateway] = {}
         for site_id in sorted({ref.site.site_id for ref in district.resources()}):
             link = fabric.link(f"gw-{site_id}", status_will(site_id, start))
+            devices = devices_for_site(
+                district, site_id, scenario.day, seed=scenario.seed, settings=scenario.physics
+            )
             gateway = SimulatedGateway.for_site(
                 district,
                 site_id,
@@ -243,10 +260,13 @@ async def simulate(
                 seed=scenario.seed,
                 settings=scenario.physics,
                 faults=plan,
+                devices=devices if ocpp is None else ocpp.take_devices(site_id, devices),
             )
             fabric.track(link, lambda g=gateway: g.subscriptions)  # type: ignore[misc]
             gateways[site_id] = gateway
             await gateway.start()
+        if ocpp is not None:
+            await ocpp.start(gateways)
         pending = list(events)
         in_outage: tuple[datetime, datetime] | None = None
         tick = timedelta(seconds=scenario.tick_s)
@@ -256,6 +276,10 @@ async def simulate(
                 while pending and pending[0].issued_at <= now:
                     controller.submit(pending.pop(0))
                 held_s, settled = await settle_tick(fabric, controller, in_outage is not None)
+                while ocpp is not None and ocpp.busy:  # every OCPP exchange answered
+                    await ocpp.drain()
+                    more_s, settled = await settle_tick(fabric, controller, in_outage is not None)
+                    held_s += more_s
                 if held_s > 0:
                     holds.append(ClockHold(now, held_s))
                 if not settled:
@@ -272,6 +296,8 @@ async def simulate(
                     in_outage = None
                 for gateway in gateways.values():
                     await gateway.step(now)
+                if ocpp is not None:
+                    await ocpp.step(now)
                 if progress is not None:
                     progress(now, end)
             await settle_tick(fabric, controller, in_outage is not None)
@@ -279,6 +305,8 @@ async def simulate(
             await controller.stop(release=True)
             for gateway in gateways.values():
                 await gateway.stop()
+            if ocpp is not None:
+                await ocpp.stop()
     runs = controller.runs
     outcomes = [
         event_outcome(runs[e.event_id], controller.monitor, district, scenario.settlement_rule)
@@ -308,7 +336,12 @@ async def simulate(
         baselines_kw=baselines,
         refused=dict(controller.gate.refused),
         clock_holds=holds,
+        ocpp=ocpp,
     )
+
+
+def any_on_ocpp(district: District) -> bool:
+    return any(ref.protocol == "ocpp" for ref in district.resources())
 
 
 async def settle_tick(
