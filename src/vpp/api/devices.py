@@ -19,6 +19,8 @@ from vpp.api.clock import PacedClock, ScaledClock
 from vpp.api.recorder import RecordingAdapter
 from vpp.api.settings import ServiceSettings
 from vpp.device_adapters import ContractAdapter, LinkFactory, Traffic
+from vpp.device_adapters.ocpp import OcppAdapter, OcppServerSettings
+from vpp.device_adapters.router import RoutingAdapter
 from vpp.domain import District, Site
 
 if TYPE_CHECKING:
@@ -90,6 +92,7 @@ class DeviceFabric:
         simulated: bool,
         tick_s: float,
         auth: ClientAuth | None = None,
+        ocpp: OcppServerSettings | None = None,
     ) -> None:
         self.clock = clock
         # a paced clock waits for the messages in flight: count them
@@ -98,9 +101,13 @@ class DeviceFabric:
         self._controller: Controller | None = None
         self.simulated = simulated
         self.tick_s = tick_s
-        self.adapter = RecordingAdapter(
-            ContractAdapter(self.links.link("vpp-controller"), clock.now)
-        )
+        contract = ContractAdapter(self.links.link("vpp-controller"), clock.now)
+        self.ocpp: OcppAdapter | None = None
+        self.router: RoutingAdapter | None = None
+        if ocpp is not None:  # pools on OCPP are added as they are registered (follow)
+            self.ocpp = OcppAdapter(ocpp, [], clock.now)
+            self.router = RoutingAdapter({"mqtt": contract, "ocpp": self.ocpp}, {})
+        self.adapter = RecordingAdapter(self.router or contract)
         self.gateways: dict[str, SimulatedGateway] = {}
         self._sites: dict[str, Site] = {}
         self._struck: dict[str, list[StruckFault]] = {}
@@ -132,7 +139,12 @@ class DeviceFabric:
         self.gateways.clear()
 
     async def follow(self, district: District) -> None:
-        """Simulated gateways for every site of the district; a changed site gets a new one."""
+        """Simulated gateways for every site of the district; a changed site gets a new one.
+        The OCPP central system takes the district's pools on ``ocpp``."""
+        if self.ocpp is not None and self.router is not None:
+            refs = [ref for ref in district.resources() if ref.protocol == "ocpp"]
+            self.ocpp.follow(refs, strict=False)
+            self.router.routes = {ref.key: "ocpp" for ref in refs}
         if not self.simulated:
             return
         from vpp.hil_sim.gateway import SimulatedGateway, status_will
