@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from vpp.domain import Ack, GatewayStatus, Setpoint, Telemetry
+from vpp.domain import Ack, GatewayStatus, ResourceRef, Setpoint, Telemetry
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,11 @@ class DeviceAdapter(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class FollowsResources(Protocol):
+    """An adapter that must be told its resources (an OCPP central system knows its charge
+    points); the router calls :meth:`follow` when the registry changes while it runs."""
+
+    def follow(self, refs: Sequence[ResourceRef], *, strict: bool = True) -> None: ...

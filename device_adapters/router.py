@@ -19,7 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from vpp.device_adapters.base import AdapterStats, DeviceAdapter, InboundHandler
+from vpp.device_adapters.base import (
+    AdapterStats,
+    DeviceAdapter,
+    FollowsResources,
+    InboundHandler,
+)
 from vpp.device_adapters.registry import AdapterContext, by_protocol, protocol
 from vpp.domain import District, Setpoint
 
@@ -52,14 +57,24 @@ class RoutingAdapter:
 
     @classmethod
     def for_district(
-        cls, context: AdapterContext, *, always: Sequence[str] = ("mqtt",)
+        cls,
+        context: AdapterContext,
+        *,
+        always: Sequence[str] = ("mqtt",),
+        built: Mapping[str, DeviceAdapter] | None = None,
     ) -> RoutingAdapter:
         """One adapter per protocol the district uses (plus ``always``, so sites registered
-        later on the default protocol are reachable), built by each protocol's factory."""
+        later on the default protocol are reachable), built by each protocol's factory or
+        taken from ``built`` (adapters the owner made itself, e.g. a simulator's central
+        system with its own passwords)."""
         groups = by_protocol(context.district.resources())
         for name in always:
             groups.setdefault(name, [])
-        adapters = {name: protocol(name).factory(context, refs) for name, refs in groups.items()}
+        built = built or {}
+        adapters = {
+            name: built[name] if name in built else protocol(name).factory(context, refs)
+            for name, refs in groups.items()
+        }
         routes = {ref.key: name for name, refs in groups.items() for ref in refs}
         return cls(adapters, routes, context)
 
@@ -94,6 +109,9 @@ class RoutingAdapter:
             for ref in new:
                 self.routes[ref.key] = name
                 self.unreachable.pop(ref.key, None)
+            adapter = self.adapters[name]
+            if isinstance(adapter, FollowsResources):
+                adapter.follow(refs, strict=False)
         self.context = context
         return waiting
 

@@ -216,10 +216,13 @@ class SimulatedGateway:
         settings: PhysicsSettings = DEFAULT_SETTINGS,
         faults: FaultPlan | SiteFaults | None = None,
         counterfactual: bool = True,
+        devices: Mapping[str, Device] | None = None,
     ) -> SimulatedGateway:
-        """The gateway of a district's site with its devices built for ``day``."""
+        """The gateway of a district's site with its devices built for ``day`` (or the
+        ``devices`` given: the site's resources this gateway reaches)."""
         site = next(s for e in district.enterprises for s in e.sites if s.site_id == site_id)
-        devices = devices_for_site(district, site_id, day, seed=seed, settings=settings)
+        if devices is None:
+            devices = devices_for_site(district, site_id, day, seed=seed, settings=settings)
         site_faults = faults.for_site(site_id) if isinstance(faults, FaultPlan) else faults
         return cls(
             site,

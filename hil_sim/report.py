@@ -126,6 +126,7 @@ def report_dict(result: SimulationResult, series: DaySeries | None = None) -> di
             "gateways": result.gateway_totals(),
             "settle_timeouts": result.settle_timeouts,
             "clock_held_ticks": len(result.clock_holds),
+            **({"ocpp": result.ocpp.summary()} if result.ocpp is not None else {}),
         },
     }
 

@@ -45,6 +45,8 @@ from vpp.device_adapters.contract import SUBSCRIPTIONS
 from vpp.domain import DemandResponseEvent, District, VppError
 from vpp.hil_sim.faults import FaultPlan
 from vpp.hil_sim.gateway import SimulatedGateway, status_will
+from vpp.hil_sim.ocpp_sites import OcppSites, with_protocols
+from vpp.hil_sim.physics import devices_for_site
 from vpp.hil_sim.scenario import Scenario
 from vpp.optimizer import process_pool
 
@@ -111,6 +113,7 @@ class SimulationResult:
     baselines_kw: dict[str, tuple[float, ...]] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)  # by the plausibility gate, per reason
     clock_holds: list[ClockHold] = field(default_factory=list)
+    ocpp: OcppSites | None = None  # the pools reached over OCPP, and their counts
 
     @property
     def speedup(self) -> float:
@@ -211,6 +214,7 @@ async def simulate(
     """
     started = time.perf_counter()
     district = district if district is not None else scenario.load_district()
+    district = with_protocols(district, scenario.protocols)
     start = scenario.day_start(district)
     end = start + timedelta(days=1)
     events = sorted(
@@ -228,10 +232,16 @@ async def simulate(
     fabric = _Fabric(mqtt_url, auth)
     controller_link = fabric.link("vpp-controller")
     fabric.track(controller_link, lambda: SUBSCRIPTIONS)
+    ocpp = None
+    if any_on_ocpp(district):
+        noise = scenario.physics.meter_noise_pct
+        ocpp = OcppSites(district, clock.now, meter_noise_pct=noise, seed=scenario.seed)
     context = AdapterContext(
         district, clock.now, clock.sleep_until, {**(protocols or {}), "mqtt": controller_link}
     )
-    adapter = RoutingAdapter.for_district(context)
+    # the simulated charge points' central system is the run's own (its passwords, a free port)
+    built = {"ocpp": ocpp.adapter} if ocpp is not None else {}
+    adapter = RoutingAdapter.for_district(context, built=built)
     settle_timeouts = 0
     holds: list[ClockHold] = []
     # the run owns its executors: a thread for the controller's blocking work, a process
@@ -250,6 +260,9 @@ async def simulate(
         gateways: dict[str, SimulatedGateway] = {}
         for site_id in sorted({ref.site.site_id for ref in district.resources()}):
             link = fabric.link(f"gw-{site_id}", status_will(site_id, start))
+            devices = devices_for_site(
+                district, site_id, scenario.day, seed=scenario.seed, settings=scenario.physics
+            )
             gateway = SimulatedGateway.for_site(
                 district,
                 site_id,
@@ -259,10 +272,13 @@ async def simulate(
                 seed=scenario.seed,
                 settings=scenario.physics,
                 faults=plan,
+                devices=devices if ocpp is None else ocpp.take_devices(site_id, devices),
             )
             fabric.track(link, lambda g=gateway: g.subscriptions)  # type: ignore[misc]
             gateways[site_id] = gateway
             await gateway.start()
+        if ocpp is not None:
+            await ocpp.start(gateways)
         pending = list(events)
         in_outage: tuple[datetime, datetime] | None = None
         tick = timedelta(seconds=scenario.tick_s)
@@ -272,6 +288,10 @@ async def simulate(
                 while pending and pending[0].issued_at <= now:
                     controller.submit(pending.pop(0))
                 held_s, settled = await settle_tick(fabric, controller, in_outage is not None)
+                while ocpp is not None and ocpp.busy:  # every OCPP exchange answered
+                    await ocpp.drain()
+                    more_s, settled = await settle_tick(fabric, controller, in_outage is not None)
+                    held_s += more_s
                 if held_s > 0:
                     holds.append(ClockHold(now, held_s))
                 if not settled:
@@ -288,6 +308,8 @@ async def simulate(
                     in_outage = None
                 for gateway in gateways.values():
                     await gateway.step(now)
+                if ocpp is not None:
+                    await ocpp.step(now)
                 if progress is not None:
                     progress(now, end)
             await settle_tick(fabric, controller, in_outage is not None)
@@ -295,6 +317,8 @@ async def simulate(
             await controller.stop(release=True)
             for gateway in gateways.values():
                 await gateway.stop()
+            if ocpp is not None:
+                await ocpp.stop()
     runs = controller.runs
     outcomes = [
         event_outcome(runs[e.event_id], controller.monitor, district, scenario.settlement_rule)
@@ -324,7 +348,12 @@ async def simulate(
         baselines_kw=baselines,
         refused=dict(controller.gate.refused),
         clock_holds=holds,
+        ocpp=ocpp,
     )
+
+
+def any_on_ocpp(district: District) -> bool:
+    return any(ref.protocol == "ocpp" for ref in district.resources())
 
 
 async def settle_tick(

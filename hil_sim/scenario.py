@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -86,6 +86,11 @@ class Scenario(FrozenModel):
     physics: PhysicsSettings = PhysicsSettings()
     controller: ControllerSettings = ControllerSettings()
     settlement_rule: str = "default"
+    protocols: dict[Slug, Literal["mqtt", "ocpp"]] = Field(
+        default_factory=dict,
+        description="sites reached by another protocol than their own, e.g. {depot: ocpp}: "
+        "the site's EV pools become OCPP charge points",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> Scenario:

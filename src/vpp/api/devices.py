@@ -19,6 +19,7 @@ from vpp.api.clock import PacedClock, ScaledClock
 from vpp.api.recorder import RecordingAdapter
 from vpp.api.settings import ServiceSettings
 from vpp.device_adapters import AdapterContext, LinkFactory, RoutingAdapter, Traffic
+from vpp.device_adapters.ocpp import OcppAdapter, OcppServerSettings
 from vpp.domain import District, Site
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ class DeviceFabric:
         simulated: bool,
         tick_s: float,
         auth: ClientAuth | None = None,
+        ocpp: OcppServerSettings | None = None,
     ) -> None:
         self.clock = clock
         # a paced clock waits for the messages in flight: count them
@@ -106,6 +108,8 @@ class DeviceFabric:
         self.settings: dict[str, object] = {"mqtt": self.links.link("vpp-controller")}
         """Each protocol's owner-side settings (AdapterContext.settings), read whenever a
         protocol's adapter is built."""
+        if ocpp is not None:  # the central system listens before any pool is registered
+            self.settings["ocpp"] = ocpp
         self.router: RoutingAdapter | None = None
         self._adapter: RecordingAdapter | None = None
         self.gateways: dict[str, SimulatedGateway] = {}
@@ -116,6 +120,12 @@ class DeviceFabric:
     @property
     def name(self) -> str:
         return self.links.name
+
+    @property
+    def ocpp(self) -> OcppAdapter | None:
+        """The OCPP central system, when the service runs one (after :meth:`route`)."""
+        adapter = self.router.adapters.get("ocpp") if self.router is not None else None
+        return adapter if isinstance(adapter, OcppAdapter) else None
 
     @property
     def adapter(self) -> RecordingAdapter:
@@ -133,7 +143,7 @@ class DeviceFabric:
             context = AdapterContext(
                 district, self.clock.now, self.clock.sleep_until, self.settings
             )
-            self.router = RoutingAdapter.for_district(context)
+            self.router = RoutingAdapter.for_district(context, always=tuple(self.settings))
             self._adapter = RecordingAdapter(self.router)
             return []
         return await self.router.follow(district)

@@ -131,6 +131,7 @@ class Service:
             self.settings.simulated_devices,
             self.settings.device_tick_s,
             client_auth(self.settings),
+            ocpp=self.settings.ocpp,
         )
         await self.fabric.start()
         enterprises = await self._seed_from_frame(now)

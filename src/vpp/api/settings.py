@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from vpp.controller import ControllerSettings
+from vpp.device_adapters.ocpp.config import OcppServerSettings
 from vpp.domain import FrozenModel
 from vpp.openadr.settings import VenSettings
 from vpp.settlement import DEFAULT_RULE
@@ -56,6 +57,9 @@ class ServiceSettings(FrozenModel):
         default=30.0, gt=0, description="simulated gateways report this often [s, clock]"
     )
     controller: ControllerSettings = ControllerSettings()
+    ocpp: OcppServerSettings | None = Field(
+        default=None, description="an OCPP 1.6J central system for EV pools on protocol ocpp"
+    )
     openadr: VenSettings | None = Field(
         default=None, description="an OpenADR 2.0b VEN toward this VTN (needs vpp[openadr])"
     )

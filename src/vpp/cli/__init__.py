@@ -1,6 +1,6 @@
 """Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``,
-``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``, ``vpp settlement``,
-``vpp rotation``, ``vpp protocols``."""
+``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``, ``vpp ocpp``,
+``vpp settlement``, ``vpp rotation``, ``vpp protocols``."""
 
 from vpp.cli import (  # noqa: F401  (importing registers the commands)
     baseline_cmd,
@@ -8,6 +8,7 @@ from vpp.cli import (  # noqa: F401  (importing registers the commands)
     dispatch_cmd,
     gateways_cmd,
     history_cmd,
+    ocpp_cmd,
     protocols_cmd,
     rotation_cmd,
     serve_cmd,

@@ -77,6 +77,27 @@ def serve_command(
             file_okay=False,
         ),
     ] = None,
+    ocpp_port: Annotated[
+        int | None,
+        typer.Option(
+            help="run the OCPP 1.6J central system: charge points connect to "
+            "ws://HOST:PORT/{charge_point_id}",
+            parser=PORT,
+        ),
+    ] = None,
+    ocpp_password_file: Annotated[
+        Path,
+        typer.Option(help="charge point passwords from `vpp ocpp password`", dir_okay=False),
+    ] = Path("ocpp/passwd"),
+    ocpp_tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            help="server certificate (PEM): charge points connect over wss://", exists=True
+        ),
+    ] = None,
+    ocpp_tls_key: Annotated[
+        Path | None, typer.Option(help="the server certificate's private key (PEM)", exists=True)
+    ] = None,
     simulated_devices: Annotated[
         bool,
         typer.Option(
@@ -151,6 +172,21 @@ def serve_command(
         raise fail("--mqtt-password-file, --mqtt-ca, --mqtt-cert and --mqtt-key need --mqtt")
     if mqtt_key is not None and mqtt_cert is None:
         raise fail("--mqtt-key: give the client certificate with --mqtt-cert too")
+    if ocpp_port is None and (ocpp_tls_cert or ocpp_tls_key):
+        raise fail("--ocpp-tls-cert and --ocpp-tls-key need --ocpp-port")
+    if (ocpp_tls_cert is None) != (ocpp_tls_key is None):
+        raise fail("--ocpp-tls-cert and --ocpp-tls-key go together")
+    ocpp = None
+    if ocpp_port is not None:
+        from vpp.device_adapters.ocpp.config import OcppServerSettings
+
+        ocpp = OcppServerSettings(
+            host=host,
+            port=ocpp_port,
+            password_file=ocpp_password_file,
+            tls_cert=ocpp_tls_cert,
+            tls_key=ocpp_tls_key,
+        )
     openadr = _ven_settings(
         openadr_vtn,
         openadr_ven_name,
@@ -173,6 +209,7 @@ def serve_command(
         data_dir=data_dir,
         scenarios_dir=scenarios_dir,
         openadr=openadr,
+        ocpp=ocpp,
     )
     preflight(settings)
     writable_folder(data_dir, "--data-dir")  # simulation reports land there, much later

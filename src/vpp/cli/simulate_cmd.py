@@ -562,6 +562,19 @@ def _print_messages(result: SimulationResult) -> None:
         f"telemetry ({gateways['telemetry_suppressed']:,} suppressed by a fault)",
     )
     table.add_row("ticks that timed out", f"{result.settle_timeouts:,}")
+    if result.ocpp is not None:
+        ocpp = result.ocpp.summary()
+        calls_in = ", ".join(f"{k} {v:,}" for k, v in ocpp["calls_from_charge_points"].items())
+        calls_out = ", ".join(f"{k} {v:,}" for k, v in ocpp["calls_to_charge_points"].items())
+        trip = ocpp["round_trip_ms"]["setpoint_to_ack"]
+        table.add_row("OCPP charge points", f"{ocpp['charge_points']:,}: {calls_in}")
+        table.add_row("OCPP to charge points", calls_out or "none")
+        if trip["n"]:
+            table.add_row(
+                "OCPP setpoint to ack",
+                f"median {trip['p50']:.1f} ms, p95 {trip['p95']:.1f} ms, max {trip['max']:.1f} ms"
+                f" (n={trip['n']:,}, wall clock)",
+            )
     console.print(table)
 
 
