@@ -37,11 +37,11 @@ async def test_a_registered_ocpp_pool_is_reached_through_the_central_system(
     async with open_api(settings_for(tmp_path, ocpp=ocpp)) as api:
         fabric = api.service.fabric
         assert fabric is not None
-        assert fabric.ocpp is not None
         response = await api.client.put(
             "/v1/enterprises/acme", json=enterprise("acme", [POOL]), headers=api.auth("acme")
         )
         assert response.status_code in (200, 201), response.text
+        assert fabric.ocpp is not None  # listening from the first registered district on
         url = f"ws://127.0.0.1:{fabric.ocpp.system.port}"
         with pytest.raises(InvalidStatus):  # not registered
             async with charge_point(url, "OTHER-1", password):
