@@ -465,6 +465,8 @@ class DistrictSpec:
     noise_pct: float = 4.0
     aim: tuple[float, float] = (1.25, 1.5)
     """Accepted range of hand-estimated deliverable / target."""
+    storage_reserve: float | None = None
+    """State of charge day-ahead plans keep in batteries for later calls (None: default)."""
 
 
 DEMO = DistrictSpec(
@@ -480,6 +482,9 @@ DEMO = DistrictSpec(
     ),
     seed=20260715,
     peak_load_kw=180_000,
+    # Half the batteries' charge stays for the day's intraday calls: emptied in the
+    # day-ahead window, they would recharge into the afternoon peak (README, rebound).
+    storage_reserve=0.5,
     outdoor_offset_c=0.0,
     feeders=(
         FeederSpec(
@@ -1224,6 +1229,7 @@ def build(spec: DistrictSpec) -> tuple[dict[str, Any], dict[str, float], list[Fe
         "response_target_pct": 5,
         "energy_price_cny_per_kwh": 0.68,
         "rebound_cap": "baseline_peak",
+        **({} if spec.storage_reserve is None else {"storage_reserve": spec.storage_reserve}),
         "meter_history": FlowMap(
             source="synthetic", seed=spec.seed, days=spec.history_days, noise_pct=spec.noise_pct
         ),

@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from vpp.domain import Battery, DispatchResult, ResourceRef, ResourceSchedule, SetpointMode
+from vpp.domain import (
+    Battery,
+    DispatchResult,
+    Notice,
+    ResourceRef,
+    ResourceSchedule,
+    SetpointMode,
+)
 from vpp.optimizer.linear import FloatArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
 from vpp.optimizer.resources._block import (
@@ -57,7 +64,8 @@ def add_battery(
     # The dispatch must leave the battery no emptier than required, but owes no charging
     # the idle baseline would not do: final >= min(soc_final_min, soc_initial).
     final = np.minimum(column(bats, "soc_final_min"), column(bats, "soc_initial")) * cap
-    soc_lower = np.broadcast_to(column(bats, "soc_min") * cap, (n_r, n_t)).copy()
+    floor = np.maximum(column(bats, "soc_min"), reserve_soc(problem, column(bats, "soc_initial")))
+    soc_lower = np.broadcast_to(floor * cap, (n_r, n_t)).copy()
     soc_lower[:, -1:] = np.maximum(soc_lower[:, -1:], final)
     soc = m.add_variables(f"{KIND}.soc_kwh", (n_r, n_t), soc_lower, column(bats, "soc_max") * cap)
 
@@ -98,6 +106,18 @@ def add_battery(
         setpoint_kw,
         paid_price_cny_per_kwh=column(bats, "price_cny_per_kwh")[:, 0],
     )
+
+
+def reserve_soc(problem: DispatchProblem, soc_initial: FloatArray) -> FloatArray:
+    """The state of charge [0..1] a plan keeps in each battery for later calls: the
+    district's ``storage_reserve`` in a day-ahead event (an intraday or real-time call may
+    come that day, with no time to recharge under the rebound cap), never above the charge
+    the battery starts with (a reserve does not oblige charging); 0 for the later calls,
+    which may use it."""
+    if problem.event.notice is not Notice.DAY_AHEAD or problem.event.direction < 0:
+        return np.zeros_like(soc_initial)
+    out: FloatArray = np.minimum(problem.district.storage_reserve, soc_initial)
+    return out
 
 
 def check_battery(

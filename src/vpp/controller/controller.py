@@ -409,12 +409,12 @@ class Controller:
         await self.replanner.replan(run, now, "target changed", None)
 
     async def _finish(self, run: EventRun, state: EventState, note: str) -> None:
-        """Release the event's resources (not those another live event commands) and
-        record how it ended."""
+        """Release every resource the event sent a command to, in its window or in the
+        recovery after it (not those another live event commands), and record how it
+        ended. A dropped one was released when it was dropped, unless the event is
+        cancelled."""
         now = self.clock.now()
-        keys = [
-            k for k in run.participants() if k not in run.dropped or state is EventState.CANCELLED
-        ]
+        keys = [k for k in run.sent_to() if k not in run.dropped or state is EventState.CANCELLED]
         busy = claimed_by_others(run, self._live_runs())
         released = await self.dispatcher.release_keys(run, [k for k in keys if k not in busy], now)
         if run.lifecycle.state is EventState.NOTIFIED and state is EventState.COMPLETED:

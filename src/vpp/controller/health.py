@@ -114,7 +114,7 @@ class HealthWatch:
             and s.issued_at <= ack_deadline
             and self.wall_floor_passed(s.issued_at, now)
         }
-        for key in run.kept():
+        for key in run.recovering():
             if not run.was_sent(key) or key in reasons:
                 continue
             ref = self.roster.refs[key]

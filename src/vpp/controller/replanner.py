@@ -149,7 +149,7 @@ class Replanner:
         if first >= window.stop:
             return
         # Batteries carry no state but their SoC, which telemetry gives: re-plan them whole.
-        replanned = {k for k in run.kept() if kind_of(run.schedules[k].kind).stores_energy}
+        replanned = {k for k in run.recovering() if kind_of(run.schedules[k].kind).stores_energy}
         residual = residual_kw(run, first, bias_kw, self.plan_settings.margin_factor, replanned)
         if residual.max() <= 1e-3 * run.target_kw:
             if dropped_now:

@@ -104,15 +104,30 @@ class EventRun:
             logger.warning("event %s: dropping %s (%s)", self.event_id, key, reason)
         return faults
 
+    def in_window(self, key: str) -> bool:
+        """Whether the event asks the resource for something inside its window (one
+        commanded only to stagger its recovery after the window is not in the event)."""
+        return any(v is not None for v in self.schedules[key].setpoint_kw[self.window])
+
     def participants(self) -> list[str]:
-        """Resources asked for something in this event, dropped ones included."""
-        return [key for key, s in self.schedules.items() if commanded(s) or key in self.dropped]
+        """Resources asked for something in this event's window, dropped ones included."""
+        return [key for key in self.schedules if self.in_window(key) or key in self.dropped]
 
     def was_sent(self, key: str) -> bool:
         """Whether any command of this event has gone to the resource."""
         return any(k == key for k, _ in self.sent)
 
+    def sent_to(self) -> list[str]:
+        """Every resource this event has sent a command to, in or after its window."""
+        return sorted({k for k, _ in self.sent})
+
     def kept(self) -> list[str]:
+        """Resources asked for something in the window and still relied on."""
+        return [k for k in self.schedules if self.in_window(k) and k not in self.dropped]
+
+    def recovering(self) -> list[str]:
+        """Resources still relied on with commands in the plan (in the window or only in
+        the recovery after it)."""
         return [k for k, s in self.schedules.items() if commanded(s) and k not in self.dropped]
 
     def planned_response_kw(self, keys: list[str]) -> FloatArray:

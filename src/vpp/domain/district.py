@@ -157,6 +157,13 @@ class District(FrozenModel):
         default="baseline_peak",
         description="portfolio load limit outside event windows: 'baseline_peak', kW, 'none'",
     )
+    storage_reserve: Annotated[float, Field(ge=0, le=1)] = Field(
+        # 0 by default: a district that expects no later call that day should not give up
+        # the day-ahead energy a reserve locks away (README, "Rebound under a cap")
+        default=0.0,
+        description="state of charge [0..1] day-ahead plans keep in every battery for "
+        "intraday and real-time calls, which may use it",
+    )
 
     @field_validator("timezone")
     @classmethod
