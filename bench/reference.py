@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from vpp.domain import Battery, CurtailableLoad, EvChargerPool, HvacLoad, Pv, ResourceRef
 from vpp.optimizer import DispatchProblem, DispatchSettings
 from vpp.optimizer.problem import ModelContext, build_context
+from vpp.optimizer.resources.battery import reserve_soc
 from vpp.optimizer.resources.curtailable import candidate_blocks
 from vpp.optimizer.resources.ev_charger import EARLINESS_CNY_PER_KWH_PER_INTERVAL, place_sessions
 from vpp.optimizer.resources.hvac import thermostat_baseline
@@ -343,7 +344,8 @@ def _battery(
         np.broadcast_to(-p_d, (n_r, n_t)).ravel(),
         np.broadcast_to(p_c, (n_r, n_t)).ravel(),
     )
-    soc_lo = np.broadcast_to(_column(bats, "soc_min") * cap, (n_r, n_t)).copy()
+    floor = np.maximum(_column(bats, "soc_min"), reserve_soc(problem, _column(bats, "soc_initial")))
+    soc_lo = np.broadcast_to(floor * cap, (n_r, n_t)).copy()
     final = np.minimum(_column(bats, "soc_final_min"), _column(bats, "soc_initial")) * cap
     soc_lo[:, -1:] = np.maximum(soc_lo[:, -1:], final)
     soc_hi = np.broadcast_to(_column(bats, "soc_max") * cap, (n_r, n_t)).ravel()
