@@ -95,6 +95,8 @@ class _Meter:
     available: bool = True
     identical_run: int = 0
     stuck_since: datetime | None = None
+    span: tuple[datetime, datetime] | None = None
+    """The interval ``(start, end]`` of the latest sample (the next one is most likely in it)."""
 
 
 class Monitor:
@@ -119,7 +121,12 @@ class Monitor:
             self.out_of_order += 1  # a duplicate or a late sample: keep the first word
             return
         self.samples += 1
-        start = self.interval_start(sample.ts)
+        span = meter.span
+        if span is not None and span[0] < sample.ts <= span[1]:
+            start = span[0]
+        else:
+            start = self.interval_start(sample.ts)
+            meter.span = (start, start + self.interval)
         meter.sums_kw[start] += sample.power_kw
         meter.counts[start] += 1
         if sample.power_kw == meter.last_power_kw and abs(sample.power_kw) >= STUCK_MIN_KW:
