@@ -17,6 +17,7 @@ import contextlib
 import logging
 import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -37,6 +38,8 @@ DEFAULT_PORT = 1883
 DEFAULT_TLS_PORT = 8883
 #: Packets read per readiness event of the socket at most, so other work gets its turn.
 MAX_PACKETS_PER_READ = 256
+#: Bytes read from the socket at once; paho takes each packet from them [bytes].
+READ_AHEAD_BYTES = 65_536
 
 
 class MqttUrlError(VppError, ValueError):
@@ -394,8 +397,9 @@ class MqttLink:
         if sock is None or not hasattr(mqtt, "_packet_read"):
             return  # nothing to read from, or a paho that reads otherwise: keep aiomqtt's
         disconnected = client._disconnected
-
         loop = asyncio.get_running_loop()
+        ahead = _ReadAhead(mqtt._sock_recv)
+        mqtt._sock_recv = ahead  # type: ignore[method-assign,assignment]
 
         def read() -> None:
             try:
@@ -408,9 +412,9 @@ class MqttLink:
                     if rc > 0:  # the connection broke: paho closes it and says so
                         mqtt._loop_rc_handle(rc)
                         return
-                # more to read; TLS may hold decrypted bytes the selector cannot see
+                # more to read; bytes read ahead (or decrypted by TLS) wake no selector
                 pending = getattr(mqtt._sock, "pending", None)
-                if pending is not None and pending() > 0:
+                if ahead.buffered > 0 or (pending is not None and pending() > 0):
                     loop.call_soon(read)
             except Exception as exc:  # as aiomqtt's reader: the connection is broken
                 if not disconnected.done():
@@ -443,6 +447,32 @@ class MqttLink:
             if unsent is not None:
                 self.traffic.unsent(topic, unsent)
         return False
+
+
+class _ReadAhead:
+    """paho's ``_sock_recv`` reading the socket in large chunks.
+
+    paho reads each packet in three calls (its type, its length, the rest): three system
+    calls a message. This reads up to :data:`READ_AHEAD_BYTES` at once and hands paho its
+    bytes from memory; whoever reads must go on while :attr:`buffered` is not 0, as no
+    selector will say that there is more.
+    """
+
+    def __init__(self, recv: Callable[[int], bytes]) -> None:
+        self._recv = recv
+        self._data = b""
+        self._at = 0
+
+    @property
+    def buffered(self) -> int:
+        return len(self._data) - self._at
+
+    def __call__(self, size: int) -> bytes:
+        if self._at >= len(self._data):
+            self._data, self._at = self._recv(READ_AHEAD_BYTES), 0  # b"": the peer closed
+        start = self._at
+        self._at = min(start + size, len(self._data))
+        return self._data[start : self._at]
 
 
 async def _disconnection(client: aiomqtt.Client) -> None:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from vpp.device_adapters import TelemetryReceived
-from vpp.domain import Refusal, Telemetry
+from vpp.domain import Refusal
 
 #: Consecutive identical non-zero readings after which a meter counts as stuck.
 STUCK_SAMPLES = 5
@@ -115,31 +115,36 @@ class Monitor:
         return _EPOCH + steps * self.interval
 
     def ingest(self, message: TelemetryReceived) -> None:
-        meter = self._meters[message.key]
         sample = message.telemetry
-        if meter.last_ts is not None and sample.ts <= meter.last_ts:
+        self._ingest(message.key, sample.ts, sample.power_kw, sample.soc, sample.available)
+
+    def _ingest(
+        self, key: str, ts: datetime, power_kw: float, soc: float | None, available: bool
+    ) -> None:
+        meter = self._meters[key]
+        if meter.last_ts is not None and ts <= meter.last_ts:
             self.out_of_order += 1  # a duplicate or a late sample: keep the first word
             return
         self.samples += 1
         span = meter.span
-        if span is not None and span[0] < sample.ts <= span[1]:
+        if span is not None and span[0] < ts <= span[1]:
             start = span[0]
         else:
-            start = self.interval_start(sample.ts)
+            start = self.interval_start(ts)
             meter.span = (start, start + self.interval)
-        meter.sums_kw[start] += sample.power_kw
+        meter.sums_kw[start] += power_kw
         meter.counts[start] += 1
-        if sample.power_kw == meter.last_power_kw and abs(sample.power_kw) >= STUCK_MIN_KW:
+        if power_kw == meter.last_power_kw and abs(power_kw) >= STUCK_MIN_KW:
             meter.identical_run += 1
             if meter.identical_run + 1 >= STUCK_SAMPLES and meter.stuck_since is None:
-                meter.stuck_since = sample.ts
+                meter.stuck_since = ts
         else:
             meter.identical_run = 0
             meter.stuck_since = None
-        meter.last_ts = sample.ts
-        meter.last_power_kw = sample.power_kw
-        meter.last_soc = sample.soc
-        meter.available = sample.available
+        meter.last_ts = ts
+        meter.last_power_kw = power_kw
+        meter.last_soc = soc
+        meter.available = available
 
     def merge(self, batches: Sequence[ReadingBatch]) -> Merged:
         """Ingest the readings of workers' batches, each meter's in time order.
@@ -151,17 +156,20 @@ class Monitor:
         noted at their arrival time.
         """
         merged = Merged()
-        rows = [(b, i) for b in batches for i in range(len(b.keys))]
-        rows.sort(key=lambda row: (row[0].keys[row[1]], row[0].ts_us[row[1]]))
-        for batch, i in rows:
-            key = batch.keys[i]
-            ts = from_us(batch.ts_us[i])
-            telemetry = Telemetry.model_construct(
-                ts=ts, power_kw=batch.power_kw[i], soc=batch.soc[i], available=batch.available[i]
-            )
-            site_id, _, resource_id = key.partition("/")
-            self.ingest(TelemetryReceived(site_id, resource_id, telemetry))
-            merged.accepted += 1
+        rows = [
+            row
+            for b in batches
+            for row in zip(b.keys, b.ts_us, b.power_kw, b.soc, b.available, strict=True)
+        ]
+        rows.sort(key=lambda row: (row[0], row[1]))  # each meter's readings by time
+        latest: dict[str, int] = {}
+        for key, ts_us, power_kw, soc, available in rows:
+            self._ingest(key, from_us(ts_us), power_kw, soc, available)
+            latest[key] = ts_us
+        merged.accepted = len(rows)
+        for key, ts_us in latest.items():
+            site_id = key.partition("/")[0]
+            ts = from_us(ts_us)
             if merged.heard.get(site_id, ts) <= ts:
                 merged.heard[site_id] = ts
         for batch in batches:

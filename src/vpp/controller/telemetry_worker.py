@@ -45,6 +45,8 @@ SHARED_TELEMETRY = f"$share/{SHARE_GROUP}/{Topic.subscription(Channel.TELEMETRY)
 #: Where workers publish their batches (outside the contract's ``vpp/v1`` tree).
 BATCH_PREFIX = "vpp-internal/v1/telemetry"
 BATCHES = f"{BATCH_PREFIX}/+"
+#: Batches on their way to the broker at most; beyond, readings wait for the next one.
+MAX_IN_FLIGHT = 8
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(ReadingBatch)
@@ -96,6 +98,7 @@ class TelemetryWorker:
         self._malformed: Counter[str] = Counter()
         self._first = self._last = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[bool]] = set()
 
     async def start(self) -> None:
         self.link.on_message(self._on_message)
@@ -103,18 +106,25 @@ class TelemetryWorker:
         self._task = asyncio.create_task(self._flushing(), name=f"vpp.worker.{self.worker_id}")
 
     async def close(self) -> None:
-        """Publish what is still held, then disconnect."""
+        """Publish what is still held, wait for every batch to reach the broker, disconnect."""
         if self._task is not None:
-            self._task.cancel()
+            self._task.cancel()  # it is asleep or between batches: nothing is lost
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.flush()
+        self._send_held()
+        while self._sending:
+            await asyncio.wait(set(self._sending))
         await self.link.close()
 
     async def flush(self) -> bool:
-        """Publish the batch held now, if anything arrived; whether one went out."""
+        """Publish the batch held now, if anything arrived; whether one reached the broker."""
+        sending = self._send_held()
+        return sending is not None and await sending
+
+    def _send_held(self) -> asyncio.Task[bool] | None:
+        """Start publishing the batch held now; the next one may start before it is out."""
         if self._received == 0:
-            return False
+            return None
         b = self._batch
         batch = ReadingBatch(
             self.worker_id,
@@ -134,7 +144,16 @@ class TelemetryWorker:
         self._batch = self._new_batch()
         self._received = 0
         self._malformed = Counter()
-        if await self.link.publish(batch_topic(self.worker_id), _ENCODER.encode(batch), qos=1):
+        sending = asyncio.create_task(self._publish(batch))
+        self._sending.add(sending)
+        sending.add_done_callback(self._sending.discard)
+        return sending
+
+    async def _publish(self, batch: ReadingBatch) -> bool:
+        # QoS 0, as the telemetry it carries: a PUBACK would queue behind the telemetry the
+        # broker is sending us, and a connection lost loses the batch either way
+        payload = _ENCODER.encode(batch)
+        if await self.link.publish(batch_topic(self.worker_id), payload, qos=0):
             self.sent_batches += 1
             return True
         logger.error("%s: batch %d lost (%d readings)", self.worker_id, batch.seq, len(batch))
@@ -146,7 +165,8 @@ class TelemetryWorker:
     async def _flushing(self) -> None:
         while True:
             await asyncio.sleep(self.flush_s)
-            await self.flush()
+            if len(self._sending) < MAX_IN_FLIGHT:
+                self._send_held()
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         arrived = time.time()
