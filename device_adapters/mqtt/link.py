@@ -17,6 +17,7 @@ import contextlib
 import logging
 import random
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -401,11 +402,19 @@ class MqttLink:
         ahead = _ReadAhead(mqtt._sock_recv)
         mqtt._sock_recv = ahead  # type: ignore[method-assign,assignment]
 
+        whole_packets = mqtt._protocol != paho.MQTTv5  # 3.1.1 PUBLISH: no properties
+
         def read() -> None:
             try:
                 for _ in range(MAX_PACKETS_PER_READ):
                     if mqtt._sock is None:
                         return  # closed by what was just read (paho said so)
+                    if whole_packets and mqtt._in_packet["command"] == 0:
+                        message = ahead.qos0_publish()
+                        if message is not None:
+                            mqtt._last_bytes_received = time.monotonic()  # as paho notes it
+                            self._deliver(*message)
+                            continue
                     rc = mqtt._packet_read()
                     if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
                         return  # read everything there was
@@ -466,6 +475,41 @@ class _ReadAhead:
     @property
     def buffered(self) -> int:
         return len(self._data) - self._at
+
+    def qos0_publish(self) -> tuple[str, bytes] | None:
+        """Topic and payload of the QoS 0 PUBLISH (MQTT 3.1.1) that is next in the buffer,
+        taken out; None (nothing taken) for any other packet or one not wholly read yet.
+
+        paho spends some 10 µs on each (a message object, two log calls, three locks, a
+        match against per-topic callbacks); telemetry needs none of it. Everything else
+        (acks, pings, QoS 1, a packet cut by the end of the buffer) is left to paho.
+        """
+        data, at = self._data, self._at
+        end = len(data)
+        if end - at < 4 or data[at] & 0xF6 != 0x30:  # PUBLISH, QoS 0 (retain, dup: any)
+            return None
+        length, shift, i = 0, 0, at + 1
+        while True:
+            if i >= end or shift > 21:
+                return None
+            byte = data[i]
+            length |= (byte & 0x7F) << shift
+            i += 1
+            if not byte & 0x80:
+                break
+            shift += 7
+        stop = i + length
+        if stop > end or length < 2:
+            return None
+        topic_end = i + 2 + ((data[i] << 8) | data[i + 1])
+        if topic_end > stop:
+            return None
+        try:
+            topic = data[i + 2 : topic_end].decode()
+        except UnicodeDecodeError:
+            return None  # paho says what is wrong with it
+        self._at = stop
+        return topic, data[topic_end:stop]
 
     def __call__(self, size: int) -> bytes:
         if self._at >= len(self._data):
