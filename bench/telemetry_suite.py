@@ -42,7 +42,7 @@ import aiomqtt
 
 from vpp.controller.monitor import Monitor
 from vpp.controller.telemetry_worker import TelemetryWorker, WorkerBatches
-from vpp.device_adapters import Inbound, TelemetryReceived
+from vpp.device_adapters.base import Inbound, TelemetryReceived
 from vpp.device_adapters.codec import _decode_payload, decode
 from vpp.device_adapters.mqtt import Channel, MqttLink, Topic, mqtt_adapter
 from vpp.domain import Resource, Telemetry

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from vpp.device_adapters import TelemetryReceived
+from vpp.device_adapters.base import TelemetryReceived
 from vpp.domain import Refusal
 
 #: Consecutive identical non-zero readings after which a meter counts as stuck.

@@ -30,7 +30,7 @@ import msgspec
 
 from vpp.controller.gate import PlausibilityGate
 from vpp.controller.monitor import Merged, Monitor, ReadingBatch, to_us
-from vpp.device_adapters import TelemetryReceived
+from vpp.device_adapters.base import TelemetryReceived
 from vpp.device_adapters.codec import MalformedMessageError, decode
 from vpp.device_adapters.link import Link
 from vpp.device_adapters.mqtt.topics import Channel, Topic
