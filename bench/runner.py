@@ -291,16 +291,50 @@ def redispatch_table(r: Redispatch) -> Table:
 
 
 def telemetry_table(t: TelemetryRate) -> Table:
-    table = Table(title="Telemetry ingestion through Mosquitto (messages per second)")
-    for name in ("messages", "resources", "received", "published/s", "ingested/s", "in-process/s"):
+    load = " -> ".join(f"{x:.1f}" for x in t.load_1min) or "-"
+    table = Table(
+        title=f"Telemetry ingestion through Mosquitto ({t.n_messages:,} messages, "
+        f"{t.n_resources:,} resources; {t.cpus} cores, load {load}; goal "
+        f"{t.goal_per_s:,.0f}/s)"
+    )
+    for name in ("receiver", "received", "ingested", "messages/s", "CPU µs/message", "goal"):
         table.add_column(name, justify="right")
     table.add_row(
-        f"{t.n_messages:,}",
-        f"{t.n_resources:,}",
+        "before issue 16",
+        "",
+        "",
+        _f(t.before_ingest_per_s, 0),
+        _f(t.before_cpu_us, 1),
+        "",
+    )
+
+    def verdict(per_s: float) -> str:
+        return "met" if per_s >= t.goal_per_s else f"missed by {1 - per_s / t.goal_per_s:.0%}"
+
+    table.add_row(
+        "one process",
         f"{t.received:,}",
-        _f(t.publish_per_s, 0),
+        f"{t.ingested:,}",
         _f(t.ingest_per_s, 0),
-        _f(t.decode_ingest_per_s, 0),
+        _f(t.cpu_us, 1),
+        verdict(t.ingest_per_s),
+    )
+    if t.n_workers:
+        table.add_row(
+            f"{t.n_workers} worker processes",
+            f"{t.workers_received:,}",
+            f"{t.workers_ingested:,}",
+            _f(t.workers_ingest_per_s, 0),
+            _f(t.workers_cpu_us, 1),
+            verdict(t.workers_ingest_per_s),
+        )
+    table.add_row(
+        "in-process decode + ingest (before / now)",
+        "",
+        "",
+        f"{_f(t.before_decode_ingest_per_s, 0)} / {_f(t.decode_ingest_per_s, 0)}",
+        "",
+        "",
     )
     return table
 

@@ -50,8 +50,12 @@ SUBSCRIPTIONS = (
 class ContractAdapter:
     """Implements :class:`vpp.device_adapters.base.DeviceAdapter` on a :class:`Link`."""
 
-    def __init__(self, link: Link, now: Callable[[], datetime]) -> None:
+    def __init__(self, link: Link, now: Callable[[], datetime], *, telemetry: bool = True) -> None:
+        """``telemetry=False``: leave telemetry to workers on a shared subscription
+        (:mod:`vpp.controller.telemetry_worker`); acks and statuses still come here."""
         self.link = link
+        everything = Topic.subscription(Channel.TELEMETRY)
+        self._subscriptions = tuple(s for s in SUBSCRIPTIONS if telemetry or s != everything)
         self.stats = AdapterStats()
         self._now = now
         self._on_inbound: InboundHandler = lambda message: None
@@ -65,7 +69,7 @@ class ContractAdapter:
         self._on_inbound = on_inbound
         self.link.on_message(self._on_message)
         self.link.on_connect(self._on_connect)
-        await self.link.start(SUBSCRIPTIONS)
+        await self.link.start(self._subscriptions)
 
     async def close(self) -> None:
         await self.link.close()

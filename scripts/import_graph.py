@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import vpp  # noqa: E402  (after the path: the sources beside this script, not an install)
 
 CORE = ("domain", "optimizer", "baseline", "settlement", "device_adapters", "controller")
-TOP = ("store", "api", "cli", "openadr", "report", "files")
+TOP = ("store", "api", "cli", "openadr", "report", "files", "workers")
 OUTSIDE = ("hil_sim", "synthetic")
 
 #: The layers each layer may import (besides its own).
@@ -54,6 +54,7 @@ LAYER_OF = {
     "vpp.config": "files",  # district files (YAML) in
     "vpp.rotation_ledger": "files",  # the rotation ledger as a file
     "vpp.__main__": "cli",  # python -m vpp
+    "vpp.telemetry_worker": "workers",  # a process of its own: adapter + gate + monitor
     "vpp": "domain",  # the package itself: a version string
 }
 

@@ -25,6 +25,7 @@ def test_quick_bench_runs_every_suite_and_writes_results(tmp_path, capsys):
     telemetry = results["telemetry"]
     assert telemetry["received"] == telemetry["n_messages"]
     assert telemetry["ingested"] == telemetry["n_messages"]
+    assert telemetry["workers_ingested"] == telemetry["n_messages"]
     assert all(s["speedup"] > 0 for s in results["simulator"])
     assert plot.stat().st_size > 0
     printed = capsys.readouterr().out

@@ -5,8 +5,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vpp.device_adapters import MalformedMessageError, decode, encode, setpoint_message
+from vpp.device_adapters.codec import _decode_payload
 from vpp.device_adapters.mqtt import Channel, Topic
 from vpp.domain import (
     MAX_PAYLOAD_BYTES,
@@ -163,3 +166,62 @@ def test_setpoint_message_puts_site_and_resource_in_topic():
     assert value == SetpointPayload.model_validate(
         setpoint.model_dump(exclude={"site_id", "resource_id"})
     )
+
+
+_TIMES = st.sampled_from(
+    [
+        "2026-07-15T11:00:05+08:00",
+        "2026-07-15T11:00:05Z",
+        "2026-07-15t11:00:05z",
+        "2026-07-15 11:00:05+08:00",
+        "2026-07-15T11:00:05.1234567891+08:00",
+        "2026-07-15T11:00:05-00:00",
+        "2026-07-15T11:00:05+0800",
+        "2026-07-15T11:00:05+08",
+        "2026-07-15T11:00:05",
+        "2026-07-15",
+        "2026-W29-3T11:00:05+08:00",
+        "2026-07-15T23:59:60Z",
+        "2999-01-01T00:00:00Z",
+        " 2026-07-15T11:00:05Z ",
+    ]
+)
+_VALUES = st.one_of(
+    _TIMES,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["5", "true", "yes", "1e3", "", "nan", [], {}, [1]]),
+)
+_FIELDS = st.sampled_from(["ts", "power_kw", "soc", "available", "colour"])
+
+
+@given(
+    st.dictionaries(_FIELDS, _VALUES, max_size=5),
+    st.sampled_from(["plain", "duplicate", "trailing", "bom", "latin-1"]),
+)
+@settings(max_examples=400, deadline=None)
+def test_fast_decode_agrees_with_the_careful_path(payload, variant):
+    """Whatever a payload holds, the fast path accepts what the careful path accepts, as the
+    same value, and refuses with the same reason and detail (it falls back to say why)."""
+    body = json.dumps(payload)  # NaN and Infinity as Python writes them, too
+    if variant == "duplicate" and payload:
+        body = body[:-1] + ", " + body[1:]  # every key twice
+    elif variant == "trailing":
+        body += " x"
+    raw = body.encode("latin-1", "replace") if variant == "latin-1" else body.encode()
+    if variant == "bom":
+        raw = b"\xef\xbb\xbf" + raw
+    try:
+        careful: object = _decode_payload(TELEMETRY, Telemetry, raw)
+    except MalformedMessageError as exc:
+        careful = (exc.reason, exc.detail)
+    try:
+        fast: object = decode(TELEMETRY, raw)[1]
+    except MalformedMessageError as exc:
+        fast = (exc.reason, exc.detail)
+    assert fast == careful
+    if isinstance(fast, Telemetry):
+        assert isinstance(careful, Telemetry)
+        assert fast.ts.utcoffset() == careful.ts.utcoffset()

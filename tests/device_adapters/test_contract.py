@@ -300,3 +300,16 @@ async def test_garbage_on_every_topic_counted_and_adapter_keeps_running():
     assert adapter.link.stats.errors == {}
     await adapter.close()
     await rogue.close()
+
+
+async def test_adapter_without_telemetry_leaves_it_to_the_workers():
+    """telemetry=False: acks and statuses still arrive, telemetry is not subscribed at all."""
+    broker = InMemoryBroker()
+    link = InMemoryLink(broker, "vpp-controller")
+    adapter = ContractAdapter(link, lambda: T0, telemetry=False)
+    await adapter.start(lambda message: None)
+    try:
+        assert "vpp/v1/+/+/telemetry" not in link.subscriptions
+        assert {"vpp/v1/+/+/ack", "vpp/v1/+/status"} <= set(link.subscriptions)
+    finally:
+        await adapter.close()

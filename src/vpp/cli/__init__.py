@@ -1,6 +1,6 @@
 """Command line: ``vpp capability``, ``vpp dispatch``, ``vpp baseline``, ``vpp history``,
 ``vpp simulate``, ``vpp serve``, ``vpp token``, ``vpp gateways``, ``vpp ocpp``,
-``vpp settlement``, ``vpp rotation``, ``vpp protocols``."""
+``vpp settlement``, ``vpp rotation``, ``vpp protocols``, ``vpp telemetry-worker``."""
 
 from vpp.cli import (  # noqa: F401  (importing registers the commands)
     baseline_cmd,
@@ -14,6 +14,7 @@ from vpp.cli import (  # noqa: F401  (importing registers the commands)
     serve_cmd,
     settlement_cmd,
     simulate_cmd,
+    telemetry_worker_cmd,
     token_cmd,
 )
 from vpp.cli.app import app

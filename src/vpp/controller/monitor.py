@@ -7,16 +7,24 @@ evidence of delivery: callers count such intervals as no response (DOMAIN.md, ev
 Only readings the plausibility gate accepted are ingested; the gate's refusals are noted
 per meter and interval of arrival (:meth:`Monitor.note_refused`) so settlement can say
 which meters sent readings that could not be true, and never change a meter's state.
+
+Telemetry may be taken in by several worker processes (a shared MQTT subscription splits it
+among them, :mod:`vpp.telemetry_worker`); each decodes and gates its share and
+sends what it accepted as a :class:`ReadingBatch`, which :meth:`Monitor.merge` ingests, so
+one monitor holds the district's state whichever process heard a reading.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+
 from vpp.device_adapters.base import TelemetryReceived
+from vpp.domain import Refusal
 
 #: Consecutive identical non-zero readings after which a meter counts as stuck.
 STUCK_SAMPLES = 5
@@ -25,6 +33,56 @@ STUCK_SAMPLES = 5
 STUCK_MIN_KW = 0.5
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_UNIX = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(ts: datetime) -> int:
+    """An aware time as whole microseconds since 1970 (UTC), exactly."""
+    return (ts - _UNIX) // timedelta(microseconds=1)
+
+
+def from_us(us: int) -> datetime:
+    return _UNIX + timedelta(microseconds=us)
+
+
+class ReadingBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What one telemetry worker heard since its last batch, column by column.
+
+    ``keys[i]`` (``site/resource``) read ``power_kw[i]`` at ``ts_us[i]`` (microseconds since
+    1970, UTC); accepted by the worker's plausibility gate, in the order they arrived.
+    ``refused`` holds ``(key, arrival time [us], reason)`` of what the gate refused.
+    """
+
+    worker_id: str
+    seq: int
+    keys: list[str] = msgspec.field(default_factory=list)
+    ts_us: list[int] = msgspec.field(default_factory=list)
+    power_kw: list[float] = msgspec.field(default_factory=list)
+    soc: list[float | None] = msgspec.field(default_factory=list)
+    available: list[bool] = msgspec.field(default_factory=list)
+    refused: list[tuple[str, int, str]] = msgspec.field(default_factory=list)
+    received: int = 0
+    """Contract messages the worker took in for this batch (malformed ones included)."""
+    malformed: dict[str, int] = msgspec.field(default_factory=dict)
+    first_arrival_s: float = 0.0
+    last_arrival_s: float = 0.0
+    """Wall time (``time.time()``) of the batch's first and last message [s]."""
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass
+class Merged:
+    """What merged batches told the controller beyond the monitor's own state."""
+
+    accepted: int = 0
+    heard: dict[str, datetime] = field(default_factory=dict)
+    """Per site, the latest reading accepted (what ``_heard_from`` notes)."""
+    refused: Counter[str] = field(default_factory=Counter)
+    """Per reason, as :attr:`PlausibilityGate.refused` counts them."""
+    malformed: Counter[str] = field(default_factory=Counter)
+    received: int = 0
 
 
 @dataclass
@@ -37,6 +95,8 @@ class _Meter:
     available: bool = True
     identical_run: int = 0
     stuck_since: datetime | None = None
+    span: tuple[datetime, datetime] | None = None
+    """The interval ``(start, end]`` of the latest sample (the next one is most likely in it)."""
 
 
 class Monitor:
@@ -55,26 +115,71 @@ class Monitor:
         return _EPOCH + steps * self.interval
 
     def ingest(self, message: TelemetryReceived) -> None:
-        meter = self._meters[message.key]
         sample = message.telemetry
-        if meter.last_ts is not None and sample.ts <= meter.last_ts:
+        self._ingest(message.key, sample.ts, sample.power_kw, sample.soc, sample.available)
+
+    def _ingest(
+        self, key: str, ts: datetime, power_kw: float, soc: float | None, available: bool
+    ) -> None:
+        meter = self._meters[key]
+        if meter.last_ts is not None and ts <= meter.last_ts:
             self.out_of_order += 1  # a duplicate or a late sample: keep the first word
             return
         self.samples += 1
-        start = self.interval_start(sample.ts)
-        meter.sums_kw[start] += sample.power_kw
+        span = meter.span
+        if span is not None and span[0] < ts <= span[1]:
+            start = span[0]
+        else:
+            start = self.interval_start(ts)
+            meter.span = (start, start + self.interval)
+        meter.sums_kw[start] += power_kw
         meter.counts[start] += 1
-        if sample.power_kw == meter.last_power_kw and abs(sample.power_kw) >= STUCK_MIN_KW:
+        if power_kw == meter.last_power_kw and abs(power_kw) >= STUCK_MIN_KW:
             meter.identical_run += 1
             if meter.identical_run + 1 >= STUCK_SAMPLES and meter.stuck_since is None:
-                meter.stuck_since = sample.ts
+                meter.stuck_since = ts
         else:
             meter.identical_run = 0
             meter.stuck_since = None
-        meter.last_ts = sample.ts
-        meter.last_power_kw = sample.power_kw
-        meter.last_soc = sample.soc
-        meter.available = sample.available
+        meter.last_ts = ts
+        meter.last_power_kw = power_kw
+        meter.last_soc = soc
+        meter.available = available
+
+    def merge(self, batches: Sequence[ReadingBatch]) -> Merged:
+        """Ingest the readings of workers' batches, each meter's in time order.
+
+        Batches of several workers that arrived together are merged as one: a meter's
+        readings are ingested by time whichever worker heard them, so the monitor ends as
+        it would had one process heard them all (a reading older than what an earlier merge
+        already held is late, as in :meth:`ingest`). Refusals of registered meters are
+        noted at their arrival time.
+        """
+        merged = Merged()
+        rows = [
+            row
+            for b in batches
+            for row in zip(b.keys, b.ts_us, b.power_kw, b.soc, b.available, strict=True)
+        ]
+        rows.sort(key=lambda row: (row[0], row[1]))  # each meter's readings by time
+        latest: dict[str, int] = {}
+        for key, ts_us, power_kw, soc, available in rows:
+            self._ingest(key, from_us(ts_us), power_kw, soc, available)
+            latest[key] = ts_us
+        merged.accepted = len(rows)
+        for key, ts_us in latest.items():
+            site_id = key.partition("/")[0]
+            ts = from_us(ts_us)
+            if merged.heard.get(site_id, ts) <= ts:
+                merged.heard[site_id] = ts
+        for batch in batches:
+            merged.received += batch.received
+            merged.malformed.update(batch.malformed)
+            for key, at_us, reason in batch.refused:
+                merged.refused[reason] += 1
+                if reason != Refusal.UNKNOWN_RESOURCE:
+                    self.note_refused(key, from_us(at_us))
+        return merged
 
     def note_refused(self, key: str, at: datetime) -> None:
         """A reading of a registered meter was refused on arrival at ``at`` (clock time)."""

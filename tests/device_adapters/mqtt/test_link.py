@@ -270,3 +270,28 @@ async def test_publish_in_flight_when_connection_drops_returns_false(mosquitto, 
             ok = await link.publish(f"vpp/v1/{site}/r/ack", b"x")
         assert not ok
         assert link.stats.dropped == 1
+
+
+async def test_link_delivers_a_burst_of_every_size_and_qos_in_order_byte_for_byte(mosquitto, site):
+    """Many packets a read, taken from one read-ahead buffer: QoS 0 and 1, retained, tiny,
+    ~100 KiB (across buffer ends) and non-ASCII topics all arrive whole and in order."""
+    received: list[tuple[str, bytes]] = []
+    subscriber = MqttLink(mosquitto.url, f"{site}-sub")
+    subscriber.on_message(lambda topic, payload: received.append((topic, payload)))
+    publisher = MqttLink(mosquitto.url, f"{site}-pub")
+    await subscriber.start((f"{site}/#",))
+    await publisher.start()
+    sent: list[tuple[str, bytes]] = []
+    try:
+        for i in range(1_200):
+            topic = f"{site}/{'zähler' if i % 7 == 0 else 'meter'}/{i % 13}"
+            size = 100_000 + i if i % 400 == 200 else (i * 37) % 300
+            payload = (bytes(range(256)) * (size // 256 + 1))[i % 256 :][:size]
+            qos = 1 if i % 11 == 0 else 0
+            assert await publisher.publish(topic, payload, qos=qos, retain=i % 97 == 5)
+            sent.append((topic, payload))
+        await wait_until(lambda: len(received) >= len(sent), "every message", timeout_s=30)
+    finally:
+        await publisher.close()
+        await subscriber.close()
+    assert received == sent
