@@ -51,7 +51,8 @@ def dispatch(problem: DispatchProblem, settings: DispatchSettings | None = None)
 
 
 def dispatch_monolithic(problem: DispatchProblem, settings: DispatchSettings) -> DispatchResult:
-    """One model for the whole problem, solved by one solver call."""
+    """One model for the whole problem, solved by one solver call (and, with
+    ``ev_model="pooled"``, the lazy cuts of its EV pools)."""
     built, raw = solve_monolithic(problem, settings)
     return extract_result(problem, built, raw, settings)
 
@@ -66,6 +67,9 @@ def solve_monolithic(
     if raw.x is None and built.model.n_integer:
         logger.warning("dispatch solve gave nothing usable (%s); falling back", raw.termination)
         raw = relax_and_round(built.model, settings)
+    if raw.x is None and settings.ev_model == "pooled" and settings.backend == "highs":
+        logger.warning("pooled EV model gave nothing usable (%s); per session", raw.termination)
+        return solve_monolithic(problem, settings.model_copy(update={"ev_model": "sessions"}))
     if raw.x is None:
         raise SolverError(raw.status.value, raw.termination)
     return built, raw
