@@ -27,9 +27,9 @@ from numpy.typing import NDArray
 
 from vpp.domain import Battery, CurtailableLoad, EvChargerPool, HvacLoad, Pv, ResourceRef
 from vpp.optimizer import DispatchProblem, DispatchSettings
+from vpp.optimizer.emit_highs import new_highs
 from vpp.optimizer.problem import ModelContext, build_context
 from vpp.optimizer.resources.curtailable import candidate_blocks
-from vpp.optimizer.emit_highs import new_highs
 from vpp.optimizer.resources.ev_charger import EARLINESS_CNY_PER_KWH_PER_INTERVAL, place_sessions
 from vpp.optimizer.resources.hvac import thermostat_baseline
 

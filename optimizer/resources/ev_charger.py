@@ -281,9 +281,10 @@ def _add_pooled(m: LinearModel, sessions: SessionBounds, n_r: int, ctx: ModelCon
 
 @dataclass(frozen=True)
 class SpanLimits:
-    """The most and the least each pool's sessions can draw over every span [start, stop)
-    of consecutive intervals [kW x intervals], and where that is tighter than the sum of
-    the pool's power bounds."""
+    """The most and the least each pool's sessions can draw over spans [start, stop) of
+    consecutive intervals (up to :data:`MAX_SPAN_INTERVALS` long, and every span from the
+    horizon's start or to its end) [kW x intervals], and where that is tighter than the
+    sum of the pool's power bounds."""
 
     starts: IntArray
     stops: IntArray
@@ -294,6 +295,8 @@ class SpanLimits:
     @classmethod
     def of(cls, sessions: SessionBounds, n_r: int, n_t: int, dt_h: float) -> SpanLimits:
         starts, stops = np.triu_indices(n_t + 1, k=1)
+        keep = (stops - starts <= MAX_SPAN_INTERVALS) | (starts == 0) | (stops == n_t)
+        starts, stops = starts[keep], stops[keep]
         most = np.zeros((n_r, starts.size))
         least = np.zeros((n_r, starts.size))
         box_lo = np.zeros((n_r, starts.size))
@@ -326,6 +329,9 @@ def _cumulative(kw: FloatArray) -> FloatArray:
 #: Below this a span limit or a pool's mismatch is solver noise [kW x intervals].
 SPAN_TOL_KW = 1e-6
 MISMATCH_TOL_KW = 1e-6
+#: Spans longer than this are left to the support cuts, except those from the horizon's
+#: start or to its end: all spans of a day of 96 intervals made the build 3x dearer.
+MAX_SPAN_INTERVALS = 16
 #: Span cuts per pool and round, the most violated first.
 SPAN_CUTS_PER_POOL = 16
 
