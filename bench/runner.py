@@ -10,7 +10,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,19 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="run only these suites (repeatable)",
     )
+    parser.add_argument(
+        "--case",
+        action="append",
+        metavar="RxT",
+        help="only these dispatch cases, e.g. 1000x16 (repeatable; the others keep their "
+        "figures in the results file)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.case:
+        wanted = {c.replace(",", "").lower() for c in args.case}
+        cases = tuple(c for c in plan.cases if f"{c.n_resources}x{c.n_intervals}" in wanted)
+        plan = replace(plan, cases=cases)
     out = args.out or (DEFAULT_OUT if not args.quick else ROOT / "out" / "bench-quick.json")
     console = Console(width=None if sys.stdout.isatty() else 160)
     results = run(plan, set(args.only or ()), console)
@@ -76,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         suites = {"dispatch", "redispatch", "telemetry", "simulator"} - set(args.only)
         results.update({name: kept.get(name) for name in suites})
         results["partial_runs"] = [*kept.get("partial_runs", []), sorted(args.only)]
+        if args.case and "dispatch" in args.only:
+            ran = {row["case"] for row in results["dispatch"]}
+            others = [row for row in kept.get("dispatch") or [] if row["case"] not in ran]
+            results["dispatch"] = others + results["dispatch"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print_tables(results, console)
