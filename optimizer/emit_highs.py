@@ -212,7 +212,11 @@ def _solve_with_cuts(
     """
     ints = np.flatnonzero(integer).astype(np.int32)
     if not ints.size:
-        return _read(h, False, clock) if _cut_loop(h, m) is not None else _failed_rounds(clock)
+        return (
+            _read(h, False, clock)
+            if _cut_loop(h, m, settings) is not None
+            else _failed_rounds(clock)
+        )
     # The repair costs a little objective (1e-4 on the benchmark districts): the MILP is
     # asked for a slightly smaller gap so the repaired plan usually meets the asked one.
     h.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap) * REPAIR_GAP_SHARE)
@@ -221,7 +225,7 @@ def _solve_with_cuts(
     for milp_round in range(MAX_MILP_ROUNDS):
         _set_integer(h, ints, True)
         h.changeColsBounds(ints.size, ints, col_bounds[0][ints], col_bounds[1][ints])
-        h.run()
+        _run(h, settings)
         info = h.getInfo()
         if info.primal_solution_status != 2:
             return best or _read(h, True, clock)
@@ -235,7 +239,7 @@ def _solve_with_cuts(
         _set_integer(h, ints, False)
         fixed = np.round(x[ints])
         h.changeColsBounds(ints.size, ints, fixed, fixed)
-        repaired = _cut_loop(h, m)
+        repaired = _cut_loop(h, m, settings)
         if repaired is None:
             return best or _failed_rounds(clock)
         note = (
@@ -253,10 +257,17 @@ def _solve_with_cuts(
     return replace(best, status=SolveStatus.FEASIBLE)
 
 
-def _cut_loop(h: highspy.Highs, m: LinearModel) -> int | None:
+def _run(h: highspy.Highs, settings: DispatchSettings) -> None:
+    """One run with the whole time limit: HiGHS counts it over all runs of an instance."""
+    if settings.limits == "wall_clock":
+        h.setOptionValue("time_limit", h.getRunTime() + float(settings.time_limit_s))
+    h.run()
+
+
+def _cut_loop(h: highspy.Highs, m: LinearModel, settings: DispatchSettings) -> int | None:
     """Run and add violated lazy rows until none is; the rounds taken (None: ran out)."""
     for rounds in range(MAX_CUT_ROUNDS):
-        h.run()
+        _run(h, settings)
         if h.getInfo().primal_solution_status != 2:  # nothing to check: report as it is
             return rounds
         cuts = _separate(m, np.array(h.getSolution().col_value, dtype=np.float64))
