@@ -235,10 +235,14 @@ def _solve_with_cuts(
             return _read(h, True, clock, max(bound, float(info.mip_dual_bound)))
         bound = max(bound, float(info.mip_dual_bound))
         proven = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        _add_cuts(h, cuts)
+        solution = h.getSolution()
         _set_integer(h, ints, False)
         fixed = np.round(x[ints])
         h.changeColsBounds(ints.size, ints, fixed, fixed)
+        # A basis from the MILP's point (crossover, ~0.1 s) warm-starts the repair: a
+        # cold LP after the MIP took 1-2 s and 4x the iterations at 1,000 x 16.
+        h.crossover(solution)
+        _add_cuts(h, cuts)
         repaired = _cut_loop(h, m, settings)
         if repaired is None:
             return best or _failed_rounds(clock)
