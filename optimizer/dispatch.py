@@ -46,7 +46,8 @@ def dispatch(problem: DispatchProblem, settings: DispatchSettings | None = None)
     if limit is not None and sum(1 for _ in problem.refs()) > limit:
         from vpp.optimizer.decompose import dispatch_with_settings
 
-        return dispatch_with_settings(problem, settings)
+        # the decomposition's flexibility LPs solve the model themselves: no lazy rows
+        return dispatch_with_settings(problem, settings.model_copy(update={"ev_model": "sessions"}))
     return dispatch_monolithic(problem, settings)
 
 
