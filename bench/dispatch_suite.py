@@ -4,8 +4,10 @@ Each (case, emitter) runs in its own spawned process: the instance is generated 
 timed), then the dispatch runs ``repeats`` times and the process reports every run's
 figures and its peak resident memory. "Ours" is the path :func:`vpp.optimizer.dispatch`
 takes for one model (build_model, HiGHS translation, solve, extraction and checks), timed
-step by step; "decomposed" is :func:`vpp.optimizer.decompose.dispatch_decomposed` when that
-module exists, on a process pool of all CPUs (pool start-up included in its total).
+step by step; "pooled" is the same with EV pools as pool power and lazy session checks
+(``ev_model="pooled"``); "decomposed" is
+:func:`vpp.optimizer.decompose.dispatch_decomposed` when that module exists, on a process
+pool of all CPUs (pool start-up included in its total).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from vpp.optimizer.dispatch import extract_result
 from vpp.optimizer.fallback import relax_and_round
 from vpp.optimizer.solve import solve
 
-Emitter = Literal["ours", "reference", "decomposed"]
+Emitter = Literal["ours", "pooled", "reference", "decomposed"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Case:
     time_limit_s: float = 10.0
     decomposed: bool = False
     """Also run the decomposed dispatch (the large cases)."""
+    pooled: bool = False
+    """Also run the monolithic dispatch with pooled EV sessions."""
 
     @property
     def label(self) -> str:
@@ -44,13 +48,16 @@ class Case:
 
 
 FULL_CASES = (
-    Case(100, 16),
-    Case(1_000, 16),
-    Case(1_000, 96, time_limit_s=30.0),  # 10 s is too short for it on a loaded 2-core box
+    Case(100, 16, pooled=True),
+    Case(1_000, 16, pooled=True),
+    Case(1_000, 96, time_limit_s=30.0, pooled=True),  # 10 s is too short on a loaded box
     Case(5_000, 16, repeats=1, time_limit_s=30.0, decomposed=True),
     Case(10_000, 16, repeats=1, time_limit_s=30.0, decomposed=True),
 )
-QUICK_CASES = (Case(20, 16, repeats=2), Case(60, 16, repeats=1, decomposed=True))
+QUICK_CASES = (
+    Case(20, 16, repeats=2, pooled=True),
+    Case(60, 16, repeats=1, decomposed=True),
+)
 
 
 @dataclass
@@ -94,6 +101,10 @@ class Measured:
     n_integer: int = 0
     workers_peak_rss_mb: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    load_before: float | None = None
+    """The machine's 1-minute load average when the case started and ended (shared
+    machines: a load above the cores slows every figure)."""
+    load_after: float | None = None
 
 
 def run_case(case: Case, emitter: Emitter, seed: int = 0) -> Measured:
@@ -104,6 +115,9 @@ def run_case(case: Case, emitter: Emitter, seed: int = 0) -> Measured:
 def _measure(case: Case, emitter: Emitter, seed: int) -> Measured:
     inst = make_instance(case.n_resources, case.n_intervals, seed)
     settings = DispatchSettings(time_limit_s=case.time_limit_s, decompose_above_resources=None)
+    if emitter == "pooled":
+        settings = settings.model_copy(update={"ev_model": "pooled"})
+    load_before = os.getloadavg()[0]
     before = peak_rss_mb()
     runs: list[Run] = []
     sizes = (0, 0, 0)
@@ -124,7 +138,7 @@ def _measure(case: Case, emitter: Emitter, seed: int) -> Measured:
                 )
             )
             sizes = (ref.n_cols, ref.n_rows, ref.n_integer)
-        elif emitter == "ours":
+        elif emitter in ("ours", "pooled"):
             run, sizes = _ours(inst.problem, settings)
             runs.append(run)
         else:
@@ -153,6 +167,8 @@ def _measure(case: Case, emitter: Emitter, seed: int) -> Measured:
         n_integer=sizes[2],
         workers_peak_rss_mb=children_peak_rss_mb() if emitter == "decomposed" else None,
         extra=extra,
+        load_before=load_before,
+        load_after=os.getloadavg()[0],
     )
 
 

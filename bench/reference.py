@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from vpp.domain import Battery, CurtailableLoad, EvChargerPool, HvacLoad, Pv, ResourceRef
 from vpp.optimizer import DispatchProblem, DispatchSettings
+from vpp.optimizer.emit_highs import new_highs
 from vpp.optimizer.problem import ModelContext, build_context
 from vpp.optimizer.resources.battery import reserve_soc
 from vpp.optimizer.resources.curtailable import candidate_blocks
@@ -178,8 +179,7 @@ def _to_highs(lp: _Lp, integer: NDArray[np.bool_], settings: DispatchSettings) -
     if integer.any():
         kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
         model.integrality_ = [kinds[flag] for flag in integer.tolist()]
-    h = highspy.Highs()
-    h.silent()
+    h = new_highs()  # silent, its banner to the log: stdout carries only the tables
     h.setOptionValue("time_limit", float(settings.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap))
     h.setOptionValue("threads", int(settings.threads))

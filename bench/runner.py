@@ -10,7 +10,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,19 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="run only these suites (repeatable)",
     )
+    parser.add_argument(
+        "--case",
+        action="append",
+        metavar="RxT",
+        help="only these dispatch cases, e.g. 1000x16 (repeatable; the others keep their "
+        "figures in the results file)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.case:
+        wanted = {c.replace(",", "").lower() for c in args.case}
+        cases = tuple(c for c in plan.cases if f"{c.n_resources}x{c.n_intervals}" in wanted)
+        plan = replace(plan, cases=cases)
     out = args.out or (DEFAULT_OUT if not args.quick else ROOT / "out" / "bench-quick.json")
     console = Console(width=None if sys.stdout.isatty() else 160)
     results = run(plan, set(args.only or ()), console)
@@ -76,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         suites = {"dispatch", "redispatch", "telemetry", "simulator"} - set(args.only)
         results.update({name: kept.get(name) for name in suites})
         results["partial_runs"] = [*kept.get("partial_runs", []), sorted(args.only)]
+        if args.case and "dispatch" in args.only:
+            ran = {row["case"] for row in results["dispatch"]}
+            others = [row for row in kept.get("dispatch") or [] if row["case"] not in ran]
+            results["dispatch"] = others + results["dispatch"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print_tables(results, console)
@@ -95,6 +110,8 @@ def run(plan: Plan, only: set[str], console: Console) -> dict[str, Any]:
     if "dispatch" in wanted:
         for case in plan.cases:
             emitters: list[Emitter] = ["ours", "reference"]
+            if case.pooled:
+                emitters.insert(1, "pooled")
             if case.decomposed and decomposition_available():
                 emitters.append("decomposed")
             steps += [(f"dispatch {case.label} {e}", (case, e)) for e in emitters]
@@ -106,6 +123,7 @@ def run(plan: Plan, only: set[str], console: Console) -> dict[str, Any]:
         steps += [(f"simulator {n:,} devices", n) for n in plan.simulator_devices]
     results: dict[str, Any] = {
         "machine": machine_info(),
+        "load_at_start": list(os.getloadavg()),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "dispatch": [],
         "redispatch": None,
@@ -126,6 +144,7 @@ def run(plan: Plan, only: set[str], console: Console) -> dict[str, Any]:
             progress.advance(task)
         progress.update(task, description="benchmark done")
     results["wall_s"] = time.perf_counter() - started
+    results["load_at_end"] = list(os.getloadavg())
     return results
 
 
@@ -198,6 +217,8 @@ def _gap(value: float | None) -> str:
 def print_tables(results: dict[str, Any], console: Console) -> None:
     if results["dispatch"]:
         console.print(dispatch_table(results["dispatch"]))
+    if results["dispatch"]:
+        console.print(goals_table(results["dispatch"], results["machine"].get("cpus")))
     if results["redispatch"]:
         console.print(redispatch_table(Redispatch(**results["redispatch"])))
     if results["telemetry"]:
@@ -223,6 +244,7 @@ def dispatch_table(rows: list[dict[str, Any]]) -> Table:
         "status",
         "build ratio",
         "cost vs mono",
+        "load",
     ):
         table.add_column(name, justify="left" if name in ("case", "emitter", "status") else "right")
     measured = [Measured(**r) for r in rows]
@@ -250,6 +272,69 @@ def dispatch_table(rows: list[dict[str, Any]]) -> Table:
             m.status,
             "-" if ratio is None else f"{ratio:.2f}x",
             "-" if vs_mono is None else f"{100 * vs_mono:+.2f}%",
+            _f(m.load_before, 1),
+        )
+    return table
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A dispatch figure the issue asks for: total seconds at most, proven gap at most."""
+
+    case: str
+    emitter: str
+    total_s: float
+    gap: float = 0.005
+
+
+#: Issue 16's dispatch goals on the 2-core machine.
+GOALS = (
+    Goal("1,000 x 16", "ours", 1.0),
+    Goal("1,000 x 96", "ours", 5.0),
+    Goal("10,000 x 16", "decomposed", 10.0),
+)
+
+
+def goal_rows(rows: list[dict[str, Any]]) -> list[tuple[Goal, Measured | None, bool | None]]:
+    """Each goal with its measurement and whether it is met (None: not measured)."""
+    measured = {(r["case"], r["emitter"]): Measured(**r) for r in rows}
+    out: list[tuple[Goal, Measured | None, bool | None]] = []
+    for goal in GOALS:
+        m = measured.get((goal.case, goal.emitter))
+        met = None
+        if m is not None:
+            met = (
+                m.total_s is not None
+                and m.total_s <= goal.total_s
+                and m.gap is not None
+                and m.gap <= goal.gap + 1e-9
+                and m.status == "optimal"
+            )
+        out.append((goal, m, met))
+    return out
+
+
+def goals_table(rows: list[dict[str, Any]], cpus: int | None) -> Table:
+    """Each goal against its figure, with the machine's load while it was measured."""
+    table = Table(title=f"Goals (issue 16; load is the 1-minute average on {cpus} CPUs)")
+    for name in ("case", "emitter", "goal", "total s", "gap", "status", "load", ""):
+        table.add_column(name, justify="left" if name in ("case", "emitter", "") else "right")
+    for goal, m, met in goal_rows(rows):
+        goal_text = f"<= {goal.total_s:g} s, gap <= {100 * goal.gap:.1f} %"
+        if m is None:
+            table.add_row(goal.case, goal.emitter, goal_text, "-", "-", "-", "-", "not run")
+            continue
+        load = f"{_f(m.load_before, 1)}-{_f(m.load_after, 1)}"
+        verdict = "met" if met else f"missed ({_f(m.total_s)} s vs {goal.total_s:g} s)"
+        table.add_row(
+            goal.case,
+            goal.emitter,
+            goal_text,
+            _f(m.total_s),
+            _gap(m.gap),
+            m.status,
+            load,
+            verdict,
         )
     return table
 

@@ -53,12 +53,15 @@ def dispatch(
     if limit is not None and sum(1 for _ in problem.refs()) > limit:
         from vpp.optimizer.decompose import dispatch_decomposed
 
-        return dispatch_decomposed(problem, settings, executor=executor)
+        # the decomposition's flexibility LPs solve the model themselves: no lazy rows
+        sessions = settings.model_copy(update={"ev_model": "sessions"})
+        return dispatch_decomposed(problem, sessions, executor=executor)
     return dispatch_monolithic(problem, settings)
 
 
 def dispatch_monolithic(problem: DispatchProblem, settings: DispatchSettings) -> DispatchResult:
-    """One model for the whole problem, solved by one solver call."""
+    """One model for the whole problem, solved by one solver call (and, with
+    ``ev_model="pooled"``, the lazy cuts of its EV pools)."""
     built, raw = solve_monolithic(problem, settings)
     return extract_result(problem, built, raw, settings)
 
@@ -73,6 +76,9 @@ def solve_monolithic(
     if raw.x is None and built.model.n_integer:
         logger.warning("dispatch solve gave nothing usable (%s); falling back", raw.termination)
         raw = relax_and_round(built.model, settings)
+    if raw.x is None and settings.ev_model == "pooled" and settings.backend == "highs":
+        logger.warning("pooled EV model gave nothing usable (%s); per session", raw.termination)
+        return solve_monolithic(problem, settings.model_copy(update={"ev_model": "sessions"}))
     if raw.x is None:
         raise SolverError(raw.status.value, raw.termination)
     return built, raw

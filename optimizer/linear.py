@@ -10,7 +10,7 @@ solvers and for export). Names follow ``<kind>.<quantity>[_<qualifier>]``, e.g.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -37,6 +37,21 @@ COST_CATEGORIES = (
 Term = tuple[ArrayLike, ArrayLike]
 """(variable indices, coefficients); indices < 0 are skipped. Trailing axes beyond the
 row shape are summed over, so ``(idx[r, t, k], coef[r, t, k])`` adds sum_k coef * x."""
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A row found after a solve: ``lower <= vals . x[cols] <= upper``."""
+
+    cols: IntArray
+    vals: FloatArray
+    lower: float
+    upper: float
+
+
+Separator = Callable[[FloatArray], list[Cut]]
+"""Given a solution, the rows it violates among a family too large to write out (lazy
+constraints); an empty list when it satisfies them all, i.e. when it is feasible."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class LinearModel:
     _cost_cols: dict[str, list[IntArray]] = field(default_factory=dict)
     _cost_vals: dict[str, list[FloatArray]] = field(default_factory=dict)
     _cost_const: dict[str, float] = field(default_factory=dict)
+    separators: list[Separator] = field(default_factory=list)
     n_vars: int = 0
     n_rows: int = 0
     sealed: bool = False
@@ -183,6 +199,13 @@ class LinearModel:
         keep = idx_arr >= 0
         self._cost_cols.setdefault(category, []).append(idx_arr[keep].ravel())
         self._cost_vals.setdefault(category, []).append(coef_arr[keep].ravel())
+
+    def add_separator(self, separator: Separator) -> None:
+        """Constraints checked after each solve and added where violated (solve_highs loops
+        until none is): only a solver that runs the loop may solve this model."""
+        if self.sealed:
+            raise RuntimeError("model is sealed")
+        self.separators.append(separator)
 
     def _check_open(self, name: str, blocks: dict[str, Block]) -> None:
         if self.sealed:

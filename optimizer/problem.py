@@ -27,6 +27,7 @@ from vpp.optimizer.linear import FloatArray
 Backend = Literal["highs", "pyomo"]
 Objective = Literal["min_cost", "max_response"]
 Limits = Literal["wall_clock", "deterministic"]
+EvModel = Literal["sessions", "pooled"]
 
 #: Branch-and-bound nodes per MILP solve when limits are deterministic and none is given:
 #: far beyond what dispatch problems need (most close at the root), a bound on a pathology.
@@ -58,6 +59,15 @@ class DispatchSettings(FrozenModel):
     mip_rel_gap: float = Field(default=0.005, ge=0, le=1)
     backend: Backend = "highs"
     threads: int = Field(default=1, ge=1, le=64)
+    ev_model: EvModel = Field(
+        # "pooled" reaches the same optimum (tests/optimizer/resources/test_ev_charger.py)
+        # but only through solve_highs's loop (dispatch() and capability() with HiGHS);
+        # it was not faster on the benchmark districts (docs/performance.md), so it is
+        # not the default, and code that prices or solves the model itself must not use it
+        default="sessions",
+        description="EV pools as one column per session and interval, or as pool power "
+        "whose feasibility for the sessions is checked after each solve (lazy cuts)",
+    )
     seed: int = 0
     shortfall_penalty_cny_per_kwh: float = Field(default=100.0, gt=0)
     target_margin_pct: float = Field(

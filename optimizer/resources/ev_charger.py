@@ -16,12 +16,16 @@ after the solve moved delivery by under 0.1%). Applies to EvChargerPool.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
+import highspy
 import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from vpp.domain import (
     DispatchResult,
@@ -31,7 +35,7 @@ from vpp.domain import (
     SetpointMode,
     TimeGrid,
 )
-from vpp.optimizer.linear import FloatArray, LinearModel
+from vpp.optimizer.linear import Cut, FloatArray, IntArray, LinearModel
 from vpp.optimizer.problem import DispatchProblem, ModelContext
 from vpp.optimizer.resources._block import (
     TOL_KW,
@@ -41,6 +45,8 @@ from vpp.optimizer.resources._block import (
     held_through,
     resources_of,
 )
+
+logger = logging.getLogger(__name__)
 
 KIND = "ev_charger_pool"
 EARLINESS_CNY_PER_KWH_PER_INTERVAL = 1e-5
@@ -115,49 +121,106 @@ def _on_grid(
     return arrive, depart
 
 
-def add_ev_charger_pool(
-    m: LinearModel, refs: list[ResourceRef], problem: DispatchProblem, ctx: ModelContext
-) -> KindBlock | None:
-    """Session charging [kW] and pool power [kW] for every pool and interval."""
-    if not refs:
-        return None
-    n_r, n_t, dt = len(refs), ctx.n_t, ctx.dt_h
-    baseline = np.zeros((n_r, n_t))
-    # One variable per (session, connected interval inside the horizon).
+@dataclass(frozen=True)
+class SessionBounds:
+    """Every pool's sessions on the horizon, as dense arrays over (session, interval).
+
+    Charging of session s in interval t lies in [lower_kw, upper_kw] (zero outside its
+    connection, equal where the pool is not controllable) and its energy in
+    [need_lo_kwh, need_hi_kwh]; ``owner[s]`` is the pool's index among the refs.
+    """
+
+    owner: IntArray
+    lower_kw: FloatArray
+    upper_kw: FloatArray
+    need_lo_kwh: FloatArray
+    need_hi_kwh: FloatArray
+    baseline_kw: FloatArray  # (pool, interval)
+    connected: NDArray[np.bool_]
+
+
+def session_bounds(pools: list[EvChargerPool], ctx: ModelContext) -> SessionBounds:
+    n_t, dt = ctx.n_t, ctx.dt_h
+    baseline = np.zeros((len(pools), n_t))
     owner: list[int] = []
-    pair_t: list[np.ndarray] = []
-    pair_session: list[np.ndarray] = []
-    lower: list[np.ndarray] = []
-    upper: list[np.ndarray] = []
+    rows_lo: list[FloatArray] = []
+    rows_hi: list[FloatArray] = []
+    rows_on: list[NDArray[np.bool_]] = []
     need_lo: list[float] = []
     need_hi: list[float] = []
-    pools = resources_of(refs, EvChargerPool)
     for r, pool in enumerate(pools):
         controllable = ctx.grid.in_daily_windows(pool.availability) & ctx.free
         for session in place_sessions(pool, ctx.grid):
             baseline[r] += session.baseline_kw
-            times = np.arange(max(session.arrive, 0), min(session.depart, n_t))
-            fixed = ~controllable[times]
-            base = session.baseline_kw[times]
-            s = len(owner)
+            on = np.zeros(n_t, dtype=bool)
+            on[max(session.arrive, 0) : min(session.depart, n_t)] = True
+            base = np.where(on, session.baseline_kw, 0.0)
             owner.append(r)
-            pair_t.append(times)
-            pair_session.append(np.full(times.size, s))
-            lower.append(np.where(fixed, base, 0.0))
-            upper.append(np.where(fixed, base, session.max_kw))
+            rows_on.append(on)
+            rows_lo.append(np.where(on & ~controllable, base, 0.0))
+            rows_hi.append(np.where(on, np.where(controllable, session.max_kw, base), 0.0))
             need_lo.append(session.need_in_horizon_kwh)
             need_hi.append(float(base.sum() * dt))
+    empty = np.zeros((0, n_t))
+    hi = np.array(need_hi, dtype=np.float64)
+    return SessionBounds(
+        np.array(owner, dtype=np.int64),
+        np.array(rows_lo) if rows_lo else empty,
+        np.array(rows_hi) if rows_hi else empty,
+        np.minimum(np.array(need_lo, dtype=np.float64), hi),
+        hi,
+        baseline,
+        np.array(rows_on) if rows_on else np.zeros((0, n_t), dtype=bool),
+    )
 
-    t_of = np.concatenate(pair_t) if pair_t else np.zeros(0, dtype=np.int64)
-    s_of = np.concatenate(pair_session) if pair_session else np.zeros(0, dtype=np.int64)
+
+def add_ev_charger_pool(
+    m: LinearModel, refs: list[ResourceRef], problem: DispatchProblem, ctx: ModelContext
+) -> KindBlock | None:
+    """Pool power [kW] for every pool and interval, and what the sessions allow of it."""
+    if not refs:
+        return None
+    n_r = len(refs)
+    pools = resources_of(refs, EvChargerPool)
+    sessions = session_bounds(pools, ctx)
+    baseline = sessions.baseline_kw
+    if ctx.settings.ev_model == "pooled":
+        power = _add_pooled(m, sessions, n_r, ctx)
+    else:
+        power = _add_per_session(m, sessions, n_r, ctx)
+    prices = np.array([pool.price_cny_per_kwh for pool in pools])
+
+    def setpoint_kw(x: FloatArray) -> FloatArray:
+        return held_through(deviating(m.value(x, f"{KIND}.power_kw"), baseline), power_of(x))
+
+    def power_of(x: FloatArray) -> FloatArray:
+        return m.value(x, f"{KIND}.power_kw")
+
+    return KindBlock(KIND, refs, baseline, power, SetpointMode.LIMIT, setpoint_kw, prices)
+
+
+def _earliness_cny_per_kw(ctx: ModelContext) -> FloatArray:
+    """A vanishing reward for charging, larger the earlier: it keeps sessions on their
+    uncontrolled schedule (and inside the horizon) wherever the event does not need them
+    to move [CNY/kW per interval]."""
+    steps = np.arange(ctx.n_t, dtype=np.float64) - ctx.n_t
+    return np.asarray(EARLINESS_CNY_PER_KWH_PER_INTERVAL * ctx.dt_h * steps, dtype=np.float64)
+
+
+def _add_per_session(
+    m: LinearModel, sessions: SessionBounds, n_r: int, ctx: ModelContext
+) -> IntArray:
+    """One charging column per (session, connected interval): the model as DOMAIN.md has it."""
+    n_t, dt = ctx.n_t, ctx.dt_h
+    s_of, t_of = np.nonzero(sessions.connected)
     charge = m.add_variables(
         f"{KIND}.session_kw",
         t_of.size,
-        np.concatenate(lower) if lower else 0.0,
-        np.concatenate(upper) if upper else 0.0,
+        sessions.lower_kw[s_of, t_of],
+        sessions.upper_kw[s_of, t_of],
     )
     power = m.add_variables(f"{KIND}.power_kw", (n_r, n_t), 0.0)
-    r_of = np.array(owner, dtype=np.int64)[s_of] if owner else np.zeros(0, dtype=np.int64)
+    r_of = sessions.owner[s_of]
     m.add_sparse_constraints(
         f"{KIND}.power_balance",
         n_r * n_t,
@@ -172,24 +235,270 @@ def add_ev_charger_pool(
     # Energy by departure: at least the need, at most what uncontrolled charging gave.
     m.add_sparse_constraints(
         f"{KIND}.session_energy",
-        len(owner),
+        sessions.owner.size,
         (s_of, charge, np.full(t_of.size, dt)),
-        lower=np.minimum(need_lo, need_hi),
-        upper=np.array(need_hi, dtype=np.float64),
+        lower=sessions.need_lo_kwh,
+        upper=sessions.need_hi_kwh,
     )
-    # A vanishing reward for charging, larger the earlier, keeps sessions on their
-    # uncontrolled schedule (and inside the horizon) wherever the event does not need
-    # them to move.
-    m.add_cost("tie_break", charge, EARLINESS_CNY_PER_KWH_PER_INTERVAL * dt * (t_of - n_t))
-    prices = np.array([pool.price_cny_per_kwh for pool in pools])
+    m.add_cost("tie_break", charge, _earliness_cny_per_kw(ctx)[t_of])
+    return power
 
-    def setpoint_kw(x: FloatArray) -> FloatArray:
-        return held_through(deviating(m.value(x, f"{KIND}.power_kw"), baseline), power_of(x))
 
-    def power_of(x: FloatArray) -> FloatArray:
-        return m.value(x, f"{KIND}.power_kw")
+def _add_pooled(m: LinearModel, sessions: SessionBounds, n_r: int, ctx: ModelContext) -> IntArray:
+    """Pool power within the sum of its sessions' bounds, and every other condition for the
+    sessions to share it out, added when a solution breaks it.
 
-    return KindBlock(KIND, refs, baseline, power, SetpointMode.LIMIT, setpoint_kw, prices)
+    The feasible pool powers are the sum of the sessions' sets (each a box cut by an
+    energy range). A solution outside it is cut off, first by the limits on the energy of
+    spans of consecutive intervals (:class:`SpanLimits`, those the sessions' windows make
+    bind), then by a hyperplane ``y . P <= support(y)`` from the sessions' own data
+    (:class:`PoolSeparator`), so the loop ends on a pool power the sessions can deliver:
+    the per-session model's optimum with a fraction of its columns. The earliness reward
+    is the same per interval for every session, so it prices pool power alike.
+    """
+    n_t, dt = ctx.n_t, ctx.dt_h
+    lower = np.zeros((n_r, n_t))
+    upper = np.zeros((n_r, n_t))
+    np.add.at(lower, sessions.owner, sessions.lower_kw)
+    np.add.at(upper, sessions.owner, sessions.upper_kw)
+    power = m.add_variables(f"{KIND}.power_kw", (n_r, n_t), lower, upper)
+    spans = SpanLimits.of(sessions, n_r, n_t, dt)
+    # Energy drawn before each interval boundary [kW x intervals]: a span's energy is a
+    # difference of two, and the bounds of those from the start are column bounds.
+    prefix = spans.starts == 0
+    first = np.zeros((n_r, n_t + 1))
+    last = np.zeros((n_r, n_t + 1))
+    first[:, spans.stops[prefix]] = spans.least[:, prefix]
+    last[:, spans.stops[prefix]] = spans.most[:, prefix]
+    drawn = m.add_variables(f"{KIND}.drawn_kw_intervals", (n_r, n_t + 1), first, last)
+    m.add_constraints(
+        f"{KIND}.drawn",
+        [(drawn[:, 1:], 1.0), (drawn[:, :-1], -1.0), (power, -1.0)],
+        lower=0.0,
+        upper=0.0,
+    )
+    suffix = np.flatnonzero((spans.stops == n_t) & (spans.starts > 0))
+    r_of, k_of = np.nonzero(spans.tight[:, suffix])
+    k_of = suffix[k_of]
+    m.add_sparse_constraints(
+        f"{KIND}.drawn_after",
+        r_of.size,
+        (
+            np.repeat(np.arange(r_of.size), 2),
+            np.stack([drawn[r_of, n_t], drawn[r_of, spans.starts[k_of]]], axis=1),
+            np.tile([1.0, -1.0], r_of.size),
+        ),
+        lower=spans.least[r_of, k_of],
+        upper=spans.most[r_of, k_of],
+    )
+    m.add_cost("tie_break", power, np.broadcast_to(_earliness_cny_per_kw(ctx), power.shape))
+    m.add_separator(PoolSeparator(sessions, spans, power, drawn, dt))
+    return power
+
+
+@dataclass(frozen=True)
+class SpanLimits:
+    """The most and the least each pool's sessions can draw over spans [start, stop) of
+    consecutive intervals (up to :data:`MAX_SPAN_INTERVALS` long, and every span from the
+    horizon's start or to its end) [kW x intervals], and where that is tighter than the
+    sum of the pool's power bounds."""
+
+    starts: IntArray
+    stops: IntArray
+    most: FloatArray  # (pool, span)
+    least: FloatArray
+    tight: NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, sessions: SessionBounds, n_r: int, n_t: int, dt_h: float) -> SpanLimits:
+        starts, stops = np.triu_indices(n_t + 1, k=1)
+        keep = (stops - starts <= MAX_SPAN_INTERVALS) | (starts == 0) | (stops == n_t)
+        starts, stops = starts[keep], stops[keep]
+        most = np.zeros((n_r, starts.size))
+        least = np.zeros((n_r, starts.size))
+        box_lo = np.zeros((n_r, starts.size))
+        box_hi = np.zeros((n_r, starts.size))
+        bounds = np.searchsorted(sessions.owner, np.arange(n_r + 1))
+        for r in range(n_r):
+            mine = slice(bounds[r], bounds[r + 1])
+            low, high = sessions.lower_kw[mine], sessions.upper_kw[mine]
+            room = _cumulative(high - low)
+            base = _cumulative(low)
+            room_in = room[:, stops] - room[:, starts]
+            base_in = base[:, stops] - base[:, starts]
+            extra_lo = np.maximum(sessions.need_lo_kwh[mine] / dt_h - base[:, -1], 0.0)
+            extra_hi = np.maximum(sessions.need_hi_kwh[mine] / dt_h - base[:, -1], 0.0)
+            outside = room[:, -1:] - room_in
+            most[r] = (base_in + np.minimum(room_in, extra_hi[:, None])).sum(axis=0)
+            least[r] = (base_in + np.maximum(extra_lo[:, None] - outside, 0.0)).sum(axis=0)
+            box_lo[r] = base_in.sum(axis=0)
+            box_hi[r] = (base_in + room_in).sum(axis=0)
+        tight = (most < box_hi - SPAN_TOL_KW) | (least > box_lo + SPAN_TOL_KW)
+        return cls(starts, stops, most, least, tight)
+
+
+def _cumulative(kw: FloatArray) -> FloatArray:
+    out = np.zeros((kw.shape[0], kw.shape[1] + 1))
+    np.cumsum(kw, axis=1, out=out[:, 1:])
+    return out
+
+
+#: Below this a span limit or a pool's mismatch is solver noise [kW x intervals].
+SPAN_TOL_KW = 1e-6
+MISMATCH_TOL_KW = 1e-6
+#: Spans longer than this are left to the support cuts, except those from the horizon's
+#: start or to its end: all spans of a day of 96 intervals made the build 3x dearer.
+MAX_SPAN_INTERVALS = 16
+#: Span cuts per pool and round, the most violated first.
+SPAN_CUTS_PER_POOL = 16
+
+
+class PoolSeparator:
+    """Checks that every pool's power can be shared out among its sessions; cuts where not.
+
+    First the span limits: each violated one is a cut on two ``drawn`` columns. When none
+    is, one LP over all sessions finds, for the given pool powers, the least total
+    mismatch between each pool's power and its sessions' charging (zero: every pool is
+    feasible). For a pool with a mismatch, the LP's prices on its power rows give a
+    direction ``y`` in which the pool's power exceeds the most its sessions can give,
+    ``support(y) = sum_s max{y . p_s}``; that inequality is the cut. Both are valid for
+    every feasible pool power, so the loop never cuts off the optimum.
+    """
+
+    def __init__(
+        self,
+        sessions: SessionBounds,
+        spans: SpanLimits,
+        power: IntArray,
+        drawn: IntArray,
+        dt_h: float,
+    ) -> None:
+        self.sessions = sessions
+        self.spans = spans
+        self.power = power
+        self.drawn = drawn
+        self.dt_h = dt_h
+        self._lp: highspy.Highs | None = None
+        self.last_charge_kw: FloatArray | None = None
+
+    def __call__(self, x: FloatArray) -> list[Cut]:
+        return self._span_cuts(x) or self._support_cuts(x[self.power])
+
+    def _span_cuts(self, x: FloatArray) -> list[Cut]:
+        sp_ = self.spans
+        drawn = x[self.drawn]
+        energy = drawn[:, sp_.stops] - drawn[:, sp_.starts]
+        excess = np.maximum(energy - sp_.most, sp_.least - energy)
+        excess[~sp_.tight] = 0.0
+        cuts: list[Cut] = []
+        worst = np.argsort(-excess, axis=1)[:, :SPAN_CUTS_PER_POOL]
+        violated = np.take_along_axis(excess, worst, 1) > SPAN_TOL_KW
+        for r, k in zip(*np.nonzero(violated), strict=True):
+            span = worst[r, k]
+            cols = self.drawn[r, [sp_.stops[span], sp_.starts[span]]]
+            cuts.append(Cut(cols, np.array([1.0, -1.0]), sp_.least[r, span], sp_.most[r, span]))
+        return cuts
+
+    def _support_cuts(self, target: FloatArray) -> list[Cut]:
+        mismatch, y = self._share_out(target)
+        cuts: list[Cut] = []
+        for r in np.flatnonzero(mismatch > MISMATCH_TOL_KW):
+            mine = self.sessions.owner == r
+            # The prices are +-1 on two sets of intervals: the pool draws too much over one
+            # or too little over the other (g-polymatroids), each a stronger cut than y's.
+            signs = np.sign(np.round(y[r], 9))
+            candidates = [(signs > 0) * 1.0, (signs < 0) * -1.0, y[r], -y[r]]
+            found = 0
+            for direction in candidates:
+                if not direction.any():
+                    continue
+                bound = support_kw(self.sessions, mine, direction, self.dt_h)
+                if direction @ target[r] > bound + MISMATCH_TOL_KW:
+                    found += 1
+                    cuts.append(Cut(self.power[r], direction.copy(), -np.inf, bound))
+            if not found:  # by LP duality only within the solver's tolerances
+                logger.warning("EV pool %d: mismatch %.3g kW and no cut", r, mismatch[r])
+        return cuts
+
+    def _share_out(self, target: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Least mismatch per pool [kW] and the prices of the pools' power rows."""
+        s, n_r = self.sessions, target.shape[0]
+        if self._lp is None:
+            self._lp = _share_out_lp(s, n_r, target.shape[1], self.dt_h)
+        h = self._lp
+        n_rows = target.size
+        rows = np.arange(n_rows, dtype=np.int32)
+        flat = target.ravel()
+        h.changeRowsBounds(n_rows, rows, flat, flat)  # type: ignore[attr-defined]
+        h.run()
+        solution = h.getSolution()
+        n_charge = int(s.connected.sum())
+        col = np.array(solution.col_value)
+        slack = col[n_charge:].reshape(2, n_r, -1).sum(axis=0)
+        self.last_charge_kw = col[:n_charge]
+        dual = np.array(solution.row_dual)[:n_rows].reshape(target.shape)
+        return slack.sum(axis=1), dual
+
+
+def _share_out_lp(s: SessionBounds, n_r: int, n_t: int, dt_h: float) -> highspy.Highs:
+    """min sum(over + under) s.t. sum_s p[s, t] + over - under = P[r, t] (rows r * n_t + t,
+    bounds set per call), energy of each session within its range, p within its bounds."""
+    from vpp.optimizer.emit_highs import new_highs
+
+    s_of, t_of = np.nonzero(s.connected)
+    n_charge = s_of.size
+    n_bal = n_r * n_t
+    n_rows = n_bal + s.owner.size
+    rows = np.concatenate(
+        [s.owner[s_of] * n_t + t_of, n_bal + s_of, np.arange(n_bal), np.arange(n_bal)]
+    )
+    cols = np.concatenate(
+        [
+            np.arange(n_charge),
+            np.arange(n_charge),
+            n_charge + np.arange(n_bal),
+            n_charge + n_bal + np.arange(n_bal),
+        ]
+    )
+    vals = np.concatenate(
+        [np.ones(n_charge), np.full(n_charge, dt_h), np.ones(n_bal), -np.ones(n_bal)]
+    )
+    csc = sp.csc_matrix((vals, (rows, cols)), shape=(n_rows, n_charge + 2 * n_bal))
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_charge + 2 * n_bal
+    lp.num_row_ = n_rows
+    lp.col_cost_ = np.concatenate([np.zeros(n_charge), np.ones(2 * n_bal)])
+    lp.col_lower_ = np.concatenate([s.lower_kw[s_of, t_of], np.zeros(2 * n_bal)])
+    lp.col_upper_ = np.concatenate([s.upper_kw[s_of, t_of], np.full(2 * n_bal, highspy.kHighsInf)])
+    lp.row_lower_ = np.concatenate([np.zeros(n_bal), s.need_lo_kwh])
+    lp.row_upper_ = np.concatenate([np.zeros(n_bal), s.need_hi_kwh])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data
+    h = new_highs()
+    h.passModel(lp)
+    return h
+
+
+def support_kw(
+    sessions: SessionBounds, mine: NDArray[np.bool_], y: FloatArray, dt_h: float
+) -> float:
+    """max sum_s y . p_s over the chosen sessions' charging sets [kW-weighted]: each session
+    starts at its lower bounds and adds energy where y is largest, as much as y > 0 pays
+    for, at least its need and at most its range (a fractional knapsack)."""
+    lower = sessions.lower_kw[mine]
+    room = sessions.upper_kw[mine] - lower
+    base = lower.sum(axis=1)
+    need_lo = np.maximum(sessions.need_lo_kwh[mine] / dt_h - base, 0.0)
+    need_hi = np.maximum(sessions.need_hi_kwh[mine] / dt_h - base, 0.0)
+    order = np.argsort(-y, kind="stable")
+    y_o, room_o = y[order], room[:, order]
+    paying = (room_o * (y_o > 0)).sum(axis=1)
+    energy = np.clip(paying, need_lo, need_hi)
+    before = np.cumsum(room_o, axis=1) - room_o
+    fill = np.clip(energy[:, None] - before, 0.0, room_o)
+    return float((lower @ y).sum() + (fill @ y_o).sum())
 
 
 def check_ev_charger_pool(

@@ -1,5 +1,6 @@
 """Knowledge of each resource kind stays in its own modules: the files that name a kind
-elsewhere are the few counted here (15 before the kind spec, 5 after it, 11 with the OCPP and Modbus adapters), and no more."""
+elsewhere are the few counted here (15 before the kind spec, 5 after it, 11 with the OCPP
+and Modbus adapters), and no more."""
 
 from __future__ import annotations
 

@@ -2,10 +2,21 @@
 
 import numpy as np
 import pytest
+from bench.instances import make_instance
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
 
 from vpp.domain import EvChargerPool, TimeGrid
 from vpp.optimizer import DispatchSettings, build_model, dispatch
-from vpp.optimizer.resources.ev_charger import place_sessions
+from vpp.optimizer.emit_highs import solve_highs, to_highs
+from vpp.optimizer.resources.ev_charger import (
+    PoolSeparator,
+    SessionBounds,
+    SpanLimits,
+    place_sessions,
+    support_kw,
+)
 from vpp.optimizer.solve import solve
 
 from builders import DAY, TZ, district, enterprise, event, problem
@@ -88,3 +99,120 @@ def test_add_ev_charger_pool_cannot_reduce_beyond_its_baseline():
     result = dispatch(problem(d, event(11, 13, target_kw=50)))
     assert result.max_shortfall_kw == pytest.approx(50.0)
     assert result.violations == ()
+
+
+# --- the pooled model: pool power, session feasibility checked lazily -----------------
+
+POOLED = DispatchSettings(mip_rel_gap=1e-7, time_limit_s=60, decompose_above_resources=None)
+
+
+def _lp_optimum(problem, ev_model):
+    settings = POOLED.model_copy(update={"ev_model": ev_model})
+    m = build_model(problem, settings).model
+    raw = solve_highs(m, settings, integer=np.zeros(m.n_vars, dtype=bool))
+    assert raw.x is not None
+    return raw.objective_cny, m
+
+
+@pytest.mark.parametrize(("n_resources", "n_intervals", "seed"), [(40, 16, 0), (60, 16, 3)])
+def test_pooled_relaxation_has_the_per_session_optimum(n_resources, n_intervals, seed):
+    """The LP optima agree within 1e-6 relative (exact up to solver tolerances), with
+    about half the columns: the lazy cuts leave no point the sessions cannot deliver."""
+    problem = make_instance(n_resources, n_intervals, seed).problem
+    pooled, m_pooled = _lp_optimum(problem, "pooled")
+    per_session, m_sessions = _lp_optimum(problem, "sessions")
+    assert pooled == pytest.approx(per_session, rel=1e-6)
+    assert m_pooled.n_vars < m_sessions.n_vars
+
+
+@pytest.mark.parametrize("seed", [1, 5])
+def test_pooled_dispatch_reaches_the_per_session_optimum(seed):
+    """The MILP too (both proven within 1e-7), and every session can take its pool's power."""
+    problem = make_instance(30, 16, seed).problem
+    sessions = dispatch(problem, POOLED)
+    pooled = dispatch(problem, POOLED.model_copy(update={"ev_model": "pooled"}))
+    assert pooled.violations == ()
+    assert pooled.solve.objective_cny == pytest.approx(sessions.solve.objective_cny, rel=2e-6)
+    built = build_model(problem, POOLED.model_copy(update={"ev_model": "pooled"}))
+    (separator,) = built.model.separators
+    power = {(s.site_id, s.resource_id): np.array(s.power_kw) for s in pooled.schedules}
+    (kb,) = [kb for kb in built.blocks if kb.kind == "ev_charger_pool"]
+    planned = np.array([power[(ref.site.site_id, ref.resource.resource_id)] for ref in kb.refs])
+    assert separator._support_cuts(planned) == []
+
+
+def _sessions(rng, n_sessions, n_t):
+    arrive = rng.integers(0, n_t, n_sessions)
+    depart = np.minimum(arrive + rng.integers(1, n_t + 1, n_sessions), n_t)
+    max_kw = rng.choice([7.0, 60.0, 120.0], n_sessions)
+    on = (np.arange(n_t) >= arrive[:, None]) & (np.arange(n_t) < depart[:, None])
+    upper = np.where(on, max_kw[:, None], 0.0)
+    capacity = upper.sum(axis=1) * 0.25
+    need_hi = capacity * rng.uniform(0, 1, n_sessions)
+    need_lo = need_hi * rng.choice([0.0, 1.0, 0.5], n_sessions)
+    return SessionBounds(
+        np.zeros(n_sessions, dtype=np.int64),
+        np.zeros_like(upper),
+        upper,
+        need_lo,
+        need_hi,
+        np.zeros((1, n_t)),
+        on,
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), direction_seed=st.integers(0, 10_000))
+def test_support_is_the_most_the_sessions_can_draw_in_a_direction(seed, direction_seed):
+    """The greedy support function equals the LP maximum of y . (sum of sessions)."""
+    rng = np.random.default_rng(seed)
+    n_t, n_s = 8, int(rng.integers(1, 6))
+    s = _sessions(rng, n_s, n_t)
+    y = np.random.default_rng(direction_seed).choice([-1.0, 0.0, 0.5, 1.0], n_t)
+    mine = np.ones(n_s, dtype=bool)
+    # the same maximum by linprog over every (session, interval) column
+    a_eq = np.kron(np.eye(n_s), np.full((1, n_t), 0.25))
+    lp = linprog(
+        -np.tile(y, n_s),
+        A_ub=np.vstack([a_eq, -a_eq]),
+        b_ub=np.concatenate([s.need_hi_kwh, -s.need_lo_kwh]),
+        bounds=list(zip(s.lower_kw.ravel(), s.upper_kw.ravel(), strict=True)),
+    )
+    assert lp.status == 0
+    assert support_kw(s, mine, y, 0.25) == pytest.approx(-lp.fun, abs=1e-6)
+
+
+def test_separator_cuts_a_pool_power_its_sessions_cannot_deliver():
+    """Two sessions: one may charge 1 interval's worth over [0, 3), the other only in
+    interval 1. Full power in intervals 0 and 2 fits every span limit but not the sessions;
+    the separator's cut removes it and keeps what the sessions can do."""
+    upper = np.array([[10.0, 10.0, 10.0], [0.0, 10.0, 0.0]])
+    s = SessionBounds(
+        np.zeros(2, dtype=np.int64),
+        np.zeros_like(upper),
+        upper,
+        np.zeros(2),
+        np.array([2.5, 2.5]),
+        np.zeros((1, 3)),
+        upper > 0,
+    )
+    spans = SpanLimits.of(s, 1, 3, 0.25)
+    power = np.arange(3).reshape(1, 3)
+    drawn = 3 + np.arange(4).reshape(1, 4)
+    separator = PoolSeparator(s, spans, power, drawn, 0.25)
+    x = np.array([10.0, 0.0, 10.0, 0.0, 10.0, 10.0, 20.0])
+    assert separator._span_cuts(x) == []
+    cuts = separator(x)
+    assert cuts
+    for cut in cuts:
+        assert cut.vals @ x[cut.cols] > cut.upper + 1e-6
+        for feasible in ([10.0, 0.0, 0.0], [0.0, 10.0, 10.0], [5.0, 10.0, 5.0]):
+            assert cut.vals @ np.array(feasible) <= cut.upper + 1e-9
+
+
+def test_a_model_with_lazy_rows_is_refused_by_a_solver_that_does_not_check_them():
+    problem = make_instance(20, 16, 0).problem
+    settings = POOLED.model_copy(update={"ev_model": "pooled"})
+    m = build_model(problem, settings).model
+    with pytest.raises(ValueError, match="lazy"):
+        to_highs(m, settings)
