@@ -163,14 +163,20 @@ def portfolio_limit_kw(
     problem: DispatchProblem, ctx: ModelContext, base_total: FloatArray
 ) -> tuple[float | None, FloatArray]:
     """The whole portfolio's cap [kW] (None: uncapped) and its planned limit per interval
-    [kW]: the cap less the planning margin and less other plans' load, never below the
-    baseline; NaN everywhere when uncapped."""
+    [kW]: the cap less the planning margin, never below the baseline, less other plans'
+    load; NaN everywhere when uncapped.
+
+    Other plans' load is taken off after the floor: where an earlier event's recovery
+    already fills the room (or goes beyond it), this plan's load above its baseline is
+    excess on top of theirs, so the excess it reports is the portfolio's and it spreads
+    its own where the others leave the most, instead of stacking on their worst interval.
+    """
     cap = rebound_cap_kw(ctx.settings.rebound_cap or problem.district.rebound_cap, base_total)
     if cap is None:
         return None, np.full(ctx.n_t, np.nan)
     planned = cap * (1.0 - ctx.settings.rebound_margin_pct / 100.0)
     other = _per_interval(problem.rebound_other_kw, ctx.n_t, "rebound_other_kw")
-    return cap, np.maximum(planned - np.nan_to_num(other), base_total)
+    return cap, np.maximum(planned, base_total) - np.nan_to_num(other)
 
 
 def _per_interval(values: FloatArray | None, n_t: int, name: str) -> FloatArray:

@@ -115,6 +115,36 @@ def test_rebound_cap_holds_before_the_event_too():
     assert result.violations == ()
 
 
+def test_other_plans_load_beyond_the_room_counts_as_excess_so_charging_avoids_it():
+    """An earlier event's recovery (``rebound_other_kw``) already 100 kW above the cap at
+    00:00-03:00 and exactly at it at 03:00-06:00: the battery's charge, which cannot fit
+    anywhere, goes where it adds least to the portfolio's excess (never on top of theirs),
+    and the excess reported is the portfolio's, theirs included."""
+    profile = [600.0] * 6 + [1000.0] * 18
+    d = district(
+        enterprise("plant", [curtailable("line", [(50.0, 9.0)], typical_load_kw=profile)]),
+        enterprise(
+            "storage", [battery("bess", soc_initial=0.1, soc_final_min=0.1, price_cny_per_kwh=0.1)]
+        ),
+    )
+    other = np.zeros(96)
+    other[:12] = 500.0  # room 400 kW: 100 kW above the cap
+    other[12:24] = 400.0  # room 400 kW: at the cap
+    result = dispatch(
+        problem(d, event(target_kw=300.0, issued_h=-12), rebound_other_kw=other), EXACT
+    )
+    assert result.meets_target
+    bess = np.array(next(s for s in result.schedules if s.resource_id == "bess").power_kw)
+    assert bess[:12] == pytest.approx([0.0] * 12, abs=1e-3)
+    assert bess[12:44].max() > 1.0
+    limits = [i.rebound_limit_kw for i in result.intervals]
+    assert limits[:12] == pytest.approx([500.0] * 12)  # below the plant's own 600 kW
+    load = bess + np.array(next(s for s in result.schedules if s.resource_id == "line").power_kw)
+    portfolio_excess = max(load[t] + other[t] - 1000.0 for t in range(44))
+    assert result.max_rebound_excess_kw == pytest.approx(portfolio_excess, abs=1e-3)
+    assert result.violations == ()
+
+
 def test_rebound_limit_given_per_interval_replaces_the_cap_in_a_restricted_problem():
     """A re-plan of part of the portfolio holds the room the rest leaves it, not the cap."""
     d = district(enterprise("plant", [plant()]), enterprise("storage", [store()]))
