@@ -23,7 +23,6 @@ operation.
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
 import logging
 import math
@@ -60,6 +59,8 @@ from vpp.hil_sim.physics import (
     Device,
     PhysicsSettings,
     devices_for_site,
+    shadow_of,
+    site_refs,
 )
 from vpp.synthetic import meter_hash
 
@@ -185,7 +186,7 @@ class SimulatedGateway:
         self._now = now
         self._resources: dict[str, Resource] = {r.resource_id: r for r in site.resources}
         self._shadows = (
-            {rid: copy.deepcopy(d) for rid, d in self.devices.items()} if counterfactual else {}
+            {rid: shadow_of(d) for rid, d in self.devices.items()} if counterfactual else {}
         )
         self._accepted: dict[str, list[_Accepted]] = {rid: [] for rid in self.devices}
         self._releases: dict[str, list[_Release]] = {rid: [] for rid in self.devices}
@@ -199,6 +200,7 @@ class SimulatedGateway:
         self._killed = False
         self._offline_played: Span | None = None  # the offline span already come back from
         self._last_reported: dict[str, float] = {}
+        self._telemetry_topics: dict[str, str] = {}  # by resource, built once
         self._frozen: dict[str, float] = {}
         self._meter_noise = meter_noise_pct / 100.0
         self._rng = np.random.default_rng([seed, meter_hash(site.site_id)])
@@ -218,7 +220,7 @@ class SimulatedGateway:
         counterfactual: bool = True,
     ) -> SimulatedGateway:
         """The gateway of a district's site with its devices built for ``day``."""
-        site = next(s for e in district.enterprises for s in e.sites if s.site_id == site_id)
+        site = site_refs(district, site_id)[0].site
         devices = devices_for_site(district, site_id, day, seed=seed, settings=settings)
         site_faults = faults.for_site(site_id) if isinstance(faults, FaultPlan) else faults
         return cls(
@@ -369,6 +371,8 @@ class SimulatedGateway:
 
     def active_command(self, resource_id: str, t: datetime) -> SetpointPayload | None:
         """The setpoint in force on a resource at ``t`` (None: normal operation)."""
+        if not self._accepted[resource_id]:
+            return None
         best: _Accepted | None = None
         releases = self._releases[resource_id]
         for item in self._accepted[resource_id]:
@@ -419,7 +423,11 @@ class SimulatedGateway:
         """Run every device from ``t0`` to ``t1``, split where its command changes."""
         if t1 <= t0:
             return
+        span_h = _hours(t0, t1)
         for resource_id, device in self.devices.items():
+            if not self._accepted[resource_id] and not self._releases[resource_id]:
+                energy[resource_id] += device.step(t0, t1, None) * span_h  # nothing to split
+                continue
             cuts = {t0, t1}
             for item in self._accepted[resource_id]:
                 sp = item.setpoint
@@ -451,8 +459,12 @@ class SimulatedGateway:
             # A real meter never reads a real load twice alike; a stuck one does.
             value = power_kw * (1.0 + self._meter_noise * float(self._rng.standard_normal()))
         telemetry = Telemetry(ts=now, power_kw=value, soc=device.soc, available=device.available)
-        topic = Topic(self.site_id, resource_id, Channel.TELEMETRY)
-        if not await self.link.publish(str(topic), encode(telemetry), qos=0):
+        topic = self._telemetry_topics.get(resource_id)
+        if topic is None:
+            topic = self._telemetry_topics[resource_id] = str(
+                Topic(self.site_id, resource_id, Channel.TELEMETRY)
+            )
+        if not await self.link.publish(topic, encode(telemetry), qos=0):
             self.stats.publish_failed += 1
             return None
         self.stats.telemetry_sent += 1

@@ -13,6 +13,8 @@ clock change.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -325,3 +327,21 @@ DEVICE_BUILDERS: dict[str, BuildDevice] = {}
 def register_physics(kind: str, build: BuildDevice) -> None:
     """Make ``kind``'s resources simulable: one line per kind."""
     DEVICE_BUILDERS[kind] = build
+
+
+def shadow_of(device: Device) -> Device:
+    """A copy of a device that runs on its own (the gateway's counterfactual twin).
+
+    What a device never changes is shared, not copied: its registered resource and every
+    other frozen model, its clock and daily profiles, and frozen records in its lists
+    (an EV pool's planned sessions). A deep copy of all of it was most of a city's set-up.
+    """
+    memo: dict[int, object] = {}
+    for value in getattr(device, "__dict__", {}).values():
+        if isinstance(value, FrozenModel | DayClock | DailySeries):
+            memo[id(value)] = value
+        elif isinstance(value, list):
+            for item in value:
+                if dataclasses.is_dataclass(item) and type(item).__dataclass_params__.frozen:  # type: ignore[attr-defined]
+                    memo[id(item)] = item
+    return copy.deepcopy(device, memo)
