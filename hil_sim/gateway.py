@@ -185,9 +185,12 @@ class SimulatedGateway:
         self.subscriptions = (setpoint_filter(site.site_id),)
         self._now = now
         self._resources: dict[str, Resource] = {r.resource_id: r for r in site.resources}
-        self._shadows = (
-            {rid: shadow_of(d) for rid, d in self.devices.items()} if counterfactual else {}
-        )
+        self._counterfactual = counterfactual
+        # A device that has only ever run whole ticks without a command is its own twin: its
+        # twin is forked (shadow_of) just before it first runs otherwise, which spares a
+        # second physics run for most devices on most ticks.
+        self._shadows: dict[str, Device] = {}
+        self._own_twin_kw: dict[str, float] = {}  # this tick's mean power of those [kW]
         self._accepted: dict[str, list[_Accepted]] = {rid: [] for rid in self.devices}
         self._releases: dict[str, list[_Release]] = {rid: [] for rid in self.devices}
         self._released_issued: dict[str, datetime] = {}
@@ -401,11 +404,11 @@ class SimulatedGateway:
         # Delayed setpoints (late_ack) are taken in when they fall due, inside the step.
         for due, _, resource_id, setpoint in self._due_delayed(now):
             if due > t:
-                self._advance(t, due, energy)
+                self._advance(t, due, energy, whole_tick=False)
                 t = due
             self._delayed_ids.discard(setpoint.command_id)
             await self._publish_ack(resource_id, self._take(resource_id, setpoint, due))
-        self._advance(t, now, energy)
+        self._advance(t, now, energy, whole_tick=t == start)
         span_h = _hours(start, now)
         self._last = now
         for resource_id, device in self.devices.items():
@@ -419,15 +422,25 @@ class SimulatedGateway:
         self._delayed = [item for item in self._delayed if item[0] > now]
         return due
 
-    def _advance(self, t0: datetime, t1: datetime, energy: dict[str, float]) -> None:
+    def _advance(
+        self, t0: datetime, t1: datetime, energy: dict[str, float], *, whole_tick: bool
+    ) -> None:
         """Run every device from ``t0`` to ``t1``, split where its command changes."""
         if t1 <= t0:
             return
         span_h = _hours(t0, t1)
         for resource_id, device in self.devices.items():
+            own_twin = self._counterfactual and resource_id not in self._shadows
             if not self._accepted[resource_id] and not self._releases[resource_id]:
-                energy[resource_id] += device.step(t0, t1, None) * span_h  # nothing to split
+                if own_twin and not whole_tick:
+                    self._shadows[resource_id] = shadow_of(device)
+                power_kw = device.step(t0, t1, None)
+                if own_twin and whole_tick:
+                    self._own_twin_kw[resource_id] = power_kw
+                energy[resource_id] += power_kw * span_h  # nothing to split
                 continue
+            if own_twin:
+                self._shadows[resource_id] = shadow_of(device)
             cuts = {t0, t1}
             for item in self._accepted[resource_id]:
                 sp = item.setpoint
@@ -483,10 +496,12 @@ class SimulatedGateway:
         trace = self.traces[resource_id]
         trace.ts.append(now)
         trace.power_kw.append(power_kw)
-        if self._shadows:
+        if not self._counterfactual:
+            trace.counterfactual_kw.append(math.nan)
+        elif resource_id in self._shadows:
             trace.counterfactual_kw.append(self._shadows[resource_id].step(start, now, None))
         else:
-            trace.counterfactual_kw.append(math.nan)
+            trace.counterfactual_kw.append(self._own_twin_kw.pop(resource_id))
         setpoint = self.active_command(resource_id, now - (now - start) / 2)
         trace.command_kw.append(math.nan if setpoint is None else setpoint.power_kw)
         trace.mode.append(None if setpoint is None else setpoint.mode.value)

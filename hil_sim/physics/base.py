@@ -14,7 +14,6 @@ clock change.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -340,8 +339,14 @@ def shadow_of(device: Device) -> Device:
     for value in getattr(device, "__dict__", {}).values():
         if isinstance(value, FrozenModel | DayClock | DailySeries):
             memo[id(value)] = value
-        elif isinstance(value, list):
+        elif isinstance(value, list) and value and _frozen_record(value[0]):
             for item in value:
-                if dataclasses.is_dataclass(item) and type(item).__dataclass_params__.frozen:  # type: ignore[attr-defined]
+                if _frozen_record(item):
                     memo[id(item)] = item
     return copy.deepcopy(device, memo)
+
+
+def _frozen_record(value: object) -> bool:
+    """Whether ``value`` is an instance of a frozen dataclass."""
+    params = getattr(type(value), "__dataclass_params__", None)
+    return params is not None and bool(params.frozen)
