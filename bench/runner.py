@@ -326,7 +326,7 @@ def simulator_table(rows: list[SimulatorSpeed]) -> Table:
             _f(s.wall_s, 1),
             _f(s.speedup, 1),
             _f(s.simulated_s / s.cpu_s, 1) if s.cpu_s else "-",
-            _f(s.setup_s, 1),
+            _f(s.setup_s, 1) + ("" if s.setup_cpu_s is None else f" ({s.setup_cpu_s:.1f} CPU)"),
             _f(s.peak_rss_mb, 0),
             "-" if s.load_1min is None else f"{s.load_1min[0]:.1f}-{s.load_1min[1]:.1f}",
             "-" if goal is None else f">= {goal.speedup:g}x, set-up <= {goal.setup_s:g} s",

@@ -42,6 +42,8 @@ class SimulatorSpeed:
     """Simulated seconds per wall second (over the measured ticks)."""
     setup_s: float
     peak_rss_mb: float
+    setup_cpu_s: float | None = None
+    """This process's CPU time for the set-up [s]."""
     cpu_s: float | None = None
     """This process's CPU time over the measured ticks [s]: what the ticks cost when the
     machine is shared (simulated s / cpu_s is the speed on a core of its own)."""
@@ -80,7 +82,7 @@ def _measure(n_devices: int, wall_budget_s: float, seed: int) -> SimulatorSpeed:
         path = Path(tmp) / "district.json"
         path.write_text(json.dumps(district.model_dump(mode="json")))
         scenario = Scenario(name=f"bench {n_devices}", district=path, day=date(*DAY), tick_s=60)
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         first: list[tuple[float, datetime]] = []
         last: list[tuple[float, datetime]] = []
         cpu: list[float] = []  # process time at each tick [s]
@@ -108,6 +110,7 @@ def _measure(n_devices: int, wall_budget_s: float, seed: int) -> SimulatorSpeed:
         wall_s=wall,
         speedup=simulated / wall if wall > 0 else 0.0,
         setup_s=first[0][0] - started,
+        setup_cpu_s=cpu[0] - started_cpu,
         peak_rss_mb=peak_rss_mb(),
         cpu_s=cpu[-1] - cpu[0],
         load_1min=(load[0], load[-1]),
