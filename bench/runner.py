@@ -224,7 +224,12 @@ def print_tables(results: dict[str, Any], console: Console) -> None:
     if results["telemetry"]:
         console.print(telemetry_table(TelemetryRate(**results["telemetry"])))
     if results["simulator"]:
-        console.print(simulator_table([SimulatorSpeed(**s) for s in results["simulator"]]))
+        console.print(simulator_table([_simulator_speed(s) for s in results["simulator"]]))
+
+
+def _simulator_speed(row: dict[str, Any]) -> SimulatorSpeed:
+    load = row.get("load_1min")
+    return SimulatorSpeed(**{**row, "load_1min": None if load is None else tuple(load)})
 
 
 def dispatch_table(rows: list[dict[str, Any]]) -> Table:
@@ -425,16 +430,25 @@ def telemetry_table(t: TelemetryRate) -> Table:
 
 
 def simulator_table(rows: list[SimulatorSpeed]) -> Table:
+    """One row per size, against its goal, with the machine's load while it ran (the speed
+    on a core of its own, simulated s per CPU s, says what a shared machine hid)."""
     table = Table(title="Simulator speed (embedded broker, no events)")
-    for name in ("devices", "sites", "simulated s", "wall s", "x real time", "peak MB"):
+    names = ("devices", "sites", "simulated s", "wall s", "x real time", "x per CPU s")
+    for name in (*names, "set-up s", "peak MB", "load (1 min)", "goal", "met"):
         table.add_column(name, justify="right")
     for s in rows:
+        goal, met = s.goal, s.meets_goal()
         table.add_row(
             f"{s.n_devices:,}",
             f"{s.n_sites:,}",
             _f(s.simulated_s, 0),
             _f(s.wall_s, 1),
             _f(s.speedup, 1),
+            _f(s.simulated_s / s.cpu_s, 1) if s.cpu_s else "-",
+            _f(s.setup_s, 1) + ("" if s.setup_cpu_s is None else f" ({s.setup_cpu_s:.1f} CPU)"),
             _f(s.peak_rss_mb, 0),
+            "-" if s.load_1min is None else f"{s.load_1min[0]:.1f}-{s.load_1min[1]:.1f}",
+            "-" if goal is None else f">= {goal.speedup:g}x, set-up <= {goal.setup_s:g} s",
+            "-" if met is None else ("yes" if met else "NO"),
         )
     return table

@@ -23,7 +23,6 @@ operation.
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
 import logging
 import math
@@ -60,6 +59,8 @@ from vpp.hil_sim.physics import (
     Device,
     PhysicsSettings,
     devices_for_site,
+    shadow_of,
+    site_refs,
 )
 from vpp.synthetic import meter_hash
 
@@ -184,9 +185,12 @@ class SimulatedGateway:
         self.subscriptions = (setpoint_filter(site.site_id),)
         self._now = now
         self._resources: dict[str, Resource] = {r.resource_id: r for r in site.resources}
-        self._shadows = (
-            {rid: copy.deepcopy(d) for rid, d in self.devices.items()} if counterfactual else {}
-        )
+        self._counterfactual = counterfactual
+        # A device that has only ever run whole ticks without a command is its own twin: its
+        # twin is forked (shadow_of) just before it first runs otherwise, which spares a
+        # second physics run for most devices on most ticks.
+        self._shadows: dict[str, Device] = {}
+        self._own_twin_kw: dict[str, float] = {}  # this tick's mean power of those [kW]
         self._accepted: dict[str, list[_Accepted]] = {rid: [] for rid in self.devices}
         self._releases: dict[str, list[_Release]] = {rid: [] for rid in self.devices}
         self._released_issued: dict[str, datetime] = {}
@@ -199,6 +203,7 @@ class SimulatedGateway:
         self._killed = False
         self._offline_played: Span | None = None  # the offline span already come back from
         self._last_reported: dict[str, float] = {}
+        self._telemetry_topics: dict[str, str] = {}  # by resource, built once
         self._frozen: dict[str, float] = {}
         self._meter_noise = meter_noise_pct / 100.0
         self._rng = np.random.default_rng([seed, meter_hash(site.site_id)])
@@ -220,7 +225,7 @@ class SimulatedGateway:
     ) -> SimulatedGateway:
         """The gateway of a district's site with its devices built for ``day`` (or the
         ``devices`` given: the site's resources this gateway reaches)."""
-        site = next(s for e in district.enterprises for s in e.sites if s.site_id == site_id)
+        site = site_refs(district, site_id)[0].site
         if devices is None:
             devices = devices_for_site(district, site_id, day, seed=seed, settings=settings)
         site_faults = faults.for_site(site_id) if isinstance(faults, FaultPlan) else faults
@@ -372,6 +377,8 @@ class SimulatedGateway:
 
     def active_command(self, resource_id: str, t: datetime) -> SetpointPayload | None:
         """The setpoint in force on a resource at ``t`` (None: normal operation)."""
+        if not self._accepted[resource_id]:
+            return None
         best: _Accepted | None = None
         releases = self._releases[resource_id]
         for item in self._accepted[resource_id]:
@@ -400,11 +407,11 @@ class SimulatedGateway:
         # Delayed setpoints (late_ack) are taken in when they fall due, inside the step.
         for due, _, resource_id, setpoint in self._due_delayed(now):
             if due > t:
-                self._advance(t, due, energy)
+                self._advance(t, due, energy, whole_tick=False)
                 t = due
             self._delayed_ids.discard(setpoint.command_id)
             await self._publish_ack(resource_id, self._take(resource_id, setpoint, due))
-        self._advance(t, now, energy)
+        self._advance(t, now, energy, whole_tick=t == start)
         span_h = _hours(start, now)
         self._last = now
         for resource_id, device in self.devices.items():
@@ -418,11 +425,25 @@ class SimulatedGateway:
         self._delayed = [item for item in self._delayed if item[0] > now]
         return due
 
-    def _advance(self, t0: datetime, t1: datetime, energy: dict[str, float]) -> None:
+    def _advance(
+        self, t0: datetime, t1: datetime, energy: dict[str, float], *, whole_tick: bool
+    ) -> None:
         """Run every device from ``t0`` to ``t1``, split where its command changes."""
         if t1 <= t0:
             return
+        span_h = _hours(t0, t1)
         for resource_id, device in self.devices.items():
+            own_twin = self._counterfactual and resource_id not in self._shadows
+            if not self._accepted[resource_id] and not self._releases[resource_id]:
+                if own_twin and not whole_tick:
+                    self._shadows[resource_id] = shadow_of(device)
+                power_kw = device.step(t0, t1, None)
+                if own_twin and whole_tick:
+                    self._own_twin_kw[resource_id] = power_kw
+                energy[resource_id] += power_kw * span_h  # nothing to split
+                continue
+            if own_twin:
+                self._shadows[resource_id] = shadow_of(device)
             cuts = {t0, t1}
             for item in self._accepted[resource_id]:
                 sp = item.setpoint
@@ -454,8 +475,12 @@ class SimulatedGateway:
             # A real meter never reads a real load twice alike; a stuck one does.
             value = power_kw * (1.0 + self._meter_noise * float(self._rng.standard_normal()))
         telemetry = Telemetry(ts=now, power_kw=value, soc=device.soc, available=device.available)
-        topic = Topic(self.site_id, resource_id, Channel.TELEMETRY)
-        if not await self.link.publish(str(topic), encode(telemetry), qos=0):
+        topic = self._telemetry_topics.get(resource_id)
+        if topic is None:
+            topic = self._telemetry_topics[resource_id] = str(
+                Topic(self.site_id, resource_id, Channel.TELEMETRY)
+            )
+        if not await self.link.publish(topic, encode(telemetry), qos=0):
             self.stats.publish_failed += 1
             return None
         self.stats.telemetry_sent += 1
@@ -474,10 +499,12 @@ class SimulatedGateway:
         trace = self.traces[resource_id]
         trace.ts.append(now)
         trace.power_kw.append(power_kw)
-        if self._shadows:
+        if not self._counterfactual:
+            trace.counterfactual_kw.append(math.nan)
+        elif resource_id in self._shadows:
             trace.counterfactual_kw.append(self._shadows[resource_id].step(start, now, None))
         else:
-            trace.counterfactual_kw.append(math.nan)
+            trace.counterfactual_kw.append(self._own_twin_kw.pop(resource_id))
         setpoint = self.active_command(resource_id, now - (now - start) / 2)
         trace.command_kw.append(math.nan if setpoint is None else setpoint.power_kw)
         trace.mode.append(None if setpoint is None else setpoint.mode.value)

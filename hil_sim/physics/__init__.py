@@ -19,13 +19,14 @@ from vpp.hil_sim.physics.base import (
     PhysicsSettings,
     ramp,
     register_physics,
+    shadow_of,
 )
 from vpp.hil_sim.physics.battery import BatteryDevice
 from vpp.hil_sim.physics.curtailable import CurtailableDevice, natural_load_kw
 from vpp.hil_sim.physics.ev import EvDeparture, EvPoolDevice, allocate_least_laxity
 from vpp.hil_sim.physics.hvac import HvacDevice
 from vpp.hil_sim.physics.pv import PvDevice
-from vpp.hil_sim.physics.site import build_device, devices_for_site, history_of
+from vpp.hil_sim.physics.site import build_device, devices_for_site, history_of, site_refs
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -49,4 +50,6 @@ __all__ = [
     "natural_load_kw",
     "ramp",
     "register_physics",
+    "shadow_of",
+    "site_refs",
 ]

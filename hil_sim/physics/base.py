@@ -13,6 +13,7 @@ clock change.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -325,3 +326,27 @@ DEVICE_BUILDERS: dict[str, BuildDevice] = {}
 def register_physics(kind: str, build: BuildDevice) -> None:
     """Make ``kind``'s resources simulable: one line per kind."""
     DEVICE_BUILDERS[kind] = build
+
+
+def shadow_of(device: Device) -> Device:
+    """A copy of a device that runs on its own (the gateway's counterfactual twin).
+
+    What a device never changes is shared, not copied: its registered resource and every
+    other frozen model, its clock and daily profiles, and frozen records in its lists
+    (an EV pool's planned sessions). A deep copy of all of it was most of a city's set-up.
+    """
+    memo: dict[int, object] = {}
+    for value in getattr(device, "__dict__", {}).values():
+        if isinstance(value, FrozenModel | DayClock | DailySeries):
+            memo[id(value)] = value
+        elif isinstance(value, list) and value and _frozen_record(value[0]):
+            for item in value:
+                if _frozen_record(item):
+                    memo[id(item)] = item
+    return copy.deepcopy(device, memo)
+
+
+def _frozen_record(value: object) -> bool:
+    """Whether ``value`` is an instance of a frozen dataclass."""
+    params = getattr(type(value), "__dataclass_params__", None)
+    return params is not None and bool(params.frozen)

@@ -229,6 +229,9 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         dt_s = b - a
         dt_h = dt_s / SECONDS_PER_HOUR
         connected = (self.arrival_s <= a) & (self.departure_s >= b) & ~self.left
+        if not connected.any():  # an empty car park: what the sums below give, exactly
+            self.power_kw = np.zeros(self.power_kw.size)
+            return 0.0
         remaining = np.where(connected, self.need_kwh - self.delivered_kwh, 0.0)
         remaining = np.where(remaining > _EPS_KWH, remaining, 0.0)
         cap = np.minimum(self.max_kw, remaining / dt_h)

@@ -9,6 +9,7 @@ the history the baselines are computed from.
 
 from __future__ import annotations
 
+import weakref
 from datetime import date, tzinfo
 
 from vpp.domain import District, ResourceRef, SyntheticHistory
@@ -82,11 +83,31 @@ def devices_for_site(
     """Every resource of one site as a simulated device, by ``resource_id``."""
     history = history_of(district)
     devices: dict[str, Device] = {}
-    for ref in district.resources():
-        if ref.site.site_id == site_id:
-            devices[ref.resource.resource_id] = build_device(
-                ref, day, district.tz, seed=seed, history=history, settings=settings
-            )
-    if not devices:
-        raise KeyError(f"site {site_id!r} is not in district {district.district_id!r}")
+    for ref in site_refs(district, site_id):
+        devices[ref.resource.resource_id] = build_device(
+            ref, day, district.tz, seed=seed, history=history, settings=settings
+        )
     return devices
+
+
+_SITE_INDEX: list[tuple[weakref.ref[District], dict[str, list[ResourceRef]]]] = []
+
+
+def site_refs(district: District, site_id: str) -> list[ResourceRef]:
+    """The resources of one site, in district order.
+
+    A simulation asks this once per site: the index is built once per district (the last
+    one asked about), so a city's set-up does not scan every resource for every site.
+    """
+    index = None
+    if _SITE_INDEX and _SITE_INDEX[0][0]() is district:
+        index = _SITE_INDEX[0][1]
+    if index is None:
+        index = {}
+        for ref in district.resources():
+            index.setdefault(ref.site.site_id, []).append(ref)
+        _SITE_INDEX[:] = [(weakref.ref(district), index)]
+    refs = index.get(site_id)
+    if not refs:
+        raise KeyError(f"site {site_id!r} is not in district {district.district_id!r}")
+    return refs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,10 +36,18 @@ def load_district(path: Path) -> District:
 
 
 def read_yaml(path: Path) -> Any:
+    """A YAML file's data; a ``.json`` file (JSON is YAML) is read as JSON, ~50x faster:
+    a city of 10,000 devices is 40 MB, a minute of YAML parsing."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [("(file)", exc.strerror or str(exc))]) from exc
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise ConfigError(str(path), [(where, exc.msg)]) from exc
     try:
         return yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:

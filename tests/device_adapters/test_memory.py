@@ -284,3 +284,40 @@ def test_subscription_tree_routes_as_topic_matches_does(filters, topic):
     }
     matched = [link.client_id for link in broker._subscribers.match(topic)]
     assert sorted(matched) == sorted(expected)
+
+
+#: Retained operations: a topic and a payload (empty: clear the topic's retained message).
+RETAINED_OPS = st.lists(st.tuples(TOPICS, st.sampled_from([b"", b"x", b"y"])), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=RETAINED_OPS, topic_filter=FILTERS)
+async def test_retained_delivery_on_subscribe_is_a_filter_by_filter_scan(ops, topic_filter):
+    """The broker's index of retained topics by level prefix delivers exactly what scanning
+    every retained message with :func:`topic_matches` would, in the same (retained) order."""
+    broker = InMemoryBroker()
+    expected: dict[str, bytes] = {}
+    for topic, payload in ops:
+        broker._route(topic, payload, retain=True)
+        if payload:
+            expected[topic] = payload
+        else:
+            expected.pop(topic, None)
+    link, inbox = await subscriber(broker, "late", topic_filter)
+    await settle()
+    assert inbox.messages == [(t, p) for t, p in expected.items() if topic_matches(t, topic_filter)]
+    await link.close()
+
+
+async def test_routes_change_at_once_when_a_connected_client_resubscribes():
+    """Routes are remembered per topic; new subscriptions replace them at once."""
+    broker = InMemoryBroker()
+    publisher = broker.link("pub")
+    await publisher.start()
+    link, inbox = await subscriber(broker, "sub", "vpp/v1/mall/+")
+    await publisher.publish("vpp/v1/mall/status", b"1")
+    link.subscriptions = ("vpp/v1/hotel/#",)
+    await publisher.publish("vpp/v1/mall/status", b"2")
+    await publisher.publish("vpp/v1/hotel/status", b"3")
+    await settle()
+    assert [p for _, p in inbox.messages] == [b"1", b"3"]

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from vpp.domain import AckStatus, GatewayState, SetpointMode, command_refusal
-from vpp.hil_sim import setpoint_filter, status_will
+from vpp.hil_sim import SiteFaults, setpoint_filter, status_will
 
 from builders import at, battery, curtailable, district, enterprise
 
@@ -192,3 +192,25 @@ def test_command_refusal_accepts_values_within_registered_limits():
     assert command_refusal(bess, POWER, -500.0) is None
     assert command_refusal(bess, POWER, 500.0) is None
     assert command_refusal(load, LIMIT, 5000.0) is None
+
+
+@pytest.mark.parametrize("ack_delay_s", [None, 90.0], ids=["on-time", "late-ack-splits-ticks"])
+async def test_counterfactual_is_the_same_device_never_commanded(make_harness, ack_delay_s):
+    """The twin behind ``counterfactual_kw`` is forked only when a device first runs other
+    than a whole tick without a command; its trace is, bit for bit, that of a gateway whose
+    devices were never commanded, and the commands still act on the real device."""
+    faults = SiteFaults(ack_delay_s={"process": ack_delay_s}) if ack_delay_s else None
+    commanded = await make_harness(faults)
+    untouched = await make_harness(faults)
+    await commanded.tick(count=2)
+    await untouched.tick(count=2)
+    await commanded.send("process", commanded.setpoint("process", LIMIT, 700.0, at(10), at(11)))
+    await commanded.send("bess", commanded.setpoint("bess", POWER, -300.0, at(10), at(11)))
+    await commanded.tick(count=6)
+    await untouched.tick(count=6)
+    for resource_id in ("process", "bess", "roof"):
+        twin = commanded.gateway.traces[resource_id].counterfactual_kw
+        assert twin == untouched.gateway.traces[resource_id].counterfactual_kw
+        assert twin == pytest.approx(untouched.gateway.traces[resource_id].power_kw, rel=1e-12)
+    assert commanded.gateway.traces["process"].power_kw[-1] == pytest.approx(700.0)
+    assert commanded.gateway.traces["bess"].power_kw[-1] == pytest.approx(-300.0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vpp.domain import EvChargerPool, SetpointMode
-from vpp.hil_sim.physics import Command, EvPoolDevice, allocate_least_laxity
+from vpp.hil_sim.physics import Command, EvPoolDevice, allocate_least_laxity, shadow_of
 from vpp.hil_sim.physics.ev import PlannedSession, plan_sessions
 
 from builders import DAY, TZ, at
@@ -135,3 +135,20 @@ def test_plan_sessions_overnight_session_starts_the_day_before():
     overnight = sessions[0]
     assert overnight.arrival_s == -2 * 3600.0
     assert overnight.departure_s == 6 * 3600.0
+
+
+def test_shadow_of_runs_on_its_own_and_shares_only_what_never_changes():
+    """The counterfactual twin of a pool half-way through its day: same state, then its
+    own; the registered pool and the planned sessions are shared, the state is not."""
+    device = exact(pool(("c1", "09:00", "12:00", 100.0), ("c2", "09:30", "11:00", 80.0)))
+    run(device, at(9), 45, None)
+    twin = shadow_of(device)
+    assert twin.resource is device.resource
+    assert twin.sessions is not device.sessions
+    assert twin.sessions[0] is device.sessions[0]
+    assert twin.delivered_kwh is not device.delivered_kwh
+    limited = run(device, at(9.75), 30, Command(SetpointMode.LIMIT, 10.0))
+    free = run(twin, at(9.75), 30, None)
+    assert max(limited[1:]) <= 10.0 + 1e-9  # after the ramp down
+    assert free[0] == pytest.approx(120.0)
+    assert twin.delivered_kwh.sum() > device.delivered_kwh.sum()
