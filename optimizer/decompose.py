@@ -35,16 +35,18 @@ executor.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
-from typing import Literal, TypeVar
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal, TypeVar
 
 import highspy
 import numpy as np
+from pydantic import BaseModel
 
 from vpp.domain import (
     CostBreakdown,
@@ -206,6 +208,74 @@ def map_executor(pool: Executor, fn: Callable[..., T], *args: Sequence[object]) 
     return list(pool.map(fn, *args))
 
 
+#: Flexibility of groups already computed, by the hash of what it depends on.
+_FLEX_CACHE: OrderedDict[str, GroupFlexibility] = OrderedDict()
+
+#: Groups' flexibility kept (a district of 10,000 resources has about 40 groups).
+FLEX_CACHE_SIZE = 512
+
+
+def cached_flexibility(
+    pool: Executor,
+    subs: Sequence[DispatchProblem],
+    settings: DispatchSettings,
+    feeders: Sequence[frozenset[str]],
+) -> list[GroupFlexibility]:
+    """Each group's flexibility, computed (on ``pool``) only for groups not seen before.
+
+    The key is a hash of the group's whole sub-problem (resources, baselines, feeders,
+    grid, event and profile), the settings and the split feeders, so a re-dispatch of the
+    same day, or a capability call beside it, reuses the pass, and any change in the
+    data computes it afresh. The cache lives in the calling process (the coordinator).
+    """
+    setting_json = settings.model_dump_json()
+    keys = []
+    for sub, split in zip(subs, feeders, strict=True):
+        digest = hashlib.sha256(setting_json.encode())
+        digest.update(repr(sorted(split)).encode())
+        for f in fields(sub):
+            digest.update(f.name.encode())
+            _fingerprint(digest, getattr(sub, f.name))
+        keys.append(digest.hexdigest())
+    missing = [i for i, k in enumerate(keys) if k not in _FLEX_CACHE]
+    fresh = map_executor(
+        pool,
+        group_flexibility,
+        [subs[i] for i in missing],
+        [settings] * len(missing),
+        [feeders[i] for i in missing],
+    )
+    for i, flex in zip(missing, fresh, strict=True):
+        _FLEX_CACHE[keys[i]] = flex
+    out = [_FLEX_CACHE[k] for k in keys]
+    for k in keys:
+        _FLEX_CACHE.move_to_end(k)
+    while len(_FLEX_CACHE) > FLEX_CACHE_SIZE:
+        _FLEX_CACHE.popitem(last=False)
+    return out
+
+
+def _fingerprint(digest: Any, value: object) -> None:
+    """Feed ``value`` to ``digest`` in a canonical form (models as JSON, arrays as bytes,
+    mappings and sets sorted): equal data, equal hash, whatever caches it carries."""
+    if isinstance(value, BaseModel):
+        digest.update(value.model_dump_json().encode())
+    elif isinstance(value, np.ndarray):
+        digest.update(repr((value.dtype.str, value.shape)).encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, Mapping):
+        for k in sorted(value, key=repr):
+            digest.update(repr(k).encode())
+            _fingerprint(digest, value[k])
+    elif isinstance(value, frozenset | set):
+        digest.update(repr(sorted(value, key=repr)).encode())
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _fingerprint(digest, item)
+    else:
+        digest.update(repr(value).encode())
+
+
 def solve_decomposed(
     problem: DispatchProblem,
     settings: DispatchSettings | None = None,
@@ -238,14 +308,13 @@ def solve_decomposed(
         return result, stats
     split = _split_feeders(groups)
 
-    flex: list[GroupFlexibility] = map_executor(
+    flex = cached_flexibility(
         pool,
-        group_flexibility,
         [
             sub_problem(problem, g, _scaled_feeders(problem, g, split, groups), shape)
             for g in groups
         ],
-        [settings] * len(groups),
+        settings,
         [frozenset(split).intersection(g.feeder_ids) for g in groups],
     )
     shares = split_target(flex, peak)

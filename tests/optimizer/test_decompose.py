@@ -299,3 +299,28 @@ def test_priced_group_gives_a_bound_at_any_price():
         assert value <= optimum + 1e-6
         values.append(value)
     assert max(values) > 0.5 * optimum  # some price bounds it usefully
+
+
+def test_flexibility_is_computed_once_per_group_and_day(monkeypatch):
+    """A second dispatch of the same day reuses the groups' flexibility (same plan); a
+    changed target profile on another day's data computes it afresh."""
+    import vpp.optimizer.decompose as decompose
+
+    calls: list[int] = []
+    real = decompose.group_flexibility
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decompose, "group_flexibility", counted)
+    monkeypatch.setattr(decompose, "_FLEX_CACHE", type(decompose._FLEX_CACHE)())
+    p = scaled_problem(124)
+    first, stats = solve_decomposed(p, max_group_resources=40)
+    assert len(calls) == stats.groups
+    again, _ = solve_decomposed(scaled_problem(124), max_group_resources=40)
+    assert len(calls) == stats.groups  # equal data, fresh objects: all from the cache
+    assert again.costs == first.costs
+    assert [s.power_kw for s in again.schedules] == [s.power_kw for s in first.schedules]
+    solve_decomposed(scaled_problem(124, target_pct=3), max_group_resources=40)
+    assert len(calls) == 2 * stats.groups
