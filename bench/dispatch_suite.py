@@ -7,7 +7,9 @@ takes for one model (build_model, HiGHS translation, solve, extraction and check
 step by step; "pooled" is the same with EV pools as pool power and lazy session checks
 (``ev_model="pooled"``); "decomposed" is
 :func:`vpp.optimizer.decompose.dispatch_decomposed` when that module exists, on a process
-pool of all CPUs (pool start-up included in its total).
+pool of all CPUs (pool start-up included in its total); its "proven gap" is certified
+against the monolithic problem by the run's own Lagrangian bound (in ``extra``:
+``lower_bound_cny``, ``bound_rounds``, ``bound_s``), not the groups' gaps for their shares.
 """
 
 from __future__ import annotations

@@ -44,6 +44,9 @@ class GroupFlexibility:
     baseline_kw: FloatArray | None = None
     """The group's summed baseline per interval [kW] (the coordinator splits the rebound
     cap's room between groups)."""
+    target_dual: FloatArray | None = None
+    """The target rows' duals at each level [CNY per kW and interval], one row per level:
+    the coordinator's first price for the Lagrangian bound (:mod:`vpp.optimizer.lagrange`)."""
 
     def segments(self) -> list[tuple[float, float]]:
         """(marginal cost [CNY/kW], width [kW]) of the curve's pieces, in order.
@@ -130,6 +133,7 @@ def group_flexibility(
     costs = np.full(levels.size, np.nan)
     slopes = np.full(levels.size, np.nan)
     costs[-1] = top_cost
+    duals = np.zeros((levels.size, rows.size))
     for j in reversed(range(levels.size - 1)):  # from the capability's basis down
         level = levels[j]
         h.changeColBounds(theta, float(level), float(level))
@@ -138,9 +142,12 @@ def group_flexibility(
             costs[j] = float(h.getInfo().objective_function_value)
             # The reduced cost of the fixed level is the marginal cost there [CNY/kW].
             slopes[j] = float(h.getSolution().col_dual[theta])
+            duals[j] = np.asarray(h.getSolution().row_dual, dtype=np.float64)[rows]
     if levels.size > 1 and np.isfinite(costs[-2]):  # left slope at the top: its chord
         chord = (costs[-1] - costs[-2]) / max(levels[-1] - levels[-2], 1e-12)
         slopes[-1] = max(chord, slopes[-2])
+    if levels.size > 1:  # the top's duals carry the capability reward: the next level's
+        duals[-1] = duals[-2]
     usable = np.isfinite(costs) & np.isfinite(slopes)
     return GroupFlexibility(
         float(levels[usable].max(initial=0.0)),
@@ -150,4 +157,5 @@ def group_flexibility(
         time.perf_counter() - started,
         slopes[usable],
         total,
+        duals[usable],
     )
