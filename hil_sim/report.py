@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from vpp.controller import EventOutcome
+from vpp.device_adapters.modbus import ModbusAdapter
 from vpp.domain import TimeGrid
 from vpp.hil_sim.runner import SimulationResult
 from vpp.planning import AFTER_EVENT
@@ -126,9 +128,63 @@ def report_dict(result: SimulationResult, series: DaySeries | None = None) -> di
             "gateways": result.gateway_totals(),
             "settle_timeouts": result.settle_timeouts,
             "clock_held_ticks": len(result.clock_holds),
-            **({"ocpp": result.ocpp.summary()} if result.ocpp is not None else {}),
+            "by_protocol": by_protocol(result),
         },
+        # wall clock: the machine's pace, never compared between runs
+        "round_trip_ms": round_trips_ms(result),
     }
+
+
+def by_protocol(result: SimulationResult) -> dict[str, dict[str, Any]]:
+    """Messages per protocol in use: what the controller's adapter for it sent and received,
+    and that protocol's own counts (MQTT: the gateways; OCPP: calls each way; Modbus: polls,
+    reads and writes, and what the devices took)."""
+    router = result.router
+    if router is None:
+        return {}
+    resources = Counter(ref.protocol for ref in result.district.resources())
+    out: dict[str, dict[str, Any]] = {}
+    for name, adapter in sorted(router.adapters.items()):
+        stats = adapter.stats
+        entry: dict[str, Any] = {
+            "resources": resources.get(name, 0),
+            "setpoints": stats.sent,
+            "acks": stats.received.get("ack", 0),
+            "telemetry": stats.received.get("telemetry", 0),
+            "status": stats.received.get("status", 0),
+            "malformed": dict(sorted(stats.malformed.items())),
+        }
+        if name == "mqtt":
+            entry["gateways"] = result.gateway_totals()
+        elif name == "ocpp" and result.ocpp is not None:
+            summary = result.ocpp.summary()
+            summary.pop("round_trip_ms")
+            entry.update(summary)
+        elif isinstance(adapter, ModbusAdapter):
+            counts = adapter.counts
+            entry.update(
+                {
+                    "polls": counts.polls,
+                    "reads": counts.reads,
+                    "writes": counts.writes,
+                    "refused": dict(sorted(counts.refused.items())),
+                }
+            )
+            if result.modbus is not None:
+                entry["devices"] = result.modbus.summary()
+        out[name] = entry
+    return out
+
+
+def round_trips_ms(result: SimulationResult) -> dict[str, Any]:
+    """Setpoint to first answer per protocol [ms, wall clock]: median, p95, max; and the
+    OCPP calls' own round trips. They measure the machine, so two runs differ here."""
+    out: dict[str, Any] = {}
+    if result.round_trips is not None:
+        out["setpoint_to_ack"] = result.round_trips.summary_ms()
+    if result.ocpp is not None:
+        out["ocpp_call"] = result.ocpp.summary()["round_trip_ms"]["call"]
+    return out
 
 
 # -- rebound ---------------------------------------------------------------------------
@@ -256,8 +312,7 @@ def day_series(result: SimulationResult) -> DaySeries:
     series = DaySeries(grid, kinds)
     for key, ref in refs.items():
         kind = ref.resource.kind
-        gateway = result.gateways[ref.site.site_id]
-        trace = gateway.traces[ref.resource.resource_id]
+        trace = result.trace(ref.site.site_id, ref.resource.resource_id)
         ts = np.array([t.timestamp() for t in trace.ts])
         baseline = result.baselines_kw.get(key)
         arrays = trace.arrays()
