@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from vpp.controller import EventOutcome
 from vpp.device_adapters.modbus import ModbusAdapter
 from vpp.domain import TimeGrid
+from vpp.hil_sim.faults import FaultAssignment, StuckMeter
 from vpp.hil_sim.runner import SimulationResult
 from vpp.planning import AFTER_EVENT
 
@@ -108,7 +109,8 @@ def report_dict(result: SimulationResult, series: DaySeries | None = None) -> di
         ],
         "rebound": rebound_summary(result, series),
         "faults_injected": [
-            f"{a.target}: {a.fault.describe()}" for a in result.fault_plan.assignments
+            f"{a.target}: {a.fault.describe()}{_not_played(result, a)}"
+            for a in result.fault_plan.assignments
         ]
         + [o.describe() for o in result.fault_plan.broker_outages],
         "faults_seen": [
@@ -185,6 +187,18 @@ def round_trips_ms(result: SimulationResult) -> dict[str, Any]:
     if result.ocpp is not None:
         out["ocpp_call"] = result.ocpp.summary()["round_trip_ms"]["call"]
     return out
+
+
+def _not_played(result: SimulationResult, assignment: FaultAssignment) -> str:
+    """A note on a resource's fault that its protocol's simulated device does not play (a
+    Modbus device plays a stuck meter only; an OCPP pool none of them)."""
+    if assignment.resource_id is None:
+        return ""
+    key = f"{assignment.site_id}/{assignment.resource_id}"
+    name = next((r.protocol for r in result.district.resources() if r.key == key), "mqtt")
+    if name == "mqtt" or (name == "modbus" and isinstance(assignment.fault, StuckMeter)):
+        return ""
+    return f" (not played: the resource is on {name})"
 
 
 # -- rebound ---------------------------------------------------------------------------

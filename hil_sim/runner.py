@@ -265,7 +265,13 @@ async def simulate(
     on_modbus = [s for s, name in scenario.protocols.items() if name == "modbus"]
     if on_modbus:
         modbus = ModbusSites(
-            district, on_modbus, clock.now, meter_noise_pct=noise, seed=scenario.seed, faults=plan
+            district,
+            on_modbus,
+            clock.now,
+            meter_noise_pct=noise,
+            seed=scenario.seed,
+            faults=plan,
+            poll_period_s=float(scenario.tick_s),  # read once a tick, as gateways report
         )
         devices_of = {s: modbus.take_devices(s, d) for s, d in devices_of.items()}
     settle_timeouts = 0
