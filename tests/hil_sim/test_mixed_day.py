@@ -99,3 +99,9 @@ async def test_a_mixed_day_gives_the_same_report_twice() -> None:
     first = _compared(await simulate(_mixed()))
     second = _compared(await simulate(_mixed()))
     assert first == second
+
+
+async def test_a_site_put_on_modbus_without_a_battery_or_pv_is_refused_before_the_run() -> None:
+    scenario = load_scenario(DATA / "tiny_scenario.yaml")
+    with pytest.raises(ValueError, match="protocols: site mall has no battery or PV"):
+        await simulate(scenario.model_copy(update={"protocols": {"mall": "modbus"}}))
