@@ -101,6 +101,7 @@ class OcppSites:
                 now=self._now,
                 meter_noise_pct=self._noise_pct,
                 seed=self._seed,
+                settle=self.drain,
             )
             await station.start()
             self.stations[key] = station

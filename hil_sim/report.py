@@ -148,12 +148,14 @@ def by_protocol(result: SimulationResult) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, adapter in sorted(router.adapters.items()):
         stats = adapter.stats
+        received = stats.received
         entry: dict[str, Any] = {
             "resources": resources.get(name, 0),
             "setpoints": stats.sent,
-            "acks": stats.received.get("ack", 0),
-            "telemetry": stats.received.get("telemetry", 0),
-            "status": stats.received.get("status", 0),
+            "acks": received.get("ack", 0),
+            # readings: MQTT telemetry, Modbus polls that read true, OCPP MeterValues
+            "telemetry": received.get("telemetry", 0) + received.get("meter_values", 0),
+            "received": dict(sorted(received.items())),
             "malformed": dict(sorted(stats.malformed.items())),
         }
         if name == "mqtt":

@@ -65,6 +65,7 @@ async def test_a_mixed_day_over_mosquitto_meets_its_target_on_all_three_protocol
         assert entry["malformed"] == {}, name
     assert counts["mqtt"]["telemetry"] == counts["mqtt"]["gateways"]["telemetry_sent"]
     assert counts["ocpp"]["calls_to_charge_points"]["SetChargingProfile"] >= 1
+    assert counts["ocpp"]["telemetry"] == counts["ocpp"]["calls_from_charge_points"]["MeterValues"]
     modbus = counts["modbus"]
     assert modbus["resources"] == 2  # the battery and the PV; the mill stays on MQTT
     assert modbus["polls"] == modbus["telemetry"] >= 2 * 1440  # each device, every tick
