@@ -446,9 +446,14 @@ class ModbusSites:
             await site.start()
         return on_modbus(self.district, self.sites, self.poll_period_s)
 
-    async def step(self, now: datetime) -> None:
+    async def play_faults(self, now: datetime) -> None:
+        """Servers away or back as of ``now``: called before the clock shows ``now``, so no
+        poll due at ``now`` can run before the server is where the script puts it."""
         for site in self.sites.values():
             await site.play_faults(now)
+
+    def step(self, now: datetime) -> None:
+        for site in self.sites.values():
             site.step(now)
 
     async def stop(self) -> None:

@@ -348,6 +348,8 @@ async def simulate(
                 if not settled:
                     settle_timeouts += 1
                 now += tick
+                if modbus is not None:
+                    await modbus.play_faults(now)
                 clock.advance_to(now)
                 if in_outage is None and outages and outages[0][0] <= now:
                     in_outage = outages.pop(0)
@@ -362,7 +364,7 @@ async def simulate(
                 if ocpp is not None:
                     await ocpp.step(now)
                 if modbus is not None:
-                    await modbus.step(now)
+                    modbus.step(now)
                 if progress is not None:
                     progress(now, end)
             await settle_tick(fabric, controller, in_outage is not None)

@@ -106,3 +106,27 @@ async def test_a_site_put_on_modbus_without_a_battery_or_pv_is_refused_before_th
     scenario = load_scenario(DATA / "tiny_scenario.yaml")
     with pytest.raises(ValueError, match="protocols: site mall has no battery or PV"):
         await simulate(scenario.model_copy(update={"protocols": {"mall": "modbus"}}))
+
+
+@pytest.mark.slow
+async def test_a_modbus_site_that_goes_offline_is_dropped_and_polled_again_when_back() -> None:
+    """The scripted ``offline`` fault takes the site's Modbus server away for 10 min: the
+    adapter reports the site offline, the controller drops the battery, and once the server
+    listens again on its port the adapter reconnects and polls resume."""
+    scenario = _mixed()
+    faults = scenario.faults.model_validate(
+        {"offline": {"share": 1.0, "at": "11:10", "duration_min": 10}}
+    )
+    result = await simulate(scenario.model_copy(update={"faults": faults}))
+    assert result.modbus is not None
+    assert result.modbus.summary()["server_restarts"] == 1
+    assert result.router is not None
+    modbus = result.router.adapters["modbus"]
+    assert modbus.stats.reconnects == 1
+    dropped = {(f.key, f.reason) for f in result.faults_seen}
+    assert ("steel-main/bess", "gateway offline") in dropped
+    polls = report_dict(result)["messages"]["by_protocol"]["modbus"]["polls"]
+    # both devices at the start and every tick but the outage's ten: the retries, 2 s
+    # doubling on simulated time, fall at 11:11, ..., 11:15, 11:17 and 11:20, when it is back
+    assert polls == 2 * (1 + 1440 - 10)
+    assert len(result.trace("steel-main", "bess").ts) == 1440  # the device ran on regardless
