@@ -11,10 +11,19 @@ exception ILLEGAL_DATA_VALUE, as a device does.
 
 PV physics takes no commands, so a PV limit clips its mean power over each step (close
 enough for a limit held over minutes).
+
+In a simulated day (:class:`ModbusSites`) each device keeps a :class:`ResourceTrace` as a
+gateway does, so the report measures it like any other resource. Of the scripted faults a
+Modbus device plays two: ``stuck_meter`` (the W register freezes) and ``offline`` (the
+site's server goes away and comes back on the same port); ``ignore_commands``,
+``late_ack`` and ``telemetry_silent`` describe an MQTT gateway and do not apply.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,8 +42,12 @@ from vpp.device_adapters.modbus.sunspec import (
     image,
 )
 from vpp.domain import Battery, District, Pv, Resource, SetpointMode, Site
+from vpp.hil_sim.faults import FaultPlan, SiteFaults, Span
+from vpp.hil_sim.gateway import ResourceTrace
 from vpp.hil_sim.physics import Command, Device
 from vpp.synthetic import meter_hash
+
+logger = logging.getLogger(__name__)
 
 BASE_ADDRESS = 40000
 HOST = "127.0.0.1"
@@ -63,6 +76,7 @@ class SunSpecDevice:
         now: Callable[[], datetime],
         meter_noise_pct: float = 0.2,
         seed: int = 0,
+        stuck_meter: Span | None = None,
     ) -> None:
         if not isinstance(resource, Battery | Pv):
             raise ValueError(f"{resource.resource_id}: only batteries and PV speak Modbus here")
@@ -78,6 +92,9 @@ class SunSpecDevice:
         self.reverts = 0
         self.lie_power_kw: float | None = None  # a faulty meter: reports this instead
         self.reported_kw = 0.0
+        self.stuck_meter = stuck_meter  # from then the W register stays as it was
+        self.trace = ResourceTrace()  # what the report reads, as for a gateway's resources
+        self._shadow = copy.deepcopy(device)  # the same device never commanded
         self._noise = meter_noise_pct / 100.0
         self._rng = np.random.default_rng([seed, meter_hash(resource.resource_id)])
         if isinstance(resource, Battery):
@@ -222,10 +239,28 @@ class SunSpecDevice:
                 self._revert()
             t0 = t1
         self.power_kw = energy_kwh * 3600.0 / (now - self._last).total_seconds()
-        # A real meter never reads a real power twice alike (a stuck one does).
-        self.reported_kw = self.power_kw * (1.0 + self._noise * float(self._rng.standard_normal()))
+        counterfactual_kw = self._shadow.step(self._last, now, None)
+        if self.stuck_meter is None or not self.stuck_meter.covers(now):
+            # A real meter never reads a real power twice alike (a stuck one does).
+            noise = 1.0 + self._noise * float(self._rng.standard_normal())
+            self.reported_kw = self.power_kw * noise
         self._last = now
         self._refresh()
+        self._trace(now, counterfactual_kw)
+
+    def _trace(self, now: datetime, counterfactual_kw: float) -> None:
+        command = self.command()
+        trace = self.trace
+        trace.ts.append(now)
+        trace.power_kw.append(self.power_kw)
+        trace.counterfactual_kw.append(counterfactual_kw)
+        trace.command_kw.append(math.nan if command is None else command.power_kw)
+        trace.mode.append(None if command is None else command.mode.value)
+        soc = self.device.soc
+        trace.soc.append(math.nan if soc is None else soc)
+        trace.temperature_c.append(math.nan)
+        lie_kw = self.lie_power_kw
+        trace.reported_kw.append(self.reported_kw if lie_kw is None else lie_kw)
 
     def _step(self, t0: datetime, t1: datetime) -> float:
         command = self.command()
@@ -261,7 +296,8 @@ class SunSpecDevice:
 
 
 class ModbusSite:
-    """One site's devices on one pymodbus TCP server (unit ids 1, 2, ... in site order)."""
+    """One site's batteries and PV on one pymodbus TCP server (unit ids 1, 2, ... in site
+    order, over the resources ``devices`` holds)."""
 
     def __init__(
         self,
@@ -271,8 +307,12 @@ class ModbusSite:
         now: Callable[[], datetime],
         meter_noise_pct: float = 0.2,
         seed: int = 0,
+        faults: SiteFaults | None = None,
     ) -> None:
         self.site = site
+        faults = faults or SiteFaults()
+        self.offline = faults.offline  # the server is away for this span
+        served = [r for r in site.resources if r.resource_id in devices]
         self.devices = {
             r.resource_id: SunSpecDevice(
                 r,
@@ -281,10 +321,12 @@ class ModbusSite:
                 now=now,
                 meter_noise_pct=meter_noise_pct,
                 seed=seed,
+                stuck_meter=faults.stuck_meter.get(r.resource_id),
             )
-            for i, r in enumerate(site.resources, start=1)
+            for i, r in enumerate(served, start=1)
         }
         self.port: int | None = None
+        self.restarts = 0
         self._server: ModbusTcpServer | None = None
 
     async def start(self, port: int = 0) -> int:
@@ -301,9 +343,26 @@ class ModbusSite:
             await self._server.shutdown()  # type: ignore[no-untyped-call]
             self._server = None
 
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
+
     def step(self, now: datetime) -> None:
         for device in self.devices.values():
             device.advance(now)
+
+    async def play_faults(self, now: datetime) -> None:
+        """Take the server away while the site's ``offline`` span covers ``now``, and back
+        on its own port after it (the devices keep running on their own timers)."""
+        if self.offline is None or self.port is None:
+            return
+        if self.offline.covers(now) and self.listening:
+            logger.warning("%s: Modbus server offline at %s", self.site.site_id, now)
+            await self.stop()
+        elif not self.offline.covers(now) and not self.listening:
+            logger.warning("%s: Modbus server back at %s", self.site.site_id, now)
+            await self.start(self.port)
+            self.restarts += 1
 
     def connection(self, resource_id: str, poll_period_s: float = 60.0) -> dict[str, object]:
         """The ``connection`` block that registers the resource on this server."""
@@ -320,14 +379,103 @@ class ModbusSite:
 def on_modbus(
     district: District, sites: Mapping[str, ModbusSite], poll_period_s: float = 60.0
 ) -> District:
-    """The district with these (started) sites registered on Modbus at their servers."""
+    """The district with these (started) sites' devices registered on Modbus at their
+    servers; a site all of whose resources are served moves to Modbus as a whole."""
     data = district.model_dump(mode="json")
     for enterprise in data["enterprises"]:
         for site in enterprise["sites"]:
             served = sites.get(site["site_id"])
             if served is None:
                 continue
-            site["protocol"] = "modbus"
+            if all(r["resource_id"] in served.devices for r in site["resources"]):
+                site["protocol"] = "modbus"
             for resource in site["resources"]:
+                if resource["resource_id"] not in served.devices:
+                    continue
+                resource["protocol"] = "modbus"
                 resource["connection"] = served.connection(resource["resource_id"], poll_period_s)
     return District.model_validate(data)
+
+
+class ModbusSites:
+    """The scenario's sites on Modbus (``protocols: {site_id: modbus}``): each one's
+    batteries and PV on a :class:`ModbusSite` in front of their physics; the rest of the
+    site stays with its MQTT gateway."""
+
+    def __init__(
+        self,
+        district: District,
+        site_ids: list[str],
+        now: Callable[[], datetime],
+        *,
+        meter_noise_pct: float = 0.2,
+        seed: int = 0,
+        faults: FaultPlan | None = None,
+        poll_period_s: float = 60.0,
+    ) -> None:
+        self.district = district
+        self.site_ids = sorted(site_ids)
+        self._now = now
+        self._noise_pct, self._seed = meter_noise_pct, seed
+        self._faults = faults
+        self.poll_period_s = poll_period_s
+        self.sites: dict[str, ModbusSite] = {}
+
+    def take_devices(self, site_id: str, devices: dict[str, Device]) -> dict[str, Device]:
+        """The site's devices its MQTT gateway keeps; its batteries' and PV's are served here."""
+        if site_id not in self.site_ids:
+            return devices
+        site = next(s for e in self.district.enterprises for s in e.sites if s.site_id == site_id)
+        served = {r.resource_id for r in site.resources if isinstance(r, Battery | Pv)}
+        if not served:
+            raise ValueError(f"protocols: site {site_id} has no battery or PV to put on Modbus")
+        faults = self._faults.for_site(site_id) if self._faults is not None else None
+        self.sites[site_id] = ModbusSite(
+            site,
+            {rid: devices[rid] for rid in served},
+            now=self._now,
+            meter_noise_pct=self._noise_pct,
+            seed=self._seed,
+            faults=faults,
+        )
+        return {rid: d for rid, d in devices.items() if rid not in served}
+
+    async def start(self) -> District:
+        """Start every server; the district with their devices registered on them."""
+        for site in self.sites.values():
+            await site.start()
+        return on_modbus(self.district, self.sites, self.poll_period_s)
+
+    async def play_faults(self, now: datetime) -> None:
+        """Servers away or back as of ``now``: called before the clock shows ``now``, so no
+        poll due at ``now`` can run before the server is where the script puts it."""
+        for site in self.sites.values():
+            await site.play_faults(now)
+
+    def step(self, now: datetime) -> None:
+        for site in self.sites.values():
+            site.step(now)
+
+    async def stop(self) -> None:
+        for site in self.sites.values():
+            await site.stop()
+
+    def traces(self) -> dict[str, ResourceTrace]:
+        """Each served resource's trace, by ``site_id/resource_id``."""
+        return {
+            f"{site_id}/{rid}": device.trace
+            for site_id, site in self.sites.items()
+            for rid, device in site.devices.items()
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """What the devices saw (the adapter's own counts are in the report beside it)."""
+        devices = [d for site in self.sites.values() for d in site.devices.values()]
+        return {
+            "servers": len(self.sites),
+            "devices": len(devices),
+            "writes_taken": sum(d.writes for d in devices),
+            "writes_refused": sum(d.refused_writes for d in devices),
+            "reverts": sum(d.reverts for d in devices),
+            "server_restarts": sum(s.restarts for s in self.sites.values()),
+        }

@@ -15,8 +15,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from vpp.device_adapters.mqtt.passwords import hash_password, new_password
 from vpp.device_adapters.ocpp import OcppAdapter, OcppConnection, OcppServerSettings
 from vpp.device_adapters.registry import connection_of
@@ -25,6 +23,7 @@ from vpp.hil_sim.gateway import SimulatedGateway
 from vpp.hil_sim.ocpp_station import SimulatedStation, station_connection
 from vpp.hil_sim.physics import Device
 from vpp.hil_sim.physics.ev import EvPoolDevice
+from vpp.hil_sim.round_trips import percentiles_ms
 
 
 def with_protocols(district: District, protocols: Mapping[str, str]) -> District:
@@ -102,6 +101,7 @@ class OcppSites:
                 now=self._now,
                 meter_noise_pct=self._noise_pct,
                 seed=self._seed,
+                settle=self.drain,
             )
             await station.start()
             self.stations[key] = station
@@ -138,20 +138,7 @@ class OcppSites:
             "call_failures": dict(sorted(stats.call_failures.items())),
             "refused": dict(sorted(self.adapter.stats.malformed.items())),
             "round_trip_ms": {
-                "call": _percentiles(stats.round_trip_s),
-                "setpoint_to_ack": _percentiles(self.adapter.ack_latency_s),
+                "call": percentiles_ms(stats.round_trip_s),
+                "setpoint_to_ack": percentiles_ms(self.adapter.ack_latency_s),
             },
         }
-
-
-def _percentiles(samples_s: list[float]) -> dict[str, float | int]:
-    """Count, median, 95th percentile and maximum [ms]."""
-    if not samples_s:
-        return {"n": 0}
-    ms = np.sort(np.asarray(samples_s)) * 1000.0
-    return {
-        "n": int(ms.size),
-        "p50": round(float(np.percentile(ms, 50)), 2),
-        "p95": round(float(np.percentile(ms, 95)), 2),
-        "max": round(float(ms[-1]), 2),
-    }

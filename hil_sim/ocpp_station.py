@@ -23,7 +23,7 @@ import copy
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -177,9 +177,14 @@ class SimulatedStation:
         now: Callable[[], datetime],
         meter_noise_pct: float = 0.0,
         seed: int = 0,
+        settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``settle`` (a simulation's): awaited after each transaction starts or stops, so
+        the central system's answer to it (profiles re-split over the pool) lands before
+        the next one, whatever the machine's pace."""
         self.site_id = site_id
         self.pool = pool
+        self._settle = settle
         self.connection = connection
         self.device = device
         self.url = url.rstrip("/")
@@ -304,6 +309,8 @@ class SimulatedStation:
                 # ended once the central system knows (a profile it sent meanwhile is moot)
                 point.transactions.pop(connector_id, None)
                 point.profiles.pop(connector_id, None)  # a TxProfile ends with its transaction
+                if self._settle is not None:
+                    await self._settle()
         for i, session in enumerate(self.device.sessions):
             where = self._where.get(session.charger_id)
             plugged = session.arrival_s <= s and not self.device.left[i]
@@ -325,6 +332,8 @@ class SimulatedStation:
             point.transactions[connector_id] = tx
             point.starting.discard(connector_id)
             self._tx_of_session[i] = (cp_id, connector_id, tx)
+            if self._settle is not None:
+                await self._settle()
 
     async def _meter_values(self, now: datetime, session_kw: list[float]) -> None:
         by_connector: dict[tuple[str, int], float] = {}

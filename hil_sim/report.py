@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from vpp.controller import EventOutcome
+from vpp.device_adapters.modbus import ModbusAdapter
 from vpp.domain import TimeGrid
+from vpp.hil_sim.faults import FaultAssignment, StuckMeter
 from vpp.hil_sim.runner import SimulationResult
 from vpp.planning import AFTER_EVENT
 
@@ -106,7 +109,8 @@ def report_dict(result: SimulationResult, series: DaySeries | None = None) -> di
         ],
         "rebound": rebound_summary(result, series),
         "faults_injected": [
-            f"{a.target}: {a.fault.describe()}" for a in result.fault_plan.assignments
+            f"{a.target}: {a.fault.describe()}{_not_played(result, a)}"
+            for a in result.fault_plan.assignments
         ]
         + [o.describe() for o in result.fault_plan.broker_outages],
         "faults_seen": [
@@ -126,9 +130,77 @@ def report_dict(result: SimulationResult, series: DaySeries | None = None) -> di
             "gateways": result.gateway_totals(),
             "settle_timeouts": result.settle_timeouts,
             "clock_held_ticks": len(result.clock_holds),
-            **({"ocpp": result.ocpp.summary()} if result.ocpp is not None else {}),
+            "by_protocol": by_protocol(result),
         },
+        # wall clock: the machine's pace, never compared between runs
+        "round_trip_ms": round_trips_ms(result),
     }
+
+
+def by_protocol(result: SimulationResult) -> dict[str, dict[str, Any]]:
+    """Messages per protocol in use: what the controller's adapter for it sent and received,
+    and that protocol's own counts (MQTT: the gateways; OCPP: calls each way; Modbus: polls,
+    reads and writes, and what the devices took)."""
+    router = result.router
+    if router is None:
+        return {}
+    resources = Counter(ref.protocol for ref in result.district.resources())
+    out: dict[str, dict[str, Any]] = {}
+    for name, adapter in sorted(router.adapters.items()):
+        stats = adapter.stats
+        received = stats.received
+        entry: dict[str, Any] = {
+            "resources": resources.get(name, 0),
+            "setpoints": stats.sent,
+            "acks": received.get("ack", 0),
+            # readings: MQTT telemetry, Modbus polls that read true, OCPP MeterValues
+            "telemetry": received.get("telemetry", 0) + received.get("meter_values", 0),
+            "received": dict(sorted(received.items())),
+            "malformed": dict(sorted(stats.malformed.items())),
+        }
+        if name == "mqtt":
+            entry["gateways"] = result.gateway_totals()
+        elif name == "ocpp" and result.ocpp is not None:
+            summary = result.ocpp.summary()
+            summary.pop("round_trip_ms")
+            entry.update(summary)
+        elif isinstance(adapter, ModbusAdapter):
+            counts = adapter.counts
+            entry.update(
+                {
+                    "polls": counts.polls,
+                    "reads": counts.reads,
+                    "writes": counts.writes,
+                    "refused": dict(sorted(counts.refused.items())),
+                }
+            )
+            if result.modbus is not None:
+                entry["devices"] = result.modbus.summary()
+        out[name] = entry
+    return out
+
+
+def round_trips_ms(result: SimulationResult) -> dict[str, Any]:
+    """Setpoint to first answer per protocol [ms, wall clock]: median, p95, max; and the
+    OCPP calls' own round trips. They measure the machine, so two runs differ here."""
+    out: dict[str, Any] = {}
+    if result.round_trips is not None:
+        out["setpoint_to_ack"] = result.round_trips.summary_ms()
+    if result.ocpp is not None:
+        out["ocpp_call"] = result.ocpp.summary()["round_trip_ms"]["call"]
+    return out
+
+
+def _not_played(result: SimulationResult, assignment: FaultAssignment) -> str:
+    """A note on a resource's fault that its protocol's simulated device does not play (a
+    Modbus device plays a stuck meter only; an OCPP pool none of them)."""
+    if assignment.resource_id is None:
+        return ""
+    key = f"{assignment.site_id}/{assignment.resource_id}"
+    name = next((r.protocol for r in result.district.resources() if r.key == key), "mqtt")
+    if name == "mqtt" or (name == "modbus" and isinstance(assignment.fault, StuckMeter)):
+        return ""
+    return f" (not played: the resource is on {name})"
 
 
 # -- rebound ---------------------------------------------------------------------------
@@ -256,8 +328,7 @@ def day_series(result: SimulationResult) -> DaySeries:
     series = DaySeries(grid, kinds)
     for key, ref in refs.items():
         kind = ref.resource.kind
-        gateway = result.gateways[ref.site.site_id]
-        trace = gateway.traces[ref.resource.resource_id]
+        trace = result.trace(ref.site.site_id, ref.resource.resource_id)
         ts = np.array([t.timestamp() for t in trace.ts])
         baseline = result.baselines_kw.get(key)
         arrays = trace.arrays()

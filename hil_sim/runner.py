@@ -11,6 +11,10 @@ while any of the run's own links is down and meant to be up (a real broker that 
 a client still reconnecting), so an outage nobody scripted costs no simulated time beyond
 the ticks it really lasted. The scenario's scripted broker outages are simulated time and
 pass as scripted.
+
+A scenario's ``protocols`` puts sites on OCPP (their EV pools become charge points) or on
+Modbus (their batteries and PV a SunSpec device on a pymodbus server); the clock also waits
+until every OCPP exchange is answered and no Modbus poll or write is due at its time.
 """
 
 from __future__ import annotations
@@ -42,11 +46,14 @@ from vpp.device_adapters import (
     Traffic,
 )
 from vpp.device_adapters.contract import SUBSCRIPTIONS
+from vpp.device_adapters.modbus import ModbusAdapter
 from vpp.domain import DemandResponseEvent, District, VppError
 from vpp.hil_sim.faults import FaultPlan
-from vpp.hil_sim.gateway import SimulatedGateway, status_will
+from vpp.hil_sim.gateway import ResourceTrace, SimulatedGateway, status_will
+from vpp.hil_sim.modbus_device import ModbusSites
 from vpp.hil_sim.ocpp_sites import OcppSites, with_protocols
 from vpp.hil_sim.physics import devices_for_site
+from vpp.hil_sim.round_trips import RoundTrips
 from vpp.hil_sim.scenario import Scenario
 from vpp.optimizer import process_pool
 
@@ -114,11 +121,22 @@ class SimulationResult:
     refused: dict[str, int] = field(default_factory=dict)  # by the plausibility gate, per reason
     clock_holds: list[ClockHold] = field(default_factory=list)
     ocpp: OcppSites | None = None  # the pools reached over OCPP, and their counts
+    modbus: ModbusSites | None = None  # the batteries and PV reached over Modbus
+    router: RoutingAdapter | None = None  # each protocol's adapter and its counts
+    round_trips: RoundTrips | None = None  # setpoint to answer per protocol [wall]
 
     @property
     def speedup(self) -> float:
         """Simulated seconds per wall-clock second."""
         return (self.end - self.start).total_seconds() / max(self.wall_s, 1e-9)
+
+    def trace(self, site_id: str, resource_id: str) -> ResourceTrace:
+        """One resource's trace, wherever it was simulated (a gateway, a Modbus device)."""
+        if self.modbus is not None:
+            trace = self.modbus.traces().get(f"{site_id}/{resource_id}")
+            if trace is not None:
+                return trace
+        return self.gateways[site_id].traces[resource_id]
 
     def gateway_totals(self) -> dict[str, int]:
         """Counters summed over every gateway."""
@@ -232,16 +250,30 @@ async def simulate(
     fabric = _Fabric(mqtt_url, auth)
     controller_link = fabric.link("vpp-controller")
     fabric.track(controller_link, lambda: SUBSCRIPTIONS)
+    noise = scenario.physics.meter_noise_pct
     ocpp = None
     if any_on_ocpp(district):
-        noise = scenario.physics.meter_noise_pct
         ocpp = OcppSites(district, clock.now, meter_noise_pct=noise, seed=scenario.seed)
-    context = AdapterContext(
-        district, clock.now, clock.sleep_until, {**(protocols or {}), "mqtt": controller_link}
-    )
-    # the simulated charge points' central system is the run's own (its passwords, a free port)
-    built = {"ocpp": ocpp.adapter} if ocpp is not None else {}
-    adapter = RoutingAdapter.for_district(context, built=built)
+    site_ids = sorted({ref.site.site_id for ref in district.resources()})
+    devices_of = {
+        site_id: devices_for_site(
+            district, site_id, scenario.day, seed=scenario.seed, settings=scenario.physics
+        )
+        for site_id in site_ids
+    }
+    modbus = None
+    on_modbus = [s for s, name in scenario.protocols.items() if name == "modbus"]
+    if on_modbus:
+        modbus = ModbusSites(
+            district,
+            on_modbus,
+            clock.now,
+            meter_noise_pct=noise,
+            seed=scenario.seed,
+            faults=plan,
+            poll_period_s=float(scenario.tick_s),  # read once a tick, as gateways report
+        )
+        devices_of = {s: modbus.take_devices(s, d) for s, d in devices_of.items()}
     settle_timeouts = 0
     holds: list[ClockHold] = []
     # the run owns its executors: a thread for the controller's blocking work, a process
@@ -255,14 +287,25 @@ async def simulate(
         settings = scenario.controller.model_copy(
             update={"dispatch": dispatch.model_copy(update={"executor": groups})}
         )
+        if modbus is not None:
+            district = await modbus.start()  # the servers' ports go into the registration
+        context = AdapterContext(
+            district, clock.now, clock.sleep_until, {**(protocols or {}), "mqtt": controller_link}
+        )
+        # the simulated charge points' central system is the run's own (passwords, a free port)
+        built = {"ocpp": ocpp.adapter} if ocpp is not None else {}
+        router = RoutingAdapter.for_district(context, built=built)
+        adapter = RoundTrips(router)
+        modbus_adapter = router.adapters.get("modbus")
+        assert modbus_adapter is None or isinstance(modbus_adapter, ModbusAdapter)
         controller = Controller(district, adapter, clock, settings, executor=executor)
         await controller.start()
         gateways: dict[str, SimulatedGateway] = {}
-        for site_id in sorted({ref.site.site_id for ref in district.resources()}):
+        for site_id in site_ids:
+            devices = devices_of[site_id]
+            if modbus is not None and site_id in modbus.sites and not devices:
+                continue  # the whole site is on Modbus: no gateway to speak for it
             link = fabric.link(f"gw-{site_id}", status_will(site_id, start))
-            devices = devices_for_site(
-                district, site_id, scenario.day, seed=scenario.seed, settings=scenario.physics
-            )
             gateway = SimulatedGateway.for_site(
                 district,
                 site_id,
@@ -288,15 +331,25 @@ async def simulate(
                 while pending and pending[0].issued_at <= now:
                     controller.submit(pending.pop(0))
                 held_s, settled = await settle_tick(fabric, controller, in_outage is not None)
-                while ocpp is not None and ocpp.busy:  # every OCPP exchange answered
-                    await ocpp.drain()
+                waited_out = False
+                while (ocpp is not None and ocpp.busy) or (
+                    modbus_adapter is not None and modbus_adapter.busy
+                ):
+                    if ocpp is not None and ocpp.busy:  # every OCPP exchange answered
+                        await ocpp.drain()
+                    elif modbus_adapter is not None and not await modbus_settles(modbus_adapter):
+                        waited_out = True  # a poll or write still due: counted, moved on
+                        break
                     more_s, settled = await settle_tick(fabric, controller, in_outage is not None)
                     held_s += more_s
+                settled = settled and not waited_out
                 if held_s > 0:
                     holds.append(ClockHold(now, held_s))
                 if not settled:
                     settle_timeouts += 1
                 now += tick
+                if modbus is not None:
+                    await modbus.play_faults(now)
                 clock.advance_to(now)
                 if in_outage is None and outages and outages[0][0] <= now:
                     in_outage = outages.pop(0)
@@ -310,6 +363,8 @@ async def simulate(
                     await gateway.step(now)
                 if ocpp is not None:
                     await ocpp.step(now)
+                if modbus is not None:
+                    modbus.step(now)
                 if progress is not None:
                     progress(now, end)
             await settle_tick(fabric, controller, in_outage is not None)
@@ -319,6 +374,8 @@ async def simulate(
                 await gateway.stop()
             if ocpp is not None:
                 await ocpp.stop()
+            if modbus is not None:
+                await modbus.stop()
     runs = controller.runs
     outcomes = [
         event_outcome(runs[e.event_id], controller.monitor, district, scenario.settlement_rule)
@@ -341,7 +398,7 @@ async def simulate(
         fault_plan=plan,
         faults_seen=list(controller.faults),
         gateways=gateways,
-        adapter_stats=adapter.stats,
+        adapter_stats=router.stats,
         monitor=controller.monitor,
         wall_s=time.perf_counter() - started,
         settle_timeouts=settle_timeouts,
@@ -349,11 +406,28 @@ async def simulate(
         refused=dict(controller.gate.refused),
         clock_holds=holds,
         ocpp=ocpp,
+        modbus=modbus,
+        router=router,
+        round_trips=adapter,
     )
 
 
 def any_on_ocpp(district: District) -> bool:
     return any(ref.protocol == "ocpp" for ref in district.resources())
+
+
+async def modbus_settles(adapter: ModbusAdapter) -> bool:
+    """Until the Modbus adapter has no poll or write due at the clock's time (each device
+    is read and written at the simulated time it was due); False after
+    :data:`SETTLE_TIMEOUT_S` of it staying busy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_TIMEOUT_S
+    while adapter.busy:
+        if loop.time() > deadline:
+            logger.warning("a Modbus poll or write is still due; moving on")
+            return False
+        await asyncio.sleep(0.001)
+    return True
 
 
 async def settle_tick(

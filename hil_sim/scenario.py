@@ -86,10 +86,11 @@ class Scenario(FrozenModel):
     physics: PhysicsSettings = PhysicsSettings()
     controller: ControllerSettings = ControllerSettings()
     settlement_rule: str = "default"
-    protocols: dict[Slug, Literal["mqtt", "ocpp"]] = Field(
+    protocols: dict[Slug, Literal["mqtt", "ocpp", "modbus"]] = Field(
         default_factory=dict,
         description="sites reached by another protocol than their own, e.g. {depot: ocpp}: "
-        "the site's EV pools become OCPP charge points",
+        "on ocpp the site's EV pools become OCPP charge points, on modbus its batteries and "
+        "PV a SunSpec device (a pymodbus server); the rest of the site stays on MQTT",
     )
 
     @model_validator(mode="after")

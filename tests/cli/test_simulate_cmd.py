@@ -230,3 +230,23 @@ def test_simulate_command_out_of_range_scenario_exits_2_naming_the_field(tmp_pat
     assert field in result.output.replace("\n", " ")
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_simulate_command_prints_messages_and_round_trips_per_protocol(tmp_path):
+    """A day on MQTT, OCPP and Modbus at once: a Messages row per protocol and its setpoint
+    round trips, and the same in report.json (the round trips apart, as wall clock)."""
+    scenario = scenario_variant(
+        tmp_path,
+        "mixed.yaml",
+        {"target_kw: 150": "target_kw: 800"},
+        extra="protocols: {mall: ocpp, steel-main: modbus}\n",
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["simulate", str(scenario), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    for label in ("MQTT", "OCPP", "Modbus"):
+        assert f"{label} setpoint to ack" in result.output
+    doc = json.loads((out / "report.json").read_text())
+    assert set(doc["messages"]["by_protocol"]) == {"mqtt", "ocpp", "modbus"}
+    assert set(doc["round_trip_ms"]["setpoint_to_ack"]) == {"mqtt", "ocpp", "modbus"}

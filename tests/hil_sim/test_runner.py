@@ -26,7 +26,7 @@ OUTAGE = {"broker_outage": {"at": "11:22", "duration_min": 3}}
 TIME_LIMIT_S = 1e-4
 
 #: Report fields that measure the machine, not the simulated day.
-WALL_CLOCK_FIELDS = ("wall_s", "speedup")
+WALL_CLOCK_FIELDS = ("wall_s", "speedup", "round_trip_ms")
 
 
 @contextmanager

@@ -562,20 +562,47 @@ def _print_messages(result: SimulationResult) -> None:
         f"telemetry ({gateways['telemetry_suppressed']:,} suppressed by a fault)",
     )
     table.add_row("ticks that timed out", f"{result.settle_timeouts:,}")
-    if result.ocpp is not None:
-        ocpp = result.ocpp.summary()
-        calls_in = ", ".join(f"{k} {v:,}" for k, v in ocpp["calls_from_charge_points"].items())
-        calls_out = ", ".join(f"{k} {v:,}" for k, v in ocpp["calls_to_charge_points"].items())
-        trip = ocpp["round_trip_ms"]["setpoint_to_ack"]
-        table.add_row("OCPP charge points", f"{ocpp['charge_points']:,}: {calls_in}")
-        table.add_row("OCPP to charge points", calls_out or "none")
+    _add_protocol_rows(table, result)
+    console.print(table)
+
+
+#: How the Messages table names each protocol.
+PROTOCOL_NAMES = {"mqtt": "MQTT", "ocpp": "OCPP", "modbus": "Modbus"}
+
+
+def _add_protocol_rows(table: Table, result: SimulationResult) -> None:
+    """Per protocol in use: messages each way, its own counts, and setpoint to ack."""
+    from vpp.hil_sim.report import by_protocol, round_trips_ms
+
+    trips = round_trips_ms(result).get("setpoint_to_ack", {})
+    for name, counts in by_protocol(result).items():
+        label = PROTOCOL_NAMES.get(name, name)
+        line = (
+            f"{counts['resources']:,} resources: {counts['setpoints']:,} setpoints, "
+            f"{counts['acks']:,} acks, {counts['telemetry']:,} telemetry"
+        )
+        if name == "ocpp" and "calls_from_charge_points" in counts:
+            calls_in = _counts(counts["calls_from_charge_points"])
+            calls_out = _counts(counts["calls_to_charge_points"])
+            line += f"; {counts['charge_points']:,} charge points: {calls_in}; to them: "
+            line += calls_out or "none"
+        elif name == "modbus":
+            line += (
+                f"; {counts['polls']:,} polls, {counts['reads']:,} reads, "
+                f"{counts['writes']:,} writes"
+            )
+        table.add_row(label, line)
+        trip = trips.get(name, {"n": 0})
         if trip["n"]:
             table.add_row(
-                "OCPP setpoint to ack",
+                f"{label} setpoint to ack",
                 f"median {trip['p50']:.1f} ms, p95 {trip['p95']:.1f} ms, max {trip['max']:.1f} ms"
                 f" (n={trip['n']:,}, wall clock)",
             )
-    console.print(table)
+
+
+def _counts(by_name: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in by_name.items())
 
 
 # -- formatting ------------------------------------------------------------------------
