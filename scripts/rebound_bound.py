@@ -20,7 +20,7 @@ from vpp.hil_sim.runner import simulate
 from vpp.hil_sim.scenario import load_scenario
 from vpp.optimizer import DispatchSettings, dispatch
 
-DEMO = Path(__file__).resolve().parent.parent / "configs/scenarios/demo_peak_day.yaml"
+DEMO = Path(__file__).resolve().parent.parent / "configs/scenarios/demo_mqtt_day.yaml"
 
 
 def worst_excess_kw(result: DispatchResult) -> float:
