@@ -5,9 +5,11 @@ A SunSpec device holds a chain of models in its holding registers: the marker ``
 ``L`` [registers] and ``L`` registers of points, ending with id 0xFFFF. A point's value is
 ``raw * 10**sf`` where ``sf`` is the model's scale-factor point named in the table.
 
-The tables below were written from the SunSpec model definitions (models 1, 101-103, 120,
-123, 124; 701, 702, 704, 802) without ``pysunspec2`` to check them against; only the points
-vpp uses are listed. Offsets count from the first register after ``ID`` and ``L``.
+The tables below follow the SunSpec model definitions (models 1, 101-103, 120, 123, 124;
+701, 702, 704, 802), checked point by point against the SunSpec Alliance's published model
+files (``json/model_N.json`` of its models repository) in December 2026, which moved two
+scale factors of 704 and the points of 802 from a first draft; only the points vpp uses are
+listed. Offsets count from the first register after ``ID`` and ``L``.
 """
 
 from __future__ import annotations
@@ -178,25 +180,25 @@ MODELS: dict[int, Model] = {
                 "WSetRvrt": Point(24, "int32", "WSet_SF", "W"),
                 "WSetEnaRvrt": Point(28, "enum16"),
                 "WSetRvrtTms": Point(29, "uint32", None, "s"),
-                "WMaxLimPct_SF": Point(50, "sunssf"),
-                "WSet_SF": Point(51, "sunssf"),
+                "WMaxLimPct_SF": Point(52, "sunssf"),
+                "WSet_SF": Point(53, "sunssf"),
             },
         ),
         Model(
             802,
             "battery base",
-            64,
+            62,
             {
                 "WHRtg": Point(1, "uint16", "WHRtg_SF", "Wh"),
                 "WChaRteMax": Point(2, "uint16", "WChaDisChaMax_SF", "W"),
                 "WDisChaRteMax": Point(3, "uint16", "WChaDisChaMax_SF", "W"),
-                "SoC": Point(11, "uint16", "SoC_SF", "%"),
-                "ChaSt": Point(16, "enum16"),
-                "W": Point(47, "int16", "W_SF", "W"),
-                "WHRtg_SF": Point(53, "sunssf"),
-                "WChaDisChaMax_SF": Point(54, "sunssf"),
-                "SoC_SF": Point(56, "sunssf"),
-                "W_SF": Point(63, "sunssf"),
+                "SoC": Point(9, "uint16", "SoC_SF", "%"),
+                "ChaSt": Point(14, "enum16"),
+                "W": Point(45, "int16", "W_SF", "W"),
+                "WHRtg_SF": Point(51, "sunssf"),
+                "WChaDisChaMax_SF": Point(52, "sunssf"),
+                "SoC_SF": Point(54, "sunssf"),
+                "W_SF": Point(61, "sunssf"),
             },
         ),
     )
