@@ -366,9 +366,21 @@ def solve_decomposed(
     merged = merge_results(problem, settings, results, f"{len(groups)} groups by {group_by}")
     merge_done = time.perf_counter()
     upper = (merged.solve.objective_cny or 0.0) + merged.costs.rebound_penalty_cny
-    bound, bound_rounds = certify(
-        problem, settings, groups, split, flex, shares, shape, profile, upper, pool
-    )
+    bound, bound_rounds = (None, 0)
+    if settings.bound_rounds > 0:
+        bound, bound_rounds = certify(
+            problem,
+            settings,
+            groups,
+            split,
+            flex,
+            shares,
+            shape,
+            profile,
+            upper,
+            pool,
+            rounds=settings.bound_rounds,
+        )
     gap = None if bound is None else max(0.0, upper - bound) / max(abs(upper), 1e-9)
     done = time.perf_counter()
     stats = DecompositionStats(

@@ -100,6 +100,13 @@ class DispatchSettings(FrozenModel):
     group_resources: int = Field(
         default=250, ge=1, description="resources per decomposed group, about"
     )
+    bound_rounds: int = Field(
+        default=12,
+        ge=0,
+        le=200,
+        description="price rounds of a decomposed dispatch's certified (Lagrangian) bound; "
+        "0: no bound, the gap is not reported",
+    )
     rebound_cap: ReboundCap | None = Field(
         default=None, description="replaces the district's rebound_cap when given"
     )
