@@ -44,8 +44,7 @@ from vpp.controller.monitor import Monitor
 from vpp.device_adapters.base import Inbound, TelemetryReceived
 from vpp.device_adapters.codec import _decode_payload, decode
 from vpp.device_adapters.mqtt import Channel, MqttLink, Topic, mqtt_adapter
-from vpp.domain import Resource, Telemetry
-from vpp.domain.resources import CurtailableLoad
+from vpp.domain import CurtailableLoad, Resource, Telemetry
 from vpp.telemetry_worker import TelemetryWorker, WorkerBatches
 
 START = datetime(2026, 7, 15, 2, 0, tzinfo=UTC)

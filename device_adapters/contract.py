@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import cast
@@ -22,6 +21,7 @@ from vpp.device_adapters.base import (
     TelemetryReceived,
 )
 from vpp.device_adapters.codec import MalformedMessageError, decode, setpoint_message
+from vpp.device_adapters.leases import LeaseBook
 from vpp.device_adapters.link import Link
 from vpp.device_adapters.mqtt.topics import Channel, Topic
 from vpp.device_adapters.registry import AdapterContext, ProtocolSpec, register_protocol
@@ -31,14 +31,10 @@ from vpp.domain import (
     GatewayStatus,
     ResourceRef,
     Setpoint,
-    SetpointMode,
     Telemetry,
 )
 
 logger = logging.getLogger(__name__)
-
-#: Answered command ids remembered to recognise duplicates (QoS 1 may deliver twice).
-ACKED_MEMORY = 100_000
 
 SUBSCRIPTIONS = (
     Topic.subscription(Channel.TELEMETRY),
@@ -59,9 +55,7 @@ class ContractAdapter:
         self.stats = AdapterStats()
         self._now = now
         self._on_inbound: InboundHandler = lambda message: None
-        self._in_force: dict[str, dict[datetime, Setpoint]] = {}
-        self._awaiting: dict[str, Setpoint] = {}
-        self._acked: OrderedDict[str, None] = OrderedDict()
+        self._book = LeaseBook()
         self._connected_once = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -82,8 +76,7 @@ class ContractAdapter:
     async def send(self, setpoints: Sequence[Setpoint]) -> int:
         sent = 0
         for setpoint in setpoints:
-            self._remember(setpoint)
-            self._awaiting[setpoint.command_id] = setpoint
+            self._book.record(setpoint)
             if await self._publish(setpoint):
                 sent += 1
                 self.stats.sent += 1
@@ -92,38 +85,10 @@ class ContractAdapter:
         return sent
 
     def awaiting_ack(self) -> list[Setpoint]:
-        return list(self._awaiting.values())
+        return list(self._book.awaiting.values())
 
     def in_force(self, now: datetime) -> list[Setpoint]:
-        out: list[Setpoint] = []
-        for key in list(self._in_force):
-            leases = self._in_force[key]
-            for valid_from in [v for v, s in leases.items() if s.valid_until <= now]:
-                del leases[valid_from]
-            if not leases:
-                del self._in_force[key]
-            out += leases.values()
-        return out
-
-    def _remember(self, setpoint: Setpoint) -> None:
-        leases = self._in_force.setdefault(f"{setpoint.site_id}/{setpoint.resource_id}", {})
-        replaced: list[Setpoint] = []
-        if setpoint.mode is SetpointMode.RELEASE:
-            # a release cancels every earlier command to the resource, wherever it lies
-            for valid_from in [v for v, s in leases.items() if s.issued_at <= setpoint.issued_at]:
-                replaced.append(leases.pop(valid_from))
-        old = leases.get(setpoint.valid_from)
-        if old is not None:
-            replaced.append(old)  # a newer command for an interval replaces it
-        leases[setpoint.valid_from] = setpoint
-        for retired in replaced:
-            if self._awaiting.pop(retired.command_id, None) is not None:
-                self._remember_answered(retired.command_id)  # a late answer is no news
-
-    def _remember_answered(self, command_id: str) -> None:
-        self._acked[command_id] = None
-        while len(self._acked) > ACKED_MEMORY:
-            self._acked.popitem(last=False)
+        return self._book.in_force(now)
 
     async def _publish(self, setpoint: Setpoint) -> bool:
         topic, payload = setpoint_message(setpoint)
@@ -172,19 +137,18 @@ class ContractAdapter:
 
     def _on_ack(self, topic: Topic, ack: Ack) -> None:
         assert topic.resource_id is not None
-        setpoint = self._awaiting.pop(ack.command_id, None)
+        setpoint = self._book.awaiting.get(ack.command_id)
         if setpoint is None:
-            if ack.command_id in self._acked:
+            if self._book.answered(ack.command_id):
                 self.stats.duplicate_acks += 1
             else:
                 self.stats.unknown_acks += 1
                 logger.warning("ack for unknown command %s on %s", ack.command_id, topic)
             return
         if (setpoint.site_id, setpoint.resource_id) != (topic.site_id, topic.resource_id):
-            self._awaiting[ack.command_id] = setpoint
             self.stats.malformed["ack_wrong_resource"] += 1
             return
-        self._remember_answered(ack.command_id)
+        self._book.answer(ack.command_id)
         self._on_inbound(AckReceived(topic.site_id, topic.resource_id, ack, setpoint))
 
 

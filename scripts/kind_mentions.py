@@ -63,7 +63,6 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Modules that only re-export the kinds' names (imports, ``__all__``), no knowledge.
 RE_EXPORTS = (
     "src/vpp/domain/__init__.py",
-    "src/vpp/domain/resources.py",
     "src/vpp/domain/kinds/__init__.py",
     "hil_sim/physics/__init__.py",
 )

@@ -11,8 +11,7 @@ from vpp.controller.gate import PlausibilityGate
 from vpp.controller.monitor import Merged, Monitor, ReadingBatch, to_us
 from vpp.device_adapters import MalformedMessageError, TelemetryReceived, decode
 from vpp.device_adapters.mqtt import MqttLink
-from vpp.domain import PlausibilitySettings, Resource, Telemetry
-from vpp.domain.resources import CurtailableLoad
+from vpp.domain import CurtailableLoad, PlausibilitySettings, Resource, Telemetry
 from vpp.telemetry_worker import TelemetryWorker, WorkerBatches
 
 from builders import curtailable

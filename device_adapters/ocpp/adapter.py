@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,7 +37,7 @@ from vpp.device_adapters.base import (
     StatusReceived,
     TelemetryReceived,
 )
-from vpp.device_adapters.contract import ACKED_MEMORY
+from vpp.device_adapters.leases import LeaseBook
 from vpp.device_adapters.ocpp.central_system import (
     CentralSystem,
     ChargePointOfflineError,
@@ -148,9 +147,7 @@ class OcppAdapter:
         self._cps: dict[str, _ChargePoint] = {}
         self.system = CentralSystem(settings, self, now, self._hashes)
         self.follow(refs)
-        self._in_force: dict[str, dict[datetime, Setpoint]] = {}
-        self._awaiting: dict[str, Setpoint] = {}
-        self._acked: OrderedDict[str, None] = OrderedDict()
+        self._book = LeaseBook()
         self._sent_at: dict[str, float] = {}
         self.ack_latency_s: list[float] = []  # setpoint handed over to its ack [s, wall]
         self._transactions: dict[int, tuple[str, int]] = {}
@@ -238,8 +235,8 @@ class OcppAdapter:
                 self.stats.send_failed += 1
                 logger.error("no OCPP pool %s/%s", setpoint.site_id, setpoint.resource_id)
                 continue
-            self._remember(setpoint)
-            self._awaiting[setpoint.command_id] = setpoint
+            for retired in self._book.record(setpoint):
+                self._sent_at.pop(retired, None)
             self._sent_at[setpoint.command_id] = time.perf_counter()
             if any(self.system.is_connected(cp) for cp in pool.charge_points):
                 sent += 1
@@ -250,48 +247,17 @@ class OcppAdapter:
         return sent
 
     def awaiting_ack(self) -> list[Setpoint]:
-        return list(self._awaiting.values())
+        return list(self._book.awaiting.values())
 
     def in_force(self, now: datetime) -> list[Setpoint]:
-        out: list[Setpoint] = []
-        for key in list(self._in_force):
-            leases = self._in_force[key]
-            for valid_from in [v for v, s in leases.items() if s.valid_until <= now]:
-                del leases[valid_from]
-            if not leases:
-                del self._in_force[key]
-            out += leases.values()
-        return out
-
-    # --- leases (the MQTT adapter's semantics) --------------------------------------------
-
-    def _remember(self, setpoint: Setpoint) -> None:
-        leases = self._in_force.setdefault(f"{setpoint.site_id}/{setpoint.resource_id}", {})
-        replaced: list[Setpoint] = []
-        if setpoint.mode is SetpointMode.RELEASE:
-            for valid_from in [v for v, s in leases.items() if s.issued_at <= setpoint.issued_at]:
-                replaced.append(leases.pop(valid_from))
-        old = leases.get(setpoint.valid_from)
-        if old is not None:
-            replaced.append(old)
-        leases[setpoint.valid_from] = setpoint
-        for retired in replaced:
-            if self._awaiting.pop(retired.command_id, None) is not None:
-                self._remember_answered(retired.command_id)
-
-    def _remember_answered(self, command_id: str) -> None:
-        self._sent_at.pop(command_id, None)
-        self._acked[command_id] = None
-        while len(self._acked) > ACKED_MEMORY:
-            self._acked.popitem(last=False)
+        return self._book.in_force(now)
 
     def _ack(self, pool: _Pool, setpoint: Setpoint, status: AckStatus, reason: str | None) -> None:
-        if self._awaiting.pop(setpoint.command_id, None) is None:
+        if self._book.answer(setpoint.command_id) is None:
             return  # superseded meanwhile: its answer is no news
         started = self._sent_at.pop(setpoint.command_id, None)
         if started is not None:
             self.ack_latency_s.append(time.perf_counter() - started)
-        self._remember_answered(setpoint.command_id)
         self.stats.received["ack"] += 1
         ack = Ack(command_id=setpoint.command_id, status=status, reason=reason)
         self._on_inbound(AckReceived(pool.site_id, pool.resource_id, ack, setpoint))
@@ -306,7 +272,7 @@ class OcppAdapter:
             if setpoint is not None:
                 problem = _refusal(setpoint, now)
                 if problem is not None:
-                    held = self._in_force.get(pool.key, {})
+                    held = self._book.leases.get(pool.key, {})
                     if held.get(setpoint.valid_from) is setpoint:
                         del held[setpoint.valid_from]  # refused: never applied
                     self._ack(pool, setpoint, problem[0], problem[1])

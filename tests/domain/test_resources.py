@@ -1,4 +1,4 @@
-"""Tests for vpp.domain.resources: each resource kind's validation and derived values."""
+"""Tests for vpp.domain.kinds: each resource kind's validation and derived values."""
 
 from __future__ import annotations
 

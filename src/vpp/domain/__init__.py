@@ -54,6 +54,15 @@ from vpp.domain.explanation import (
 )
 from vpp.domain.kinds import (
     LIMIT_TOL_KW,
+    Battery,
+    Charger,
+    CurtailableLoad,
+    CurtailmentStep,
+    EvChargerPool,
+    EvSession,
+    HvacLoad,
+    Pv,
+    Resource,
     ResourceBase,
     ResourceKind,
     command_range_kw,
@@ -81,18 +90,6 @@ from vpp.domain.plausibility import (
     status_refusal,
     telemetry_refusal,
 )
-from vpp.domain.resources import (
-    RESOURCE_KINDS,
-    Battery,
-    Charger,
-    CurtailableLoad,
-    CurtailmentStep,
-    EvChargerPool,
-    EvSession,
-    HvacLoad,
-    Pv,
-    Resource,
-)
 from vpp.domain.rotation import (
     EnterpriseRotation,
     RotationEntry,
@@ -119,7 +116,6 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "MAX_TARGET_KW",
     "PLANNABLE_YEARS",
-    "RESOURCE_KINDS",
     "Ack",
     "AckStatus",
     "Battery",
