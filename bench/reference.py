@@ -30,7 +30,7 @@ from vpp.optimizer import DispatchProblem, DispatchSettings
 from vpp.optimizer.emit_highs import new_highs
 from vpp.optimizer.problem import ModelContext, build_context
 from vpp.optimizer.resources.battery import reserve_soc
-from vpp.optimizer.resources.curtailable import candidate_blocks
+from vpp.optimizer.resources.curtailable import candidate_blocks, hold_intervals
 from vpp.optimizer.resources.ev_charger import EARLINESS_CNY_PER_KWH_PER_INTERVAL, place_sessions
 from vpp.optimizer.resources.hvac import thermostat_baseline
 
@@ -199,6 +199,7 @@ def _curtailable(
     n_r, n_t, grid = len(refs), ctx.n_t, ctx.grid
     base = np.empty((n_r, n_t))
     stride = max(1, ctx.settings.curtail_start_stride_min // grid.interval_min)
+    hold = hold_intervals(problem, ctx)
     # Per block-step: resource, start, length, step kW, cost, rebound kW and length.
     br: list[int] = []
     bs: list[int] = []
@@ -225,7 +226,7 @@ def _curtailable(
         adder = ctx.rotation_adder(ref.enterprise.enterprise_id)
         back = math.ceil(load.rebound_duration_min / grid.interval_min)
         firsts: list[int] = []
-        for s, length in candidate_blocks(allowed, ctx.window, max_len, stride):
+        for s, length in candidate_blocks(allowed, ctx.window, max_len, stride, hold):
             firsts.append(len(br))
             for k, step in enumerate(load.steps):
                 br.append(r)

@@ -79,6 +79,14 @@ class DispatchSettings(FrozenModel):
     curtail_start_stride_min: int = Field(
         default=30, gt=0, description="grid of start times for curtailments shorter than the event"
     )
+    release_hold_max_min: int = Field(
+        # 60: on the demo day every curtailment ended at 13:00 and their rebound alone broke
+        # the cap; with holds of up to 60 min the day-ahead plan holds it (README, rebound)
+        default=60,
+        ge=0,
+        description="how long a curtailment may be held past the window's end, so the "
+        "optimiser staggers releases under the rebound cap [min]; 0: all end with the window",
+    )
     decompose_above_resources: int | None = Field(
         # the single model still solves at 2,000 within the default 10 s, and no longer at
         # 5,000 (docs/performance.md); decomposed, 2,000 costs about the same time
@@ -182,6 +190,15 @@ class DispatchProblem:
         if self.resource_keys is None:
             return refs
         return [ref for ref in refs if ref.key in self.resource_keys]
+
+    def rebound_capped(self, settings: DispatchSettings) -> bool:
+        """Whether the plan's load after the window is capped (``system.rebound_limit``):
+        a part of the portfolio only with a limit of its own."""
+        if self.rebound_limit_kw is not None:
+            return True
+        if self.resource_keys is not None:
+            return False
+        return (settings.rebound_cap or self.district.rebound_cap) != "none"
 
     def restricted_to(self, keys: frozenset[str]) -> DispatchProblem:
         return replace(self, resource_keys=keys)

@@ -55,14 +55,16 @@ class _Blocks:
 
 
 def candidate_blocks(
-    allowed: np.ndarray, window: slice, max_length: int, stride: int
+    allowed: np.ndarray, window: slice, max_length: int, stride: int, hold: int = 0
 ) -> list[tuple[int, int]]:
     """(start, length) of the blocks a load may shed in, within the window's allowed runs.
 
     Each run of allowed intervals (notice, availability and the past cut the window) gets
     blocks as long as the run allows, at most ``max_length``: the whole run when it fits,
     else starts every ``stride`` intervals plus the latest start. A load that cannot cover
-    the whole window still serves the part it can.
+    the whole window still serves the part it can. A block that lasts to the window's end
+    may also be held past it, ``stride`` intervals at a time up to ``hold`` intervals, where
+    the load is available and its maximum duration allows (:func:`held_past_window`).
     """
     assert window.start is not None
     assert window.stop is not None
@@ -81,7 +83,47 @@ def candidate_blocks(
             starts.append(run_end - length)
         blocks += [(s, length) for s in starts]
         t = run_end
-    return blocks
+    return blocks + held_past_window(blocks, allowed, window.stop, max_length, stride, hold)
+
+
+def held_past_window(
+    blocks: list[tuple[int, int]],
+    allowed: np.ndarray,
+    window_stop: int,
+    max_length: int,
+    stride: int,
+    hold: int,
+) -> list[tuple[int, int]]:
+    """The blocks that end with the window, held on past it: a staggered release.
+
+    Every curtailment ending with the window releases its rebound at once, onto the
+    portfolio's load right after the event (the new peak a rebound cap is there to stop).
+    Held a little longer, a load keeps room for the others' rebound and releases its own
+    later, and in all less comes back after the event: only a fraction of the extra energy
+    it sheds returns. The hold is priced as the rest of the block (the load's asked price).
+    """
+    out: list[tuple[int, int]] = []
+    for s, length in blocks:
+        if s + length != window_stop:
+            continue
+        for extra in range(stride, hold + 1, stride):
+            end = window_stop + extra
+            if (
+                end > allowed.size
+                or length + extra > max_length
+                or not allowed[window_stop:end].all()
+            ):
+                break
+            out.append((s, length + extra))
+    return out
+
+
+def hold_intervals(problem: DispatchProblem, ctx: ModelContext) -> int:
+    """Intervals a curtailment may be held past the window: only under a rebound cap (held
+    without one, a load would only cost more) and never in valley filling."""
+    if ctx.direction < 0 or not problem.rebound_capped(ctx.settings):
+        return 0
+    return ctx.interval_count(ctx.settings.release_hold_max_min)
 
 
 def add_curtailable_load(
@@ -100,6 +142,7 @@ def add_curtailable_load(
         dtype=np.float64,
     ).reshape(n_r, n_t)
     stride = max(1, ctx.settings.curtail_start_stride_min // ctx.grid.interval_min)
+    hold = hold_intervals(problem, ctx)
 
     blocks = _Blocks()
     events_rows: list[tuple[int, int]] = []  # (resource, events still allowed)
@@ -112,7 +155,7 @@ def add_curtailable_load(
         events_left = load.max_events_per_day - problem.events_today.get(ref.key, 0)
         if max_length <= 0 or events_left <= 0:
             continue
-        candidates = candidate_blocks(allowed, ctx.window, max_length, stride)
+        candidates = candidate_blocks(allowed, ctx.window, max_length, stride, hold)
         rebound_len = math.ceil(load.rebound_duration_min / ctx.grid.interval_min)
         for s, length in candidates:
             for k, step in enumerate(load.steps):
@@ -278,7 +321,8 @@ def check_curtailable_load(
     problem: DispatchProblem,
     result: DispatchResult,
 ) -> list[str]:
-    """Sheds that are not a sum of its first steps, outside the window or too long."""
+    """Sheds that are not a sum of its first steps, outside the window (but for a hold
+    that carries one on past its end) or too long."""
     grid = result.grid
     setpoint = np.array([np.nan if v is None else v for v in schedule.setpoint_kw])
     return _curtailable(
@@ -304,6 +348,11 @@ def _curtailable(
         out.append(f"shed {off_level[0]:.3f} kW is not a sum of its first steps")
     outside = on.copy()
     outside[window] = False
+    assert window.stop is not None
+    held = window.stop
+    while held < outside.size and outside[held] and on[held - 1]:
+        outside[held] = False  # held past the window's end (a staggered release)
+        held += 1
     if outside.any():
         out.append("curtailed outside the event window")
     longest = run = 0

@@ -51,6 +51,12 @@ def test_within_event_releases_a_curtailed_load_at_the_window_end():
     assert within_event(s, 3).setpoint_kw[3:] == (None, None, None)
 
 
+def test_within_event_keeps_a_hold_that_carries_a_curtailment_past_the_window():
+    """Held on without a break, the curtailment is the plan's staggered release: sent."""
+    s = schedule("r", "curtailable_load", [100.0] * 6, [100.0, 60.0, 60.0, 60.0, 120.0, 100.0])
+    assert within_event(s, 3).setpoint_kw == (None, 60.0, 60.0, 60.0, None, None)
+
+
 def test_within_event_keeps_a_curtailed_loads_planned_rebound_as_its_load():
     """Released, the load still takes its rebound back: the plan's load after the window
     stays, so a re-plan's room under the cap counts the 20 kW that come back."""

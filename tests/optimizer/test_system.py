@@ -156,10 +156,14 @@ def test_rebound_limit_given_per_interval_replaces_the_cap_in_a_restricted_probl
         resource_keys=frozenset({"plant-site/line"}),
         rebound_limit_kw=room,
     )
-    result = dispatch(p, EXACT)
+    result = dispatch(p, EXACT.model_copy(update={"release_hold_max_min": 0}))
     limits = [i.rebound_limit_kw for i in result.intervals]
     assert [t for t, v in enumerate(limits) if v is not None] == list(range(52, 56))
     assert result.max_rebound_excess_kw == pytest.approx(400.0)
+    # Held past the window, the load releases later and keeps within the room instead.
+    held = dispatch(p, EXACT)
+    assert held.max_rebound_excess_kw == pytest.approx(0.0, abs=1e-6)
+    assert held.violations == ()
     unrestricted = problem(d, event(target_kw=400.0), resource_keys=frozenset({"plant-site/line"}))
     assert all(i.rebound_limit_kw is None for i in dispatch(unrestricted, EXACT).intervals)
 

@@ -179,17 +179,29 @@ def within_event(schedule: ResourceSchedule, window_stop: int) -> ResourceSchedu
     (``recovers_under_command``: buildings ramp back from pre-cooling and shedding, batteries
     recharge and EV pools catch up on the energy owed under limits, so the recovery the plan
     staggered under the rebound cap is the one that happens); curtailed loads take their
-    rebound back by themselves, as planned.
+    rebound back by themselves, as planned, once released. A command that carries on past
+    the window's end without a break is kept: the plan holds that load a little longer so
+    releases are staggered under the rebound cap.
 
     The planned load stays: a curtailed load's rebound comes back uncommanded, and a
     re-plan's room under the rebound cap must count it (:func:`rebound_room_kw`).
     """
     if kind_of(schedule.kind).recovers_under_command:
         return schedule
-    setpoint = schedule.setpoint_kw[:window_stop] + (None,) * (
-        len(schedule.setpoint_kw) - window_stop
-    )
+    setpoints, base = schedule.setpoint_kw, schedule.baseline_kw
+    held = window_stop
+    while 0 < held < len(setpoints) and _sheds(setpoints[held - 1], base[held - 1]):
+        if not _sheds(setpoints[held], base[held]):
+            break
+        held += 1
+
+    setpoint = setpoints[:held] + (None,) * (len(setpoints) - held)
     return schedule.model_copy(update={"setpoint_kw": setpoint})
+
+
+def _sheds(setpoint: float | None, baseline_kw: float) -> bool:
+    """A limit below the load's normal power: a curtailment in force."""
+    return setpoint is not None and setpoint < baseline_kw - 1e-6
 
 
 def spliced(old: ResourceSchedule, new: ResourceSchedule, index: int) -> ResourceSchedule:

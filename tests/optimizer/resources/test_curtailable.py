@@ -5,8 +5,9 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from vpp.domain import DemandResponseEvent, EventKind
-from vpp.optimizer import dispatch
+from vpp.domain import CurtailableLoad, DemandResponseEvent, EventKind
+from vpp.optimizer import DispatchSettings, dispatch
+from vpp.optimizer.resources.curtailable import _curtailable, held_past_window
 
 from builders import at, curtailable, district, enterprise, event, problem
 
@@ -136,3 +137,62 @@ def test_add_curtailable_load_serves_the_part_of_the_window_it_may_act_in():
     assert np.allclose(shed[44], 0)  # 10:45 + 30 min: from 11:15 on
     assert np.allclose(shed[45:52], 300)
     assert result.violations == ()
+
+
+def test_held_past_window_extends_only_blocks_ending_with_the_window():
+    """Holds go in stride steps, within availability and the load's maximum duration."""
+    allowed = np.ones(12, dtype=bool)
+    blocks = [(2, 4), (0, 4), (4, 2)]  # window 2..6: the first and the last end with it
+    held = held_past_window(blocks, allowed, window_stop=6, max_length=7, stride=1, hold=4)
+    assert held == [(2, 5), (2, 6), (2, 7), (4, 3), (4, 4), (4, 5), (4, 6)]
+    allowed[8] = False
+    assert held_past_window([(2, 4)], allowed, 6, 8, 2, 4) == [(2, 6)]
+    assert held_past_window([(2, 4)], allowed, 6, 8, 2, 0) == []
+
+
+def test_add_curtailable_load_holds_past_the_window_to_stagger_its_rebound():
+    """Released at the window's end, two loads' rebound breaks the rebound cap; the plan
+    holds one a little longer instead, so their rebounds do not coincide."""
+    loads = [
+        enterprise(
+            f"mill{i}",
+            [curtailable("line", [(400, 1.0)], rebound_fraction=0.5, rebound_duration_min=60)],
+        )
+        for i in range(2)
+    ]
+    p = problem(district(*loads), event(11, 13, target_kw=800))
+    at_once = dispatch(p, DispatchSettings(target_margin_pct=0, release_hold_max_min=0))
+    staggered = dispatch(p, DispatchSettings(target_margin_pct=0))
+    assert at_once.max_rebound_excess_kw > 100
+    assert staggered.max_rebound_excess_kw < at_once.max_rebound_excess_kw
+    assert staggered.violations == ()
+    held = [
+        s
+        for s in staggered.schedules
+        if any(v is not None for v in s.setpoint_kw[52:])  # commanded after 13:00
+    ]
+    assert held
+    assert staggered.meets_target
+
+
+def test_add_curtailable_load_never_holds_without_a_rebound_cap():
+    """A hold only costs more where nothing caps the load after the event."""
+    d = district(enterprise("mill", [curtailable("line", [(400, 1.0)], rebound_fraction=0.5)]))
+    uncapped = DispatchSettings(rebound_cap="none")
+    result = dispatch(problem(d, event(11, 13, target_kw=300)), uncapped)
+    shed, _ = _shed(result, "mill-site/line")
+    assert np.all(shed[52:] <= 1e-6)
+
+
+def test_check_refuses_a_curtailment_after_the_window_that_is_not_a_hold():
+    """Carried on past the window's end it is a hold; after a break it is a new block."""
+    load = CurtailableLoad.model_validate(curtailable("line", [(100, 1.0)], max_duration_min=240))
+    base = np.full(8, 500.0)
+    nan = np.nan
+    window = slice(2, 5)
+    held = np.array([nan, nan, 400, 400, 400, 400, nan, nan])
+    assert _curtailable(load, base, held, window, 15) == []
+    apart = np.array([nan, nan, 400, 400, 400, nan, 400, nan])
+    assert _curtailable(load, base, apart, window, 15) == ["curtailed outside the event window"]
+    before = np.array([nan, 400, 400, 400, 400, nan, nan, nan])
+    assert _curtailable(load, base, before, window, 15) == ["curtailed outside the event window"]
