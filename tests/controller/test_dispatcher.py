@@ -106,3 +106,11 @@ def test_a_newer_plan_takes_its_resources_from_an_older_one_at_its_first_command
     assert older.schedules[LINE].setpoint_kw[FIRST + 3] == 800.0  # not the newer one's
     assert claimed_by_others(older, [older, newer]) == {BESS}
     assert claimed_by_others(newer, [older, newer]) == {LINE, BESS}
+
+
+def test_a_newer_plan_takes_a_resource_at_a_first_command_of_zero_kw() -> None:
+    """0 kW is a command (an EV pool stopped, a battery held idle), not the lack of one."""
+    older = planned_run()
+    newer = planned_run(schedules=[schedule(BESS, {FIRST + 1: 0.0, FIRST + 2: -200.0}, 0.0)])
+    hand_over(newer, [older, newer], at(10))
+    assert older.schedules[BESS].setpoint_kw[FIRST : FIRST + 4] == (-100.0, None, None, None)

@@ -176,7 +176,9 @@ def hand_over(run: EventRun, live: Iterable[EventRun], from_time: datetime) -> N
             if commanded(other.schedules[key]):
                 # Until the newer plan's first command, the older one keeps the resource:
                 # an EV pool still catching up stays under its limits, not free.
-                first = next(t for t, v in enumerate(run.schedules[key].setpoint_kw) if v)
+                first = next(
+                    t for t, v in enumerate(run.schedules[key].setpoint_kw) if v is not None
+                )
                 taken_at = min(max(from_time, run.grid.starts[first]), other.grid.end)
                 index = other.grid.first_index_at_or_after(taken_at)
                 other.schedules[key] = released_from(other.schedules[key], index)
