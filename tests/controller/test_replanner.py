@@ -25,14 +25,14 @@ from vpp.controller import ControllerSettings, EventRun, EventState, Lifecycle
 from vpp.controller.dispatcher import Dispatcher
 from vpp.controller.health import HealthWatch
 from vpp.controller.monitor import Monitor
-from vpp.controller.planning import soc_after
+from vpp.controller.planning import others_rebound_kw, soc_after
 from vpp.controller.replanner import Replanner, first_replanned_index, residual_kw
 from vpp.controller.roster import CallCounts
 from vpp.controller.run import Fault
 from vpp.domain import Battery, SetpointMode
 from vpp.optimizer import DispatchSettings
 
-from builders import at
+from builders import at, battery, curtailable, district, enterprise
 
 SETTINGS = ControllerSettings(dispatch=DispatchSettings().deterministic())
 
@@ -151,3 +151,54 @@ async def test_no_replan_is_solved_when_the_kept_resources_cover_the_target() ->
     await planner.replan(run, at(11.3), "shortfall", 0.0)
     assert run.replans == []
     assert adapter.sent == []
+
+
+async def test_a_first_plan_counts_older_plans_as_they_are_left_once_it_takes_their_resources():
+    """A newer event that takes a resource from an older one ends the older plan's load on
+    it (hand_over): the room under the rebound cap it planned in is the room left then,
+    not the older plan's load on a resource that is now its own."""
+    d = district(
+        enterprise(
+            "acme",
+            [
+                curtailable("line", [(600.0, 1.0)], min_rest_min=0, max_events_per_day=3),
+                battery("bess"),
+            ],
+        ),
+        enterprise("other", [curtailable("press", [(500.0, 0.8)])]),
+    )
+    clock, adapter, roster, monitor = parts(d)
+    live: list[EventRun] = []
+    health = HealthWatch(adapter, clock, SETTINGS, monitor, roster)
+    planner = Replanner(
+        SETTINGS,
+        clock,
+        roster,
+        monitor,
+        health,
+        Dispatcher(adapter, SETTINGS, roster),
+        CallCounts(),
+        lambda: live,
+    )
+    older = planned_run(d)
+    rebound = {t: 1300.0 for t in range(FIRST + 4, FIRST + 12)}  # 12:00-14:00, uncommanded
+    line = older.schedules[LINE]
+    older.schedules[LINE] = line.model_copy(
+        update={"power_kw": tuple(rebound.get(t, p) for t, p in enumerate(line.power_kw))}
+    )
+    live.append(older)
+    newer_event = planned_run(d).event.model_copy(
+        update={"event_id": "later", "start": at(12.5), "end": at(13.5), "target_kw": 1300.0}
+    )
+    newer = EventRun(newer_event, Lifecycle("later", at(10)))
+    live.append(newer)
+    await planner.plan(newer)
+    assert newer.problem is not None
+    assert any(v is not None for v in newer.schedules[LINE].setpoint_kw)  # taken at 12:30
+    left = others_rebound_kw([(older.grid, older.schedules)], newer.problem.grid)
+    counted = newer.problem.rebound_other_kw
+    assert counted is not None
+    assert np.allclose(counted, left, atol=1.0)
+    taken = newer.problem.grid.first_index_at_or_after(at(12.5))
+    assert left[taken - 2 : taken] == pytest.approx([300.0, 300.0])  # still the older's
+    assert np.allclose(left[taken:], 0.0)  # the line is the newer event's from 12:30

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from vpp.controller.planning import commanded, released_from
@@ -19,7 +19,7 @@ from vpp.controller.run import EventRun
 from vpp.controller.safety import within_limits
 from vpp.controller.settings import ControllerSettings
 from vpp.device_adapters.base import DeviceAdapter
-from vpp.domain import Setpoint, SetpointMode
+from vpp.domain import ResourceSchedule, Setpoint, SetpointMode, TimeGrid
 
 logger = logging.getLogger(__name__)
 
@@ -168,17 +168,26 @@ def claimed_by_others(run: EventRun, live: Iterable[EventRun]) -> set[str]:
 def hand_over(run: EventRun, live: Iterable[EventRun], from_time: datetime) -> None:
     """A newer plan owns its resources from ``from_time``: older events stop commanding
     them there (a battery recharging after one event may be needed by the next)."""
-    mine = {key for key, schedule in run.schedules.items() if commanded(schedule)}
     for other in live:
         if other is run or other.problem is None:
             continue
-        for key in mine & set(other.schedules):
-            if commanded(other.schedules[key]):
-                # Until the newer plan's first command, the older one keeps the resource:
-                # an EV pool still catching up stays under its limits, not free.
-                first = next(
-                    t for t, v in enumerate(run.schedules[key].setpoint_kw) if v is not None
-                )
-                taken_at = min(max(from_time, run.grid.starts[first]), other.grid.end)
-                index = other.grid.first_index_at_or_after(taken_at)
-                other.schedules[key] = released_from(other.schedules[key], index)
+        other.schedules = left_after_hand_over(run.schedules, run.grid, other, from_time)
+
+
+def left_after_hand_over(
+    newer: Mapping[str, ResourceSchedule],
+    newer_grid: TimeGrid,
+    older: EventRun,
+    from_time: datetime,
+) -> dict[str, ResourceSchedule]:
+    """An older event's schedules once a newer plan has taken the resources both command:
+    each released from the newer plan's first command on it (until then the older one
+    keeps it: an EV pool still catching up stays under its limits, not free)."""
+    out = dict(older.schedules)
+    for key, schedule in newer.items():
+        if key not in out or not commanded(schedule) or not commanded(out[key]):
+            continue
+        first = next(t for t, v in enumerate(schedule.setpoint_kw) if v is not None)
+        taken_at = min(max(from_time, newer_grid.starts[first]), older.grid.end)
+        out[key] = released_from(out[key], older.grid.first_index_at_or_after(taken_at))
+    return out

@@ -22,7 +22,7 @@ from typing import TypeVar
 import numpy as np
 
 from vpp.controller.clock import Clock
-from vpp.controller.dispatcher import Dispatcher, hand_over
+from vpp.controller.dispatcher import Dispatcher, hand_over, left_after_hand_over
 from vpp.controller.health import HealthWatch
 from vpp.controller.lifecycle import EventState
 from vpp.controller.monitor import Monitor
@@ -48,6 +48,10 @@ from vpp.planning import prepare_problem
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+HAND_OVER_ROUNDS = 3
+"""First plans of an event solved at most, until the older events' load it counted is the
+load they keep once it has taken its resources from them (:meth:`Replanner.plan`)."""
 
 
 class Replanner:
@@ -105,6 +109,7 @@ class Replanner:
                 interval_min=self.settings.interval_min,
             )
         )
+        older = [r for r in self._live_runs() if r is not run and r.problem]
         problem = replace(
             problem,
             district=with_battery_soc(
@@ -112,20 +117,35 @@ class Replanner:
                 self.measured_soc(),
             ),
             events_today=self.counts.on(self.roster.day_of(run.event.start)),
-            rebound_other_kw=others_rebound_kw(
-                [(r.grid, r.schedules) for r in self._live_runs() if r is not run and r.problem],
+        )
+        counted = others_rebound_kw([(r.grid, r.schedules) for r in older], problem.grid)
+        problem = replace(problem, rebound_other_kw=counted)
+        stop = problem.grid.slice_of(run.event.start, run.event.end).stop
+        for round_ in range(1, HAND_OVER_ROUNDS + 1):
+            result, explanation = await self.solve(
+                partial(dispatch_explained, problem, self.plan_settings)
+            )
+            schedules = {s.key: within_event(s, stop) for s in result.schedules}
+            # Resources this plan takes from older events lose the older plans' load from
+            # then (hand_over): counted as other load, it is room the plan thought it had
+            # (an EV pool's deferred charging) or load that will not come. Plan again
+            # against the older plans as they will be left, until that is what was counted.
+            left = others_rebound_kw(
+                [
+                    (r.grid, left_after_hand_over(schedules, problem.grid, r, self.clock.now()))
+                    for r in older
+                ],
                 problem.grid,
-            ),
-        )
-        result, explanation = await self.solve(
-            partial(dispatch_explained, problem, self.plan_settings)
-        )
+            )
+            if round_ == HAND_OVER_ROUNDS or np.allclose(left, counted, atol=1.0):
+                break
+            counted = left
+            problem = replace(problem, rebound_other_kw=counted)
         run.problem = problem
         run.initial = result
         run.explanation = explanation
         run.baseline_notes = baselines.notes
-        stop = problem.grid.slice_of(run.event.start, run.event.end).stop
-        run.schedules = {s.key: within_event(s, stop) for s in result.schedules}
+        run.schedules = schedules
         hand_over(run, self._live_runs(), self.clock.now())
         note = (
             f"{result.solve.status}, expected shortfall {result.max_shortfall_kw:.0f} kW, "
