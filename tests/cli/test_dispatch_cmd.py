@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from vpp.cli import app
 
 TINY = Path(__file__).parent.parent / "data" / "tiny_district.yaml"
+DEMO = Path(__file__).parent.parent.parent / "configs" / "districts" / "demo.yaml"
 runner = CliRunner()
 
 
@@ -122,9 +123,29 @@ def test_dispatch_command_rebound_cap_option_overrides_the_district(tmp_path):
     assert summary["rebound_cap_kw"] == 1.0
 
 
+def test_dispatch_command_release_hold_zero_ends_every_curtailment_with_the_window(tmp_path):
+    """The demo district: held up to 60 min (the default) some curtailment runs on past
+    13:00 and the plan holds the cap; with --release-hold 0 none does, and it cannot."""
+    base = ["dispatch", str(DEMO), "--day", "2026-07-15"]
+    held = runner.invoke(app, [*base, "--out", str(tmp_path / "held")])
+    assert held.exit_code == 0, held.output
+    at_once = runner.invoke(app, [*base, "--out", str(tmp_path / "at_once"), "--release-hold", "0"])
+    assert at_once.exit_code == 0, at_once.output
+
+    def summary(name: str) -> dict[str, float]:
+        out: dict[str, float] = json.loads((tmp_path / name / "dispatch.json").read_text())[
+            "summary"
+        ]
+        return out
+
+    assert summary("held")["max_rebound_excess_kw"] < summary("at_once")["max_rebound_excess_kw"]
+    assert ": held" in " ".join(held.output.split())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--day", "2026-07-15", "--release-hold", "-5"], "--release-hold"),
         (["--day", "2026-07-15", "--rebound-cap", "peak"], "--rebound-cap"),
         (["--day", "2026-07-15", "--rebound-cap", "-5"], "--rebound-cap"),
         (["--start", "2026-07-15T11:00"], "--start and --end go together"),
@@ -142,6 +163,7 @@ def test_dispatch_command_rebound_cap_option_overrides_the_district(tmp_path):
         (["--day", "2026-07-15", "--out", "/dev/null/out"], "--out: cannot create the folder"),
     ],
     ids=[
+        "hold-negative",
         "cap-word",
         "cap-negative",
         "start-alone",

@@ -106,6 +106,15 @@ def dispatch_command(
             "none \\[default: the district's rebound_cap]"
         ),
     ] = None,
+    release_hold: Annotated[
+        int | None,
+        typer.Option(
+            "--release-hold",
+            min=0,
+            help="minutes a curtailment may be held past the window so releases are "
+            "staggered under the rebound cap; 0: all end with the window \\[default: 60]",
+        ),
+    ] = None,
     explain: Annotated[
         bool,
         typer.Option(
@@ -153,6 +162,9 @@ def dispatch_command(
             else decompose_above
         ),
         rebound_cap=cap,
+        release_hold_max_min=(
+            DispatchSettings().release_hold_max_min if release_hold is None else release_hold
+        ),
     )
     explanation: DispatchExplanation | None = None
     limit = settings.decompose_above_resources
