@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -48,7 +49,7 @@ class ContractAdapter:
 
     def __init__(self, link: Link, now: Callable[[], datetime], *, telemetry: bool = True) -> None:
         """``telemetry=False``: leave telemetry to workers on a shared subscription
-        (:mod:`vpp.controller.telemetry_worker`); acks and statuses still come here."""
+        (:mod:`vpp.telemetry_worker`); acks and statuses still come here."""
         self.link = link
         everything = Topic.subscription(Channel.TELEMETRY)
         self._subscriptions = tuple(s for s in SUBSCRIPTIONS if telemetry or s != everything)
@@ -152,10 +153,22 @@ class ContractAdapter:
         self._on_inbound(AckReceived(topic.site_id, topic.resource_id, ack, setpoint))
 
 
+@dataclass(frozen=True)
+class ContractOwner:
+    """The owner's side of the MQTT contract (``settings["mqtt"]``, or a bare :class:`Link`
+    meaning ``telemetry=True``): its link, and whether telemetry comes over it or from
+    ``vpp telemetry-worker`` processes (:class:`vpp.telemetry_worker.WorkerBatches`)."""
+
+    link: Link
+    telemetry: bool = True
+
+
 def _contract_adapter(context: AdapterContext, refs: Sequence[ResourceRef]) -> ContractAdapter:
-    """The MQTT contract v1 over the owner's link (``settings["mqtt"]``: a :class:`Link`)."""
-    link = cast(Link, context.setting("mqtt"))
-    return ContractAdapter(link, context.now)
+    """The MQTT contract v1 over the owner's link (``settings["mqtt"]``)."""
+    owner = context.setting("mqtt")
+    if isinstance(owner, ContractOwner):
+        return ContractAdapter(owner.link, context.now, telemetry=owner.telemetry)
+    return ContractAdapter(cast(Link, owner), context.now)
 
 
 register_protocol(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from vpp.device_adapters.mqtt.topics import Channel, Topic
+from vpp.device_adapters.mqtt.topics import WORKER_BATCH_PREFIX, Channel, Topic
 
 #: The controller's broker username (and MQTT client id): the one user that sends setpoints.
 CONTROLLER_USERNAME = "vpp-controller"
@@ -41,6 +41,8 @@ def controller_rules() -> list[tuple[str, str]]:
         ("read", Topic.site_filter("+", Channel.TELEMETRY)),
         ("read", Topic.site_filter("+", Channel.ACK)),
         ("read", Topic.site_filter("+", Channel.STATUS)),
+        # its telemetry workers log in as the controller (vpp.telemetry_worker)
+        ("readwrite", f"{WORKER_BATCH_PREFIX}/+"),
     ]
 
 

@@ -13,6 +13,9 @@ from vpp.domain import VppError
 from vpp.domain._base import SLUG_PATTERN
 
 PREFIX = "vpp/v1"
+#: Where `vpp telemetry-worker` processes publish their batches for the controller (not
+#: part of the gateway contract; vpp.telemetry_worker).
+WORKER_BATCH_PREFIX = "vpp-internal/v1/telemetry"
 _SLUG = re.compile(SLUG_PATTERN)
 
 

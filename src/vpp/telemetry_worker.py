@@ -30,7 +30,8 @@ from vpp.controller.monitor import Merged, Monitor, ReadingBatch, to_us
 from vpp.device_adapters.base import TelemetryReceived
 from vpp.device_adapters.codec import MalformedMessageError, decode
 from vpp.device_adapters.link import Link
-from vpp.device_adapters.mqtt.topics import Channel, Topic
+from vpp.device_adapters.mqtt.client_auth import ClientAuth
+from vpp.device_adapters.mqtt.topics import WORKER_BATCH_PREFIX, Channel, Topic
 from vpp.domain import PlausibilitySettings, Resource, Telemetry
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ SHARE_GROUP = "vpp"
 #: Telemetry of every site and resource, split among the group's members.
 SHARED_TELEMETRY = f"$share/{SHARE_GROUP}/{Topic.subscription(Channel.TELEMETRY)}"
 #: Where workers publish their batches (outside the contract's ``vpp/v1`` tree).
-BATCH_PREFIX = "vpp-internal/v1/telemetry"
+BATCH_PREFIX = WORKER_BATCH_PREFIX
+#: The controller's client id for the batches (its login is the controller's).
+WORKER_BATCHES_CLIENT_ID = "vpp-controller-batches"
 BATCHES = f"{BATCH_PREFIX}/+"
 #: Batches on their way to the broker at most; beyond, readings wait for the next one.
 MAX_IN_FLIGHT = 8
@@ -267,13 +270,25 @@ class WorkerBatches:
 
 
 async def run_worker(
-    url: str, resources: Mapping[str, Resource], worker_id: str, flush_s: float
+    url: str,
+    resources: Mapping[str, Resource],
+    worker_id: str,
+    flush_s: float,
+    auth: ClientAuth | None = None,
 ) -> None:
-    """Run one worker until cancelled (Ctrl-C)."""
+    """Run one worker until cancelled (Ctrl-C). On a broker with accounts a worker logs in
+    as the controller (``auth``'s login for the controller's username): it reads the
+    telemetry the controller reads, and writes only the batches' topics besides."""
     from vpp.device_adapters.mqtt import MqttLink
+    from vpp.device_adapters.mqtt.acl import CONTROLLER_USERNAME
 
     worker = TelemetryWorker(
-        MqttLink(url, f"vpp-telemetry-{worker_id}"),
+        MqttLink(
+            url,
+            f"vpp-telemetry-{worker_id}",
+            login=None if auth is None else auth.login(CONTROLLER_USERNAME),
+            tls=None if auth is None else auth.tls,
+        ),
         resources,
         worker_id=worker_id,
         flush_s=flush_s,

@@ -89,3 +89,13 @@ def test_district_file_with_a_site_on_an_unknown_protocol_exits_2_before_serving
     assert "mall/" in result.output
     assert "protocol 'pigeon' is not known" in result.output
     assert "Traceback" not in result.output
+
+
+def test_telemetry_workers_without_mqtt_or_on_a_faster_clock_exit_2() -> None:
+    result = runner.invoke(app, ["serve", "--telemetry-workers"])
+    assert result.exit_code == 2
+    assert "needs --mqtt" in result.output
+    args = ["serve", "--telemetry-workers", "--mqtt", "mqtt://127.0.0.1:1", "--time-scale", "60"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "wall clock" in result.output

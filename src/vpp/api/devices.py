@@ -13,12 +13,14 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from vpp.api.clock import PacedClock, ScaledClock
 from vpp.api.recorder import RecordingAdapter
 from vpp.api.settings import ServiceSettings
 from vpp.device_adapters import AdapterContext, LinkFactory, RoutingAdapter, Traffic
+from vpp.device_adapters.contract import ContractOwner
 from vpp.device_adapters.ocpp import OcppAdapter, OcppServerSettings
 from vpp.domain import District, Site
 
@@ -58,6 +60,23 @@ def client_auth(settings: ServiceSettings) -> ClientAuth | None:
     """
     if settings.mqtt_url is None:
         return None
+    gateways = settings.broker_files_dir if settings.simulated_devices else None
+    return controller_auth(
+        settings.mqtt_url,
+        settings.mqtt_password_file,
+        (settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file),
+        gateways,
+    )
+
+
+def controller_auth(
+    mqtt_url: str,
+    password_file: Path | None,
+    tls_files: tuple[Path | None, Path | None, Path | None] = (None, None, None),
+    broker_files_dir: Path | None = None,
+) -> ClientAuth:
+    """The controller's login (also for its telemetry workers' batches) and TLS files
+    (CA, certificate, key), plus the gateways' logins from a provisioned folder if given."""
     from vpp.device_adapters.mqtt import ClientAuth, Login, TlsFiles, parse_broker_url
     from vpp.device_adapters.mqtt.acl import CONTROLLER_USERNAME
     from vpp.device_adapters.mqtt.broker_files import (
@@ -65,19 +84,19 @@ def client_auth(settings: ServiceSettings) -> ClientAuth | None:
         read_gateway_credentials,
         read_password,
     )
+    from vpp.telemetry_worker import WORKER_BATCHES_CLIENT_ID
 
-    url = parse_broker_url(settings.mqtt_url)
+    url = parse_broker_url(mqtt_url)
     logins = {}
-    if settings.simulated_devices and settings.broker_files_dir is not None:
-        for path in sorted((settings.broker_files_dir / GATEWAYS_DIR).glob("*.json")):
+    if broker_files_dir is not None:
+        for path in sorted((broker_files_dir / GATEWAYS_DIR).glob("*.json")):
             gateway = read_gateway_credentials(path)
             logins[gateway.client_id] = Login(gateway.username, gateway.password)
-    if settings.mqtt_password_file is not None:
-        password = read_password(settings.mqtt_password_file)
-        logins[CONTROLLER_USERNAME] = Login(url.username or CONTROLLER_USERNAME, password)
-    tls = None
-    if url.tls:
-        tls = TlsFiles(settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file)
+    if password_file is not None:
+        login = Login(url.username or CONTROLLER_USERNAME, read_password(password_file))
+        logins[CONTROLLER_USERNAME] = login
+        logins[WORKER_BATCHES_CLIENT_ID] = login  # the controller's side of its workers
+    tls = TlsFiles(*tls_files) if url.tls else None
     return ClientAuth(logins=logins, tls=tls)
 
 
@@ -97,6 +116,7 @@ class DeviceFabric:
         tick_s: float,
         auth: ClientAuth | None = None,
         ocpp: OcppServerSettings | None = None,
+        telemetry_workers: bool = False,
     ) -> None:
         self.clock = clock
         # a paced clock waits for the messages in flight: count them
@@ -105,7 +125,11 @@ class DeviceFabric:
         self._controller: Controller | None = None
         self.simulated = simulated
         self.tick_s = tick_s
-        self.settings: dict[str, object] = {"mqtt": self.links.link("vpp-controller")}
+        self.settings: dict[str, object] = {
+            "mqtt": ContractOwner(
+                self.links.link("vpp-controller"), telemetry=not telemetry_workers
+            )
+        }
         """Each protocol's owner-side settings (AdapterContext.settings), read whenever a
         protocol's adapter is built."""
         if ocpp is not None:  # the central system listens before any pool is registered

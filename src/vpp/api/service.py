@@ -44,6 +44,7 @@ from vpp.domain import (
 from vpp.optimizer import process_pool
 from vpp.settlement import resolve_rule
 from vpp.store import EventRecord, Store, create_engine
+from vpp.telemetry_worker import WORKER_BATCHES_CLIENT_ID, WorkerBatches
 
 if TYPE_CHECKING:
     from vpp.openadr.ven import Ven
@@ -89,6 +90,7 @@ class Service:
         self.district: District | None = None
         self.clock: ScaledClock | PacedClock = ScaledClock.resume(None, settings.time_scale)
         self.fabric: DeviceFabric | None = None
+        self.worker_batches: WorkerBatches | None = None
         self.controller: Controller | None = None
         self.writer: ProgressWriter | None = None
         self.simulations = SimulationManager(store, settings.data_dir, settings.scenarios_dir)
@@ -132,6 +134,7 @@ class Service:
             self.settings.device_tick_s,
             client_auth(self.settings),
             ocpp=self.settings.ocpp,
+            telemetry_workers=self.settings.telemetry_workers,
         )
         await self.fabric.start()
         enterprises = await self._seed_from_frame(now)
@@ -164,6 +167,8 @@ class Service:
         with contextlib.suppress(Exception):
             await self.sync_once()
         await self.simulations.stop()
+        if self.worker_batches is not None:
+            await self.worker_batches.close()
         if self.controller is not None:
             await self.controller.stop(release=False)
         if self.fabric is not None:
@@ -214,6 +219,13 @@ class Service:
                 self.settings.settlement_rule,
             )
             await self.controller.start()
+            if self.settings.telemetry_workers:
+                self.worker_batches = WorkerBatches(
+                    self.fabric.links.link(WORKER_BATCHES_CLIENT_ID),
+                    self.controller.monitor,
+                    self.controller.take_merged,
+                )
+                await self.worker_batches.start()
             self.fabric.pace(self.controller)
         else:
             self.controller.update_district(district)

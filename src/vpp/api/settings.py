@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from vpp.controller import ControllerSettings
 from vpp.device_adapters.ocpp.config import OcppServerSettings
@@ -35,6 +35,11 @@ class ServiceSettings(FrozenModel):
         default=None,
         description="where the broker's password file and ACL are regenerated on registration",
     )
+    telemetry_workers: bool = Field(
+        default=False,
+        description="telemetry comes from `vpp telemetry-worker` processes on the broker "
+        "(a shared subscription), merged into the controller's monitor; needs mqtt_url",
+    )
     simulated_devices: bool = Field(
         default=False, description="simulated gateways for every registered site"
     )
@@ -63,3 +68,13 @@ class ServiceSettings(FrozenModel):
     openadr: VenSettings | None = Field(
         default=None, description="an OpenADR 2.0b VEN toward this VTN (needs vpp[openadr])"
     )
+
+    @model_validator(mode="after")
+    def _workers_need_a_broker_and_the_wall_clock(self) -> ServiceSettings:
+        # workers are processes on a real broker, and they gate readings on their own wall
+        # clock: a service on a faster clock would see its own readings refused as stale
+        if self.telemetry_workers and self.mqtt_url is None:
+            raise ValueError("telemetry_workers: the workers need a broker (mqtt_url)")
+        if self.telemetry_workers and self.time_scale != 1.0:
+            raise ValueError("telemetry_workers: the workers run on the wall clock (time_scale 1)")
+        return self

@@ -77,6 +77,14 @@ def serve_command(
             file_okay=False,
         ),
     ] = None,
+    telemetry_workers: Annotated[
+        bool,
+        typer.Option(
+            "--telemetry-workers",
+            help="take telemetry from `vpp telemetry-worker` processes on the --mqtt broker "
+            "(a shared subscription) instead of reading it here",
+        ),
+    ] = False,
     ocpp_port: Annotated[
         int | None,
         typer.Option(
@@ -172,6 +180,10 @@ def serve_command(
         raise fail("--mqtt-password-file, --mqtt-ca, --mqtt-cert and --mqtt-key need --mqtt")
     if mqtt_key is not None and mqtt_cert is None:
         raise fail("--mqtt-key: give the client certificate with --mqtt-cert too")
+    if telemetry_workers and mqtt is None:
+        raise fail("--telemetry-workers needs --mqtt: the workers read the broker's telemetry")
+    if telemetry_workers and time_scale != 1.0:
+        raise fail("--telemetry-workers runs on the wall clock: leave --time-scale at 1")
     if ocpp_port is None and (ocpp_tls_cert or ocpp_tls_key):
         raise fail("--ocpp-tls-cert and --ocpp-tls-key need --ocpp-port")
     if (ocpp_tls_cert is None) != (ocpp_tls_key is None):
@@ -204,6 +216,7 @@ def serve_command(
         mqtt_cert_file=mqtt_cert,
         mqtt_key_file=mqtt_key,
         broker_files_dir=broker_files,
+        telemetry_workers=telemetry_workers,
         simulated_devices=simulated_devices,
         time_scale=time_scale,
         data_dir=data_dir,

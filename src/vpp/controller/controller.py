@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from vpp.controller.evaluator import Evaluator
 from vpp.controller.gate import PlausibilityGate
 from vpp.controller.health import HealthWatch
 from vpp.controller.lifecycle import EventState, Lifecycle
-from vpp.controller.monitor import Monitor
+from vpp.controller.monitor import Merged, Monitor
 from vpp.controller.replanner import Replanner
 from vpp.controller.roster import CallCounts, Roster
 from vpp.controller.run import EventRun, Fault
@@ -71,6 +72,7 @@ class Controller:
         self.clock = clock
         self.settings = settings or ControllerSettings()
         self.monitor = Monitor(self.settings.interval_min)
+        self.worker_malformed: Counter[str] = Counter()  # per reason, from telemetry workers
         self.runs: dict[str, EventRun] = {}
         self.faults: list[Fault] = []
         self.roster = Roster(district)
@@ -267,6 +269,16 @@ class Controller:
                 reason = f"setpoint {message.ack.status}: {message.ack.reason or 'no reason'}"
                 target.pending_faults[message.key] = reason
                 target.changed.set()
+
+    def take_merged(self, merged: Merged) -> None:
+        """What telemetry workers' batches told beyond the monitor, which
+        :meth:`Monitor.merge` filled already: the sites heard from, and the gate's counts
+        (each worker gated its share as :meth:`_on_inbound` gates the controller's own)."""
+        for site_id, ts in merged.heard.items():
+            self.health.heard_from(site_id, ts)
+        self.gate.accepted += merged.accepted
+        self.gate.refused.update(merged.refused)
+        self.worker_malformed.update(merged.malformed)
 
     # -- one event -------------------------------------------------------------------
 
