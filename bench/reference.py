@@ -226,7 +226,7 @@ def _curtailable(
         adder = ctx.rotation_adder(ref.enterprise.enterprise_id)
         back = math.ceil(load.rebound_duration_min / grid.interval_min)
         firsts: list[int] = []
-        for s, length in candidate_blocks(allowed, ctx.window, max_len, stride, hold):
+        for s, length in candidate_blocks(allowed, ctx.window, max_len, stride, hold, back):
             firsts.append(len(br))
             for k, step in enumerate(load.steps):
                 br.append(r)

@@ -55,7 +55,12 @@ class _Blocks:
 
 
 def candidate_blocks(
-    allowed: np.ndarray, window: slice, max_length: int, stride: int, hold: int = 0
+    allowed: np.ndarray,
+    window: slice,
+    max_length: int,
+    stride: int,
+    hold: int = 0,
+    rebound_len: int = 0,
 ) -> list[tuple[int, int]]:
     """(start, length) of the blocks a load may shed in, within the window's allowed runs.
 
@@ -83,7 +88,9 @@ def candidate_blocks(
             starts.append(run_end - length)
         blocks += [(s, length) for s in starts]
         t = run_end
-    return blocks + held_past_window(blocks, allowed, window.stop, max_length, stride, hold)
+    return blocks + held_past_window(
+        blocks, allowed, window.stop, max_length, stride, hold, rebound_len
+    )
 
 
 def held_past_window(
@@ -93,6 +100,7 @@ def held_past_window(
     max_length: int,
     stride: int,
     hold: int,
+    rebound_len: int = 0,
 ) -> list[tuple[int, int]]:
     """The blocks that end with the window, held on past it: a staggered release.
 
@@ -101,6 +109,8 @@ def held_past_window(
     Held a little longer, a load keeps room for the others' rebound and releases its own
     later, and in all less comes back after the event: only a fraction of the extra energy
     it sheds returns. The hold is priced as the rest of the block (the load's asked price).
+    A hold whose rebound (``rebound_len`` intervals) would end beyond the horizon is not
+    offered: the plan would push load out of sight instead of placing it.
     """
     out: list[tuple[int, int]] = []
     for s, length in blocks:
@@ -109,7 +119,7 @@ def held_past_window(
         for extra in range(stride, hold + 1, stride):
             end = window_stop + extra
             if (
-                end > allowed.size
+                end + rebound_len > allowed.size
                 or length + extra > max_length
                 or not allowed[window_stop:end].all()
             ):
@@ -155,8 +165,8 @@ def add_curtailable_load(
         events_left = load.max_events_per_day - problem.events_today.get(ref.key, 0)
         if max_length <= 0 or events_left <= 0:
             continue
-        candidates = candidate_blocks(allowed, ctx.window, max_length, stride, hold)
         rebound_len = math.ceil(load.rebound_duration_min / ctx.grid.interval_min)
+        candidates = candidate_blocks(allowed, ctx.window, max_length, stride, hold, rebound_len)
         for s, length in candidates:
             for k, step in enumerate(load.steps):
                 blocks.resource.append(r)

@@ -148,6 +148,8 @@ def test_held_past_window_extends_only_blocks_ending_with_the_window():
     allowed[8] = False
     assert held_past_window([(2, 4)], allowed, 6, 8, 2, 4) == [(2, 6)]
     assert held_past_window([(2, 4)], allowed, 6, 8, 2, 0) == []
+    # a hold whose 4-interval rebound would run past the horizon's end (12) hides it
+    assert held_past_window([(2, 4)], np.ones(12, dtype=bool), 6, 9, 1, 3, 4) == [(2, 5), (2, 6)]
 
 
 def test_add_curtailable_load_holds_past_the_window_to_stagger_its_rebound():
