@@ -63,7 +63,8 @@ class DispatchSettings(FrozenModel):
         # the relaxation's solve is spent in vain (docs/performance.md)
         default=False,
         description="answer a MILP from its rounded LP relaxation where the relaxation's "
-        "bound proves that plan within mip_rel_gap; else the MILP runs as without (HiGHS only)",
+        "bound proves that plan within mip_rel_gap; else the MILP runs as without (HiGHS, "
+        "per-session EV model; the pooled model's cut loop ignores it)",
     )
     backend: Backend = "highs"
     threads: int = Field(default=1, ge=1, le=64)
