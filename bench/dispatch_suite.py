@@ -5,7 +5,8 @@ timed), then the dispatch runs ``repeats`` times and the process reports every r
 figures and its peak resident memory. "Ours" is the path :func:`vpp.optimizer.dispatch`
 takes for one model (build_model, HiGHS translation, solve, extraction and checks), timed
 step by step; "pooled" is the same with EV pools as pool power and lazy session checks
-(``ev_model="pooled"``); "decomposed" is
+(``ev_model="pooled"``); "lp-first" is the same with ``lp_first=True`` (the rounded LP
+relaxation where its bound proves it within the gap, else the MILP); "decomposed" is
 :func:`vpp.optimizer.decompose.dispatch_decomposed` when that module exists, on a process
 pool of all CPUs (pool start-up included in its total); its "proven gap" is certified
 against the monolithic problem by the run's own Lagrangian bound (in ``extra``:
@@ -30,7 +31,7 @@ from vpp.optimizer.dispatch import extract_result
 from vpp.optimizer.fallback import relax_and_round
 from vpp.optimizer.solve import solve
 
-Emitter = Literal["ours", "pooled", "reference", "decomposed"]
+Emitter = Literal["ours", "pooled", "lp-first", "reference", "decomposed"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Case:
     """Also run the decomposed dispatch (the large cases)."""
     pooled: bool = False
     """Also run the monolithic dispatch with pooled EV sessions."""
+    lp_first: bool = False
+    """Also run the monolithic dispatch with the LP relaxation first (``lp_first=True``)."""
 
     @property
     def label(self) -> str:
@@ -51,13 +54,14 @@ class Case:
 
 FULL_CASES = (
     Case(100, 16, pooled=True),
-    Case(1_000, 16, pooled=True),
-    Case(1_000, 96, time_limit_s=30.0, pooled=True),  # 10 s is too short on a loaded box
+    Case(1_000, 16, pooled=True, lp_first=True),
+    # 10 s is too short on a loaded box
+    Case(1_000, 96, time_limit_s=30.0, pooled=True, lp_first=True),
     Case(5_000, 16, repeats=1, time_limit_s=30.0, decomposed=True),
     Case(10_000, 16, repeats=1, time_limit_s=30.0, decomposed=True),
 )
 QUICK_CASES = (
-    Case(20, 16, repeats=2, pooled=True),
+    Case(20, 16, repeats=2, pooled=True, lp_first=True),
     Case(60, 16, repeats=1, decomposed=True),
 )
 
@@ -119,6 +123,8 @@ def _measure(case: Case, emitter: Emitter, seed: int) -> Measured:
     settings = DispatchSettings(time_limit_s=case.time_limit_s, decompose_above_resources=None)
     if emitter == "pooled":
         settings = settings.model_copy(update={"ev_model": "pooled"})
+    if emitter == "lp-first":
+        settings = settings.model_copy(update={"lp_first": True})
     load_before = os.getloadavg()[0]
     before = peak_rss_mb()
     runs: list[Run] = []
@@ -140,7 +146,7 @@ def _measure(case: Case, emitter: Emitter, seed: int) -> Measured:
                 )
             )
             sizes = (ref.n_cols, ref.n_rows, ref.n_integer)
-        elif emitter in ("ours", "pooled"):
+        elif emitter in ("ours", "pooled", "lp-first"):
             run, sizes = _ours(inst.problem, settings)
             runs.append(run)
         else:

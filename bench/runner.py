@@ -112,6 +112,8 @@ def run(plan: Plan, only: set[str], console: Console) -> dict[str, Any]:
             emitters: list[Emitter] = ["ours", "reference"]
             if case.pooled:
                 emitters.insert(1, "pooled")
+            if case.lp_first:
+                emitters.insert(1, "lp-first")
             if case.decomposed and decomposition_available():
                 emitters.append("decomposed")
             steps += [(f"dispatch {case.label} {e}", (case, e)) for e in emitters]

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from vpp.domain import SolveStatus
 from vpp.optimizer.linear import Cut, FloatArray, LinearModel
+from vpp.optimizer.lp_first import round_relaxation, set_integer
 from vpp.optimizer.problem import DispatchSettings
 from vpp.optimizer.solution import RawSolution
 
@@ -145,11 +146,17 @@ def solve_highs(
     integer = m.integrality if integer is None else integer
     h = to_highs(m, settings, integer, bounds, lazy=True)
     translated = time.perf_counter()
+    col_bounds = bounds if bounds is not None else (m.col_lower, m.col_upper)
     if m.separators:
-        col_bounds = bounds if bounds is not None else (m.col_lower, m.col_upper)
         return _solve_with_cuts(h, m, integer, settings, (started, translated), col_bounds)
+    ints = np.flatnonzero(integer).astype(np.int32)
+    if ints.size and settings.lp_first:
+        rounded = round_relaxation(h, ints, col_bounds, settings.mip_rel_gap)
+        if rounded is not None and rounded.proven:
+            note = "; LP relaxation rounded, proven against its bound"
+            return _read(h, False, (started, translated), rounded.bound_cny, note)
     h.run()
-    return _read(h, bool(integer.any()), (started, translated))
+    return _read(h, bool(ints.size), (started, translated))
 
 
 def _read(
@@ -223,7 +230,7 @@ def _solve_with_cuts(
     best: RawSolution | None = None
     bound = -np.inf
     for milp_round in range(MAX_MILP_ROUNDS):
-        _set_integer(h, ints, True)
+        set_integer(h, ints, True)
         h.changeColsBounds(ints.size, ints, col_bounds[0][ints], col_bounds[1][ints])
         _run(h, settings)
         info = h.getInfo()
@@ -236,7 +243,7 @@ def _solve_with_cuts(
         bound = max(bound, float(info.mip_dual_bound))
         proven = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         solution = h.getSolution()
-        _set_integer(h, ints, False)
+        set_integer(h, ints, False)
         fixed = np.round(x[ints])
         h.changeColsBounds(ints.size, ints, fixed, fixed)
         # A basis from the MILP's point (crossover, ~0.1 s) warm-starts the repair: a
@@ -283,11 +290,6 @@ def _cut_loop(h: highspy.Highs, m: LinearModel, settings: DispatchSettings) -> i
 
 def _separate(m: LinearModel, x: FloatArray) -> list[Cut]:
     return [cut for separator in m.separators for cut in separator(x)]
-
-
-def _set_integer(h: highspy.Highs, ints: NDArray[np.int32], integer: bool) -> None:
-    kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
-    h.changeColsIntegrality(ints.size, ints, np.full(ints.size, int(kind), np.uint8))
 
 
 def _failed_rounds(clock: tuple[float, float]) -> RawSolution:

@@ -29,9 +29,10 @@ def relax_and_round(m: LinearModel, settings: DispatchSettings) -> RawSolution:
     relaxed = solve_highs(m, settings, integer=np.zeros_like(integer))
     if relaxed.x is None:
         return relaxed
-    for rounding in (np.ceil, np.floor):
+    for rounding, nudge in ((np.ceil, -1e-6), (np.floor, 1e-6)):
+        # within 1e-6 of an integer is that integer, rounded either way
         fixed = np.clip(
-            rounding(relaxed.x[integer] - 1e-6), m.col_lower[integer], m.col_upper[integer]
+            rounding(relaxed.x[integer] + nudge), m.col_lower[integer], m.col_upper[integer]
         )
         lower, upper = m.col_lower.copy(), m.col_upper.copy()
         lower[integer] = upper[integer] = fixed

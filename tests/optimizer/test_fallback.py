@@ -2,9 +2,12 @@
 
 import importlib
 
+import numpy as np
+
 from vpp.domain import SolveStatus
 from vpp.optimizer import DispatchSettings, build_model, dispatch
 from vpp.optimizer.dispatch import extract_result
+from vpp.optimizer.emit_highs import solve_highs
 from vpp.optimizer.fallback import relax_and_round
 from vpp.optimizer.solution import RawSolution
 
@@ -30,6 +33,26 @@ def test_relax_and_round_gives_a_checked_dispatch_labelled_fallback():
     result = extract_result(p, built, raw, settings)
     assert result.violations == ()
     assert result.meets_target
+
+
+def test_relax_and_round_keeps_whole_commitments_when_rounding_down():
+    """Rounding up breaks the mill's rest rule, so commitments are rounded down: a step the
+    relaxation sheds whole (the works') stays shed; ``floor(1 - 1e-6)`` had dropped it."""
+    d = district(
+        enterprise("mill", [curtailable("line", [(200, 1.0), (300, 2.0)], max_duration_min=60)]),
+        enterprise("works", [curtailable("line", [(250, 1.5)])]),
+    )
+    settings = DispatchSettings()
+    built = build_model(problem(d, event(target_kw=400)), settings)
+    m = built.model
+    relaxed = solve_highs(m, settings, integer=np.zeros(m.n_vars, dtype=bool))
+    assert relaxed.x is not None
+    whole = m.value(relaxed.x, "curtailable_load.step_on") > 1 - 1e-6
+    assert whole.any()
+    raw = relax_and_round(m, settings)
+    assert raw.x is not None
+    assert "rounded down" in raw.termination
+    assert np.all(m.value(raw.x, "curtailable_load.step_on")[whole] == 1.0)
 
 
 def test_relax_and_round_costs_no_less_than_the_optimum():
