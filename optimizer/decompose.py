@@ -658,9 +658,11 @@ def merge_results(
         )
         for t, start in enumerate(ctx.grid.starts)
     )
-    penalty_cny = (
-        settings.shortfall_penalty_cny_per_kwh * ctx.dt_h * (shortfall.sum() + shortfall.max())
-    )
+    # The penalty is the model's: against the planned target (with its margin), as the
+    # monolithic result's and the bound's; up to TOL_KW short is the schedules' rounding.
+    short = np.where(in_window, np.maximum(0.0, target * settings.margin_factor - response), 0.0)
+    short = np.where(short > TOL_KW, short, 0.0)
+    penalty_cny = settings.shortfall_penalty_cny_per_kwh * ctx.dt_h * (short.sum() + short.max())
     costs = CostBreakdown(
         compensation_cny=sum(r.costs.compensation_cny for r in results),
         rotation_cny=sum(r.costs.rotation_cny for r in results),

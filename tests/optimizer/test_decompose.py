@@ -148,6 +148,25 @@ def test_decomposed_reports_the_shortfall_of_an_impossible_target(pool):
         assert i.expected_response_kw + i.shortfall_kw >= i.target_kw - 1e-3
 
 
+def test_merged_shortfall_penalty_is_the_models_against_the_planned_target():
+    """A plan short of its target pays, merged, what the model charges it: shortfall
+    against the target with its margin (it was against the target alone, which is less,
+    so a short decomposed plan looked cheaper than the bound on the model it solves)."""
+    from vpp.optimizer.decompose import merge_results
+
+    p = scaled_problem(124, target_pct=50)
+    settings = DispatchSettings()
+    mono = dispatch(p, settings)
+    assert not mono.meets_target
+    merged = merge_results(p, settings, [mono], "one group")
+    assert merged.costs.shortfall_penalty_cny == pytest.approx(
+        mono.costs.shortfall_penalty_cny, rel=1e-6
+    )
+    assert [i.shortfall_kw for i in merged.intervals] == pytest.approx(
+        [i.shortfall_kw for i in mono.intervals], abs=1e-6
+    )
+
+
 def test_decomposed_splits_a_shared_feeder_without_overloading_it(pool):
     """Two loads whose full rebound overloads their shared feeder land in different groups."""
     loads = [
