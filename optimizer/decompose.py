@@ -116,11 +116,14 @@ class DecompositionStats:
     merge_s: float
     total_s: float
     shares_kw: tuple[float, ...]
+    """Each group's largest ask over the window [kW]."""
     lower_bound_cny: float | None = None
     """Certified lower bound on the monolithic optimum (Lagrangian, see
     :mod:`vpp.optimizer.lagrange`); None where none was computed."""
     bound_rounds: int = 0
     bound_s: float = 0.0
+    """The coordination's wall-clock seconds: the bound's price rounds and the master,
+    between the flexibility pass and the group solves."""
 
 
 def make_groups(
