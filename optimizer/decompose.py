@@ -13,9 +13,10 @@
    optimum and more plans; the master (:mod:`vpp.optimizer.coordinate`) combines each
    group's plans so the district meets the target under the rebound cap at least cost,
    and each group is asked its combination's response per interval and given its
-   combination's room under the cap (the district's totals kept exactly). Where the
-   master fails: a merit order over the curves splits the target's peak ``theta``
-   (group ``g`` asked ``theta_g * P[t]``) and the cap's room goes by resource count.
+   combination's room under the cap (the district's totals kept exactly). Without rounds
+   (``bound_rounds=0``) or where the master fails: a merit order over the curves splits
+   the target's peak ``theta`` (group ``g`` asked ``theta_g * P[t]``) and the cap's room
+   goes by resource count.
 4. **Solve** (parallel). Each group's full MILP with its share as target and its room
    as its rebound limit (:func:`vpp.optimizer.dispatch.dispatch_monolithic`).
 5. **Repair.** Where integer steps leave the total short, the residual goes to the groups
@@ -442,8 +443,9 @@ def coordinate(
 
     The plans are the flexibility pass's, then each price round's (at most
     ``settings.bound_rounds``, :func:`vpp.optimizer.lagrange.price_rounds`); the rounds'
-    best ``L(price)`` is a lower bound on the monolithic optimum. Where the master fails,
-    the merit-order split of the target and the size-weighted split of the cap's room.
+    best ``L(price)`` is a lower bound on the monolithic optimum. Without rounds, or where
+    the master fails, the merit-order split of the target and the size-weighted split of
+    the cap's room.
     """
     ctx = build_context(problem, settings, "min_cost")
     planned = profile * settings.margin_factor
@@ -479,8 +481,12 @@ def coordinate(
         settings.shortfall_penalty_cny_per_kwh * ctx.dt_h,
         settings.rebound_penalty_cny_per_kwh * ctx.dt_h,
     )
-    if master is None or len(bases) != len(flex):
-        logger.warning("decomposition: the coordinator's master failed; merit order instead")
+    if master is None or len(bases) != len(flex) or found.rounds == 0:
+        # Without rounds the master has only the flexibility pass's plans, which ignore
+        # the cap (124 resources: 98,650 CNY against the old split's 78,023), so the old
+        # split stands: the MILPs then find low-rebound plans within their room themselves.
+        if settings.bound_rounds > 0:
+            logger.warning("decomposition: the coordinator's master failed; merit order instead")
         asked = [share * shape for share in shares]
         room = _shared_rebound_room(problem, settings, groups, flex)
     else:

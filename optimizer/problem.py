@@ -109,7 +109,8 @@ class DispatchSettings(FrozenModel):
         le=200,
         description="price rounds of a decomposed dispatch's certified (Lagrangian) bound, "
         "whose plans also split the target and the rebound cap between groups; 0: no "
-        "bound (the gap is not reported), the split from the groups' flexibility alone",
+        "bound (the gap is not reported), the target split by the groups' cost curves and "
+        "the cap's room by their size",
     )
     rebound_cap: ReboundCap | None = Field(
         default=None, description="replaces the district's rebound_cap when given"
