@@ -1,4 +1,4 @@
-"""``python -m bench.decomposed_check N [--groups G] [--monolithic]``: one decomposed
+"""``python -m bench.decomposed_check N [--groups G] [--rounds R] [--monolithic]``: one decomposed
 dispatch of the bench's N x 16 instance on a fork pool of 2 workers, its phases, bound and
 certified gap as JSON on stdout; with ``--monolithic`` also the monolithic MILP at a tight
 gap, to check the bound never exceeds its optimum (small N only)."""
@@ -22,10 +22,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("n_resources", type=int)
     parser.add_argument("--groups", type=int, default=None, help="resources per group")
+    parser.add_argument("--rounds", type=int, default=None, help="price rounds of the bound")
     parser.add_argument("--monolithic", action="store_true")
     args = parser.parse_args()
     problem = make_instance(args.n_resources, 16, 0).problem
     settings = DispatchSettings(time_limit_s=30.0, decompose_above_resources=None)
+    if args.rounds is not None:
+        settings = settings.model_copy(update={"bound_rounds": args.rounds})
     out: dict[str, object] = {"load_before": os.getloadavg()[0]}
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:

@@ -6,11 +6,19 @@
    Rotation adders and events-per-day rules belong to one enterprise, so they hold in
    every group exactly as in the monolithic model.
 2. **Flexibility** (parallel). Each group's LP relaxation gives its capability and a convex
-   cost curve for the normalised target profile (:mod:`vpp.optimizer.flexibility`).
-3. **Coordinate.** A merit order over the curves' segments splits the target's peak
-   ``theta`` among groups; group ``g`` is asked ``theta_g * P[t]`` in every interval.
-4. **Solve** (parallel). Each group's full MILP with its share as target
-   (:func:`vpp.optimizer.dispatch.dispatch_monolithic`).
+   cost curve for the normalised target profile (:mod:`vpp.optimizer.flexibility`), and
+   the LP plan at each point of the curve.
+3. **Coordinate** (parallel). Rounds of priced group LPs (:mod:`vpp.optimizer.lagrange`,
+   at most ``settings.bound_rounds``) give a certified lower bound on the monolithic
+   optimum and more plans; the master (:mod:`vpp.optimizer.coordinate`) combines each
+   group's plans so the district meets the target under the rebound cap at least cost,
+   and each group is asked its combination's response per interval and given its
+   combination's room under the cap (the district's totals kept exactly). Without rounds
+   (``bound_rounds=0``) or where the master fails: a merit order over the curves splits
+   the target's peak ``theta`` (group ``g`` asked ``theta_g * P[t]``) and the cap's room
+   goes by resource count.
+4. **Solve** (parallel). Each group's full MILP with its share as target and its room
+   as its rebound limit (:func:`vpp.optimizer.dispatch.dispatch_monolithic`).
 5. **Repair.** Where integer steps leave the total short, the residual goes to the groups
    with the most spare capability that met their share, in proportion to it, and those
    groups are solved again (at most ``repair_rounds`` rounds). Where integer steps leave
@@ -44,7 +52,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, TypeVar
 
-import highspy
 import numpy as np
 from pydantic import BaseModel
 
@@ -58,11 +65,11 @@ from vpp.domain import (
     TimeGrid,
 )
 from vpp.optimizer.check import check_feeders, check_rebound, check_target
+from vpp.optimizer.coordinate import Columns, resplit, solve_master
 from vpp.optimizer.dispatch import dispatch_monolithic
-from vpp.optimizer.emit_highs import new_highs
 from vpp.optimizer.executors import InlineExecutor
 from vpp.optimizer.flexibility import GroupFlexibility, group_flexibility
-from vpp.optimizer.lagrange import lagrangian_bound, priced_group
+from vpp.optimizer.lagrange import price_rounds
 from vpp.optimizer.linear import FloatArray
 from vpp.optimizer.problem import DispatchProblem, DispatchSettings, build_context
 from vpp.optimizer.resources import RESOURCE_BUILDERS
@@ -75,12 +82,6 @@ T = TypeVar("T")
 
 #: Rounds of repair after the group solves.
 REPAIR_ROUNDS = 2
-
-#: The proven gap the bound stops improving at (the issue's 0.5 %).
-BOUND_GAP = 0.005
-
-#: Most rounds of priced LPs the bound takes (each one LP per group, in parallel).
-BOUND_ROUNDS = 12
 
 #: Shortfall below this counts as meeting a target [kW] (as DispatchResult.meets_target).
 TOL_KW = 1e-2
@@ -116,11 +117,14 @@ class DecompositionStats:
     merge_s: float
     total_s: float
     shares_kw: tuple[float, ...]
+    """Each group's largest ask over the window [kW]."""
     lower_bound_cny: float | None = None
     """Certified lower bound on the monolithic optimum (Lagrangian, see
     :mod:`vpp.optimizer.lagrange`); None where none was computed."""
     bound_rounds: int = 0
     bound_s: float = 0.0
+    """The coordination's wall-clock seconds: the bound's price rounds and the master,
+    between the flexibility pass and the group solves."""
 
 
 def make_groups(
@@ -189,8 +193,8 @@ def dispatch_decomposed(
     ``executor`` defaults to the settings' executor, else the calling thread (groups one
     after another); ``group_by`` and ``max_group_resources`` default to
     the settings' ``group_by`` and ``group_resources``. The status is the worst of the
-    groups'; ``mip_gap`` is the groups' combined proven gap for the coordinator's split of
-    the target.
+    groups'; ``mip_gap`` is the plan's certified gap to the Lagrangian lower bound (None
+    with ``bound_rounds=0``).
     """
     result, _ = solve_decomposed(
         problem,
@@ -228,15 +232,7 @@ def cached_flexibility(
     same day, or a capability call beside it, reuses the pass, and any change in the
     data computes it afresh. The cache lives in the calling process (the coordinator).
     """
-    setting_json = settings.model_dump_json()
-    keys = []
-    for sub, split in zip(subs, feeders, strict=True):
-        digest = hashlib.sha256(setting_json.encode())
-        digest.update(repr(sorted(split)).encode())
-        for f in fields(sub):
-            digest.update(f.name.encode())
-            _fingerprint(digest, getattr(sub, f.name))
-        keys.append(digest.hexdigest())
+    keys = content_keys(subs, settings, feeders)
     missing = [i for i, k in enumerate(keys) if k not in _FLEX_CACHE]
     fresh = map_executor(
         pool,
@@ -253,6 +249,25 @@ def cached_flexibility(
     while len(_FLEX_CACHE) > FLEX_CACHE_SIZE:
         _FLEX_CACHE.popitem(last=False)
     return out
+
+
+def content_keys(
+    subs: Sequence[DispatchProblem],
+    settings: DispatchSettings,
+    feeders: Sequence[frozenset[str]],
+) -> list[str]:
+    """A hash of each group's whole sub-problem, the settings and its split feeders:
+    equal data, equal key (the flexibility cache's, and the priced LPs' in the workers)."""
+    setting_json = settings.model_dump_json()
+    keys = []
+    for sub, split in zip(subs, feeders, strict=True):
+        digest = hashlib.sha256(setting_json.encode())
+        digest.update(repr(sorted(split)).encode())
+        for f in fields(sub):
+            digest.update(f.name.encode())
+            _fingerprint(digest, getattr(sub, f.name))
+        keys.append(digest.hexdigest())
+    return keys
 
 
 def _fingerprint(digest: Any, value: object) -> None:
@@ -317,12 +332,13 @@ def solve_decomposed(
         settings,
         [frozenset(split).intersection(g.feeder_ids) for g in groups],
     )
-    shares = split_target(flex, peak)
-    feeders = _shared_feeders(problem, groups, split, flex)
-    limits = _shared_rebound_room(problem, settings, groups, flex)
     flexibility_done = time.perf_counter()
+    feeders = _shared_feeders(problem, groups, split, flex)
+    plan = coordinate(problem, settings, groups, split, flex, shape, profile, pool)
+    asked, limits = plan.asked_kw, plan.room_kw
+    shares = np.array([float(a.max(initial=0.0)) for a in asked])
+    coordination_done = time.perf_counter()
 
-    asked = [share * shape for share in shares]
     subs = [
         _capped(sub_problem(problem, g, feeders[i], asked[i]), limits[i])
         for i, g in enumerate(groups)
@@ -366,21 +382,7 @@ def solve_decomposed(
     merged = merge_results(problem, settings, results, f"{len(groups)} groups by {group_by}")
     merge_done = time.perf_counter()
     upper = (merged.solve.objective_cny or 0.0) + merged.costs.rebound_penalty_cny
-    bound, bound_rounds = (None, 0)
-    if settings.bound_rounds > 0:
-        bound, bound_rounds = certify(
-            problem,
-            settings,
-            groups,
-            split,
-            flex,
-            shares,
-            shape,
-            profile,
-            upper,
-            pool,
-            rounds=settings.bound_rounds,
-        )
+    bound, bound_rounds = plan.lower_bound_cny, plan.rounds
     gap = None if bound is None else max(0.0, upper - bound) / max(abs(upper), 1e-9)
     done = time.perf_counter()
     stats = DecompositionStats(
@@ -390,14 +392,14 @@ def solve_decomposed(
         repair_rounds=rounds,
         trimmed_groups=trimmed,
         flexibility_s=flexibility_done - started,
-        groups_s=groups_done - flexibility_done,
+        groups_s=groups_done - coordination_done,
         repair_s=repair_done - groups_done,
         merge_s=merge_done - repair_done,
         total_s=done - started,
         shares_kw=tuple(float(s) for s in shares),
         lower_bound_cny=bound,
         bound_rounds=bound_rounds,
-        bound_s=done - merge_done,
+        bound_s=coordination_done - flexibility_done,
     )
     logger.info("decomposed dispatch: %s", stats)
     phases = (
@@ -413,25 +415,37 @@ def solve_decomposed(
     return merged.model_copy(update={"solve": solve}), stats
 
 
-def certify(
+@dataclass(frozen=True)
+class Coordination:
+    """What each group is asked and the bound found on the way."""
+
+    asked_kw: list[FloatArray]
+    """Each group's target per window interval [kW] (before the planning margin)."""
+    room_kw: list[FloatArray | None]
+    """Each group's limit under the rebound cap per interval of the horizon [kW] (NaN
+    where uncapped); None where the portfolio is uncapped."""
+    lower_bound_cny: float | None
+    rounds: int
+
+
+def coordinate(
     problem: DispatchProblem,
     settings: DispatchSettings,
     groups: Sequence[Group],
     split: set[str],
     flex: Sequence[GroupFlexibility],
-    shares: FloatArray,
     shape: FloatArray,
     profile: FloatArray,
-    upper_cny: float,
     pool: Executor,
-    rounds: int | None = None,
-) -> tuple[float | None, int]:
-    """The best Lagrangian bound [CNY] on the monolithic optimum within ``rounds`` rounds.
+) -> Coordination:
+    """Each group's target and room under the cap, from the master's combination of its
+    LP plans (:mod:`vpp.optimizer.coordinate`), and the certified bound.
 
-    The first price is the groups' target duals at their shares (from the flexibility
-    pass), weighted by share; later ones follow a Polyak subgradient step towards
-    ``upper_cny``, the merged plan's cost. Stops once the gap is at most ``BOUND_GAP``.
-    Returns None where a group's LP failed (no certified bound).
+    The plans are the flexibility pass's, then each price round's (at most
+    ``settings.bound_rounds``, :func:`vpp.optimizer.lagrange.price_rounds`); the rounds'
+    best ``L(price)`` is a lower bound on the monolithic optimum. Without rounds, or where
+    the master fails, the merit-order split of the target and the size-weighted split of
+    the cap's room.
     """
     ctx = build_context(problem, settings, "min_cost")
     planned = profile * settings.margin_factor
@@ -441,91 +455,64 @@ def certify(
         _, limit = portfolio_limit_kw(problem, ctx, np.sum(bases, axis=0))
         limit = np.where(ctx.free & ~ctx.in_window, limit, np.nan)
     capped = ~np.isnan(limit)
-    rhs = np.concatenate([planned, -limit[capped]])
-    ceiling = np.concatenate(
-        [
-            np.full(planned.size, settings.shortfall_penalty_cny_per_kwh * ctx.dt_h),
-            np.full(int(capped.sum()), settings.rebound_penalty_cny_per_kwh * ctx.dt_h),
-        ]
-    )
-    first = np.concatenate([_first_price(flex, shares, planned.size), np.zeros(capped.sum())])
-    price = np.clip(first, 0.0, ceiling)
-    rebound = None if not capped.any() else np.where(capped, limit, np.nan)
+    rebound = None if not capped.any() else limit
     subs = [_capped(sub_problem(problem, g, None, shape), rebound) for g in groups]
     relax = [frozenset(split).intersection(g.feeder_ids) for g in groups]
-    best: float | None = None
-    centre = price
-    radius = max(float(price.max(initial=0.0)), 1e-3)
-    predicted = 0.0
-    cuts: list[list[tuple[float, FloatArray]]] = [[] for _ in groups]
-    done = 0
-    for _ in range(BOUND_ROUNDS if rounds is None else rounds):
-        done += 1
-        parts = map_executor(
-            pool, priced_group, subs, [settings] * len(groups), [price] * len(groups), relax
-        )
-        value, _ = lagrangian_bound(parts, price, rhs)
-        if not np.isfinite(value):
-            return None, done
-        logger.debug("bound round %d: %.2f CNY", done, value)
-        if best is None or value - best >= 0.1 * predicted:  # a serious step
-            if best is not None and value - best >= 0.5 * predicted:
-                radius *= 2
-            best, centre = value, price
-        else:  # a null step: its cuts sharpen the model; look closer to the centre
-            radius /= 2
-        if upper_cny - best <= BOUND_GAP * max(abs(upper_cny), 1e-9):
-            break
-        for g, part in enumerate(parts):  # phi_g(y) <= phi_g(price) + (price - y) . a_g
-            cuts[g].append((part.value_cny + float(price @ part.activity_kw), part.activity_kw))
-        price, model_value = _next_price(cuts, rhs, centre, radius, ceiling)
-        predicted = model_value - best
-        if predicted <= 1e-9 * max(abs(best), 1.0):  # the model proves no better price near
-            break
-    return best, done
-
-
-def _next_price(
-    cuts: Sequence[Sequence[tuple[float, FloatArray]]],
-    rhs: FloatArray,
-    centre: FloatArray,
-    radius: float,
-    ceiling: FloatArray,
-) -> tuple[FloatArray, float]:
-    """Kelley's step in a box trust region: the price maximising the groups' cut models
-    within ``radius`` of the best price so far, and the models' value there [CNY].
-
-    Each group's piece of the Lagrangian is concave in the price and lies below every
-    cut ``z_g <= c_k - a_k . y`` it has given; the master LP maximises
-    ``sum_g z_g + rhs . y`` over those cuts.
-    """
-    n, n_g = rhs.size, len(cuts)
-    h = new_highs()
-    h.setOptionValue("threads", 1)
-    lower = np.maximum(centre - radius, 0.0)
-    upper = np.minimum(centre + radius, ceiling)
-    for t in range(n):
-        h.addVar(float(lower[t]), float(upper[t]))
-    for _ in range(n_g):
-        h.addVar(-highspy.kHighsInf, highspy.kHighsInf)
-    cost = -np.concatenate([rhs, np.ones(n_g)])
-    h.changeColsCost(n + n_g, np.arange(n + n_g, dtype=np.int32), cost)
-    idx = np.arange(n + 1, dtype=np.int32)
-    for g, group_cuts in enumerate(cuts):
-        idx[n] = n + g
-        for const, activity in group_cuts:
-            h.addRow(-highspy.kHighsInf, const, idx.size, idx, np.concatenate([activity, [1.0]]))
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return centre, -np.inf
-    return (
-        np.asarray(h.getSolution().col_value[:n], dtype=np.float64),
-        -float(h.getInfo().objective_function_value),
+    columns = [_flex_columns(f, ctx.direction, ctx.window, capped) for f in flex]
+    shares = split_target(flex, float(profile.max(initial=0.0)))
+    first = np.concatenate([_first_price(flex, shares, planned.size), np.zeros(capped.sum())])
+    found = price_rounds(
+        pool,
+        subs,
+        settings,
+        relax,
+        columns,
+        planned,
+        limit[capped],
+        ctx.dt_h,
+        settings.bound_rounds,
+        first,
+        content_keys(subs, settings, relax),
     )
+    master = solve_master(
+        found.columns,
+        planned,
+        limit[capped],
+        settings.shortfall_penalty_cny_per_kwh * ctx.dt_h,
+        settings.rebound_penalty_cny_per_kwh * ctx.dt_h,
+    )
+    if master is None or len(bases) != len(flex) or found.rounds == 0:
+        # Without rounds the master has only the flexibility pass's plans, which ignore
+        # the cap (124 resources: 98,650 CNY against the old split's 78,023), so the old
+        # split stands: the MILPs then find low-rebound plans within their room themselves.
+        if settings.bound_rounds > 0:
+            logger.warning("decomposition: the coordinator's master failed; merit order instead")
+        asked = [share * shape for share in shares]
+        room = _shared_rebound_room(problem, settings, groups, flex)
+    else:
+        response, room_c = resplit(
+            master.response_kw(found.columns),
+            master.load_kw(found.columns),
+            planned,
+            limit[capped],
+            [b[capped] for b in bases],
+            [g.size for g in groups],
+        )
+        asked = [r / settings.margin_factor for r in response]
+        room = [None] * len(groups)
+        if rebound is not None:
+            room = []
+            for r in room_c:
+                full = np.full(ctx.n_t, np.nan)
+                full[capped] = r
+                room.append(full)
+    return Coordination(asked, room, found.lower_bound_cny, found.rounds)
 
 
 def _first_price(flex: Sequence[GroupFlexibility], shares: FloatArray, n: int) -> FloatArray:
-    """Share-weighted target duals of the groups at their shares [CNY per kW, interval]."""
+    """Share-weighted target duals of the groups at their merit-order shares [CNY per kW
+    and interval]: spread over the window as the groups' own LPs price it (the master's
+    duals are not: its plans all follow one profile, so its duals are degenerate)."""
     total = np.zeros(n)
     weight = 0.0
     for f, share in zip(flex, shares, strict=True):
@@ -535,6 +522,21 @@ def _first_price(flex: Sequence[GroupFlexibility], shares: FloatArray, n: int) -
         total += share * dual
         weight += share
     return total / weight if weight > 0 else total
+
+
+def _flex_columns(
+    flex: GroupFlexibility, direction: float, window: slice, capped: np.ndarray
+) -> Columns:
+    """The flexibility pass's LP plans as columns; a group without any offers its
+    baseline (no response, no cost)."""
+    base = flex.baseline_kw if flex.baseline_kw is not None else np.zeros(capped.size)
+    if flex.power_kw is None or flex.power_kw.size == 0:
+        power = base[None, :]
+        cost = np.zeros(1)
+    else:
+        power, cost = flex.power_kw, flex.cost_cny
+    response = direction * (base[None, window] - power[:, window])
+    return Columns(np.asarray(cost, dtype=np.float64), response, power[:, capped])
 
 
 def _trim(
@@ -665,9 +667,11 @@ def merge_results(
         )
         for t, start in enumerate(ctx.grid.starts)
     )
-    penalty_cny = (
-        settings.shortfall_penalty_cny_per_kwh * ctx.dt_h * (shortfall.sum() + shortfall.max())
-    )
+    # The penalty is the model's: against the planned target (with its margin), as the
+    # monolithic result's and the bound's; up to TOL_KW short is the schedules' rounding.
+    short = np.where(in_window, np.maximum(0.0, target * settings.margin_factor - response), 0.0)
+    short = np.where(short > TOL_KW, short, 0.0)
+    penalty_cny = settings.shortfall_penalty_cny_per_kwh * ctx.dt_h * (short.sum() + short.max())
     costs = CostBreakdown(
         compensation_cny=sum(r.costs.compensation_cny for r in results),
         rotation_cny=sum(r.costs.rotation_cny for r in results),

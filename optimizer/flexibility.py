@@ -47,6 +47,10 @@ class GroupFlexibility:
     target_dual: FloatArray | None = None
     """The target rows' duals at each level [CNY per kW and interval], one row per level:
     the coordinator's first price for the Lagrangian bound (:mod:`vpp.optimizer.lagrange`)."""
+    power_kw: FloatArray | None = None
+    """The LP plan's total load per interval of the horizon at each level [kW], one row
+    per level: with ``cost_cny``, plans the coordinator combines
+    (:mod:`vpp.optimizer.coordinate`)."""
 
     def segments(self) -> list[tuple[float, float]]:
         """(marginal cost [CNY/kW], width [kW]) of the curve's pieces, in order.
@@ -122,6 +126,9 @@ def group_flexibility(
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         zero = np.zeros(1)
         return GroupFlexibility(0.0, zero, zero, base, time.perf_counter() - started, None, total)
+    power_idx = [kb.power_idx for kb in built.blocks]
+    power = np.zeros((points + 1, built.context.n_t))
+    power[-1] = _total_power_kw(h, power_idx, built.context.n_t)
     top = float(h.getSolution().col_value[theta])
     capability = max(0.0, top * (1.0 - 1e-7))
     # The reward dominates every price, so this optimum is also the least cost at the
@@ -143,6 +150,7 @@ def group_flexibility(
             # The reduced cost of the fixed level is the marginal cost there [CNY/kW].
             slopes[j] = float(h.getSolution().col_dual[theta])
             duals[j] = np.asarray(h.getSolution().row_dual, dtype=np.float64)[rows]
+            power[j] = _total_power_kw(h, power_idx, built.context.n_t)
     if levels.size > 1 and np.isfinite(costs[-2]):  # left slope at the top: its chord
         chord = (costs[-1] - costs[-2]) / max(levels[-1] - levels[-2], 1e-12)
         slopes[-1] = max(chord, slopes[-2])
@@ -158,4 +166,14 @@ def group_flexibility(
         slopes[usable],
         total,
         duals[usable],
+        power[usable],
     )
+
+
+def _total_power_kw(h: highspy.Highs, power_idx: list[np.ndarray], n_t: int) -> FloatArray:
+    """The group's summed load per interval in the solution ``h`` holds [kW]."""
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    total = np.zeros(n_t)
+    for idx in power_idx:
+        total += x[idx].sum(axis=0)
+    return total

@@ -46,3 +46,23 @@ def test_segments_follow_the_tangents_between_levels():
         slope_cny_per_kw=np.array([0.0, 2.0, 4.0]),
     )
     assert flex.segments() == [(0.0, 0.5), (2.0, 0.5), (2.0, 0.5), (4.0, 0.5)]
+
+
+def test_group_flexibility_plans_deliver_their_levels():
+    """Each level's LP plan (the coordinator's columns) responds at least the level in
+    every event interval, and costs what the curve says."""
+    from vpp.optimizer.problem import build_context
+
+    d = district(
+        enterprise("mill", [curtailable("line", [(200, 1.0), (300, 2.0)])]),
+        enterprise("store", [battery(soc_initial=0.9)]),
+    )
+    p = replace(problem(d, event()), target_override_kw=np.ones(8))
+    flex = group_flexibility(p, DispatchSettings())
+    window = build_context(p, DispatchSettings(), "min_cost").window
+    assert flex.power_kw is not None
+    assert flex.baseline_kw is not None
+    assert flex.power_kw.shape == (flex.levels_kw.size, flex.baseline_kw.size)
+    response = flex.baseline_kw[window] - flex.power_kw[:, window]
+    assert np.all(response >= flex.levels_kw[:, None] * MARGIN - 1e-6)
+    assert flex.levels_kw[-1] > 0
