@@ -125,17 +125,6 @@ def _capture_stdout(make: type[highspy.Highs]) -> tuple[highspy.Highs, str]:
         return made, sink.read().decode(errors="replace").strip()
 
 
-#: Share of the asked MIP gap the relaxed MILP may use; the repair takes the rest.
-REPAIR_GAP_SHARE = 0.8
-
-#: MILP runs (each with the cuts found so far) before the best repaired plan is returned.
-MAX_MILP_ROUNDS = 10
-
-#: Rounds of lazy constraints before a solve gives up (each adds a cut per infeasible
-#: pool; the benchmark districts need 2-6).
-MAX_CUT_ROUNDS = 100
-
-
 def solve_highs(
     m: LinearModel,
     settings: DispatchSettings,
