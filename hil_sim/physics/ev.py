@@ -21,6 +21,7 @@ departure the energy still missing is recorded (:class:`EvDeparture`).
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -189,8 +190,14 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         self.power_kw = np.zeros(len(sessions))  # instantaneous, per session
         self.left = np.zeros(len(sessions), dtype=bool)  # departed (or before the run)
         self.departures: list[EvDeparture] = []
-        self._events = np.unique(np.concatenate([self.arrival_s, self.departure_s]))
+        events = np.unique(np.concatenate([self.arrival_s, self.departure_s]))
+        self._events: list[float] = events.tolist()  # sorted [s]
         self.ramp_s = ramp_s
+        # the earliest arrival and departure of the sessions not yet gone [s]: before the
+        # first, no car is plugged in; before the second, none leaves (scalar tests that
+        # spare most of an idle pool's array arithmetic)
+        self._first_arrival_s = math.inf
+        self._first_departure_s = math.inf
         self._started = False
         self._minute = 0.0
         self._last_s = 0.0
@@ -206,6 +213,15 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         )
         charging = plugged & (self.delivered_kwh < self.need_kwh - _EPS_KWH)
         self.power_kw = np.where(charging, self.max_kw, 0.0)
+        self._track_pending()
+
+    def _track_pending(self) -> None:
+        staying = ~self.left
+        if staying.any():
+            self._first_arrival_s = float(self.arrival_s[staying].min())
+            self._first_departure_s = float(self.departure_s[staying].min())
+        else:
+            self._first_arrival_s = self._first_departure_s = math.inf
 
     def step(self, t0: datetime, t1: datetime, command: Command | None) -> float:
         """Advance to ``t1``; mean pool power [kW] over the step."""
@@ -228,6 +244,9 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         """Charge every connected session over [a, b]; energy drawn by the pool [kWh]."""
         dt_s = b - a
         dt_h = dt_s / SECONDS_PER_HOUR
+        if a < self._first_arrival_s:  # no car yet: what the sums below give, exactly
+            self.power_kw = np.zeros(self.power_kw.size)
+            return 0.0
         connected = (self.arrival_s <= a) & (self.departure_s >= b) & ~self.left
         if not connected.any():  # an empty car park: what the sums below give, exactly
             self.power_kw = np.zeros(self.power_kw.size)
@@ -248,6 +267,8 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         return float(mean.sum() * dt_h)
 
     def _record_departures(self, s: float) -> None:
+        if s < self._first_departure_s:
+            return
         leaving = np.flatnonzero((self.departure_s <= s) & ~self.left)
         for i in leaving:
             self.left[i] = True
@@ -266,6 +287,7 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
                     uncontrolled_kwh=min(float(self.need_kwh[i]), possible_kwh),
                 )
             )
+        self._track_pending()
 
     def _at(self, s: float) -> datetime:
         return (self.clock.start.astimezone(UTC) + timedelta(seconds=s)).astimezone(self.clock.tz)
