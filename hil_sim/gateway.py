@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vpp.device_adapters.codec import MalformedMessageError, decode, encode
+from vpp.device_adapters.codec import MalformedMessageError, TelemetryEncoder, decode, encode
 from vpp.device_adapters.link import Link, Will
 from vpp.device_adapters.mqtt.topics import PREFIX, Channel, Topic
 from vpp.domain import (
@@ -48,7 +48,6 @@ from vpp.domain import (
     SetpointMode,
     SetpointPayload,
     Site,
-    Telemetry,
     command_refusal,
     kind_of,
 )
@@ -204,6 +203,7 @@ class SimulatedGateway:
         self._offline_played: Span | None = None  # the offline span already come back from
         self._last_reported: dict[str, float] = {}
         self._telemetry_topics: dict[str, str] = {}  # by resource, built once
+        self._encode_telemetry = TelemetryEncoder()
         self._frozen: dict[str, float] = {}
         self._meter_noise = meter_noise_pct / 100.0
         self._rng = np.random.default_rng([seed, meter_hash(site.site_id)])
@@ -474,13 +474,13 @@ class SimulatedGateway:
             self._frozen.pop(resource_id, None)
             # A real meter never reads a real load twice alike; a stuck one does.
             value = power_kw * (1.0 + self._meter_noise * float(self._rng.standard_normal()))
-        telemetry = Telemetry(ts=now, power_kw=value, soc=device.soc, available=device.available)
+        payload = self._encode_telemetry(now, value, device.soc, device.available)
         topic = self._telemetry_topics.get(resource_id)
         if topic is None:
             topic = self._telemetry_topics[resource_id] = str(
                 Topic(self.site_id, resource_id, Channel.TELEMETRY)
             )
-        if not await self.link.publish(topic, encode(telemetry), qos=0):
+        if not await self.link.publish(topic, payload, qos=0):
             self.stats.publish_failed += 1
             return None
         self.stats.telemetry_sent += 1
