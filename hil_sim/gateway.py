@@ -404,15 +404,18 @@ class SimulatedGateway:
         await self._play_offline(now)
         energy = dict.fromkeys(self.devices, 0.0)
         t = start
+        span_h = _hours(start, now)
         # Delayed setpoints (late_ack) are taken in when they fall due, inside the step.
         for due, _, resource_id, setpoint in self._due_delayed(now):
             if due > t:
-                self._advance(t, due, energy, whole_tick=False)
+                self._advance(t, due, energy, _hours(t, due), whole_tick=False)
                 t = due
             self._delayed_ids.discard(setpoint.command_id)
             await self._publish_ack(resource_id, self._take(resource_id, setpoint, due))
-        self._advance(t, now, energy, whole_tick=t == start)
-        span_h = _hours(start, now)
+        whole_tick = t == start
+        self._advance(
+            t, now, energy, span_h if whole_tick else _hours(t, now), whole_tick=whole_tick
+        )
         self._last = now
         for resource_id, device in self.devices.items():
             power_kw = energy[resource_id] / span_h
@@ -421,17 +424,25 @@ class SimulatedGateway:
         self._prune(now)
 
     def _due_delayed(self, now: datetime) -> list[tuple[datetime, int, str, SetpointPayload]]:
+        if not self._delayed:
+            return []
         due = sorted(item for item in self._delayed if item[0] <= now)
         self._delayed = [item for item in self._delayed if item[0] > now]
         return due
 
     def _advance(
-        self, t0: datetime, t1: datetime, energy: dict[str, float], *, whole_tick: bool
+        self,
+        t0: datetime,
+        t1: datetime,
+        energy: dict[str, float],
+        span_h: float,
+        *,
+        whole_tick: bool,
     ) -> None:
-        """Run every device from ``t0`` to ``t1``, split where its command changes."""
+        """Run every device from ``t0`` to ``t1`` (``span_h`` apart [h]), split where its
+        command changes."""
         if t1 <= t0:
             return
-        span_h = _hours(t0, t1)
         for resource_id, device in self.devices.items():
             own_twin = self._counterfactual and resource_id not in self._shadows
             if not self._accepted[resource_id] and not self._releases[resource_id]:
@@ -517,6 +528,8 @@ class SimulatedGateway:
     def _prune(self, now: datetime) -> None:
         """Forget commands that lapsed or were cancelled, and releases that did their work."""
         for resource_id, items in self._accepted.items():
+            if not items and not self._releases[resource_id]:
+                continue  # nothing to forget (most devices, most ticks)
             releases = [r for r in self._releases[resource_id] if r.effective_at <= now]
             self._accepted[resource_id] = [
                 item

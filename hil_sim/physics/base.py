@@ -165,10 +165,19 @@ class DayClock:
         self.start = grid.start
         self._start_utc = self.start.astimezone(UTC)
         self._change_s, self._shift_s = _clock_change(self.start, grid.end)
+        self._last: tuple[datetime, float] | None = None
 
     def seconds(self, t: datetime) -> float:
-        """``t`` as seconds after the day's local midnight [s] (negative before it)."""
-        return (t.astimezone(UTC) - self._start_utc).total_seconds()
+        """``t`` as seconds after the day's local midnight [s] (negative before it).
+
+        The last answer is kept: a device's step starts where its last one ended.
+        """
+        last = self._last
+        if last is not None and last[0] is t:
+            return last[1]
+        s = (t.astimezone(UTC) - self._start_utc).total_seconds()
+        self._last = (t, s)
+        return s
 
     def wall_s(self, s: float) -> float:
         """The wall clock [s after midnight] at ``s`` elapsed seconds: they differ by the
@@ -285,7 +294,11 @@ class DailySeries:
 
 def in_windows(windows: Sequence[DailyWindow], minute_of_day: float) -> bool:
     """Whether a local minute of the day lies in one of the daily windows."""
-    return any(w.start_min <= minute_of_day < w.end_min for w in windows)
+    # a loop, not any(): no generator on every reading of every device
+    for window in windows:  # noqa: SIM110
+        if window.start_min <= minute_of_day < window.end_min:
+            return True
+    return False
 
 
 def device_rng(seed: int, key: str, day: date, salt: int) -> np.random.Generator:
