@@ -417,10 +417,11 @@ class SimulatedGateway:
             t, now, energy, span_h if whole_tick else _hours(t, now), whole_tick=whole_tick
         )
         self._last = now
+        midpoint = now - (now - start) / 2  # when a step's command is read, for its trace
         for resource_id, device in self.devices.items():
             power_kw = energy[resource_id] / span_h
             reported = await self._report(resource_id, device, now, power_kw)
-            self._trace(resource_id, device, start, now, power_kw, reported)
+            self._trace(resource_id, device, start, now, midpoint, power_kw, reported)
         self._prune(now)
 
     def _due_delayed(self, now: datetime) -> list[tuple[datetime, int, str, SetpointPayload]]:
@@ -482,7 +483,8 @@ class SimulatedGateway:
                 resource_id, self._last_reported.get(resource_id, power_kw)
             )
         else:
-            self._frozen.pop(resource_id, None)
+            if self._frozen:
+                self._frozen.pop(resource_id, None)
             # A real meter never reads a real load twice alike; a stuck one does.
             value = power_kw * (1.0 + self._meter_noise * float(self._rng.standard_normal()))
         payload = self._encode_telemetry(now, value, device.soc, device.available)
@@ -504,6 +506,7 @@ class SimulatedGateway:
         device: Device,
         start: datetime,
         now: datetime,
+        midpoint: datetime,
         power_kw: float,
         reported: float | None,
     ) -> None:
@@ -516,13 +519,16 @@ class SimulatedGateway:
             trace.counterfactual_kw.append(self._shadows[resource_id].step(start, now, None))
         else:
             trace.counterfactual_kw.append(self._own_twin_kw.pop(resource_id))
-        setpoint = self.active_command(resource_id, now - (now - start) / 2)
+        if self._accepted[resource_id]:
+            setpoint = self.active_command(resource_id, midpoint)
+        else:
+            setpoint = None
         trace.command_kw.append(math.nan if setpoint is None else setpoint.power_kw)
         trace.mode.append(None if setpoint is None else setpoint.mode.value)
-        trace.soc.append(math.nan if device.soc is None else device.soc)
-        trace.temperature_c.append(
-            math.nan if device.temperature_c is None else device.temperature_c
-        )
+        soc = device.soc
+        trace.soc.append(math.nan if soc is None else soc)
+        temperature_c = device.temperature_c
+        trace.temperature_c.append(math.nan if temperature_c is None else temperature_c)
         trace.reported_kw.append(math.nan if reported is None else reported)
 
     def _prune(self, now: datetime) -> None:

@@ -178,7 +178,7 @@ class _Fabric(LinkFactory):
 
     def down(self) -> list[str]:
         """Client ids of the links meant to be connected that are not."""
-        return [link.client_id for link, _ in self.links if link.wanted and not link.connected]
+        return [link.client_id for link, _ in self.links if not link.connected and link.wanted]
 
     def receivers_missing(self) -> bool:
         """Whether a message in flight may have no receiver: a link is not connected, or one

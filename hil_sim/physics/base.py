@@ -262,8 +262,11 @@ def substep_bounds(s0: float, s1: float, max_s: float, events: Sequence[float] =
     (sorted ascending; a list, searched by bisection: numpy's search costs more per call
     than a device's whole step)."""
     count = max(1, math.ceil((s1 - s0) / max_s - 1e-9))
-    width = (s1 - s0) / count
-    bounds = [s0 + k * width for k in range(count)] + [s1]
+    if count == 1:  # a tick no longer than a sub-step: most steps of most devices
+        bounds = [s0, s1]
+    else:
+        width = (s1 - s0) / count
+        bounds = [s0 + k * width for k in range(count)] + [s1]
     if events:
         lo, hi = bisect.bisect_right(events, s0), bisect.bisect_right(events, s1)
         inside = [float(e) for e in events[lo:hi] if s0 < e < s1]
