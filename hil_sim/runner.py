@@ -331,6 +331,9 @@ async def simulate(
             # The set-up's objects (devices, sessions, the registry) live all day: frozen,
             # the collector's full passes do not walk them again every few ticks (a tenth of
             # a city's tick); unfrozen at the end, so what the run leaves is collectable.
+            # Garbage already there (an earlier run's) is collected first: frozen, it would
+            # outlive this run, and with it whatever its finalisers were to release.
+            gc.collect()
             gc.freeze()
             while now < end:
                 while pending and pending[0].issued_at <= now:
