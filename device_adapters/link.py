@@ -51,7 +51,9 @@ class Traffic:
     receiver: Callable[[str], bool] | None = None
     """Whether a message on a topic has a receiver connected now (None: always); a message
     sent with none is lost at once instead of waited for (over a network, clean sessions)."""
-    _pending: Counter[tuple[str, bytes]] = field(default_factory=Counter, repr=False)
+    # copies in flight per (topic, payload); a plain dict, not a Counter: its missing-key
+    # and delete hooks are Python code, run twice for every message of a simulated city
+    _pending: dict[tuple[str, bytes], int] = field(default_factory=dict, repr=False)
     _in_flight: int = 0
 
     @property
@@ -64,7 +66,8 @@ class Traffic:
         if self.receiver is not None and not self.receiver(topic):
             self.lost += 1
             return
-        self._pending[topic, payload] += 1
+        key = topic, payload
+        self._pending[key] = self._pending.get(key, 0) + 1
         self._in_flight += 1
 
     def unsent(self, topic: str, payload: bytes) -> None:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vpp.device_adapters.codec import MalformedMessageError, decode, encode
+from vpp.device_adapters.codec import MalformedMessageError, TelemetryEncoder, decode, encode
 from vpp.device_adapters.link import Link, Will
 from vpp.device_adapters.mqtt.topics import PREFIX, Channel, Topic
 from vpp.domain import (
@@ -48,7 +48,6 @@ from vpp.domain import (
     SetpointMode,
     SetpointPayload,
     Site,
-    Telemetry,
     command_refusal,
     kind_of,
 )
@@ -204,6 +203,7 @@ class SimulatedGateway:
         self._offline_played: Span | None = None  # the offline span already come back from
         self._last_reported: dict[str, float] = {}
         self._telemetry_topics: dict[str, str] = {}  # by resource, built once
+        self._encode_telemetry = TelemetryEncoder()
         self._frozen: dict[str, float] = {}
         self._meter_noise = meter_noise_pct / 100.0
         self._rng = np.random.default_rng([seed, meter_hash(site.site_id)])
@@ -404,34 +404,46 @@ class SimulatedGateway:
         await self._play_offline(now)
         energy = dict.fromkeys(self.devices, 0.0)
         t = start
+        span_h = _hours(start, now)
         # Delayed setpoints (late_ack) are taken in when they fall due, inside the step.
         for due, _, resource_id, setpoint in self._due_delayed(now):
             if due > t:
-                self._advance(t, due, energy, whole_tick=False)
+                self._advance(t, due, energy, _hours(t, due), whole_tick=False)
                 t = due
             self._delayed_ids.discard(setpoint.command_id)
             await self._publish_ack(resource_id, self._take(resource_id, setpoint, due))
-        self._advance(t, now, energy, whole_tick=t == start)
-        span_h = _hours(start, now)
+        whole_tick = t == start
+        self._advance(
+            t, now, energy, span_h if whole_tick else _hours(t, now), whole_tick=whole_tick
+        )
         self._last = now
+        midpoint = now - (now - start) / 2  # when a step's command is read, for its trace
         for resource_id, device in self.devices.items():
             power_kw = energy[resource_id] / span_h
             reported = await self._report(resource_id, device, now, power_kw)
-            self._trace(resource_id, device, start, now, power_kw, reported)
+            self._trace(resource_id, device, start, now, midpoint, power_kw, reported)
         self._prune(now)
 
     def _due_delayed(self, now: datetime) -> list[tuple[datetime, int, str, SetpointPayload]]:
+        if not self._delayed:
+            return []
         due = sorted(item for item in self._delayed if item[0] <= now)
         self._delayed = [item for item in self._delayed if item[0] > now]
         return due
 
     def _advance(
-        self, t0: datetime, t1: datetime, energy: dict[str, float], *, whole_tick: bool
+        self,
+        t0: datetime,
+        t1: datetime,
+        energy: dict[str, float],
+        span_h: float,
+        *,
+        whole_tick: bool,
     ) -> None:
-        """Run every device from ``t0`` to ``t1``, split where its command changes."""
+        """Run every device from ``t0`` to ``t1`` (``span_h`` apart [h]), split where its
+        command changes."""
         if t1 <= t0:
             return
-        span_h = _hours(t0, t1)
         for resource_id, device in self.devices.items():
             own_twin = self._counterfactual and resource_id not in self._shadows
             if not self._accepted[resource_id] and not self._releases[resource_id]:
@@ -471,16 +483,17 @@ class SimulatedGateway:
                 resource_id, self._last_reported.get(resource_id, power_kw)
             )
         else:
-            self._frozen.pop(resource_id, None)
+            if self._frozen:
+                self._frozen.pop(resource_id, None)
             # A real meter never reads a real load twice alike; a stuck one does.
             value = power_kw * (1.0 + self._meter_noise * float(self._rng.standard_normal()))
-        telemetry = Telemetry(ts=now, power_kw=value, soc=device.soc, available=device.available)
+        payload = self._encode_telemetry(now, value, device.soc, device.available)
         topic = self._telemetry_topics.get(resource_id)
         if topic is None:
             topic = self._telemetry_topics[resource_id] = str(
                 Topic(self.site_id, resource_id, Channel.TELEMETRY)
             )
-        if not await self.link.publish(topic, encode(telemetry), qos=0):
+        if not await self.link.publish(topic, payload, qos=0):
             self.stats.publish_failed += 1
             return None
         self.stats.telemetry_sent += 1
@@ -493,6 +506,7 @@ class SimulatedGateway:
         device: Device,
         start: datetime,
         now: datetime,
+        midpoint: datetime,
         power_kw: float,
         reported: float | None,
     ) -> None:
@@ -505,18 +519,23 @@ class SimulatedGateway:
             trace.counterfactual_kw.append(self._shadows[resource_id].step(start, now, None))
         else:
             trace.counterfactual_kw.append(self._own_twin_kw.pop(resource_id))
-        setpoint = self.active_command(resource_id, now - (now - start) / 2)
+        if self._accepted[resource_id]:
+            setpoint = self.active_command(resource_id, midpoint)
+        else:
+            setpoint = None
         trace.command_kw.append(math.nan if setpoint is None else setpoint.power_kw)
         trace.mode.append(None if setpoint is None else setpoint.mode.value)
-        trace.soc.append(math.nan if device.soc is None else device.soc)
-        trace.temperature_c.append(
-            math.nan if device.temperature_c is None else device.temperature_c
-        )
+        soc = device.soc
+        trace.soc.append(math.nan if soc is None else soc)
+        temperature_c = device.temperature_c
+        trace.temperature_c.append(math.nan if temperature_c is None else temperature_c)
         trace.reported_kw.append(math.nan if reported is None else reported)
 
     def _prune(self, now: datetime) -> None:
         """Forget commands that lapsed or were cancelled, and releases that did their work."""
         for resource_id, items in self._accepted.items():
+            if not items and not self._releases[resource_id]:
+                continue  # nothing to forget (most devices, most ticks)
             releases = [r for r in self._releases[resource_id] if r.effective_at <= now]
             self._accepted[resource_id] = [
                 item

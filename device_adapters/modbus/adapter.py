@@ -388,8 +388,12 @@ class ModbusAdapter:
         return min(times, default=now + _seconds(60.0))
 
     async def _park(self, endpoint: _Endpoint, until: datetime) -> None:
-        """Sleep on the adapter's clock until ``until`` or until :meth:`send` wakes us."""
-        if endpoint.wake.is_set():
+        """Sleep on the adapter's clock until ``until`` or until :meth:`send` wakes us.
+
+        Never once closed: a cancellation that a poll swallowed (the client library's) would
+        otherwise leave the loop parked for good and :meth:`close` waiting on it.
+        """
+        if endpoint.wake.is_set() or self._closed:
             return
         endpoint.parked_until = until
         sleeper = asyncio.ensure_future(self._sleep_until(until))

@@ -13,6 +13,7 @@ clock change.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 from collections.abc import Callable, Sequence
@@ -164,10 +165,19 @@ class DayClock:
         self.start = grid.start
         self._start_utc = self.start.astimezone(UTC)
         self._change_s, self._shift_s = _clock_change(self.start, grid.end)
+        self._last: tuple[datetime, float] | None = None
 
     def seconds(self, t: datetime) -> float:
-        """``t`` as seconds after the day's local midnight [s] (negative before it)."""
-        return (t.astimezone(UTC) - self._start_utc).total_seconds()
+        """``t`` as seconds after the day's local midnight [s] (negative before it).
+
+        The last answer is kept: a device's step starts where its last one ended.
+        """
+        last = self._last
+        if last is not None and last[0] is t:
+            return last[1]
+        s = (t.astimezone(UTC) - self._start_utc).total_seconds()
+        self._last = (t, s)
+        return s
 
     def wall_s(self, s: float) -> float:
         """The wall clock [s after midnight] at ``s`` elapsed seconds: they differ by the
@@ -247,15 +257,18 @@ def daily_interp(values: Sequence[float] | FloatArray, s: FloatArray | float) ->
     return np.asarray(np.interp(at, knots, profile, period=SECONDS_PER_DAY), dtype=np.float64)
 
 
-def substep_bounds(
-    s0: float, s1: float, max_s: float, events: FloatArray | None = None
-) -> list[float]:
-    """Sub-step boundaries from ``s0`` to ``s1``: every ``max_s`` plus ``events`` inside."""
+def substep_bounds(s0: float, s1: float, max_s: float, events: Sequence[float] = ()) -> list[float]:
+    """Sub-step boundaries from ``s0`` to ``s1``: every ``max_s`` plus ``events`` inside
+    (sorted ascending; a list, searched by bisection: numpy's search costs more per call
+    than a device's whole step)."""
     count = max(1, math.ceil((s1 - s0) / max_s - 1e-9))
-    width = (s1 - s0) / count
-    bounds = [s0 + k * width for k in range(count)] + [s1]
-    if events is not None and events.size:
-        lo, hi = np.searchsorted(events, [s0, s1], side="right")
+    if count == 1:  # a tick no longer than a sub-step: most steps of most devices
+        bounds = [s0, s1]
+    else:
+        width = (s1 - s0) / count
+        bounds = [s0 + k * width for k in range(count)] + [s1]
+    if events:
+        lo, hi = bisect.bisect_right(events, s0), bisect.bisect_right(events, s1)
         inside = [float(e) for e in events[lo:hi] if s0 < e < s1]
         if inside:
             bounds = sorted(set(bounds).union(inside))
@@ -284,7 +297,11 @@ class DailySeries:
 
 def in_windows(windows: Sequence[DailyWindow], minute_of_day: float) -> bool:
     """Whether a local minute of the day lies in one of the daily windows."""
-    return any(w.start_min <= minute_of_day < w.end_min for w in windows)
+    # a loop, not any(): no generator on every reading of every device
+    for window in windows:  # noqa: SIM110
+        if window.start_min <= minute_of_day < window.end_min:
+            return True
+    return False
 
 
 def device_rng(seed: int, key: str, day: date, salt: int) -> np.random.Generator:

@@ -21,6 +21,7 @@ departure the energy still missing is recorded (:class:`EvDeparture`).
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -189,8 +190,14 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         self.power_kw = np.zeros(len(sessions))  # instantaneous, per session
         self.left = np.zeros(len(sessions), dtype=bool)  # departed (or before the run)
         self.departures: list[EvDeparture] = []
-        self._events = np.unique(np.concatenate([self.arrival_s, self.departure_s]))
+        events = np.unique(np.concatenate([self.arrival_s, self.departure_s]))
+        self._events: list[float] = events.tolist()  # sorted [s]
         self.ramp_s = ramp_s
+        # scalar tests that spare an idle pool its array arithmetic: until ``_quiet_until_s``
+        # every car plugged in has what it needs and draws nothing (no car at all before the
+        # first arrival); before ``_first_departure_s`` no car leaves [s]
+        self._quiet_until_s = -math.inf
+        self._first_departure_s = math.inf
         self._started = False
         self._minute = 0.0
         self._last_s = 0.0
@@ -206,6 +213,28 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         )
         charging = plugged & (self.delivered_kwh < self.need_kwh - _EPS_KWH)
         self.power_kw = np.where(charging, self.max_kw, 0.0)
+        self._track_departures()
+        self._note_quiet(s0)
+
+    def _track_departures(self) -> None:
+        staying = ~self.left
+        self._first_departure_s = (
+            float(self.departure_s[staying].min()) if staying.any() else math.inf
+        )
+
+    def _note_quiet(self, s: float) -> None:
+        """Until when from ``s`` on the pool draws nothing: every car plugged in by ``s``
+        has its energy and no power, so nothing moves before the next car arrives (a
+        sub-step would compute zeros throughout)."""
+        staying = ~self.left
+        waiting = staying & (self.arrival_s > s)
+        owed = staying & ~waiting & (self.need_kwh - self.delivered_kwh > _EPS_KWH)
+        if owed.any() or self.power_kw.any():
+            self._quiet_until_s = -math.inf
+        elif waiting.any():
+            self._quiet_until_s = float(self.arrival_s[waiting].min())
+        else:
+            self._quiet_until_s = math.inf
 
     def step(self, t0: datetime, t1: datetime, command: Command | None) -> float:
         """Advance to ``t1``; mean pool power [kW] over the step."""
@@ -228,9 +257,13 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         """Charge every connected session over [a, b]; energy drawn by the pool [kWh]."""
         dt_s = b - a
         dt_h = dt_s / SECONDS_PER_HOUR
+        if a < self._quiet_until_s:  # nothing to charge: what the sums below give, exactly
+            self.power_kw = np.zeros(self.power_kw.size)
+            return 0.0
         connected = (self.arrival_s <= a) & (self.departure_s >= b) & ~self.left
         if not connected.any():  # an empty car park: what the sums below give, exactly
             self.power_kw = np.zeros(self.power_kw.size)
+            self._note_quiet(b)
             return 0.0
         remaining = np.where(connected, self.need_kwh - self.delivered_kwh, 0.0)
         remaining = np.where(remaining > _EPS_KWH, remaining, 0.0)
@@ -245,9 +278,12 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         mean = np.minimum(np.maximum(mean, 0.0), remaining / dt_h)
         self.delivered_kwh += mean * dt_h
         self.power_kw = np.where(connected & (remaining - mean * dt_h > _EPS_KWH), end, 0.0)
+        self._note_quiet(b)
         return float(mean.sum() * dt_h)
 
     def _record_departures(self, s: float) -> None:
+        if s < self._first_departure_s:
+            return
         leaving = np.flatnonzero((self.departure_s <= s) & ~self.left)
         for i in leaving:
             self.left[i] = True
@@ -266,6 +302,7 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
                     uncontrolled_kwh=min(float(self.need_kwh[i]), possible_kwh),
                 )
             )
+        self._track_departures()
 
     def _at(self, s: float) -> datetime:
         return (self.clock.start.astimezone(UTC) + timedelta(seconds=s)).astimezone(self.clock.tz)

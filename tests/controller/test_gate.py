@@ -22,8 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vpp.controller import Controller, ControllerSettings, SimulatedClock
+from vpp.controller.gate import PlausibilityGate
 from vpp.device_adapters import ContractAdapter, InMemoryBroker, Link
-from vpp.domain import District, PlausibilitySettings
+from vpp.device_adapters.base import TelemetryReceived
+from vpp.domain import Battery, District, PlausibilitySettings, Telemetry
 
 from builders import at, battery, curtailable, district, enterprise
 
@@ -244,3 +246,19 @@ def test_refused_readings_never_change_the_monitor(
     assert mixed == alone
     assert refused_alone == 0
     assert refused_mixed == len(bad)
+
+
+def test_gate_works_the_range_out_again_for_a_new_registration():
+    """The plausible range is kept per meter, but only for the registration it came from:
+    a meter registered anew (larger here) is judged by its new limits at once."""
+    small = Battery.model_validate(battery("bess"))
+    large = Battery.model_validate(battery("bess", max_charge_kw=2000.0))
+    registered = {BESS: small}
+    gate = PlausibilityGate(PlausibilitySettings(), 900.0, registered.get)
+    reading = TelemetryReceived(SITE, "bess", Telemetry(ts=NOW, power_kw=1500.0))
+    assert gate.check_telemetry(reading, NOW) == "power_outside_envelope"
+    assert gate.check_telemetry(reading, NOW) == "power_outside_envelope"
+    registered[BESS] = large
+    assert gate.check_telemetry(reading, NOW) is None
+    registered[BESS] = small
+    assert gate.check_telemetry(reading, NOW) == "power_outside_envelope"

@@ -1,15 +1,16 @@
 """The codec: contract messages decode to typed values; anything else fails with a reason."""
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from vpp.device_adapters import MalformedMessageError, decode, encode, setpoint_message
-from vpp.device_adapters.codec import _decode_payload
+from vpp.device_adapters import MalformedMessageError, codec, decode, encode, setpoint_message
+from vpp.device_adapters.codec import TelemetryEncoder, _decode_payload
 from vpp.device_adapters.mqtt import Channel, Topic
 from vpp.domain import (
     MAX_PAYLOAD_BYTES,
@@ -225,3 +226,46 @@ def test_fast_decode_agrees_with_the_careful_path(payload, variant):
     if isinstance(fast, Telemetry):
         assert isinstance(careful, Telemetry)
         assert fast.ts.utcoffset() == careful.ts.utcoffset()
+
+
+def _by_model_or_refusal(ts, power_kw, soc, available):
+    try:
+        return encode(Telemetry(ts=ts, power_kw=power_kw, soc=soc, available=available))
+    except ValidationError as exc:
+        return exc.errors(include_url=False)
+
+
+def _by_encoder_or_refusal(encoder, ts, power_kw, soc, available):
+    try:
+        return encoder(ts, power_kw, soc, available)
+    except ValidationError as exc:
+        return exc.errors(include_url=False)
+
+
+@settings(max_examples=500)
+@given(
+    ts=st.datetimes(timezones=st.sampled_from([TZ, UTC, timezone(timedelta(hours=-3)), None])),
+    power_kw=st.floats() | st.integers(-(10**20), 10**20),
+    soc=st.none() | st.floats(-0.5, 1.5) | st.floats(),
+    available=st.booleans(),
+)
+def test_telemetry_encoder_writes_what_the_model_writes(ts, power_kw, soc, available):
+    """The template encoder's bytes are the model's, byte for byte, for any reading; what
+    the model refuses it refuses alike (a second call with the time cached, too)."""
+    encoder = TelemetryEncoder()
+    expected = _by_model_or_refusal(ts, power_kw, soc, available)
+    for _ in range(2):
+        assert _by_encoder_or_refusal(encoder, ts, power_kw, soc, available) == expected
+
+
+def test_telemetry_encoder_uses_the_template_for_plain_readings(monkeypatch):
+    """A reading in decimal notation is written without the model; one with an exponent
+    goes to the model (which writes "1e-7", where Python writes "1e-07")."""
+    encoder = TelemetryEncoder()
+    expected = encode(Telemetry(ts=T0, power_kw=812.5, soc=0.25, available=True))
+    by_model = []
+    monkeypatch.setattr(codec, "_telemetry_by_model", lambda *args: by_model.append(args))
+    assert encoder(T0, 812.5, 0.25, True) == expected
+    assert by_model == []
+    encoder(T0, 1e-7, None, False)
+    assert by_model == [(T0, 1e-7, None, False)]

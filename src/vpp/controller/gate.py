@@ -19,8 +19,9 @@ from vpp.domain import (
     PlausibilitySettings,
     Refusal,
     Resource,
+    plausible_range_kw,
+    reading_refusal,
     status_refusal,
-    telemetry_refusal,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,11 @@ class PlausibilityGate:
         self.accepted = 0
         self._logged_at: dict[str, datetime] = {}
         self._unlogged: Counter[str] = Counter()
+        self._max_skew = timedelta(seconds=settings.max_clock_skew_s)
+        self._stale = timedelta(seconds=stale_s)
+        # each meter's plausible range [kW], for the registration it was worked out from:
+        # an EV pool's sums over its chargers on every reading were a tenth of a city's tick
+        self._ranges: dict[str, tuple[Resource, tuple[float, float]]] = {}
 
     @property
     def refused_total(self) -> int:
@@ -66,8 +72,12 @@ class PlausibilityGate:
         if resource is None:
             reason: Refusal | None = Refusal.UNKNOWN_RESOURCE
         else:
-            reason = telemetry_refusal(
-                message.telemetry, resource, now, self.settings, self.stale_s
+            reason = reading_refusal(
+                message.telemetry,
+                self._range_kw(message.key, resource),
+                now,
+                self._max_skew,
+                self._stale,
             )
         if reason is None:
             self.accepted += 1
@@ -76,6 +86,15 @@ class PlausibilityGate:
         detail = f"ts {sample.ts.isoformat()}, power {sample.power_kw:g} kW, soc {sample.soc}"
         self._refuse(message.key if resource is not None else _UNKNOWN, reason, detail, now)
         return reason
+
+    def _range_kw(self, key: str, resource: Resource) -> tuple[float, float]:
+        """The plausible range of the meter ``key`` registered as ``resource`` [kW]."""
+        cached = self._ranges.get(key)
+        if cached is not None and cached[0] is resource:
+            return cached[1]
+        range_kw = plausible_range_kw(resource, self.settings)
+        self._ranges[key] = (resource, range_kw)
+        return range_kw
 
     def check_status(self, message: StatusReceived, now: datetime) -> Refusal | None:
         """Why the status must be ignored, or None to let it through."""

@@ -87,6 +87,7 @@ from vpp.domain.plausibility import (
     Refusal,
     envelope_kw,
     plausible_range_kw,
+    reading_refusal,
     status_refusal,
     telemetry_refusal,
 )
@@ -190,6 +191,7 @@ __all__ = [
     "kw_of_pct",
     "pct_of_kw",
     "plausible_range_kw",
+    "reading_refusal",
     "rebound_cap_kw",
     "register_kind",
     "registered_flexibility_kw",

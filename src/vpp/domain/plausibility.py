@@ -98,11 +98,29 @@ def telemetry_refusal(
     stale_s
         Readings older than this are no evidence of the present [s].
     """
-    if telemetry.ts - now > timedelta(seconds=settings.max_clock_skew_s):
+    return reading_refusal(
+        telemetry,
+        plausible_range_kw(resource, settings),
+        now,
+        timedelta(seconds=settings.max_clock_skew_s),
+        timedelta(seconds=stale_s),
+    )
+
+
+def reading_refusal(
+    telemetry: Telemetry,
+    range_kw: tuple[float, float],
+    now: datetime,
+    max_skew: timedelta,
+    stale: timedelta,
+) -> Refusal | None:
+    """:func:`telemetry_refusal` with the resource's plausible range [kW] and the windows
+    worked out beforehand: a gate checks each meter every tick, its range never changes."""
+    if telemetry.ts - now > max_skew:
         return Refusal.AHEAD_OF_CLOCK
-    if now - telemetry.ts > timedelta(seconds=stale_s):
+    if now - telemetry.ts > stale:
         return Refusal.STALE
-    low_kw, high_kw = plausible_range_kw(resource, settings)
+    low_kw, high_kw = range_kw
     if not low_kw <= telemetry.power_kw <= high_kw:
         return Refusal.POWER_OUTSIDE_ENVELOPE
     if telemetry.soc is not None and not 0.0 <= telemetry.soc <= 1.0:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from datetime import timedelta
+
 import pytest
-from modbus_harness import Harness
+from modbus_harness import SETTLE_LIMIT_S, Harness
 
 from vpp.domain import AckStatus, GatewayState, SetpointMode
 
@@ -150,3 +154,32 @@ async def test_connection_loss_backs_off_and_recovers(modbus: Harness) -> None:
     assert modbus.adapter.stats.reconnects == 1
     assert modbus.site.devices["bess"].writes > writes  # what is in force, written again
     assert len(modbus.telemetry()) >= 2
+
+
+async def test_close_returns_when_a_poll_swallowed_its_cancellation(modbus: Harness) -> None:
+    """A client library may swallow the cancellation close() sends into a poll; the loop
+    then finishes its round but must not park again, or close() would wait for good."""
+    (endpoint,) = modbus.adapter._endpoints.values()
+    link = endpoint.link
+    original = link.read
+    entered, held = asyncio.Event(), asyncio.Event()
+
+    async def stubborn_read(unit_id: int, address: int, count: int) -> list[int]:
+        if not entered.is_set():
+            entered.set()
+            with contextlib.suppress(asyncio.CancelledError):  # the cancellation is lost
+                await held.wait()
+        return await original(unit_id, address, count)
+
+    link.read = stubborn_read  # type: ignore[method-assign]
+    now = modbus.clock.now() + timedelta(minutes=1)  # a poll falls due
+    modbus.site.step(now)
+    modbus.clock.advance_to(now)
+    async with asyncio.timeout(SETTLE_LIMIT_S):
+        await entered.wait()
+    closing = asyncio.create_task(modbus.adapter.close())
+    done, _ = await asyncio.wait({closing}, timeout=SETTLE_LIMIT_S)  # a bound, not a pace
+    if not done:
+        closing.cancel()
+    assert done == {closing}, "close() still waits on a parked polling loop"
+    assert all(task.done() for task in modbus.adapter._tasks)

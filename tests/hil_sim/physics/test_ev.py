@@ -152,3 +152,38 @@ def test_shadow_of_runs_on_its_own_and_shares_only_what_never_changes():
     assert max(limited[1:]) <= 10.0 + 1e-9  # after the ramp down
     assert free[0] == pytest.approx(120.0)
     assert twin.delivered_kwh.sum() > device.delivered_kwh.sum()
+
+
+class _NeverQuiet(EvPoolDevice):
+    """The same pool computing every sub-step in full (no idle short cut)."""
+
+    def _note_quiet(self, s):
+        self._quiet_until_s = -float("inf")
+
+
+def test_ev_pool_idle_short_cut_changes_nothing():
+    """Sub-steps skipped while every plugged-in car has its energy (and before the first
+    arrival) give what the full arithmetic gives, bit for bit, with and without limits;
+    and the short cut is taken."""
+    spec = pool(
+        ("c1", "01:00", "07:00", 20.0),
+        ("c1", "08:00", "12:00", 90.0),
+        ("c2", "08:30", "18:00", 10.0),
+        ("c2", "19:00", "23:00", 5.0),
+        ("c3", "22:00", "06:00", 40.0),
+    )
+    rngs = {DAY.date() + timedelta(days=k): np.random.default_rng(k + 3) for k in (-1, 0, 1)}
+    sessions = plan_sessions(spec, DAY.date(), TZ, rngs)
+    fast = EvPoolDevice(spec, sessions, day=DAY.date(), tz=TZ)
+    full = _NeverQuiet(spec, sessions, day=DAY.date(), tz=TZ)
+    skipped = 0
+    t = at(0)
+    for minute in range(24 * 60):
+        command = Command(SetpointMode.LIMIT, 25.0) if 600 <= minute < 700 else None
+        skipped += fast.clock.seconds(t) < fast._quiet_until_s
+        end = t + timedelta(minutes=1)
+        assert fast.step(t, end, command) == full.step(t, end, command)
+        t = end
+    assert np.array_equal(fast.delivered_kwh, full.delivered_kwh)
+    assert fast.departures == full.departures
+    assert skipped > 60
