@@ -15,6 +15,7 @@ from rich.table import Table
 from vpp.cli.app import app, console, fail, reports_errors
 from vpp.cli.explain_view import print_explanation, write_explanation
 from vpp.cli.options import (
+    HOLD_MIN,
     MIP_GAP,
     RESOURCE_COUNT,
     TARGET_KW,
@@ -110,7 +111,7 @@ def dispatch_command(
         int | None,
         typer.Option(
             "--release-hold",
-            min=0,
+            parser=HOLD_MIN,
             help="minutes a curtailment may be held past the window so releases are "
             "staggered under the rebound cap; 0: all end with the window \\[default: 60]",
         ),

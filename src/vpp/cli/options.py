@@ -75,6 +75,7 @@ PORT = Number(1, 65535, integer=True)
 TIME_SCALE = Number(1, 3600, unit="simulated s per wall s")
 POLL_S = Number(0.1, 3600, unit="s")
 FRACTION = Number(0, 1, low_open=True)
+HOLD_MIN = Number(0, 24 * 60, integer=True, unit="min")
 
 
 def writable_folder(path: Path, option: str = "--out") -> Path:
