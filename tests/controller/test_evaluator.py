@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from controller_fakes import BESS, FIRST, LINE, metered, planned_run
+from controller_fakes import BESS, FIRST, LINE, metered, planned_run, schedule
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,3 +106,24 @@ def test_a_portfolio_meeting_its_plan_is_never_cut_or_topped_up(
     verdict = evaluator.evaluate(run, JUDGED)
     assert verdict.faults == []
     assert verdict.bias_kw is None
+
+
+def test_a_battery_commanded_every_other_interval_is_still_judged() -> None:
+    """A battery ramps in seconds: a plan that commands it in alternate intervals must not
+    let one whose meter shows nothing escape (a frozen meter at 0 kW was kept to 13:00 on
+    the demo day, its plan alternating 250 kW and nothing)."""
+    monitor = Monitor(15)
+    for start in (at(11), SECOND):
+        metered(monitor, LINE, start, 800.0)
+        metered(monitor, BESS, start, 0.0, jitter_kw=0.0)  # an idle reading, never stuck
+    run = planned_run(
+        schedules=[
+            schedule(LINE, {t: 800.0 for t in range(FIRST, FIRST + 4)}, 1000.0),
+            schedule(BESS, {FIRST: -250.0, FIRST + 2: -250.0}, 0.0),
+        ]
+    )
+    assert commanded_before(run, BESS, FIRST)
+    assert not commanded_before(run, BESS, FIRST + 1)  # nothing asked there
+    verdict = Evaluator(ControllerSettings(), monitor).evaluate(run, JUDGED)
+    assert BESS in run.dropped
+    assert any(BESS in reason for reason in verdict.reasons)

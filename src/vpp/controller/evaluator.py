@@ -83,11 +83,14 @@ class Evaluator:
 
 
 def commanded_before(run: EventRun, key: str, t: int) -> bool:
-    """Whether the command in ``t`` continues the one before it, so the resource has had
-    time to ramp: only then does a shortfall say something about the resource."""
+    """Whether the resource has had time to reach the command in ``t``: only then does a
+    shortfall say something about it. A kind that ramps in seconds has, in any commanded
+    interval (its lease is sent before the interval starts), so a plan that commands it
+    every other interval still judges it; a slow one only where ``t`` keeps the command
+    of the interval before."""
     setpoint = run.schedules[key].setpoint_kw
     if not kind_of(run.schedules[key].kind).ramp_lead_s:  # ramps in seconds
-        return t > 0 and setpoint[t - 1] is not None and setpoint[t] is not None
+        return setpoint[t] is not None
     current = setpoint[t]
     return current is not None and _same_command(setpoint, t, max(1.0, 0.1 * abs(current)))
 
