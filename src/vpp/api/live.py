@@ -6,6 +6,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from vpp.api.progress import event_starts, plan_summary
 from vpp.api.views import (
     EnterpriseEventView,
@@ -14,6 +16,9 @@ from vpp.api.views import (
     RedispatchView,
     StateView,
 )
+from vpp.controller import EventRun
+from vpp.controller.planning import response_kw
+from vpp.settlement import counted_from
 from vpp.store import DeliveryRow, EventRecord
 
 if TYPE_CHECKING:
@@ -35,6 +40,32 @@ def _totals(lines: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _counted_from(rows: list[DeliveryRow]) -> dict[tuple[str, str], datetime]:
+    """Per resource, the first interval its load counts in the portfolio's delivery
+    (:func:`vpp.settlement.counted_from`)."""
+    by_key: dict[tuple[str, str], list[DeliveryRow]] = defaultdict(list)
+    for row in rows:
+        by_key[(row.site_id, row.resource_id)].append(row)
+    out = {}
+    for key, mine in by_key.items():
+        mine.sort(key=lambda r: r.interval_start)
+        out[key] = mine[counted_from([r.asked_kw for r in mine])].interval_start
+    return out
+
+
+def _counted_from_plan(run: EventRun) -> dict[tuple[str, str], datetime]:
+    """:func:`_counted_from` from a live event's plan, asks not yet measured included."""
+    window = run.window
+    assert window.start is not None
+    out = {}
+    for key in run.participants():
+        schedule = run.schedules[key]
+        asked = np.maximum(0.0, response_kw(schedule, run.event.direction)[window])
+        first = window.start + counted_from(asked.tolist())
+        out[(schedule.site_id, schedule.resource_id)] = run.grid.starts[first]
+    return out
+
+
 async def event_view(service: Service, record: EventRecord) -> EventView:
     event = record.event
     event_id = event.event_id
@@ -43,17 +74,20 @@ async def event_view(service: Service, record: EventRecord) -> EventView:
     dt_h = interval_min / 60.0
     target_kw = event.target_kw_for(service.frame.peak_load_kw)
     rows: dict[datetime, list[DeliveryRow]] = defaultdict(list)
-    for row in await store.events.deliveries(event_id):
+    stored = await store.events.deliveries(event_id)
+    for row in stored:
         rows[row.interval_start].append(row)
+    joined = _counted_from(stored)
     run = service.live_run(event_id)
     planned_ahead: dict[datetime, float] = {}
     if run is not None and run.problem is not None:
         planned = run.planned_response_kw(run.kept())
         planned_ahead = {s: float(planned[t]) for t, s in enumerate(run.grid.starts)}
+        joined |= _counted_from_plan(run)  # the asks still ahead are known from the plan
     intervals = []
     for start in event_starts(event, interval_min):
-        measured = rows.get(start)
-        if not measured:
+        measured = [r for r in rows.get(start, []) if start >= joined[(r.site_id, r.resource_id)]]
+        if not rows.get(start):
             intervals.append(
                 IntervalView(
                     start=start, target_kw=target_kw, planned_kw=planned_ahead.get(start, 0.0)

@@ -16,6 +16,7 @@ from vpp.controller.planning import response_kw
 from vpp.controller.run import EventRun, Fault
 from vpp.controller.settings import ControllerSettings
 from vpp.domain import kind_of
+from vpp.settlement import counted_from
 
 #: Plans smaller than this are too small to judge a resource by [kW].
 JUDGED_FROM_KW = 5.0
@@ -46,8 +47,16 @@ class Evaluator:
         return run.event.direction * (run.schedules[key].baseline_kw[t] - mean)
 
     def delivered_kw(self, run: EventRun, t: int) -> float:
-        """Measured response of every resource still in the event, in interval ``t``."""
-        return sum(self.measured_response(run, key, t) or 0.0 for key in run.kept())
+        """Measured response of every resource still in the event, in interval ``t``, from
+        each one's first ask on (:func:`vpp.settlement.counted_from`)."""
+        window = run.window
+        assert window.start is not None
+        total = 0.0
+        for key in run.kept():
+            asked = response_kw(run.schedules[key], run.event.direction)[window]
+            if window.start + counted_from(asked.tolist()) <= t:
+                total += self.measured_response(run, key, t) or 0.0
+        return total
 
     def evaluate(self, run: EventRun, now: datetime) -> Verdict:
         """Judge the event intervals completed since the last call; under-delivering

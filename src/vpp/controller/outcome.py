@@ -20,6 +20,7 @@ from vpp.settlement import (
     EventSettlement,
     ResourceDelivery,
     asked_price_cny_per_kwh,
+    counted_from,
     settle_event,
 )
 
@@ -88,14 +89,17 @@ def event_outcome(
         schedule = run.schedules[key]
         asked = np.maximum(0.0, response_kw(schedule, direction)[window])
         base = np.asarray(schedule.baseline_kw[window], dtype=float)
+        first = counted_from(asked.tolist())
         measured: list[float | None] = []
         for i, t in enumerate(range(window.start, window.stop)):
             mean = monitor.trusted_mean_kw(key, grid.starts[t])
             measured.append(mean)
+            if i < first:
+                continue  # not in the portfolio's delivery before its first ask
             if mean is None:
                 missing[i] += 1
             actual[i] += base[i] if mean is None else mean
-        baseline += base
+        baseline[first:] += base[first:]
         planned += asked
         ref = refs[key]
         refused_samples = monitor.refused_in(key, grid.starts[window])

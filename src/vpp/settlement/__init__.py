@@ -13,6 +13,7 @@ from vpp.settlement.compute import (
     ResourceDelivery,
     SettlementError,
     asked_price_cny_per_kwh,
+    counted_from,
     settle_event,
 )
 from vpp.settlement.ledger import rotation_entries
@@ -37,6 +38,7 @@ __all__ = [
     "SettlementError",
     "UnknownRuleError",
     "asked_price_cny_per_kwh",
+    "counted_from",
     "enterprise_totals",
     "performance_ratio",
     "resolve_rule",

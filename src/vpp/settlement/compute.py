@@ -39,6 +39,16 @@ ASKED_TOL_KW = 1e-6
 """An enterprise asked no more than this in an interval was asked nothing in it [kW]."""
 
 
+def counted_from(asked_kw: Sequence[float]) -> int:
+    """The first interval of an event from which a participant's load counts toward the
+    portfolio's delivery: the first it was asked something in (before it, its load is its
+    own, not a response to the event: an EV pool asked from 12:30 whose cars came early at
+    12:15 has not under-delivered at 12:15); 0 for one asked nothing (dropped before its
+    first ask: its whole window counts). From then on everything counts, its release and
+    rebound inside the window included."""
+    return next((t for t, v in enumerate(asked_kw) if v > ASKED_TOL_KW), 0)
+
+
 class SettlementError(VppError, ValueError):
     """Deliveries that cannot be settled together; names the field and the reason."""
 
