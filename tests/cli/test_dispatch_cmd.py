@@ -142,6 +142,18 @@ def test_dispatch_command_release_hold_zero_ends_every_curtailment_with_the_wind
     assert ": held" in " ".join(held.output.split())
 
 
+def test_dispatch_command_lp_first_answers_from_the_rounded_relaxation_where_it_proves(tmp_path):
+    """--lp-first with a gap the rounded relaxation meets: no MILP, the proof says so."""
+    base = ["dispatch", str(TINY), "--day", "2026-07-15", "--gap", "0.5"]
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "lp"), "--lp-first"])
+    assert result.exit_code == 0, result.output
+    solve = json.loads((tmp_path / "lp" / "dispatch.json").read_text())["solve"]
+    assert "LP relaxation rounded" in solve["termination"]
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "milp")])
+    solve = json.loads((tmp_path / "milp" / "dispatch.json").read_text())["solve"]
+    assert "LP relaxation" not in solve["termination"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

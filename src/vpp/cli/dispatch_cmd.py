@@ -116,6 +116,14 @@ def dispatch_command(
             "staggered under the rebound cap; 0: all end with the window \\[default: 60]",
         ),
     ] = None,
+    lp_first: Annotated[
+        bool,
+        typer.Option(
+            "--lp-first",
+            help="answer from the rounded LP relaxation where its bound proves the plan "
+            "within --gap, else solve the MILP as without (docs/performance.md)",
+        ),
+    ] = False,
     explain: Annotated[
         bool,
         typer.Option(
@@ -163,6 +171,7 @@ def dispatch_command(
             else decompose_above
         ),
         rebound_cap=cap,
+        lp_first=lp_first,
         release_hold_max_min=(
             DispatchSettings().release_hold_max_min if release_hold is None else release_hold
         ),
