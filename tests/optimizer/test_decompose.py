@@ -320,32 +320,6 @@ def test_decomposed_plan_and_bound_meet_where_the_rebound_cap_binds(pool):
     assert dec.solve.mip_gap <= 0.01
 
 
-def test_priced_group_gives_a_bound_at_any_price():
-    """Weak duality: one group holding the whole problem, priced anywhere within the
-    penalties, never bounds above the monolithic optimum."""
-    from vpp.optimizer.decompose import Group, sub_problem
-    from vpp.optimizer.lagrange import lagrangian_bound, priced_group
-    from vpp.optimizer.problem import build_context
-
-    p = scaled_problem(62)
-    settings = DispatchSettings(rebound_cap="none", mip_rel_gap=1e-6, time_limit_s=120)
-    optimum = dispatch(p, settings).solve.objective_cny or 0.0
-    ctx = build_context(p, settings, "min_cost")
-    planned = np.asarray(ctx.target_profile_kw) * settings.margin_factor
-    whole = make_groups(p, "enterprise", 10_000)[0]
-    assert isinstance(whole, Group)
-    sub = sub_problem(p, whole, None, np.asarray(ctx.target_profile_kw))
-    ceiling = settings.shortfall_penalty_cny_per_kwh * ctx.dt_h
-    rng = np.random.default_rng(3)
-    values = []
-    for scale in (0.0, 0.3, 1.0, 3.0):
-        price = np.minimum(scale * rng.uniform(0.5, 1.5, planned.size), ceiling)
-        value, _ = lagrangian_bound([priced_group(sub, settings, price)], price, planned)
-        assert value <= optimum + 1e-6
-        values.append(value)
-    assert max(values) > 0.5 * optimum  # some price bounds it usefully
-
-
 def test_flexibility_is_computed_once_per_group_and_day(monkeypatch):
     """A second dispatch of the same day reuses the groups' flexibility (same plan); a
     changed target profile on another day's data computes it afresh."""

@@ -79,3 +79,17 @@ def test_priced_group_kept_built_and_warm_started_gives_the_same_bound(whole):
     warm = priced_group(sub, dispatch_settings, second, frozenset(), key, warm_start.basis)
     cold = priced_group(sub, dispatch_settings, second)
     assert warm.value_cny == pytest.approx(cold.value_cny, rel=1e-7)
+
+
+def test_priced_group_gives_a_bound_at_any_price(whole):
+    """Weak duality: one group holding the whole problem, priced anywhere within the
+    penalties, never bounds above the monolithic optimum."""
+    sub, dispatch_settings, optimum, planned, pen = whole
+    rng = np.random.default_rng(3)
+    values = []
+    for scale in (0.0, 0.3, 1.0, 3.0):
+        price = np.minimum(scale * rng.uniform(0.5, 1.5, planned.size), pen)
+        value, _ = lagrangian_bound([priced_group(sub, dispatch_settings, price)], price, planned)
+        assert value <= optimum + 1e-6
+        values.append(value)
+    assert max(values) > 0.5 * optimum  # some price bounds it usefully
