@@ -141,7 +141,8 @@ def rebound_limit(
 ) -> ReboundLimit:
     """Where and how high the portfolio's load is capped: every free interval outside the
     window, at the cap less the planning margin, or at the baseline where that is higher
-    already (dispatch must not make it worse, and owes no reduction outside the event)."""
+    already (dispatch must not make it worse, and owes no reduction outside the event);
+    for a re-plan of part of the portfolio, at the room it is given."""
     base_total = np.zeros(ctx.n_t)
     for kb in blocks:
         base_total += kb.baseline_kw.sum(axis=0)
@@ -149,9 +150,11 @@ def rebound_limit(
     capped = ctx.free & ~ctx.in_window
     cap: float | None = None
     if problem.rebound_limit_kw is not None:
-        limit = np.maximum(
-            _per_interval(problem.rebound_limit_kw, ctx.n_t, "rebound_limit_kw"), base_total
-        )
+        # Room a re-plan is given is the portfolio's limit less the load the rest of the
+        # plan keeps, floored there already: less than these resources' own baseline means
+        # they must keep making room (a battery discharging under an earlier release's
+        # rebound), or the excess is theirs to report.
+        limit = _per_interval(problem.rebound_limit_kw, ctx.n_t, "rebound_limit_kw")
     elif problem.resource_keys is not None:
         limit = np.full(ctx.n_t, np.nan)
     else:

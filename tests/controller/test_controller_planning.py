@@ -11,6 +11,7 @@ from vpp.controller.planning import (
     others_rebound_kw,
     rebound_room_kw,
     released_from,
+    replan,
     soc_after,
     within_event,
 )
@@ -90,6 +91,55 @@ def test_rebound_room_kw_is_the_limit_less_every_other_resources_plan():
     assert np.isnan(room[44:52]).all()  # 11:00-13:00, the window
     uncapped = dispatch(problem(d, event(target_kw=100.0)), DispatchSettings(rebound_cap="none"))
     assert rebound_room_kw(uncapped, others, frozenset({"mine"})) is None
+
+
+def test_replan_of_a_battery_keeps_making_the_room_another_resources_rebound_needs():
+    """The first plan's battery discharges 400 kW under the plant's rebound (13:00-14:00,
+    the rebound at 1,400 kW on a 1,000 kW cap). Re-planned alone from its measured charge,
+    its room there is -400 kW: it discharges again, or the excess is reported; the room was
+    once floored at its own 0 kW baseline, so a re-plan stopped discharging and said 0."""
+    d = district(
+        enterprise(
+            "plant",
+            [curtailable("line", [(400.0, 1.0)], rebound_fraction=0.5, rebound_duration_min=60)],
+        ),
+        enterprise(
+            "storage", [battery("bess", soc_initial=0.9, soc_final_min=0.1, price_cny_per_kwh=5.0)]
+        ),
+    )
+    settings = DispatchSettings(target_margin_pct=0.0, rebound_margin_pct=0.0)
+    first = dispatch(problem(d, event(target_kw=400.0)), settings)
+    schedules = {f"{s.site_id}/{s.resource_id}": s for s in first.schedules}
+    bess = next(k for k in schedules if k.endswith("/bess"))
+    candidates = frozenset({bess})
+    room = rebound_room_kw(first, schedules, candidates)
+    assert room is not None
+    assert room[52:56] == pytest.approx([-400.0] * 4, abs=1e-3)
+    again = replan(
+        problem(d, event(target_kw=400.0)),
+        candidates=candidates,
+        first_free_index=52,
+        residual_kw=np.zeros(8),
+        issued_at=datetime(2026, 7, 15, 12, 55, tzinfo=TZ),
+        soc_by_key={bess: 0.9},
+        settings=settings,
+        rebound_limit_kw=room,
+    )
+    power = np.array(next(s for s in again.schedules if s.resource_id == "bess").power_kw)
+    assert power[52:56] == pytest.approx([-400.0] * 4, abs=1e-3)
+    assert again.max_rebound_excess_kw == pytest.approx(0.0, abs=1e-3)
+    # Too little charge left to make all of it: what it cannot make is reported.
+    low = replan(
+        problem(d, event(target_kw=400.0)),
+        candidates=candidates,
+        first_free_index=52,
+        residual_kw=np.zeros(8),
+        issued_at=datetime(2026, 7, 15, 12, 55, tzinfo=TZ),
+        soc_by_key={bess: 0.2},
+        settings=settings,
+        rebound_limit_kw=room,
+    )
+    assert low.max_rebound_excess_kw > 100.0
 
 
 def test_others_rebound_kw_sums_other_events_recovery_but_not_their_batteries():
