@@ -89,6 +89,28 @@ async def test_settle_counts_stored_refusals_and_lists_the_unasked(store: Store)
     assert idle["unasked_kwh"] == pytest.approx(40.0)
 
 
+async def test_settle_pays_a_hold_past_the_window_from_its_stored_rows(store: Store) -> None:
+    """acme's load is held 100 kW below its baseline for two quarter-hours past the 60-min
+    window (a staggered release): the rows past the window are settled with the window's,
+    150 of 150 kWh; idle, asked nothing in them, keeps its window's line."""
+    await store.events.create(EVENT, START)
+    rows = [
+        *(row(q, "acme", asked_kw=100.0, measured_kw=400.0) for q in range(6)),
+        *(row(q, "idle", asked_kw=0.0, measured_kw=500.0) for q in range(6)),
+    ]
+    await store.events.record_progress("ev-1", 0, [], [], rows, START)
+    await settle(store, EVENT, 15, "default", START + timedelta(hours=2))
+    lines = {e: data for _, e, data in await store.events.settlements(event_id="ev-1")}
+    acme = lines["acme"]
+    assert (acme["asked_kwh"], acme["delivered_kwh"]) == (
+        pytest.approx(150.0),
+        pytest.approx(150.0),
+    )
+    assert acme["asked_intervals"] == 6
+    assert acme["payment_cny"] == pytest.approx(150.0)
+    assert lines["idle"]["unasked_response"] is True
+
+
 async def test_settle_records_every_registered_enterprise_in_the_rotation_ledger(
     store: Store,
 ) -> None:

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from vpp.controller.planning import (
+    asked_kw,
     others_rebound_kw,
     rebound_room_kw,
     released_from,
     replan,
+    settled_stop,
     soc_after,
     within_event,
 )
@@ -140,6 +142,19 @@ def test_replan_of_a_battery_keeps_making_the_room_another_resources_rebound_nee
         rebound_limit_kw=room,
     )
     assert low.max_rebound_excess_kw > 100.0
+
+
+def test_asked_kw_after_the_window_is_only_what_a_command_carries_on():
+    """A hold (commanded at 60 kW after the 3-interval window) is asked; the planned rebound
+    after it and a curtailment no command carries are not."""
+    held = schedule("r", "curtailable_load", [100.0] * 6, [60.0, 60.0, 60.0, 60.0, 120.0, 80.0])
+    held = held.model_copy(update={"setpoint_kw": (60.0, 60.0, 60.0, 60.0, None, None)})
+    assert asked_kw(held, 1.0, slice(0, 3)).tolist() == pytest.approx([40, 40, 40, 40, 0, 0])
+    assert settled_stop([asked_kw(held, 1.0, slice(0, 3))], slice(0, 3)) == 4
+    released = held.model_copy(update={"setpoint_kw": (60.0, 60.0, 60.0, None, None, None)})
+    assert asked_kw(released, 1.0, slice(0, 3)).tolist() == pytest.approx([40, 40, 40, 0, 0, 0])
+    assert settled_stop([asked_kw(released, 1.0, slice(0, 3))], slice(0, 3)) == 3
+    assert settled_stop([], slice(0, 3)) == 3
 
 
 def test_others_rebound_kw_sums_other_events_recovery_but_not_their_batteries():

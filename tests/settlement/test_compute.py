@@ -173,6 +173,30 @@ def test_dropped_participant_is_settled_for_the_intervals_it_was_asked():
     assert "asked in 2 of 4 intervals" in line.note
 
 
+def test_hold_past_the_window_is_settled_and_other_enterprises_rebound_there_is_not_theirs():
+    """A 2-hour window and 1 hour after it: acme is held 100 kW into that hour and is
+    settled on 300 of 300 kWh; beta, asked only in the window, rebounds 50 kW in the hour
+    after: not its statement's (neither asked nor unasked), and no note about it."""
+    records = [
+        delivery("a", "acme", asked_kw=(100.0, 100.0, 100.0)),
+        delivery("b", "beta", asked_kw=(100.0, 100.0, 0.0), response_kw=(100.0, 100.0, -50.0)),
+    ]
+    statement = settle_event("ev1", records, 1.0, window_intervals=2)
+    assert statement.n_intervals == 3
+    acme, beta = statement.for_enterprise("acme"), statement.for_enterprise("beta")
+    assert (acme.asked_kwh, acme.delivered_kwh, acme.asked_intervals) == (
+        pytest.approx(300.0),
+        pytest.approx(300.0),
+        3,
+    )
+    assert acme.payment_cny == pytest.approx(300.0)
+    assert (beta.asked_kwh, beta.unasked_kwh, beta.note) == (pytest.approx(200.0), 0.0, "")
+    # all three hours the window: beta's rebound is unasked response, said in a note
+    whole = settle_event("ev1", records, 1.0).for_enterprise("beta")
+    assert whole.unasked_kwh == pytest.approx(-50.0)
+    assert "asked in 2 of 3 intervals" in whole.note
+
+
 def test_dropped_participant_is_not_penalised_for_intervals_after_the_drop():
     """Sichuan preset, asked 100 kW in the first of 2 hours and delivered it, nothing after
     (the load came back): ratio 1, no penalty; a whole-window ratio would have been 0.5."""
@@ -478,8 +502,10 @@ def test_settle_event_pays_and_penalises_nothing_without_an_ask(records, rule, d
         )
         for r in base
     ]
-    before = settle_event("ev1", base, 0.25, rule)
-    after = settle_event("ev1", moved, 0.25, rule)
+    # the last intervals may follow the window (holds past it, rule 9): the same holds
+    window = data.draw(st.integers(1, n), label="window intervals")
+    before = settle_event("ev1", base, 0.25, rule, window_intervals=window)
+    after = settle_event("ev1", moved, 0.25, rule, window_intervals=window)
     line = after.for_enterprise(unasked_enterprise)
     assert line.unasked_response
     assert line in after.unasked

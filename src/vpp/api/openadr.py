@@ -265,7 +265,12 @@ class OpenAdrBridge:
             if record.state == "declined":
                 continue
             direction = record.event.direction
-            rows = await store.events.deliveries(record.event.event_id)
+            # The event's window: rows past it are holds, settled but not the event's report.
+            rows = [
+                r
+                for r in await store.events.deliveries(record.event.event_id)
+                if r.interval_start < record.event.end
+            ]
             complete: dict[datetime, bool] = defaultdict(lambda: True)
             for row in rows:
                 complete[row.interval_start] &= row.measured_kw is not None

@@ -19,11 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
-
 from vpp.api.explanations import explanation_entry
 from vpp.controller import EventRun, Monitor
-from vpp.controller.planning import response_kw
 from vpp.domain import Ack, DemandResponseEvent, District, ResourceRef, Setpoint
 from vpp.settlement import (
     ResourceDelivery,
@@ -185,15 +182,16 @@ class ProgressWriter:
         run = tracked.run
         if run.problem is None:
             return [], set(), False
-        grid, window, direction = run.grid, run.window, run.event.direction
+        grid = run.grid
         finished_at = run.lifecycle.history[-1].at if run.lifecycle.finished else None
         refs: dict[str, ResourceRef] = {r.key: r for r in run.problem.district.resources()}
-        keys = [k for k in run.participants() if k in refs]
-        asked = {k: np.maximum(0.0, response_kw(run.schedules[k], direction)) for k in keys}
+        asked = {k: v for k, v in run.asks().items() if k in refs}
+        keys = list(asked)
+        settled = run.settled(asked)  # the window and any hold after it
         rows: list[DeliveryRow] = []
         done: set[int] = set()
         pending = False
-        for t in range(window.start, window.stop):
+        for t in range(settled.start, settled.stop):
             end = grid.starts[t] + grid.interval
             if t in tracked.intervals_written or (finished_at is not None and end > finished_at):
                 continue
@@ -203,8 +201,8 @@ class ProgressWriter:
             done.add(t)
             for key in keys:
                 ref = refs[key]
-                in_window = asked[key][window]
-                positive = in_window[in_window > 0]
+                mine = asked[key][settled]
+                positive = mine[mine > 0]
                 mean_asked = float(positive.mean()) if positive.size else 0.0
                 rows.append(
                     DeliveryRow(
@@ -249,12 +247,14 @@ def event_starts(event: DemandResponseEvent, interval_min: int) -> list[datetime
 async def settle(
     store: Store, event: DemandResponseEvent, interval_min: int, rule: str, now: datetime
 ) -> None:
-    """Settle an event from its stored deliveries over its whole window; marks it final."""
+    """Settle an event from its stored deliveries over its whole window and any hold after
+    it (the rows past the window are the holds'); marks it final."""
     rows = await store.events.deliveries(event.event_id)
     if not rows:
         await store.events.save_settlement(event.event_id, {}, now)
         return
-    starts = event_starts(event, interval_min)
+    window = event_starts(event, interval_min)
+    starts = window + sorted({r.interval_start for r in rows if r.interval_start >= event.end})
     index = {s: i for i, s in enumerate(starts)}
     by_key: dict[tuple[str, str], list[DeliveryRow]] = {}
     for row in rows:
@@ -285,7 +285,9 @@ async def settle(
                 refused_samples=refused,
             )
         )
-    settlement = settle_event(event.event_id, deliveries, interval_min / 60.0, rule)
+    settlement = settle_event(
+        event.event_id, deliveries, interval_min / 60.0, rule, window_intervals=len(window)
+    )
     lines = {
         line.enterprise_id: line.model_dump(mode="json")
         for line in (*settlement.enterprises, *settlement.unasked)

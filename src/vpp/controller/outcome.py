@@ -12,7 +12,6 @@ import numpy as np
 from pydantic import AwareDatetime, Field
 
 from vpp.controller.monitor import Monitor
-from vpp.controller.planning import response_kw
 from vpp.controller.run import EventRun
 from vpp.domain import District, FrozenModel
 from vpp.settlement import (
@@ -73,7 +72,9 @@ class EventOutcome(FrozenModel):
 def event_outcome(
     run: EventRun, monitor: Monitor, district: District, rule: EffectiveResponseRule | str
 ) -> EventOutcome:
-    """Measured delivery per interval and the settlement of one event."""
+    """Measured delivery per interval of the window (its participants, each from its first
+    ask) and the settlement of one event: over the window and any hold after it, every
+    resource asked something (docs/settlement.md, rule 9)."""
     grid = run.grid
     window = run.window
     direction = run.event.direction
@@ -85,27 +86,31 @@ def event_outcome(
     missing = np.zeros(n, dtype=int)
     deliveries: list[ResourceDelivery] = []
     refused: dict[str, int] = {}
-    for key in run.participants():
+    asks = run.asks()
+    settled = run.settled(asks)
+    participants = set(run.participants())
+    for key in asks:
         schedule = run.schedules[key]
-        asked = np.maximum(0.0, response_kw(schedule, direction)[window])
-        base = np.asarray(schedule.baseline_kw[window], dtype=float)
-        first = counted_from(asked.tolist())
+        asked = asks[key][settled]
+        base = np.asarray(schedule.baseline_kw[settled], dtype=float)
+        first = counted_from(asked[:n].tolist())
         measured: list[float | None] = []
-        for i, t in enumerate(range(window.start, window.stop)):
+        for i, t in enumerate(range(settled.start, settled.stop)):
             mean = monitor.trusted_mean_kw(key, grid.starts[t])
             measured.append(mean)
-            if i < first:
-                continue  # not in the portfolio's delivery before its first ask
+            if key not in participants or i < first or i >= n:
+                continue  # the portfolio's delivery: participants from their first ask
             if mean is None:
                 missing[i] += 1
             actual[i] += base[i] if mean is None else mean
-        baseline[first:] += base[first:]
-        planned += asked
+        if key in participants:
+            baseline[first:] += base[first:n]
+            planned += asked[:n]
         ref = refs[key]
-        refused_samples = monitor.refused_in(key, grid.starts[window])
+        refused_samples = monitor.refused_in(key, grid.starts[settled])
         if refused_samples:
             refused[key] = refused_samples
-        asked_kw = float(asked[asked > 0].mean()) if np.any(asked > 0) else 0.0
+        asked_kw_mean = float(asked[asked > 0].mean()) if np.any(asked > 0) else 0.0
         deliveries.append(
             ResourceDelivery(
                 enterprise_id=ref.enterprise.enterprise_id,
@@ -115,7 +120,7 @@ def event_outcome(
                 asked_kw=tuple(float(v) for v in asked),
                 baseline_kw=tuple(float(v) for v in base),
                 measured_kw=tuple(measured),
-                price_cny_per_kwh=asked_price_cny_per_kwh(ref.resource, asked_kw),
+                price_cny_per_kwh=asked_price_cny_per_kwh(ref.resource, asked_kw_mean),
                 direction=direction,
                 refused_samples=refused_samples,
             )
@@ -140,6 +145,6 @@ def event_outcome(
         state=run.lifecycle.state.value,
         target_kw=run.target_kw,
         intervals=intervals,
-        settlement=settle_event(run.event_id, deliveries, grid.dt_h, rule),
+        settlement=settle_event(run.event_id, deliveries, grid.dt_h, rule, window_intervals=n),
         refused_samples=refused,
     )

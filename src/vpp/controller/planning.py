@@ -27,6 +27,7 @@ from vpp.domain import (
     kind_of,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
+from vpp.settlement import ASKED_TOL_KW
 
 
 def with_comfort_margin(district: District, margin_c: float) -> District:
@@ -162,6 +163,32 @@ def response_kw(schedule: ResourceSchedule, direction: float) -> FloatArray:
     power = np.asarray(schedule.power_kw, dtype=float)
     out: FloatArray = direction * (base - power)
     return out
+
+
+def asked_kw(schedule: ResourceSchedule, direction: float, window: slice) -> FloatArray:
+    """What an event asks of one resource per interval of the horizon [kW, >= 0]: in the
+    window its planned response; after it only where a command carries a response on (a
+    curtailment held past the window, a battery discharging under another load's rebound),
+    which is settled as the window's asks are. A released load's planned rebound, or a
+    plan no command carries, asks nothing."""
+    response = np.maximum(0.0, response_kw(schedule, direction))
+    out = np.zeros_like(response)
+    out[window] = response[window]
+    for t in range(window.stop, len(response)):
+        if schedule.setpoint_kw[t] is not None:
+            out[t] = response[t]
+    return out
+
+
+def settled_stop(asked: Iterable[FloatArray], window: slice) -> int:
+    """Where an event's settlement ends [interval index]: the window's end, or after the
+    last interval past it in which some participant is asked something."""
+    stop: int = window.stop
+    for values in asked:
+        after = np.flatnonzero(values[window.stop :] > ASKED_TOL_KW)
+        if after.size:
+            stop = max(stop, int(window.stop + after[-1] + 1))
+    return stop
 
 
 def released_from(schedule: ResourceSchedule, index: int) -> ResourceSchedule:

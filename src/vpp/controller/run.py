@@ -11,7 +11,7 @@ from datetime import datetime
 import numpy as np
 
 from vpp.controller.lifecycle import Lifecycle
-from vpp.controller.planning import commanded, response_kw
+from vpp.controller.planning import asked_kw, commanded, response_kw, settled_stop
 from vpp.domain import (
     DemandResponseEvent,
     DispatchExplanation,
@@ -112,6 +112,24 @@ class EventRun:
     def participants(self) -> list[str]:
         """Resources asked for something in this event's window, dropped ones included."""
         return [key for key in self.schedules if self.in_window(key) or key in self.dropped]
+
+    def asks(self) -> dict[str, FloatArray]:
+        """What the event asks of each resource it settles, per interval of the horizon
+        [kW, >= 0] (:func:`~vpp.controller.planning.asked_kw`): its participants, and one
+        asked something only after the window (a battery discharging under another load's
+        rebound), which is paid for it as a participant is."""
+        participants = set(self.participants())
+        out = {}
+        for key, schedule in self.schedules.items():
+            asked = asked_kw(schedule, self.event.direction, self.window)
+            if key in participants or (key not in self.dropped and bool(asked.any())):
+                out[key] = asked
+        return out
+
+    def settled(self, asks: Mapping[str, FloatArray]) -> slice:
+        """The intervals the event settles: its window and any hold after it."""
+        window = self.window
+        return slice(window.start, settled_stop(asks.values(), window))
 
     def was_sent(self, key: str) -> bool:
         """Whether any command of this event has gone to the resource."""

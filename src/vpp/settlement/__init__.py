@@ -8,6 +8,7 @@ Imports only :mod:`vpp.domain` of vpp.
 """
 
 from vpp.settlement.compute import (
+    ASKED_TOL_KW,
     EnterpriseSettlement,
     EventSettlement,
     ResourceDelivery,
@@ -28,6 +29,7 @@ from vpp.settlement.rules import (
 from vpp.settlement.totals import EnterpriseTotals, enterprise_totals, stored_line
 
 __all__ = [
+    "ASKED_TOL_KW",
     "DEFAULT_RULE",
     "RULE_PRESETS",
     "EffectiveResponseRule",

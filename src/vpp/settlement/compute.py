@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field, computed_field, field_validator, model_validator
 
 from vpp.domain import (
@@ -142,6 +143,12 @@ class EnterpriseSettlement(FrozenModel):
     asked_intervals: int = Field(
         default=0, ge=0, description="event intervals in which it was asked something"
     )
+    asked_after_window_intervals: int = Field(
+        default=0,
+        ge=0,
+        description="of those, intervals past the window (a hold, a battery absorbing the "
+        "others' rebound; docs/settlement.md rule 9)",
+    )
     asked_kw: float = Field(description="mean asked response over the asked intervals [kW]")
     delivered_kw: float = Field(description="mean delivered response over the asked intervals [kW]")
     performance_ratio: float | None = Field(
@@ -187,7 +194,9 @@ class EventSettlement(FrozenModel):
     event_id: Slug
     rule: EffectiveResponseRule
     interval_h: float = Field(gt=0.0, description="length of one event interval [h]")
-    n_intervals: int = Field(ge=0)
+    n_intervals: int = Field(
+        ge=0, description="intervals settled: the window's and any after it holding an ask"
+    )
     enterprises: tuple[EnterpriseSettlement, ...]
     unasked: tuple[EnterpriseSettlement, ...] = Field(
         default=(), description="enterprises asked nothing: response listed, not settled"
@@ -249,6 +258,7 @@ def settle_event(
     deliveries: Sequence[ResourceDelivery],
     interval_h: float,
     rule: EffectiveResponseRule | str = DEFAULT_RULE,
+    window_intervals: int | None = None,
 ) -> EventSettlement:
     """Settle one event per enterprise under an effective-response rule.
 
@@ -272,6 +282,11 @@ def settle_event(
         Length of one interval [h].
     rule
         The programme's rule, or a key of :data:`RULE_PRESETS`.
+    window_intervals
+        How many of the intervals are the event's window; the others follow it and hold
+        asks past it (docs/settlement.md, rule 9): an enterprise is settled on those it is
+        asked something in, and the rest are not its (neither asked nor unasked). None:
+        all are the window.
     """
     resolved = resolve_rule(rule)
     if not (math.isfinite(interval_h) and interval_h > 0):
@@ -280,8 +295,11 @@ def settle_event(
     by_enterprise: dict[str, list[ResourceDelivery]] = {}
     for delivery in deliveries:
         by_enterprise.setdefault(delivery.enterprise_id, []).append(delivery)
+    in_window = np.arange(n_intervals) < (
+        n_intervals if window_intervals is None else window_intervals
+    )
     lines = [
-        _settle_enterprise(enterprise_id, group, interval_h, resolved)
+        _settle_enterprise(enterprise_id, group, interval_h, resolved, in_window)
         for enterprise_id, group in by_enterprise.items()
     ]
     return EventSettlement(
@@ -323,8 +341,10 @@ def _settle_enterprise(
     deliveries: Sequence[ResourceDelivery],
     interval_h: float,
     rule: EffectiveResponseRule,
+    in_window: npt.NDArray[np.bool_],
 ) -> EnterpriseSettlement:
-    """Apply the rule once to the enterprise's energies summed over its asked intervals."""
+    """Apply the rule once to the enterprise's energies summed over its asked intervals;
+    its response in the window's other intervals is unasked."""
     asked = np.array([d.asked_kw for d in deliveries]) * interval_h  # [r, t] kWh
     response = np.array([d.response_kw for d in deliveries]) * interval_h
     missing = np.array([[m is None for m in d.measured_kw] for d in deliveries])
@@ -333,7 +353,7 @@ def _settle_enterprise(
     asked_by_resource = asked[:, was_asked].sum(axis=1)
     asked_kwh = float(asked_by_resource.sum())
     delivered_kwh = float(response[:, was_asked].sum())
-    unasked_kwh = float(response[:, ~was_asked].sum())
+    unasked_kwh = float(response[:, ~was_asked & in_window].sum())
     ratio = performance_ratio(asked_kwh, delivered_kwh)
     price = 0.0 if ratio is None else float(asked_by_resource @ prices) / asked_kwh
     credited_kwh = rule.credited_kwh(asked_kwh, delivered_kwh)
@@ -345,6 +365,7 @@ def _settle_enterprise(
         delivered_kwh=delivered_kwh,
         unasked_kwh=unasked_kwh,
         asked_intervals=asked_intervals,
+        asked_after_window_intervals=int((was_asked & ~in_window).sum()),
         asked_kw=asked_kwh / duration_h,
         delivered_kw=delivered_kwh / duration_h,
         performance_ratio=None if ratio is None else max(0.0, ratio),
@@ -355,7 +376,9 @@ def _settle_enterprise(
         penalty_cny=rule.penalised_kwh(asked_kwh, delivered_kwh) * price,
         missing_intervals=int(missing[:, was_asked].sum()),
         refused_samples=sum(d.refused_samples for d in deliveries),
-        note=_note(asked_intervals, len(was_asked), delivered_kwh, unasked_kwh, ratio),
+        note=_note(
+            asked_intervals, int((was_asked | in_window).sum()), delivered_kwh, unasked_kwh, ratio
+        ),
     )
 
 
