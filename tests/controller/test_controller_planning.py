@@ -17,7 +17,7 @@ from vpp.controller.planning import (
     soc_after,
     within_event,
 )
-from vpp.domain import Battery, ResourceSchedule, SetpointMode, TimeGrid
+from vpp.domain import Battery, DispatchResult, ResourceSchedule, SetpointMode, TimeGrid
 from vpp.optimizer import DispatchSettings, dispatch
 
 from builders import battery, curtailable, district, enterprise, event, problem
@@ -117,30 +117,25 @@ def test_replan_of_a_battery_keeps_making_the_room_another_resources_rebound_nee
     room = rebound_room_kw(first, schedules, candidates)
     assert room is not None
     assert room[52:56] == pytest.approx([-400.0] * 4, abs=1e-3)
-    again = replan(
-        problem(d, event(target_kw=400.0)),
-        candidates=candidates,
-        first_free_index=52,
-        residual_kw=np.zeros(8),
-        issued_at=datetime(2026, 7, 15, 12, 55, tzinfo=TZ),
-        soc_by_key={bess: 0.9},
-        settings=settings,
-        rebound_limit_kw=room,
-    )
+
+    def replanned_at(soc: float) -> DispatchResult:
+        return replan(
+            problem(d, event(target_kw=400.0)),
+            candidates=candidates,
+            first_free_index=52,
+            residual_kw=np.zeros(8),
+            issued_at=datetime(2026, 7, 15, 12, 55, tzinfo=TZ),
+            soc_by_key={bess: soc},
+            settings=settings,
+            rebound_limit_kw=room,
+        )
+
+    again = replanned_at(0.9)
     power = np.array(next(s for s in again.schedules if s.resource_id == "bess").power_kw)
     assert power[52:56] == pytest.approx([-400.0] * 4, abs=1e-3)
     assert again.max_rebound_excess_kw == pytest.approx(0.0, abs=1e-3)
     # Too little charge left to make all of it: what it cannot make is reported.
-    low = replan(
-        problem(d, event(target_kw=400.0)),
-        candidates=candidates,
-        first_free_index=52,
-        residual_kw=np.zeros(8),
-        issued_at=datetime(2026, 7, 15, 12, 55, tzinfo=TZ),
-        soc_by_key={bess: 0.2},
-        settings=settings,
-        rebound_limit_kw=room,
-    )
+    low = replanned_at(0.2)
     assert low.max_rebound_excess_kw > 100.0
 
 
