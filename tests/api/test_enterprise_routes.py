@@ -10,6 +10,7 @@ from api_helpers import Api, acme
 from fake_protocol import FakeAdapter, fake_protocol_registered
 from vpp.domain import DemandResponseEvent
 from vpp.settlement import ResourceDelivery, settle_event
+from vpp.store import DeliveryRow
 
 
 async def test_put_enterprise_creates_then_replaces(api: Api) -> None:
@@ -176,6 +177,44 @@ async def test_settlements_carry_the_enterprise_totals_across_every_page(api: Ap
     assert (totals["payment_cny"], totals["penalty_cny"]) == (120.0, 15.0)
     assert totals["net_cny"] == 105.0
     assert totals["performance_ratio"] == 0.9
+
+
+async def test_enterprise_event_counts_past_the_window_only_the_intervals_it_was_asked(
+    api: Api,
+) -> None:
+    """acme shed 100 kW over the 60-min window and was held 100 kW for one quarter-hour
+    past it, then rebounded 100 kW above its baseline: its event shows 125 kWh asked and
+    125 delivered; the rebound, in an interval it was not asked, is not its (rule 9)."""
+    start = datetime(2026, 7, 15, 3, tzinfo=UTC)
+    event = DemandResponseEvent(
+        event_id="ev-held",
+        start=start,
+        end=start + timedelta(hours=1),
+        target_kw=100.0,
+        issued_at=start - timedelta(days=1),
+    )
+    await api.register("acme")
+    await api.service.store.events.create(event, start)
+
+    def row(quarter: int, asked_kw: float, measured_kw: float) -> DeliveryRow:
+        return DeliveryRow(
+            event_id="ev-held",
+            site_id="acme-site",
+            resource_id="furnace",
+            interval_start=start + timedelta(minutes=15 * quarter),
+            enterprise_id="acme",
+            kind="curtailable_load",
+            asked_kw=asked_kw,
+            baseline_kw=500.0,
+            measured_kw=measured_kw,
+            price_cny_per_kwh=1.0,
+        )
+
+    rows = [*(row(q, 100.0, 400.0) for q in range(5)), row(5, 0.0, 600.0)]
+    await api.service.store.events.record_progress("ev-held", 0, [], [], rows, start)
+    events = (await api.client.get("/v1/enterprises/acme/events", headers=api.auth("acme"))).json()
+    item = next(i for i in events["items"] if i["event"]["event_id"] == "ev-held")
+    assert (item["asked_kwh"], item["delivered_kwh"]) == (125.0, 125.0)
 
 
 async def test_a_site_on_an_unknown_protocol_or_a_bad_connection_block_is_refused_whole(

@@ -18,7 +18,7 @@ from vpp.api.views import (
 )
 from vpp.controller import EventRun
 from vpp.controller.planning import response_kw
-from vpp.settlement import counted_from
+from vpp.settlement import ASKED_TOL_KW, counted_from
 from vpp.store import DeliveryRow, EventRecord
 
 if TYPE_CHECKING:
@@ -152,10 +152,20 @@ async def enterprise_event_view(
     """One enterprise's part of an event: its resources, asked and delivered energy."""
     event = record.event
     dt_h = service.settings.controller.interval_min / 60.0
-    mine = [
+    rows = [
         r
         for r in await service.store.events.deliveries(event.event_id)
         if r.enterprise_id == enterprise_id
+    ]
+    # Past the window, only the intervals it was asked something in are its (rule 9).
+    asked_after: dict[datetime, float] = defaultdict(float)
+    for r in rows:
+        if r.interval_start >= event.end:
+            asked_after[r.interval_start] += r.asked_kw
+    mine = [
+        r
+        for r in rows
+        if r.interval_start < event.end or asked_after[r.interval_start] > ASKED_TOL_KW
     ]
     enterprise = await service.store.enterprises.get(enterprise_id)
     sites = {s.site_id for s in enterprise.sites} if enterprise is not None else set()
