@@ -267,7 +267,8 @@ def settle_event(
 
         asked_kwh     = sum_r,t in A(e) asked_kw[r, t] * interval_h
         delivered_kwh = sum_r,t in A(e) direction * (baseline_kw - measured_kw)[r, t] * interval_h
-        unasked_kwh   = the same sum over the other intervals: listed, never paid or penalised
+        unasked_kwh   = the same sum over the window's other intervals: listed, never paid
+                        or penalised
         price         = sum_r asked_kwh[r] * price[r] / asked_kwh
         payment_cny   = rule.credited_kwh(asked_kwh, delivered_kwh) * price
         penalty_cny   = rule.penalised_kwh(asked_kwh, delivered_kwh) * price
