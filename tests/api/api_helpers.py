@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,47 @@ import httpx
 from fastapi import FastAPI
 
 from vpp.api import Service, ServiceSettings, create_app
-from vpp.store import Role
+from vpp.domain import DemandResponseEvent
+from vpp.store import DeliveryRow, Role
 
 from builders import battery, curtailable, enterprise
 
 DATA = Path(__file__).parent.parent / "data"
+
+#: A 60-min event whose deliveries tests write to the store by hand (:func:`delivery_row`).
+START = datetime(2026, 7, 15, 3, tzinfo=UTC)
+STORED_EVENT = DemandResponseEvent(
+    event_id="ev-1",
+    start=START,
+    end=START + timedelta(minutes=60),
+    target_kw=100.0,
+    issued_at=START - timedelta(hours=1),
+)
+
+
+def delivery_row(
+    quarter: int,
+    enterprise_id: str,
+    *,
+    asked_kw: float,
+    measured_kw: float | None,
+    refused_samples: int = 0,
+) -> DeliveryRow:
+    """A stored delivery of ``STORED_EVENT``: a curtailable load on a flat 500 kW baseline,
+    in the ``quarter``-th 15-min interval from its start (past the window from 4 on)."""
+    return DeliveryRow(
+        event_id=STORED_EVENT.event_id,
+        site_id=f"{enterprise_id}-site",
+        resource_id="load",
+        interval_start=START + timedelta(minutes=15 * quarter),
+        enterprise_id=enterprise_id,
+        kind="curtailable_load",
+        asked_kw=asked_kw,
+        baseline_kw=500.0,
+        measured_kw=measured_kw,
+        price_cny_per_kwh=1.0,
+        refused_samples=refused_samples,
+    )
 
 
 def acme(enterprise_id: str = "acme") -> dict[str, Any]:

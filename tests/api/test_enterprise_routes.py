@@ -5,12 +5,11 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime, timedelta
 
-from api_helpers import Api, acme
+from api_helpers import START, STORED_EVENT, Api, acme, delivery_row
 
 from fake_protocol import FakeAdapter, fake_protocol_registered
 from vpp.domain import DemandResponseEvent
 from vpp.settlement import ResourceDelivery, settle_event
-from vpp.store import DeliveryRow
 
 
 async def test_put_enterprise_creates_then_replaces(api: Api) -> None:
@@ -185,35 +184,15 @@ async def test_enterprise_event_counts_past_the_window_only_the_intervals_it_was
     """acme shed 100 kW over the 60-min window and was held 100 kW for one quarter-hour
     past it, then rebounded 100 kW above its baseline: its event shows 125 kWh asked and
     125 delivered; the rebound, in an interval it was not asked, is not its (rule 9)."""
-    start = datetime(2026, 7, 15, 3, tzinfo=UTC)
-    event = DemandResponseEvent(
-        event_id="ev-held",
-        start=start,
-        end=start + timedelta(hours=1),
-        target_kw=100.0,
-        issued_at=start - timedelta(days=1),
-    )
     await api.register("acme")
-    await api.service.store.events.create(event, start)
-
-    def row(quarter: int, asked_kw: float, measured_kw: float) -> DeliveryRow:
-        return DeliveryRow(
-            event_id="ev-held",
-            site_id="acme-site",
-            resource_id="furnace",
-            interval_start=start + timedelta(minutes=15 * quarter),
-            enterprise_id="acme",
-            kind="curtailable_load",
-            asked_kw=asked_kw,
-            baseline_kw=500.0,
-            measured_kw=measured_kw,
-            price_cny_per_kwh=1.0,
-        )
-
-    rows = [*(row(q, 100.0, 400.0) for q in range(5)), row(5, 0.0, 600.0)]
-    await api.service.store.events.record_progress("ev-held", 0, [], [], rows, start)
+    await api.service.store.events.create(STORED_EVENT, START)
+    rows = [
+        *(delivery_row(q, "acme", asked_kw=100.0, measured_kw=400.0) for q in range(5)),
+        delivery_row(5, "acme", asked_kw=0.0, measured_kw=600.0),
+    ]
+    await api.service.store.events.record_progress("ev-1", 0, [], [], rows, START)
     events = (await api.client.get("/v1/enterprises/acme/events", headers=api.auth("acme"))).json()
-    item = next(i for i in events["items"] if i["event"]["event_id"] == "ev-held")
+    item = next(i for i in events["items"] if i["event"]["event_id"] == "ev-1")
     assert (item["asked_kwh"], item["delivered_kwh"]) == (125.0, 125.0)
 
 

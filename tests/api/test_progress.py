@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from api_helpers import START, STORED_EVENT, delivery_row
 
 from postgres_database import reset
 from vpp.api.progress import settle
-from vpp.domain import DemandResponseEvent, Enterprise
-from vpp.store import DeliveryRow, Store, open_store
+from vpp.domain import Enterprise
+from vpp.store import Store, open_store
 
 from builders import battery, enterprise
-
-START = datetime(2026, 7, 15, 3, tzinfo=UTC)
-EVENT = DemandResponseEvent(
-    event_id="ev-1",
-    start=START,
-    end=START + timedelta(minutes=60),
-    target_kw=100.0,
-    issued_at=START - timedelta(hours=1),
-)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -41,43 +33,20 @@ async def store(db_url: str) -> AsyncIterator[Store]:
         yield opened
 
 
-def row(
-    quarter: int,
-    enterprise_id: str,
-    *,
-    asked_kw: float,
-    measured_kw: float | None,
-    refused_samples: int = 0,
-) -> DeliveryRow:
-    return DeliveryRow(
-        event_id="ev-1",
-        site_id=f"{enterprise_id}-site",
-        resource_id="load",
-        interval_start=START + timedelta(minutes=15 * quarter),
-        enterprise_id=enterprise_id,
-        kind="curtailable_load",
-        asked_kw=asked_kw,
-        baseline_kw=500.0,
-        measured_kw=measured_kw,
-        price_cny_per_kwh=1.0,
-        refused_samples=refused_samples,
-    )
-
-
 async def test_settle_counts_stored_refusals_and_lists_the_unasked(store: Store) -> None:
     """acme is asked 100 kW in the first two quarter-hours, then dropped (asked 0), and its
     meter had 2 + 1 readings refused; idle was asked nothing but shed 40 kW. acme is settled
     on 50 of 50 kWh with 3 refused readings and 20 kWh unasked; idle is an unasked line."""
-    await store.events.create(EVENT, START)
+    await store.events.create(STORED_EVENT, START)
     rows = [
-        row(0, "acme", asked_kw=100.0, measured_kw=400.0, refused_samples=2),
-        row(1, "acme", asked_kw=100.0, measured_kw=400.0, refused_samples=1),
-        row(2, "acme", asked_kw=0.0, measured_kw=420.0),
-        row(3, "acme", asked_kw=0.0, measured_kw=500.0),
-        *(row(q, "idle", asked_kw=0.0, measured_kw=460.0) for q in range(4)),
+        delivery_row(0, "acme", asked_kw=100.0, measured_kw=400.0, refused_samples=2),
+        delivery_row(1, "acme", asked_kw=100.0, measured_kw=400.0, refused_samples=1),
+        delivery_row(2, "acme", asked_kw=0.0, measured_kw=420.0),
+        delivery_row(3, "acme", asked_kw=0.0, measured_kw=500.0),
+        *(delivery_row(q, "idle", asked_kw=0.0, measured_kw=460.0) for q in range(4)),
     ]
     await store.events.record_progress("ev-1", 0, [], [], rows, START)
-    await settle(store, EVENT, 15, "default", START + timedelta(hours=2))
+    await settle(store, STORED_EVENT, 15, "default", START + timedelta(hours=2))
     lines = {e: data for _, e, data in await store.events.settlements(event_id="ev-1")}
     acme, idle = lines["acme"], lines["idle"]
     assert acme["refused_samples"] == 3
@@ -93,13 +62,13 @@ async def test_settle_pays_a_hold_past_the_window_from_its_stored_rows(store: St
     """acme's load is held 100 kW below its baseline for two quarter-hours past the 60-min
     window (a staggered release): the rows past the window are settled with the window's,
     150 of 150 kWh; idle, asked nothing in them, keeps its window's line."""
-    await store.events.create(EVENT, START)
+    await store.events.create(STORED_EVENT, START)
     rows = [
-        *(row(q, "acme", asked_kw=100.0, measured_kw=400.0) for q in range(6)),
-        *(row(q, "idle", asked_kw=0.0, measured_kw=500.0) for q in range(6)),
+        *(delivery_row(q, "acme", asked_kw=100.0, measured_kw=400.0) for q in range(6)),
+        *(delivery_row(q, "idle", asked_kw=0.0, measured_kw=500.0) for q in range(6)),
     ]
     await store.events.record_progress("ev-1", 0, [], [], rows, START)
-    await settle(store, EVENT, 15, "default", START + timedelta(hours=2))
+    await settle(store, STORED_EVENT, 15, "default", START + timedelta(hours=2))
     lines = {e: data for _, e, data in await store.events.settlements(event_id="ev-1")}
     acme = lines["acme"]
     assert (acme["asked_kwh"], acme["delivered_kwh"]) == (
@@ -119,13 +88,13 @@ async def test_settle_records_every_registered_enterprise_in_the_rotation_ledger
         [Enterprise.model_validate(enterprise(e, [battery()])) for e in ("acme", "absent", "idle")],
         START,
     )
-    await store.events.create(EVENT, START)
+    await store.events.create(STORED_EVENT, START)
     rows = [
-        row(0, "acme", asked_kw=100.0, measured_kw=400.0),
-        row(0, "idle", asked_kw=0.0, measured_kw=450.0),
+        delivery_row(0, "acme", asked_kw=100.0, measured_kw=400.0),
+        delivery_row(0, "idle", asked_kw=0.0, measured_kw=450.0),
     ]
     await store.events.record_progress("ev-1", 0, [], [], rows, START)
-    await settle(store, EVENT, 15, "default", START + timedelta(hours=2))
+    await settle(store, STORED_EVENT, 15, "default", START + timedelta(hours=2))
     ledger = await store.rotation.ledger()
     called = {e.enterprise_id: e.called for e in ledger.entries}
     assert called == {"acme": True, "absent": False, "idle": False}
