@@ -214,6 +214,13 @@ class DispatchProblem:
             return False
         return (settings.rebound_cap or self.district.rebound_cap) != "none"
 
+    def first_free(self) -> int:
+        """The first interval whose power may still change: ``first_free_index``, or the
+        first starting at or after the instructions go out."""
+        if self.first_free_index is not None:
+            return self.first_free_index
+        return self.grid.first_index_at_or_after(self.issued_at or self.event.issued_at)
+
     def restricted_to(self, keys: frozenset[str]) -> DispatchProblem:
         return replace(self, resource_keys=keys)
 
@@ -278,9 +285,7 @@ def build_context(
 ) -> ModelContext:
     grid = problem.grid
     window = grid.slice_of(problem.event.start, problem.event.end)
-    first_free = problem.first_free_index
-    if first_free is None:
-        first_free = grid.first_index_at_or_after(problem.issued_at or problem.event.issued_at)
+    first_free = problem.first_free()
     keys = {ref.key for ref in problem.district.resources()}
     for key in problem.events_today:
         if key not in keys:

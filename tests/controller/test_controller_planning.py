@@ -9,8 +9,10 @@ import pytest
 
 from vpp.controller.planning import (
     asked_kw,
+    commanded,
     others_rebound_kw,
     rebound_room_kw,
+    recovering_buildings_c,
     released_from,
     replan,
     settled_stop,
@@ -19,6 +21,7 @@ from vpp.controller.planning import (
 )
 from vpp.domain import Battery, DispatchResult, ResourceSchedule, SetpointMode, TimeGrid
 from vpp.optimizer import DispatchSettings, dispatch
+from vpp.optimizer.resources.hvac import planned_temperature_c
 
 from builders import battery, curtailable, district, enterprise, event, problem
 
@@ -192,3 +195,53 @@ def test_soc_after_stops_at_the_soc_window() -> None:
     assert soc_after(b, 0.15, -500.0, 1.0) == pytest.approx(0.1)
     assert soc_after(b, 0.85, 500.0, 1.0) == pytest.approx(0.9)
     assert soc_after(b, 0.05, 0.0, 1.0) == pytest.approx(0.05)  # a report below stays
+
+
+HOT = [28] * 8 + [30, 31, 32, 33, 34, 35, 36, 36, 35, 34, 33, 32] + [30] * 4
+
+
+def _building(resource_id: str, **extra: object) -> dict[str, object]:
+    return {
+        "kind": "hvac_load",
+        "resource_id": resource_id,
+        "rated_power_kw": 400.0,
+        "thermal_resistance_c_per_kw": 0.02,
+        "thermal_capacitance_kwh_per_c": 150.0,
+        "outdoor_temperature_c": HOT,
+        "recovery_min": 180,
+        "price_cny_per_kwh": 0.5,
+        **extra,
+    }
+
+
+def test_a_later_plan_starts_a_recovering_building_where_the_older_plan_leaves_it():
+    """A building an older event is still bringing back is handed to the later plan at the
+    temperature the older plan has it at then (not its setpoint), and the older plan's
+    recovery of it is not counted as other load: the later plan makes that recovery."""
+    d = district(enterprise("mall", [_building("chiller"), _building("late", precool_min=0)]))
+    older = problem(d, event(11, 12, target_kw=150.0))
+    plan = dispatch(older, DispatchSettings())
+    schedules = {s.key: s for s in plan.schedules}
+    key = "mall-site/chiller"
+    assert commanded(schedules[key])
+    assert all(v is not None for v in schedules["mall-site/late"].setpoint_kw[50:52])
+    later = problem(d, event(14, 15, target_kw=50.0, issued_h=12.5))
+    first = later.first_free()
+    warm = recovering_buildings_c([(older, schedules)], later)
+    hvac = next(r for r in d.resources() if r.key == key).resource
+    temps = planned_temperature_c(hvac, older, np.asarray(schedules[key].power_kw))
+    assert warm[key] == pytest.approx(temps[first - 1])
+    assert warm[key] > hvac.setpoint_c + 0.1  # still warm from the older event
+    # The later plan may not command the other building before its window: not handed over.
+    assert "mall-site/late" not in warm
+    counted = others_rebound_kw([(older.grid, schedules)], later.grid)
+    owned = others_rebound_kw([(older.grid, schedules)], later.grid, frozenset(warm))
+    assert counted[first:].sum() > owned[first:].sum()
+
+
+def test_a_building_the_older_plan_has_let_go_is_not_handed_over():
+    d = district(enterprise("mall", [_building("chiller")]))
+    older = problem(d, event(11, 12, target_kw=150.0))
+    schedules = {s.key: s for s in dispatch(older, DispatchSettings()).schedules}
+    late = problem(d, event(20, 21, target_kw=50.0, issued_h=19.5))
+    assert recovering_buildings_c([(older, schedules)], late) == {}

@@ -27,6 +27,7 @@ from vpp.domain import (
     kind_of,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
+from vpp.optimizer.resources.hvac import commandable_at, planned_temperature_c
 from vpp.settlement import ASKED_TOL_KW
 
 
@@ -77,6 +78,65 @@ def with_battery_soc(district: District, soc_by_key: Mapping[str, float]) -> Dis
         return resource.model_copy(update={"soc_initial": soc, "soc_final_min": final})
 
     return _map_resources(district, measured)
+
+
+def with_indoor_temperature(
+    district: District, temperature_by_key: Mapping[str, float]
+) -> District:
+    """The district with the given indoor temperatures as the buildings' initial ones (at
+    the plan's first free interval)."""
+    if not temperature_by_key:
+        return district
+
+    def warm(key: str, resource: Resource) -> Resource:
+        temperature_c = temperature_by_key.get(key)
+        if not isinstance(resource, HvacLoad) or temperature_c is None:
+            return resource
+        return resource.model_copy(update={"temperature_initial_c": temperature_c})
+
+    return _map_resources(district, warm)
+
+
+def recovering_buildings_c(
+    plans: Iterable[tuple[DispatchProblem, Mapping[str, ResourceSchedule]]],
+    problem: DispatchProblem,
+) -> dict[str, float]:
+    """Buildings an older plan still commands at ``problem``'s first free interval, which
+    ``problem`` may command from there, with the indoor temperature the older plan leaves
+    them at then [°C].
+
+    A new plan that took such a building from its baseline would count the older plan's
+    recovery as other load and command the building as though it were at its setpoint:
+    it starts it instead where the older plan has brought it, and makes its recovery.
+    """
+    first = problem.first_free()
+    if first >= problem.grid.count:
+        return {}
+    at = problem.grid.starts[first]
+    buildings = {
+        ref.key: ref.resource for ref in problem.refs() if isinstance(ref.resource, HvacLoad)
+    }
+    out: dict[str, float] = {}
+    for older, schedules in plans:
+        if not older.grid.start < at < older.grid.end:
+            continue
+        index = older.grid.first_index_at_or_after(at)
+        older_buildings = {
+            ref.key: ref.resource for ref in older.refs() if isinstance(ref.resource, HvacLoad)
+        }
+        for key, schedule in schedules.items():
+            hvac = buildings.get(key)
+            if hvac is None or key not in older_buildings:
+                continue
+            if all(v is None for v in schedule.setpoint_kw[index:]):
+                continue  # the older plan has let it go
+            if not commandable_at(hvac, problem, first):
+                continue  # this plan may not command it yet: the older one recovers it
+            temps = planned_temperature_c(
+                older_buildings[key], older, np.asarray(schedule.power_kw)
+            )
+            out[key] = float(temps[index - 1])
+    return out
 
 
 def soc_after(battery: Battery, soc: float, power_kw: float, hours: float) -> float:
@@ -137,11 +197,14 @@ def rebound_room_kw(
 
 
 def others_rebound_kw(
-    plans: Iterable[tuple[TimeGrid, Mapping[str, ResourceSchedule]]], grid: TimeGrid
+    plans: Iterable[tuple[TimeGrid, Mapping[str, ResourceSchedule]]],
+    grid: TimeGrid,
+    owned: frozenset[str] = frozenset(),
 ) -> FloatArray:
     """Load other events' plans add above their baselines on ``grid`` [kW, at least 0]: an
     earlier event's rebound and recovery, which a new plan's physics do not know. Batteries
-    are left out: a new plan starts them from their measured charge."""
+    are left out: a new plan starts them from their measured charge; so are the ``owned``
+    resources, whose recovery the new plan makes (:func:`recovering_buildings_c`)."""
     out = np.zeros(grid.count)
     index = {ts: t for t, ts in enumerate(grid.starts)}
     for other_grid, schedules in plans:
@@ -150,7 +213,7 @@ def others_rebound_kw(
             continue
         theirs, ours = (np.array(p) for p in zip(*pairs, strict=True))
         for schedule in schedules.values():
-            if not kind_of(schedule.kind).stores_energy:
+            if not kind_of(schedule.kind).stores_energy and schedule.key not in owned:
                 deviation = np.asarray(schedule.power_kw) - np.asarray(schedule.baseline_kw)
                 out[ours] += deviation[theirs]
     clipped: FloatArray = np.maximum(out, 0.0)

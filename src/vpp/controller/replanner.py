@@ -30,12 +30,14 @@ from vpp.controller.planning import (
     commanded,
     others_rebound_kw,
     rebound_room_kw,
+    recovering_buildings_c,
     released_from,
     replan,
     soc_after,
     spliced,
     with_battery_soc,
     with_comfort_margin,
+    with_indoor_temperature,
     within_event,
 )
 from vpp.controller.roster import CallCounts, Roster
@@ -118,7 +120,12 @@ class Replanner:
             ),
             events_today=self.counts.on(self.roster.day_of(run.event.start)),
         )
-        counted = others_rebound_kw([(r.grid, r.schedules) for r in older], problem.grid)
+        warm = recovering_buildings_c(
+            [(r.problem, r.schedules) for r in older if r.problem], problem
+        )
+        owned = frozenset(warm)
+        problem = replace(problem, district=with_indoor_temperature(problem.district, warm))
+        counted = others_rebound_kw([(r.grid, r.schedules) for r in older], problem.grid, owned)
         problem = replace(problem, rebound_other_kw=counted)
         stop = problem.grid.slice_of(run.event.start, run.event.end).stop
         for round_ in range(1, HAND_OVER_ROUNDS + 1):
@@ -136,6 +143,7 @@ class Replanner:
                     for r in older
                 ],
                 problem.grid,
+                owned,
             )
             if round_ == HAND_OVER_ROUNDS or np.allclose(left, counted, atol=1.0):
                 break

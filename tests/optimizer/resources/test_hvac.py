@@ -1,13 +1,14 @@
 """HVAC: thermostat baseline, pre-cooling before the event, comfort band kept."""
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from vpp.domain import HvacLoad, TimeGrid
 from vpp.optimizer import DispatchSettings, build_model
-from vpp.optimizer.resources.hvac import thermostat_baseline
+from vpp.optimizer.resources.hvac import check_hvac_load, thermostat_baseline
 from vpp.optimizer.solve import solve
 
 from builders import DAY, TZ, district, enterprise, event, problem
@@ -89,3 +90,67 @@ def test_recovery_held_at_baseline_power_stays_commanded():
     span = slice(commanded[0], commanded[-1] + 1)
     assert commanded[-1] >= 66
     assert np.allclose(setpoint[span], power[span])
+
+
+def replace_initial(hvac: HvacLoad, initial_c: float) -> HvacLoad:
+    return hvac.model_copy(update={"temperature_initial_c": initial_c})
+
+
+def _warm_start(initial_c: float, issued_hour: int, target_kw: float = 100.0):
+    """A building at ``initial_c`` when instructions go out at ``issued_hour``:00."""
+    d = district(
+        enterprise("mall", [_building(temperature_initial_c=initial_c)], sector="commercial")
+    )
+    prob = problem(d, event(14, 16, target_kw=target_kw))
+    first = prob.grid.first_index_at_or_after(DAY.replace(hour=issued_hour))
+    return d, replace(prob, first_free_index=first), first
+
+
+def test_a_building_started_warm_follows_its_model_from_the_given_temperature():
+    """The temperature chain restarts at the first free interval: the model's temperatures
+    from there are the building's own trajectory from ``temperature_initial_c``."""
+    d, prob, first = _warm_start(25.5, 13)
+    settings = DispatchSettings()
+    built = build_model(prob, settings)
+    raw = solve(built.model, settings)
+    power = raw.x[built.blocks[0].power_idx[0]]
+    modelled = built.model.value(raw.x, "hvac_load.temperature_c")[0]
+    hvac = d.enterprises[0].sites[0].resources[0]
+    outdoor = built.context.grid.sample_daily(HOT_AFTERNOON)
+    a = np.exp(-0.25 / (0.02 * 150.0))
+    temp, expected = 25.5, []
+    for t in range(first, outdoor.size):
+        temp = a * temp + (1 - a) * (outdoor[t] - 0.02 * 3.0 * power[t])
+        expected.append(temp)
+    assert np.allclose(modelled[first:], expected, atol=1e-6)
+    assert np.allclose(modelled[:first], _simulate(hvac, power, outdoor, 0.25)[:first], atol=1e-6)
+    schedule = SimpleNamespace(power_kw=tuple(power))  # the checker reads the power only
+    assert check_hvac_load(hvac, schedule, prob, None) == []  # type: ignore[arg-type]
+    assert check_hvac_load(replace_initial(hvac, 24.0), schedule, prob, None) != []
+
+
+def test_a_building_started_warm_is_commanded_from_the_first_free_interval():
+    """Its recovery is the plan's: released at its first free interval, its thermostat would
+    pull it back at full power, so it is commanded from there through its last command."""
+    _, prob, first = _warm_start(25.5, 13)
+    settings = DispatchSettings()
+    built = build_model(prob, settings)
+    raw = solve(built.model, settings)
+    setpoint = built.blocks[0].setpoint_kw(raw.x)[0]
+    assert np.isnan(setpoint[:first]).all()
+    commanded = np.flatnonzero(~np.isnan(setpoint))
+    assert commanded[0] == first
+    assert np.array_equal(commanded, np.arange(first, commanded[-1] + 1))
+
+
+def test_a_building_started_beyond_its_comfort_band_still_gets_a_plan():
+    """Started warmer than the rated power can bring into the band at once, the band is
+    widened to what the building can reach: a plan, not an infeasible model."""
+    _, prob, first = _warm_start(30.0, 15)
+    settings = DispatchSettings()
+    built = build_model(prob, settings)
+    raw = solve(built.model, settings)
+    assert raw.status.value == "optimal"
+    modelled = built.model.value(raw.x, "hvac_load.temperature_c")[0]
+    assert modelled[first] > 26.0
+    assert modelled[-1] <= 24.0 + 1e-3  # and brought back to normal by the end

@@ -11,6 +11,10 @@ from vpp.domain._base import DailyProfile, FiniteFloat, NonNegativeFloat, Positi
 from vpp.domain.dispatch import SetpointMode
 from vpp.domain.kinds.spec import ResourceBase, ResourceKind
 
+#: Indoor temperatures a building can have [°C]; a reading outside is a lie or a fault.
+INDOOR_MIN_C = -50.0
+INDOOR_MAX_C = 80.0
+
 
 class HvacLoad(ResourceBase):
     """Cooling of a commercial building as a first-order thermal model (one R, one C).
@@ -35,6 +39,12 @@ class HvacLoad(ResourceBase):
         default=120, gt=0, description="time to return to normal after an event"
     )
     price_cny_per_kwh: NonNegativeFloat = Field(default=0.0, description="asked price for response")
+    temperature_initial_c: FiniteFloat | None = Field(
+        default=None,
+        description="indoor temperature at the start of a plan's first free interval [°C]; "
+        "None: the baseline thermostat's (a controller sets it for a building still "
+        "recovering from an earlier event)",
+    )
 
     @model_validator(mode="after")
     def _comfort_band(self) -> HvacLoad:
@@ -42,6 +52,12 @@ class HvacLoad(ResourceBase):
             raise ValueError(
                 f"comfort_min_c: {self.comfort_min_c} must be below "
                 f"comfort_max_c ({self.comfort_max_c})"
+            )
+        initial = self.temperature_initial_c
+        if initial is not None and not INDOOR_MIN_C <= initial <= INDOOR_MAX_C:
+            raise ValueError(
+                f"temperature_initial_c: {initial} is not an indoor temperature "
+                f"({INDOOR_MIN_C:g}..{INDOOR_MAX_C:g} °C)"
             )
         if not self.comfort_min_c <= self.setpoint_c <= self.comfort_max_c:
             raise ValueError(
