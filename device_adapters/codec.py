@@ -111,23 +111,39 @@ class TelemetryEncoder:
         self._ts: datetime | None = None
         self._ts_json = ""
 
-    def __call__(self, ts: datetime, power_kw: float, soc: float | None, available: bool) -> bytes:
+    def __call__(
+        self,
+        ts: datetime,
+        power_kw: float,
+        soc: float | None,
+        available: bool,
+        indoor_temperature_c: float | None = None,
+    ) -> bytes:
+        reading = (ts, power_kw, soc, available, indoor_temperature_c)
         if ts is not self._ts:
             if ts.utcoffset() is None:
-                return _telemetry_by_model(ts, power_kw, soc, available)
+                return _telemetry_by_model(*reading)
             self._ts_json = _TIMESTAMP.dump_json(ts).decode()
             self._ts = ts
         power = _plain_float(power_kw)
         if power is None or type(available) is not bool:
-            return _telemetry_by_model(ts, power_kw, soc, available)
+            return _telemetry_by_model(*reading)
         soc_json = ""
         if soc is not None:
             fraction = _plain_float(soc)
             if fraction is None or not 0.0 <= soc <= 1.0:
-                return _telemetry_by_model(ts, power_kw, soc, available)
+                return _telemetry_by_model(*reading)
             soc_json = f',"soc":{fraction}'
+        indoor_json = ""
+        if indoor_temperature_c is not None:
+            indoor = _plain_float(indoor_temperature_c)
+            if indoor is None:
+                return _telemetry_by_model(*reading)
+            indoor_json = f',"indoor_temperature_c":{indoor}'
         flag = "true" if available else "false"
-        return f'{{"ts":{self._ts_json},"power_kw":{power}{soc_json},"available":{flag}}}'.encode()
+        return (
+            f'{{"ts":{self._ts_json},"power_kw":{power}{soc_json},"available":{flag}{indoor_json}}}'
+        ).encode()
 
 
 def _plain_float(value: object) -> str | None:
@@ -139,8 +155,22 @@ def _plain_float(value: object) -> str | None:
     return None if "e" in text or "n" in text else text
 
 
-def _telemetry_by_model(ts: datetime, power_kw: float, soc: float | None, available: bool) -> bytes:
-    return encode(Telemetry(ts=ts, power_kw=power_kw, soc=soc, available=available))
+def _telemetry_by_model(
+    ts: datetime,
+    power_kw: float,
+    soc: float | None,
+    available: bool,
+    indoor_temperature_c: float | None,
+) -> bytes:
+    return encode(
+        Telemetry(
+            ts=ts,
+            power_kw=power_kw,
+            soc=soc,
+            available=available,
+            indoor_temperature_c=indoor_temperature_c,
+        )
+    )
 
 
 def setpoint_message(setpoint: Setpoint) -> tuple[str, bytes]:

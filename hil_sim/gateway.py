@@ -487,7 +487,9 @@ class SimulatedGateway:
                 self._frozen.pop(resource_id, None)
             # A real meter never reads a real load twice alike; a stuck one does.
             value = power_kw * (1.0 + self._meter_noise * float(self._rng.standard_normal()))
-        payload = self._encode_telemetry(now, value, device.soc, device.available)
+        payload = self._encode_telemetry(
+            now, value, device.soc, device.available, device.temperature_c
+        )
         topic = self._telemetry_topics.get(resource_id)
         if topic is None:
             topic = self._telemetry_topics[resource_id] = str(

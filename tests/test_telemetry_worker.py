@@ -41,12 +41,18 @@ def traffic() -> list[tuple[str, bytes]]:
             site, resource = key.split("/")
             power = 812.5 if key == "steel/press" else 300.0 + 7 * k + i
             body = {"ts": ts, "power_kw": power, "available": k % 5 != 4}
+            if resource == "chiller":  # a building says how warm it is inside
+                body["indoor_temperature_c"] = 24.0 + 0.25 * k + i
             out.append((f"vpp/v1/{site}/{resource}/telemetry", json.dumps(body).encode()))
         if k % 4 == 0:  # well-formed lies and garbage, each refused or counted
             lies = [
                 ("vpp/v1/mall/chiller/telemetry", {"ts": "2999-01-01T00:00:00Z", "power_kw": 1}),
                 ("vpp/v1/mall/press/telemetry", {"ts": ts, "power_kw": -1e8}),
                 ("vpp/v1/other/meter/telemetry", {"ts": ts, "power_kw": 5}),
+                (
+                    "vpp/v1/school/chiller/telemetry",
+                    {"ts": ts, "power_kw": 300, "indoor_temperature_c": 2999.0},
+                ),
             ]
             out += [(topic, json.dumps(body).encode()) for topic, body in lies]
             out.append(("vpp/v1/mall/chiller/telemetry", b"{not json"))
@@ -83,6 +89,7 @@ def state(monitor: Monitor) -> dict[str, object]:
             monitor.last_seen(key),
             monitor.last_power_kw(key),
             monitor.last_soc(key),
+            monitor.last_indoor_temperature(key),
             monitor.stuck_since(key),
             monitor.unavailable(key),
             [monitor.mean_kw(key, monitor.interval_start(s)) for s in starts],
@@ -134,6 +141,8 @@ async def test_two_workers_split_the_telemetry_and_the_merged_monitor_equals_one
     assert monitor.stuck_since("steel/press") is not None
     assert len(merges) == 1
     assert merges[0].refused == gate.refused
+    assert gate.refused["temperature_outside_range"] == 3  # the 2999 °C lies
+    assert monitor.last_indoor_temperature("mall/chiller") is not None
     assert merges[0].malformed == {"not_json": 3}
     assert merges[0].received == len(messages)
     assert merges[0].heard == {site: NOW - timedelta(seconds=10) for site in SITES}

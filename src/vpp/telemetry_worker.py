@@ -139,6 +139,7 @@ class TelemetryWorker:
             dict(self._malformed),
             self._first,
             self._last,
+            b.indoor_temperature_c,
         )
         self._seq += 1
         self._batch = self._new_batch()
@@ -195,6 +196,7 @@ class TelemetryWorker:
         b.power_kw.append(value.power_kw)
         b.soc.append(value.soc)
         b.available.append(value.available)
+        b.indoor_temperature_c.append(value.indoor_temperature_c)
 
 
 class WorkerBatches:

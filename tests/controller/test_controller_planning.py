@@ -17,6 +17,7 @@ from vpp.controller.planning import (
     replan,
     settled_stop,
     soc_after,
+    temperature_at,
     within_event,
 )
 from vpp.domain import Battery, DispatchResult, ResourceSchedule, SetpointMode, TimeGrid
@@ -245,3 +246,23 @@ def test_a_building_the_older_plan_has_let_go_is_not_handed_over():
     schedules = {s.key: s for s in dispatch(older, DispatchSettings()).schedules}
     late = problem(d, event(20, 21, target_kw=50.0, issued_h=19.5))
     assert recovering_buildings_c([(older, schedules)], late) == {}
+
+
+def test_a_measured_indoor_temperature_moves_the_handed_over_one_by_the_plans_error():
+    """Where the building says how warm it is, the later plan starts it from the older
+    plan's temperature plus what the older plan's open-loop commands got wrong (the
+    weather): measured 0.6 °C above the older plan's model, handed over 0.6 °C warmer."""
+    d = district(enterprise("mall", [_building("chiller")]))
+    older = problem(d, event(11, 12, target_kw=150.0))
+    schedules = {s.key: s for s in dispatch(older, DispatchSettings()).schedules}
+    later = problem(d, event(14, 15, target_kw=50.0, issued_h=12.5))
+    key = "mall-site/chiller"
+    modelled = recovering_buildings_c([(older, schedules)], later)[key]
+    hvac = next(r for r in d.resources() if r.key == key).resource
+    temps = planned_temperature_c(hvac, older, np.asarray(schedules[key].power_kw))
+    read_at = datetime(2026, 7, 15, 12, 20, tzinfo=TZ)  # a third of the way into 12:15-12:30
+    t = older.grid.first_index_at_or_after(read_at) - 1
+    planned_then = temps[t - 1] + (temps[t] - temps[t - 1]) / 3
+    assert temperature_at(older.grid, temps, read_at) == pytest.approx(planned_then)
+    warm = recovering_buildings_c([(older, schedules)], later, {key: (read_at, planned_then + 0.6)})
+    assert warm[key] == pytest.approx(modelled + 0.6)

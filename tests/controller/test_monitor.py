@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from vpp.controller import Monitor
-from vpp.controller.monitor import STUCK_SAMPLES
+from vpp.controller.monitor import STUCK_SAMPLES, ReadingBatch, to_us
 from vpp.device_adapters import TelemetryReceived
 from vpp.domain import Telemetry
 
@@ -61,3 +61,30 @@ def test_monitor_prune_forgets_old_intervals_and_keeps_the_last_reading() -> Non
     assert monitor.last_seen("s2/r2") == T0 + timedelta(minutes=6)
     monitor.ingest(sample(7, 2.0, "s2/r2"))  # a meter pruned to nothing still counts on
     assert monitor.mean_kw("s2/r2", T0) == 2.0
+
+
+def test_monitor_keeps_a_buildings_last_indoor_temperature_with_its_time() -> None:
+    monitor = Monitor(15)
+    site, resource = "mall", "chiller"
+    for minute, indoor_c in [(1, 24.5), (2, 25.25)]:
+        ts = T0 + timedelta(minutes=minute)
+        reading = Telemetry(ts=ts, power_kw=300.0, indoor_temperature_c=indoor_c)
+        monitor.ingest(TelemetryReceived(site, resource, reading))
+    assert monitor.last_indoor_temperature("mall/chiller") == (T0 + timedelta(minutes=2), 25.25)
+    monitor.ingest(sample(3, 10.0, "mall/chiller"))  # a reading without one: none known now
+    assert monitor.last_indoor_temperature("mall/chiller") is None
+    assert monitor.last_indoor_temperature("nobody/here") is None
+
+
+def test_monitor_merges_indoor_temperatures_from_workers_that_send_them_and_not() -> None:
+    """A worker's batch carries each reading's indoor temperature; an older worker's batch
+    without the column merges as readings without one."""
+    with_column = ReadingBatch(
+        "w1", 0, ["mall/chiller"], [to_us(T0 + timedelta(minutes=1))], [300.0], [None], [True]
+    )
+    with_column.indoor_temperature_c.append(25.5)
+    without = ReadingBatch("w2", 0, ["mall/pump"], [to_us(T0)], [10.0], [None], [True])
+    monitor = Monitor(15)
+    monitor.merge([with_column, without])
+    assert monitor.last_indoor_temperature("mall/chiller") == (T0 + timedelta(minutes=1), 25.5)
+    assert monitor.last_indoor_temperature("mall/pump") is None

@@ -195,7 +195,7 @@ _VALUES = st.one_of(
     st.none(),
     st.sampled_from(["5", "true", "yes", "1e3", "", "nan", [], {}, [1]]),
 )
-_FIELDS = st.sampled_from(["ts", "power_kw", "soc", "available", "colour"])
+_FIELDS = st.sampled_from(["ts", "power_kw", "soc", "available", "indoor_temperature_c", "colour"])
 
 
 @given(
@@ -228,16 +228,19 @@ def test_fast_decode_agrees_with_the_careful_path(payload, variant):
         assert fast.ts.utcoffset() == careful.ts.utcoffset()
 
 
-def _by_model_or_refusal(ts, power_kw, soc, available):
+def _by_model_or_refusal(ts, power_kw, soc, available, indoor_c):
     try:
-        return encode(Telemetry(ts=ts, power_kw=power_kw, soc=soc, available=available))
+        reading = Telemetry(
+            ts=ts, power_kw=power_kw, soc=soc, available=available, indoor_temperature_c=indoor_c
+        )
+        return encode(reading)
     except ValidationError as exc:
         return exc.errors(include_url=False)
 
 
-def _by_encoder_or_refusal(encoder, ts, power_kw, soc, available):
+def _by_encoder_or_refusal(encoder, ts, power_kw, soc, available, indoor_c):
     try:
-        return encoder(ts, power_kw, soc, available)
+        return encoder(ts, power_kw, soc, available, indoor_c)
     except ValidationError as exc:
         return exc.errors(include_url=False)
 
@@ -248,14 +251,15 @@ def _by_encoder_or_refusal(encoder, ts, power_kw, soc, available):
     power_kw=st.floats() | st.integers(-(10**20), 10**20),
     soc=st.none() | st.floats(-0.5, 1.5) | st.floats(),
     available=st.booleans(),
+    indoor_c=st.none() | st.floats(-60, 90) | st.floats() | st.integers(-100, 100),
 )
-def test_telemetry_encoder_writes_what_the_model_writes(ts, power_kw, soc, available):
+def test_telemetry_encoder_writes_what_the_model_writes(ts, power_kw, soc, available, indoor_c):
     """The template encoder's bytes are the model's, byte for byte, for any reading; what
     the model refuses it refuses alike (a second call with the time cached, too)."""
     encoder = TelemetryEncoder()
-    expected = _by_model_or_refusal(ts, power_kw, soc, available)
+    expected = _by_model_or_refusal(ts, power_kw, soc, available, indoor_c)
     for _ in range(2):
-        assert _by_encoder_or_refusal(encoder, ts, power_kw, soc, available) == expected
+        assert _by_encoder_or_refusal(encoder, ts, power_kw, soc, available, indoor_c) == expected
 
 
 def test_telemetry_encoder_uses_the_template_for_plain_readings(monkeypatch):
@@ -268,4 +272,10 @@ def test_telemetry_encoder_uses_the_template_for_plain_readings(monkeypatch):
     assert encoder(T0, 812.5, 0.25, True) == expected
     assert by_model == []
     encoder(T0, 1e-7, None, False)
-    assert by_model == [(T0, 1e-7, None, False)]
+    assert by_model == [(T0, 1e-7, None, False, None)]
+    by_model.clear()
+    with_indoor = encode(
+        Telemetry(ts=T0, power_kw=812.5, available=True, indoor_temperature_c=25.25)
+    )
+    assert encoder(T0, 812.5, None, True, 25.25) == with_indoor
+    assert by_model == []

@@ -128,6 +128,21 @@ def test_telemetry_refusal_refuses_soc_outside_zero_to_one() -> None:
     assert telemetry_refusal(bad, BATTERY, NOW, DEFAULTS, STALE_S) is Refusal.SOC_OUTSIDE_RANGE
 
 
+@pytest.mark.parametrize("indoor_c", [2999.0, -273.0, 80.01, -1e8])
+def test_telemetry_refusal_refuses_an_indoor_temperature_no_building_has(indoor_c: float) -> None:
+    """A well-formed lie about a building's temperature would move its planned recovery."""
+    bad = Telemetry(ts=NOW, power_kw=100.0, indoor_temperature_c=indoor_c)
+    assert telemetry_refusal(bad, HVAC, NOW, DEFAULTS, STALE_S) is Refusal.TEMPERATURE_OUTSIDE_RANGE
+
+
+@pytest.mark.parametrize("indoor_c", [-50.0, 24.5, 35.0, 80.0])
+def test_telemetry_refusal_accepts_an_indoor_temperature_a_building_can_have(
+    indoor_c: float,
+) -> None:
+    good = Telemetry(ts=NOW, power_kw=100.0, indoor_temperature_c=indoor_c)
+    assert telemetry_refusal(good, HVAC, NOW, DEFAULTS, STALE_S) is None
+
+
 def test_status_refusal_refuses_only_a_status_ahead_of_the_clock() -> None:
     """A last will carries the time its gateway connected, so an old status can be true."""
     future = GatewayStatus(state=GatewayState.OFFLINE, ts=datetime(2999, 12, 31, tzinfo=UTC))

@@ -5,10 +5,14 @@ from datetime import timedelta
 
 import pytest
 
-from vpp.domain import AckStatus, GatewayState, SetpointMode, command_refusal
-from vpp.hil_sim import SiteFaults, setpoint_filter, status_will
+from vpp.controller.clock import SimulatedClock
+from vpp.device_adapters import InMemoryBroker, decode
+from vpp.device_adapters.mqtt.topics import Channel, Topic
+from vpp.domain import AckStatus, GatewayState, SetpointMode, Telemetry, command_refusal
+from vpp.hil_sim import SimulatedGateway, SiteFaults, setpoint_filter, status_will
+from vpp.hil_sim.physics import BatteryDevice, HvacDevice
 
-from builders import at, battery, curtailable, district, enterprise
+from builders import DAY, TZ, at, battery, curtailable, district, enterprise
 
 POWER, LIMIT, RELEASE = SetpointMode.POWER, SetpointMode.LIMIT, SetpointMode.RELEASE
 DISTRICT = district(enterprise("acme", [curtailable("process", [(200.0, 1.0)]), battery("bess")]))
@@ -214,3 +218,57 @@ async def test_counterfactual_is_the_same_device_never_commanded(make_harness, a
         assert twin == pytest.approx(untouched.gateway.traces[resource_id].power_kw, rel=1e-12)
     assert commanded.gateway.traces["process"].power_kw[-1] == pytest.approx(700.0)
     assert commanded.gateway.traces["bess"].power_kw[-1] == pytest.approx(-300.0)
+
+
+async def test_a_buildings_gateway_reports_its_indoor_temperature():
+    """A building's telemetry carries the indoor temperature its recovery is planned from;
+    other kinds' carry none."""
+    building = {
+        "kind": "hvac_load",
+        "resource_id": "chiller",
+        "rated_power_kw": 400.0,
+        "thermal_resistance_c_per_kw": 0.02,
+        "thermal_capacitance_kwh_per_c": 150.0,
+        "outdoor_temperature_c": [33.0] * 24,
+    }
+    site = district(enterprise("mall", [building, battery("bess")])).enterprises[0].sites[0]
+    hvac, bess = site.resources
+    clock = SimulatedClock(at(10))
+    broker = InMemoryBroker()
+    devices = {
+        "chiller": HvacDevice(hvac, day=DAY.date(), tz=TZ, temperature_initial_c=25.5),
+        "bess": BatteryDevice(bess, day=DAY.date(), tz=TZ),
+    }
+    gateway = SimulatedGateway(site, broker.link("gw"), now=clock.now, devices=devices)
+    recorder = broker.link("ctl")
+    heard: list[tuple[str, Telemetry]] = []
+
+    def record(topic: str, payload: bytes) -> None:
+        parsed, value = decode(topic, payload)
+        if isinstance(value, Telemetry):
+            heard.append((parsed.resource_id or "", value))
+
+    recorder.on_message(record)
+    await recorder.start((Topic.subscription(Channel.TELEMETRY),))
+    await gateway.start()
+    try:
+        clock.advance_to(at(10) + timedelta(minutes=1))
+        await gateway.step(clock.now())
+        await wait_for(lambda: len(heard) == 2)
+    finally:
+        await gateway.stop()
+        await recorder.close()
+    readings = dict(heard)
+    assert readings["chiller"].indoor_temperature_c == pytest.approx(
+        devices["chiller"].temperature_c
+    )
+    assert 24.0 < (readings["chiller"].indoor_temperature_c or 0.0) < 25.5  # pulled back
+    assert readings["bess"].indoor_temperature_c is None
+
+
+async def wait_for(condition) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the telemetry never arrived")

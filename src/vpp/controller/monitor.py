@@ -67,6 +67,9 @@ class ReadingBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     first_arrival_s: float = 0.0
     last_arrival_s: float = 0.0
     """Wall time (``time.time()``) of the batch's first and last message [s]."""
+    indoor_temperature_c: list[float | None] = msgspec.field(default_factory=list)
+    """A building's indoor temperature with each reading [°C], None for other kinds (empty
+    from a worker that sends none)."""
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -92,6 +95,7 @@ class _Meter:
     last_ts: datetime | None = None
     last_power_kw: float | None = None
     last_soc: float | None = None
+    last_indoor_c: float | None = None
     available: bool = True
     identical_run: int = 0
     stuck_since: datetime | None = None
@@ -116,10 +120,23 @@ class Monitor:
 
     def ingest(self, message: TelemetryReceived) -> None:
         sample = message.telemetry
-        self._ingest(message.key, sample.ts, sample.power_kw, sample.soc, sample.available)
+        self._ingest(
+            message.key,
+            sample.ts,
+            sample.power_kw,
+            sample.soc,
+            sample.available,
+            sample.indoor_temperature_c,
+        )
 
     def _ingest(
-        self, key: str, ts: datetime, power_kw: float, soc: float | None, available: bool
+        self,
+        key: str,
+        ts: datetime,
+        power_kw: float,
+        soc: float | None,
+        available: bool,
+        indoor_c: float | None = None,
     ) -> None:
         meter = self._meters[key]
         if meter.last_ts is not None and ts <= meter.last_ts:
@@ -144,6 +161,7 @@ class Monitor:
         meter.last_ts = ts
         meter.last_power_kw = power_kw
         meter.last_soc = soc
+        meter.last_indoor_c = indoor_c
         meter.available = available
 
     def merge(self, batches: Sequence[ReadingBatch]) -> Merged:
@@ -159,12 +177,20 @@ class Monitor:
         rows = [
             row
             for b in batches
-            for row in zip(b.keys, b.ts_us, b.power_kw, b.soc, b.available, strict=True)
+            for row in zip(
+                b.keys,
+                b.ts_us,
+                b.power_kw,
+                b.soc,
+                b.available,
+                b.indoor_temperature_c or [None] * len(b.keys),
+                strict=True,
+            )
         ]
         rows.sort(key=lambda row: (row[0], row[1]))  # each meter's readings by time
         latest: dict[str, int] = {}
-        for key, ts_us, power_kw, soc, available in rows:
-            self._ingest(key, from_us(ts_us), power_kw, soc, available)
+        for key, ts_us, power_kw, soc, available, indoor_c in rows:
+            self._ingest(key, from_us(ts_us), power_kw, soc, available, indoor_c)
             latest[key] = ts_us
         merged.accepted = len(rows)
         for key, ts_us in latest.items():
@@ -227,6 +253,13 @@ class Monitor:
         """The latest sample's power [kW]; None before the first."""
         meter = self._meters.get(key)
         return None if meter is None else meter.last_power_kw
+
+    def last_indoor_temperature(self, key: str) -> tuple[datetime, float] | None:
+        """A building's last reported indoor temperature [°C] and when it was read."""
+        meter = self._meters.get(key)
+        if meter is None or meter.last_ts is None or meter.last_indoor_c is None:
+            return None
+        return meter.last_ts, meter.last_indoor_c
 
     def last_soc(self, key: str) -> float | None:
         meter = self._meters.get(key)

@@ -100,15 +100,19 @@ def with_indoor_temperature(
 def recovering_buildings_c(
     plans: Iterable[tuple[DispatchProblem, Mapping[str, ResourceSchedule]]],
     problem: DispatchProblem,
+    measured: Mapping[str, tuple[datetime, float]] | None = None,
 ) -> dict[str, float]:
     """Buildings an older plan still commands at ``problem``'s first free interval, which
-    ``problem`` may command from there, with the indoor temperature the older plan leaves
-    them at then [°C].
+    ``problem`` may command from there, with the indoor temperature they will have then
+    [°C]: the older plan's, moved by how far the building's ``measured`` temperature
+    (time, °C) stands from the older plan's at the time it was read.
 
     A new plan that took such a building from its baseline would count the older plan's
     recovery as other load and command the building as though it were at its setpoint:
-    it starts it instead where the older plan has brought it, and makes its recovery.
+    it starts it instead where it is, and makes its recovery. The measured error is what
+    the older plan's open-loop commands left against the real weather.
     """
+    measured = measured or {}
     first = problem.first_free()
     if first >= problem.grid.count:
         return {}
@@ -135,8 +139,20 @@ def recovering_buildings_c(
             temps = planned_temperature_c(
                 older_buildings[key], older, np.asarray(schedule.power_kw)
             )
-            out[key] = float(temps[index - 1])
+            reading = measured.get(key)
+            error_c = 0.0
+            if reading is not None:
+                error_c = reading[1] - temperature_at(older.grid, temps, reading[0])
+            out[key] = float(temps[index - 1]) + error_c
     return out
+
+
+def temperature_at(grid: TimeGrid, temps: FloatArray, ts: datetime) -> float:
+    """A plan's modelled temperature [°C] at ``ts``: ``temps`` holds it at each interval's
+    end, linear in between (held before the first end and after the last)."""
+    step_s = grid.interval.total_seconds()
+    ends_s = step_s * np.arange(1, grid.count + 1)
+    return float(np.interp((ts - grid.start).total_seconds(), ends_s, temps))
 
 
 def soc_after(battery: Battery, soc: float, power_kw: float, hours: float) -> float:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -43,7 +43,7 @@ from vpp.controller.planning import (
 from vpp.controller.roster import CallCounts, Roster
 from vpp.controller.run import EventRun, Replan
 from vpp.controller.settings import ControllerSettings
-from vpp.domain import Battery, FloatArray, kind_of
+from vpp.domain import Battery, FloatArray, HvacLoad, kind_of
 from vpp.optimizer.explain import dispatch_explained
 from vpp.planning import prepare_problem
 
@@ -121,7 +121,9 @@ class Replanner:
             events_today=self.counts.on(self.roster.day_of(run.event.start)),
         )
         warm = recovering_buildings_c(
-            [(r.problem, r.schedules) for r in older if r.problem], problem
+            [(r.problem, r.schedules) for r in older if r.problem],
+            problem,
+            self.measured_indoor_temperatures(self.clock.now()),
         )
         owned = frozenset(warm)
         problem = replace(problem, district=with_indoor_temperature(problem.district, warm))
@@ -260,6 +262,17 @@ class Replanner:
     def silent_batteries(self) -> list[str]:
         """Batteries that have not yet reported a state of charge."""
         return [key for key in self.roster.batteries() if self.monitor.last_soc(key) is None]
+
+    def measured_indoor_temperatures(self, now: datetime) -> dict[str, tuple[datetime, float]]:
+        """Each building's last reported indoor temperature (time, °C), where it is fresh."""
+        stale = timedelta(seconds=self.settings.telemetry_stale_s)
+        out = {}
+        for key, ref in self.roster.refs.items():
+            reading = self.monitor.last_indoor_temperature(key)
+            fresh = reading is not None and now - reading[0] <= stale
+            if isinstance(ref.resource, HvacLoad) and reading is not None and fresh:
+                out[key] = reading
+        return out
 
     def measured_soc(self) -> dict[str, float]:
         """Each battery's last reported state of charge."""

@@ -24,6 +24,8 @@ class Telemetry(FrozenModel):
     power_kw: FiniteFloat
     soc: Fraction | None = None
     available: bool = True
+    indoor_temperature_c: FiniteFloat | None = None
+    """A building's indoor temperature [°C], which its recovery is planned from."""
 
 
 class SetpointPayload(FrozenModel):

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from vpp.domain._base import FrozenModel
 from vpp.domain.kinds import Resource, kind_of
+from vpp.domain.kinds.hvac_load import INDOOR_MAX_C, INDOOR_MIN_C
 from vpp.domain.messages import GatewayStatus, Telemetry
 
 
@@ -53,6 +54,7 @@ class Refusal(StrEnum):
     STALE = "stale"
     POWER_OUTSIDE_ENVELOPE = "power_outside_envelope"
     SOC_OUTSIDE_RANGE = "soc_outside_range"
+    TEMPERATURE_OUTSIDE_RANGE = "temperature_outside_range"
     UNKNOWN_RESOURCE = "unknown_resource"
     STATUS_AHEAD_OF_CLOCK = "status_ahead_of_clock"
 
@@ -125,6 +127,9 @@ def reading_refusal(
         return Refusal.POWER_OUTSIDE_ENVELOPE
     if telemetry.soc is not None and not 0.0 <= telemetry.soc <= 1.0:
         return Refusal.SOC_OUTSIDE_RANGE
+    indoor_c = telemetry.indoor_temperature_c
+    if indoor_c is not None and not INDOOR_MIN_C <= indoor_c <= INDOOR_MAX_C:
+        return Refusal.TEMPERATURE_OUTSIDE_RANGE
     return None
 
 
