@@ -98,6 +98,7 @@ def report_dict(result: SimulationResult, series: DaySeries | None = None) -> di
                         "dropped": list(r.dropped),
                         "added": list(r.added),
                         "residual_kw": round(r.residual_kw, 3),
+                        "rebound_excess_kw": round(r.rebound_excess_kw, 3),
                         "solver": r.status,
                     }
                     for r in runs[o.event_id].replans
@@ -218,7 +219,12 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
     """The measured load after each event against the cap and the baseline peak [kW].
 
     Each event's first plan says how far above its limit it expected to go
-    (``planned_max_excess_kw``: energy that had to come back and did not fit).
+    (``planned_max_excess_kw``: energy that had to come back and did not fit), and its
+    plans as they stood at the end of the day, re-plans and hand-overs included
+    (``final_plans_max_excess_kw``: the portfolio's planned load above the cap, all
+    events' plans together, in the event's post-event span); ``planned_post_event_peak_kw``
+    is the day's planned load at its highest after the events, so a measured peak above it
+    is the field's.
     An event's post-event span runs from its end for as long as the dispatch plans its
     recovery (``AFTER_EVENT``), or to the next event's start if sooner, so it holds the
     recovery and any charging before the next event. ``at_peak_by_kind`` splits the load
@@ -230,6 +236,7 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
     cap = rebound_cap_kw(result)
     windows = [grid.slice_of(e.start, e.end) for e in sorted(result.events, key=lambda e: e.start)]
     planned = planned_deviation_kw(result, grid)
+    planned_load = baseline + sum(planned.values(), np.zeros(grid.count))
     after = np.zeros(grid.count, dtype=bool)
     events = []
     for i, window in enumerate(windows):
@@ -242,12 +249,18 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
         peak_t = int(span[np.argmax(measured[span])]) if span.size else None
         event_id = sorted(result.events, key=lambda e: e.start)[i].event_id
         plan = result.runs[event_id].initial if event_id in result.runs else None
+        final_excess = (
+            None
+            if cap is None or not span.size
+            else round(max(0.0, float(np.nanmax(planned_load[span])) - cap), 3)
+        )
         events.append(
             {
                 "id": event_id,
                 "planned_max_excess_kw": None
                 if plan is None
                 else round(plan.max_rebound_excess_kw, 3),
+                "final_plans_max_excess_kw": final_excess,
                 "post_event_peak_kw": None if peak_t is None else round(float(measured[peak_t]), 3),
                 "post_event_peak_at": None if peak_t is None else grid.starts[peak_t].isoformat(),
                 "at_peak_by_kind": None if peak_t is None else by_kind_at(planned, series, peak_t),
@@ -259,6 +272,9 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
         "baseline_peak_kw": round(float(np.nanmax(baseline, initial=0.0)), 3),
         "post_event_peak_kw": None if peak_t is None else round(float(measured[peak_t]), 3),
         "post_event_peak_at": None if peak_t is None else grid.starts[peak_t].isoformat(),
+        "planned_post_event_peak_kw": None
+        if not after.any()
+        else round(float(np.nanmax(planned_load[after])), 3),
         "intervals_above_cap": 0 if cap is None else int((measured[after] > cap).sum()),
         "events": events,
     }

@@ -73,8 +73,11 @@ def test_simulate_command_post_event_peak_stays_under_the_rebound_cap(met_run):
     assert rebound["intervals_above_cap"] == 0
     assert [e["id"] for e in rebound["events"]] == ["noon-peak"]
     assert rebound["events"][0]["planned_max_excess_kw"] == 0.0
+    assert rebound["events"][0]["final_plans_max_excess_kw"] == 0.0
+    assert rebound["planned_post_event_peak_kw"] <= rebound["cap_kw"] + 1e-3
     assert rebound["post_event_peak_at"] >= "2026-07-15T11:30"
     assert "post-event peak" in result.output
+    assert "(the plans' " in result.output
 
 
 def test_simulate_command_traces_the_post_event_peak_to_each_kind(met_run):

@@ -29,7 +29,7 @@ from vpp.controller.planning import others_rebound_kw, soc_after
 from vpp.controller.replanner import Replanner, first_replanned_index, residual_kw
 from vpp.controller.roster import CallCounts
 from vpp.controller.run import Fault
-from vpp.domain import Battery, SetpointMode
+from vpp.domain import Battery, District, SetpointMode
 from vpp.optimizer import DispatchSettings
 
 from builders import at, battery, curtailable, district, enterprise
@@ -37,8 +37,8 @@ from builders import at, battery, curtailable, district, enterprise
 SETTINGS = ControllerSettings(dispatch=DispatchSettings().deterministic())
 
 
-def replanner() -> tuple[Replanner, FakeAdapter, Monitor, list[EventRun]]:
-    clock, adapter, roster, monitor = parts()
+def replanner(d: District | None = None) -> tuple[Replanner, FakeAdapter, Monitor, list[EventRun]]:
+    clock, adapter, roster, monitor = parts(d)
     live: list[EventRun] = []
     health = HealthWatch(adapter, clock, SETTINGS, monitor, roster)
     dispatcher = Dispatcher(adapter, SETTINGS, roster)
@@ -202,3 +202,31 @@ async def test_a_first_plan_counts_older_plans_as_they_are_left_once_it_takes_th
     taken = newer.problem.grid.first_index_at_or_after(at(12.5))
     assert left[taken - 2 : taken] == pytest.approx([300.0, 300.0])  # still the older's
     assert np.allclose(left[taken:], 0.0)  # the line is the newer event's from 12:30
+
+
+async def test_a_replan_records_how_far_above_the_caps_room_it_had_to_go() -> None:
+    """A re-plan meets the target first: where the candidate's rebound has no room under
+    the cap (a flat baseline, so the cap is the baseline itself), the re-plan says how far
+    above it went, as the first plan does (the operator sees the trade)."""
+    rebounds = {"rebound_fraction": 0.5, "rebound_duration_min": 60}
+    d = district(
+        enterprise("acme", [curtailable("line", [(600.0, 1.0)], **rebounds)]),
+        enterprise("other", [curtailable("press", [(500.0, 0.8)], **rebounds)]),
+    )
+    planner, _, monitor, live = replanner(d)
+    run = EventRun(planned_run(d).event, Lifecycle("ev", at(10)))
+    live.append(run)
+    await planner.plan(run)
+    assert run.initial is not None
+    for state, hour in ((EventState.NOTIFIED, 10.9), (EventState.ACTIVE, 11)):
+        run.lifecycle.move(state, at(hour))
+    [dropped] = run.kept()
+    candidate = next(k for k in (LINE, OTHER) if k != dropped)
+    metered(monitor, candidate, at(11), 1000.0)  # heard from: a healthy candidate
+    now = at(11.25) + timedelta(minutes=1)
+    run.drop(now, {dropped: "meter stuck"})
+    await planner.replan(run, now, "meter stuck", None)
+    [replan] = run.replans
+    assert replan.added == (candidate,)
+    # its rebound, 0.5 of what it curtailed over the next hour, has nowhere to go
+    assert replan.rebound_excess_kw > 100.0

@@ -146,6 +146,7 @@ class ProgressWriter:
                             "dropped": list(r.dropped),
                             "added": list(r.added),
                             "residual_kw": round(r.residual_kw, 3),
+                            "rebound_excess_kw": round(r.rebound_excess_kw, 3),
                             "solver_status": r.status,
                         },
                     )

@@ -358,9 +358,10 @@ def _print_rebound(result: SimulationResult) -> None:
             else f" {NOT_OK} ({summary['intervals_above_cap']} intervals above the cap)"
         )
     )
+    planned = summary["planned_post_event_peak_kw"]
     console.print(
-        f"post-event peak {peak:,.0f} kW at {summary['post_event_peak_at'][11:16]}, "
-        f"baseline peak {base:,.0f} kW, {cap_text}{verdict}",
+        f"post-event peak {peak:,.0f} kW at {summary['post_event_peak_at'][11:16]} "
+        f"(the plans' {planned:,.0f} kW), baseline peak {base:,.0f} kW, {cap_text}{verdict}",
         highlight=False,
     )
 
@@ -511,7 +512,7 @@ def _print_faults(result: SimulationResult) -> None:
     redispatch = Table(title="Re-dispatches")
     for name in ("time", "event", "from"):
         redispatch.add_column(name)
-    for name in ("dropped", "added", "residual \\[kW]"):
+    for name in ("dropped", "added", "residual \\[kW]", "over cap \\[kW]"):
         redispatch.add_column(name, justify="right")
     redispatch.add_column("solver")
     redispatch.add_column("why")
@@ -524,6 +525,7 @@ def _print_faults(result: SimulationResult) -> None:
                 str(len(r.dropped)),
                 str(len(r.added)),
                 f"{r.residual_kw:,.0f}",
+                f"{r.rebound_excess_kw:,.0f}",
                 r.status,
                 short_reason(r.reason),
             )

@@ -229,6 +229,7 @@ class Replanner:
                 float(residual.max()),
                 result.solve.status.value,
                 time.perf_counter() - started,
+                result.max_rebound_excess_kw,
             )
         )
         logger.info(

@@ -37,6 +37,9 @@ class Replan:
     residual_kw: float  # largest residual target handed to the optimiser
     status: str
     solve_s: float
+    rebound_excess_kw: float = 0.0
+    """Largest load the re-plan had to put above the room the cap left it [kW]: a re-plan
+    meets the target first, so making up for dropped resources may cost the cap."""
 
 
 @dataclass(frozen=True)
