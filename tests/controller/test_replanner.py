@@ -4,12 +4,14 @@ starts at, the candidates, the measured state of charge, and plans solved by HiG
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pytest
 from controller_fakes import (
     BESS,
     FIRST,
+    GRID,
     LINE,
     OTHER,
     SITE,
@@ -21,16 +23,25 @@ from controller_fakes import (
     schedule,
 )
 
-from vpp.controller import ControllerSettings, EventRun, EventState, Lifecycle
+from vpp.controller import ControllerSettings, EventRun, EventState, Lifecycle, planning
+from vpp.controller import replanner as replanner_module
 from vpp.controller.dispatcher import Dispatcher
 from vpp.controller.health import HealthWatch
 from vpp.controller.monitor import Monitor
-from vpp.controller.planning import others_rebound_kw, soc_after
+from vpp.controller.planning import commanded_in, others_rebound_kw, soc_after
 from vpp.controller.replanner import Replanner, first_replanned_index, residual_kw
 from vpp.controller.roster import CallCounts
 from vpp.controller.run import Fault
-from vpp.domain import Battery, District, SetpointMode
-from vpp.optimizer import DispatchSettings
+from vpp.domain import (
+    Battery,
+    DemandResponseEvent,
+    DispatchResult,
+    District,
+    HvacLoad,
+    SetpointMode,
+)
+from vpp.optimizer import DispatchProblem, DispatchSettings
+from vpp.optimizer.resources.hvac import planned_temperature_c
 
 from builders import at, battery, curtailable, district, enterprise
 
@@ -230,3 +241,69 @@ async def test_a_replan_records_how_far_above_the_caps_room_it_had_to_go() -> No
     assert replan.added == (candidate,)
     # its rebound, 0.5 of what it curtailed over the next hour, has nowhere to go
     assert replan.rebound_excess_kw > 100.0
+
+
+async def test_a_replan_takes_a_building_an_older_event_is_still_recovering_where_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A re-plan's candidate building that an older event still brings back is re-planned
+    from the temperature the older plan has it at, as a first plan takes one over."""
+    hot = [28.0] * 8 + [30, 31, 32, 33, 34, 35, 36, 36, 35, 34, 33, 32] + [30.0] * 4
+    building = {
+        "kind": "hvac_load",
+        "resource_id": "chiller",
+        "rated_power_kw": 400.0,
+        "thermal_resistance_c_per_kw": 0.02,
+        "thermal_capacitance_kwh_per_c": 150.0,
+        "outdoor_temperature_c": hot,
+        "precool_min": 0,
+        "recovery_min": 180,
+        "price_cny_per_kwh": 0.1,
+    }
+    d = district(
+        enterprise("acme", [curtailable("line", [(600.0, 1.0)])]),
+        enterprise("other", [curtailable("press", [(500.0, 0.8)])]),
+        enterprise("mall", [building]),
+    )
+    chiller = "mall-site/chiller"
+    planner, _, monitor, live = replanner(d)
+    early = DemandResponseEvent(
+        event_id="early", start=at(9), end=at(10), target_kw=150.0, issued_at=at(-12)
+    )
+    older = EventRun(early, Lifecycle("early", at(-12)))
+    live.append(older)
+    await planner.plan(older)
+    assert commanded_in(older.schedules[chiller], slice(FIRST, FIRST + 4))  # recovering
+    theirs = older.schedules[chiller]
+    idle = theirs.model_copy(
+        update={"power_kw": theirs.baseline_kw, "setpoint_kw": (None,) * GRID.count}
+    )
+    line = schedule(LINE, {FIRST + k: 800.0 for k in range(4)}, 1000.0)
+    run = planned_run(d, schedules=(line, schedule(OTHER, {}, 1000.0), idle))
+    live.append(run)
+    for state, hour in ((EventState.SCHEDULED, 10), (EventState.NOTIFIED, 10.9)):
+        run.lifecycle.move(state, at(hour))
+    run.lifecycle.move(EventState.ACTIVE, at(11))
+    now = at(11.25) + timedelta(minutes=1)
+    for key in (OTHER, chiller):
+        metered(monitor, key, at(11), 300.0)  # heard from: healthy candidates
+    seen: list[DispatchProblem] = []
+
+    def spied(problem: DispatchProblem, **kwargs: Any) -> DispatchResult:
+        seen.append(problem)
+        return planning.replan(problem, **kwargs)
+
+    monkeypatch.setattr(replanner_module, "replan", spied)
+    run.drop(now, {LINE: "meter stuck"})
+    await planner.replan(run, now, "meter stuck", None)
+    [problem] = seen
+    [hvac] = [r.resource for r in problem.district.resources() if r.key == chiller]
+    assert isinstance(hvac, HvacLoad)
+    temps = planned_temperature_c(
+        hvac.model_copy(update={"temperature_initial_c": None}),
+        older.problem,  # type: ignore[arg-type]
+        np.asarray(older.schedules[chiller].power_kw),
+    )
+    first = first_replanned_index(run, now)
+    assert hvac.temperature_initial_c == pytest.approx(temps[first - 1])
+    assert hvac.temperature_initial_c > hvac.setpoint_c + 0.1

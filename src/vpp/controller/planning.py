@@ -84,13 +84,14 @@ def with_indoor_temperature(
     district: District, temperature_by_key: Mapping[str, float]
 ) -> District:
     """The district with the given indoor temperatures as the buildings' initial ones (at
-    the plan's first free interval)."""
-    if not temperature_by_key:
-        return district
+    the plan's first free interval), and none for the other buildings (a re-plan starts
+    later than the plan whose district it reuses)."""
 
     def warm(key: str, resource: Resource) -> Resource:
+        if not isinstance(resource, HvacLoad):
+            return resource
         temperature_c = temperature_by_key.get(key)
-        if not isinstance(resource, HvacLoad) or temperature_c is None:
+        if temperature_c == resource.temperature_initial_c:
             return resource
         return resource.model_copy(update={"temperature_initial_c": temperature_c})
 
@@ -320,8 +321,13 @@ def spliced(old: ResourceSchedule, new: ResourceSchedule, index: int) -> Resourc
     )
 
 
+def commanded_in(schedule: ResourceSchedule, span: slice) -> bool:
+    """Whether the schedule commands the resource in any interval of ``span``."""
+    return any(v is not None for v in schedule.setpoint_kw[span])
+
+
 def commanded(schedule: ResourceSchedule) -> bool:
-    return any(v is not None for v in schedule.setpoint_kw)
+    return commanded_in(schedule, slice(None))
 
 
 def remaining_event(

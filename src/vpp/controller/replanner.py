@@ -28,6 +28,7 @@ from vpp.controller.lifecycle import EventState
 from vpp.controller.monitor import Monitor
 from vpp.controller.planning import (
     commanded,
+    commanded_in,
     others_rebound_kw,
     rebound_room_kw,
     recovering_buildings_c,
@@ -190,11 +191,19 @@ class Replanner:
         candidates = frozenset(self.candidates(run, now)) | replanned
         soc = self.soc_at(grid.starts[first], now)
         assert run.problem is not None
+        # A candidate building some plan (this one's recovery, an older event's) still
+        # commands is re-planned from where it is, as a first plan takes it over.
+        warm = recovering_buildings_c(
+            [(r.problem, r.schedules) for r in self._live_runs() if r.problem],
+            replace(run.problem, resource_keys=candidates, first_free_index=first),
+            self.measured_indoor_temperatures(now),
+        )
+        problem = replace(run.problem, district=with_indoor_temperature(run.problem.district, warm))
         started = time.perf_counter()
         result = await self.solve(
             partial(
                 replan,
-                run.problem,
+                problem,
                 candidates=candidates,
                 first_free_index=first,
                 residual_kw=residual,
@@ -211,8 +220,8 @@ class Replanner:
             schedule = within_event(schedule, window.stop)
             old = run.schedules[schedule.key]
             if commanded(schedule):
-                if not commanded(old):
-                    added.append(schedule.key)
+                if commanded_in(schedule, window) and not commanded_in(old, window):
+                    added.append(schedule.key)  # asked in the window: in the event now
                 run.schedules[schedule.key] = spliced(old, schedule, first)
             elif schedule.key in replanned:
                 run.schedules[schedule.key] = released_from(old, first)
@@ -249,8 +258,7 @@ class Replanner:
         taken = {
             key
             for key in run.participants()
-            if key in run.dropped
-            or any(v is not None for v in run.schedules[key].setpoint_kw[window])
+            if key in run.dropped or commanded_in(run.schedules[key], window)
         }
         out = []
         for key, ref in self.roster.refs.items():

@@ -11,7 +11,7 @@ from datetime import datetime
 import numpy as np
 
 from vpp.controller.lifecycle import Lifecycle
-from vpp.controller.planning import asked_kw, commanded, response_kw, settled_stop
+from vpp.controller.planning import asked_kw, commanded, commanded_in, response_kw, settled_stop
 from vpp.domain import (
     DemandResponseEvent,
     DispatchExplanation,
@@ -110,7 +110,7 @@ class EventRun:
     def in_window(self, key: str) -> bool:
         """Whether the event asks the resource for something inside its window (one
         commanded only to stagger its recovery after the window is not in the event)."""
-        return any(v is not None for v in self.schedules[key].setpoint_kw[self.window])
+        return commanded_in(self.schedules[key], self.window)
 
     def participants(self) -> list[str]:
         """Resources asked for something in this event's window, dropped ones included."""
