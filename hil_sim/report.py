@@ -236,7 +236,7 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
     cap = rebound_cap_kw(result)
     windows = [grid.slice_of(e.start, e.end) for e in sorted(result.events, key=lambda e: e.start)]
     planned = planned_deviation_kw(result, grid)
-    planned_load = baseline + sum(planned.values(), np.zeros(grid.count))
+    planned_load = planned_load_kw(result, series, planned)
     after = np.zeros(grid.count, dtype=bool)
     events = []
     for i, window in enumerate(windows):
@@ -296,6 +296,21 @@ def planned_deviation_kw(result: SimulationResult, grid: TimeGrid) -> dict[str, 
             deviation = np.asarray(schedule.power_kw) - np.asarray(schedule.baseline_kw)
             out.setdefault(schedule.kind, np.zeros(grid.count))[ours] += deviation[theirs]
     return out
+
+
+def planned_load_kw(
+    result: SimulationResult,
+    series: DaySeries,
+    planned: dict[str, FloatArray] | None = None,
+) -> FloatArray:
+    """The portfolio's load as the final plans meant it [kW]: its baseline plus what every
+    event's plan adds (:func:`planned_deviation_kw`, given or worked out)."""
+    if planned is None:
+        planned = planned_deviation_kw(result, series.grid)
+    total: FloatArray = series.total(series.baseline_kw) + sum(
+        planned.values(), np.zeros(series.grid.count)
+    )
+    return total
 
 
 def by_kind_at(
@@ -479,11 +494,15 @@ def _hour_axis(ax: Any) -> None:
 
 
 def plot_load(result: SimulationResult, series: DaySeries) -> Figure:
-    """The portfolio's measured load against its baseline, in events the target, and the
-    rebound cap that holds outside them."""
+    """The portfolio's measured load against its baseline and its plans (the field's error
+    is the gap between those two), in events the target, and the rebound cap that holds
+    outside them."""
     fig, ax = plt.subplots(figsize=(11, 4.5))
     x = _hours(series.grid)
     ax.plot(x, series.total(series.baseline_kw) / 1000, label="baseline (CBL)", color="0.45")
+    ax.plot(
+        x, planned_load_kw(result, series) / 1000, label="planned", color="tab:green", lw=1, ls=":"
+    )
     ax.plot(x, series.total(series.measured_kw) / 1000, label="measured", color="tab:blue")
     ax.plot(x, series.target_load_kw / 1000, label="baseline - target", color="tab:red", lw=2)
     cap = rebound_cap_kw(result)
