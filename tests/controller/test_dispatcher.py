@@ -114,3 +114,16 @@ def test_a_newer_plan_takes_a_resource_at_a_first_command_of_zero_kw() -> None:
     newer = planned_run(schedules=[schedule(BESS, {FIRST + 1: 0.0, FIRST + 2: -200.0}, 0.0)])
     hand_over(newer, [older, newer], at(10))
     assert older.schedules[BESS].setpoint_kw[FIRST : FIRST + 4] == (-100.0, None, None, None)
+
+
+async def test_an_event_at_local_midnight_ramps_into_its_first_interval_too() -> None:
+    """The horizon starts at the event day's midnight: an event at 00:00 still has its
+    slowly ramping loads limited 300 s before it (the load ran at its baseline before the
+    horizon), not from 00:00 with the first interval's response lost to the ramp."""
+    d, adapter = dispatcher()
+    run = planned_run(schedules=(schedule(LINE, {0: 800.0, 1: 800.0}, 1000.0),))
+    midnight = run.grid.starts[0]
+    await d.send_due(run, midnight - timedelta(seconds=360))
+    [lease] = adapter.commands(LINE)
+    assert lease.valid_from == midnight - timedelta(seconds=300)
+    assert lease.power_kw == 800.0

@@ -80,13 +80,15 @@ class Dispatcher:
         """An interval's start, or earlier where the command deepens the response and the
         kind ramps slowly, so the resource has reached the new level when the interval
         begins. A command that gives response back waits for its interval: starting it
-        early would take response from the interval before."""
+        early would take response from the interval before. Before the horizon's first
+        interval (an event at local midnight) the resource runs at its baseline."""
         schedule = run.schedules[key]
         start = run.grid.starts[t]
         value = schedule.setpoint_kw[t]
-        if t == 0 or value is None:
+        if value is None:
             return start
-        deepens = run.event.direction * (schedule.power_kw[t - 1] - value) > 1e-6
+        before = schedule.power_kw[t - 1] if t > 0 else schedule.baseline_kw[0]
+        deepens = run.event.direction * (before - value) > 1e-6
         if not deepens:
             return start
         lead_s = self.settings.ramp_lead_s.get(schedule.kind, 0.0)
