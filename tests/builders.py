@@ -45,6 +45,25 @@ def battery(resource_id: str = "bess", **extra: Any) -> dict[str, Any]:
     return spec
 
 
+#: A hot summer day's outdoor temperature, hourly [°C]: a building needs cooling all day.
+HOT_AFTERNOON = [28.0] * 8 + [30, 31, 32, 33, 34, 35, 36, 36, 35, 34, 33, 32] + [30.0] * 4
+
+
+def building(resource_id: str = "chiller", **extra: Any) -> dict[str, Any]:
+    """A 400 kW chiller plant in a building that holds 150 kWh/°C (about 2.5 h to drift)."""
+    spec: dict[str, Any] = {
+        "kind": "hvac_load",
+        "resource_id": resource_id,
+        "rated_power_kw": 400.0,
+        "cop": 3.0,
+        "thermal_resistance_c_per_kw": 0.02,
+        "thermal_capacitance_kwh_per_c": 150.0,
+        "outdoor_temperature_c": HOT_AFTERNOON,
+    }
+    spec.update(extra)
+    return spec
+
+
 def enterprise(
     enterprise_id: str,
     resources: list[dict[str, Any]],

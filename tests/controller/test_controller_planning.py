@@ -24,7 +24,7 @@ from vpp.domain import Battery, DispatchResult, ResourceSchedule, SetpointMode, 
 from vpp.optimizer import DispatchSettings, dispatch
 from vpp.optimizer.resources.hvac import planned_temperature_c
 
-from builders import battery, curtailable, district, enterprise, event, problem
+from builders import battery, building, curtailable, district, enterprise, event, problem
 
 TZ = ZoneInfo("Asia/Shanghai")
 GRID = TimeGrid(start=datetime(2026, 7, 15, 11, tzinfo=TZ), interval_min=15, count=6)
@@ -198,21 +198,8 @@ def test_soc_after_stops_at_the_soc_window() -> None:
     assert soc_after(b, 0.05, 0.0, 1.0) == pytest.approx(0.05)  # a report below stays
 
 
-HOT = [28] * 8 + [30, 31, 32, 33, 34, 35, 36, 36, 35, 34, 33, 32] + [30] * 4
-
-
 def _building(resource_id: str, **extra: object) -> dict[str, object]:
-    return {
-        "kind": "hvac_load",
-        "resource_id": resource_id,
-        "rated_power_kw": 400.0,
-        "thermal_resistance_c_per_kw": 0.02,
-        "thermal_capacitance_kwh_per_c": 150.0,
-        "outdoor_temperature_c": HOT,
-        "recovery_min": 180,
-        "price_cny_per_kwh": 0.5,
-        **extra,
-    }
+    return building(resource_id, recovery_min=180, price_cny_per_kwh=0.5, **extra)
 
 
 def test_a_later_plan_starts_a_recovering_building_where_the_older_plan_leaves_it():

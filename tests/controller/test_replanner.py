@@ -43,7 +43,7 @@ from vpp.domain import (
 from vpp.optimizer import DispatchProblem, DispatchSettings
 from vpp.optimizer.resources.hvac import planned_temperature_c
 
-from builders import at, battery, curtailable, district, enterprise
+from builders import at, battery, building, curtailable, district, enterprise
 
 SETTINGS = ControllerSettings(dispatch=DispatchSettings().deterministic())
 
@@ -248,22 +248,11 @@ async def test_a_replan_takes_a_building_an_older_event_is_still_recovering_wher
 ) -> None:
     """A re-plan's candidate building that an older event still brings back is re-planned
     from the temperature the older plan has it at, as a first plan takes one over."""
-    hot = [28.0] * 8 + [30, 31, 32, 33, 34, 35, 36, 36, 35, 34, 33, 32] + [30.0] * 4
-    building = {
-        "kind": "hvac_load",
-        "resource_id": "chiller",
-        "rated_power_kw": 400.0,
-        "thermal_resistance_c_per_kw": 0.02,
-        "thermal_capacitance_kwh_per_c": 150.0,
-        "outdoor_temperature_c": hot,
-        "precool_min": 0,
-        "recovery_min": 180,
-        "price_cny_per_kwh": 0.1,
-    }
+    chiller_spec = building(precool_min=0, recovery_min=180, price_cny_per_kwh=0.1)
     d = district(
         enterprise("acme", [curtailable("line", [(600.0, 1.0)])]),
         enterprise("other", [curtailable("press", [(500.0, 0.8)])]),
-        enterprise("mall", [building]),
+        enterprise("mall", [chiller_spec]),
     )
     chiller = "mall-site/chiller"
     planner, _, monitor, live = replanner(d)

@@ -12,7 +12,7 @@ from vpp.domain import AckStatus, GatewayState, SetpointMode, Telemetry, command
 from vpp.hil_sim import SimulatedGateway, SiteFaults, setpoint_filter, status_will
 from vpp.hil_sim.physics import BatteryDevice, HvacDevice
 
-from builders import DAY, TZ, at, battery, curtailable, district, enterprise
+from builders import DAY, TZ, at, battery, building, curtailable, district, enterprise
 
 POWER, LIMIT, RELEASE = SetpointMode.POWER, SetpointMode.LIMIT, SetpointMode.RELEASE
 DISTRICT = district(enterprise("acme", [curtailable("process", [(200.0, 1.0)]), battery("bess")]))
@@ -223,15 +223,8 @@ async def test_counterfactual_is_the_same_device_never_commanded(make_harness, a
 async def test_a_buildings_gateway_reports_its_indoor_temperature():
     """A building's telemetry carries the indoor temperature its recovery is planned from;
     other kinds' carry none."""
-    building = {
-        "kind": "hvac_load",
-        "resource_id": "chiller",
-        "rated_power_kw": 400.0,
-        "thermal_resistance_c_per_kw": 0.02,
-        "thermal_capacitance_kwh_per_c": 150.0,
-        "outdoor_temperature_c": [33.0] * 24,
-    }
-    site = district(enterprise("mall", [building, battery("bess")])).enterprises[0].sites[0]
+    chiller = building(outdoor_temperature_c=[33.0] * 24)
+    site = district(enterprise("mall", [chiller, battery("bess")])).enterprises[0].sites[0]
     hvac, bess = site.resources
     clock = SimulatedClock(at(10))
     broker = InMemoryBroker()

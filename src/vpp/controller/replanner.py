@@ -44,7 +44,7 @@ from vpp.controller.planning import (
 from vpp.controller.roster import CallCounts, Roster
 from vpp.controller.run import EventRun, Replan
 from vpp.controller.settings import ControllerSettings
-from vpp.domain import Battery, FloatArray, HvacLoad, kind_of
+from vpp.domain import Battery, FloatArray, kind_of
 from vpp.optimizer.explain import dispatch_explained
 from vpp.planning import prepare_problem
 
@@ -273,13 +273,12 @@ class Replanner:
         return [key for key in self.roster.batteries() if self.monitor.last_soc(key) is None]
 
     def measured_indoor_temperatures(self, now: datetime) -> dict[str, tuple[datetime, float]]:
-        """Each building's last reported indoor temperature (time, °C), where it is fresh."""
+        """Each fresh indoor temperature reported (time, °C): the buildings' telemetry."""
         stale = timedelta(seconds=self.settings.telemetry_stale_s)
         out = {}
-        for key, ref in self.roster.refs.items():
+        for key in self.roster.refs:
             reading = self.monitor.last_indoor_temperature(key)
-            fresh = reading is not None and now - reading[0] <= stale
-            if isinstance(ref.resource, HvacLoad) and reading is not None and fresh:
+            if reading is not None and now - reading[0] <= stale:
                 out[key] = reading
         return out
 

@@ -11,27 +11,18 @@ from vpp.optimizer import DispatchSettings, build_model
 from vpp.optimizer.resources.hvac import check_hvac_load, thermostat_baseline
 from vpp.optimizer.solve import solve
 
-from builders import DAY, TZ, district, enterprise, event, problem
-
-HOT_AFTERNOON = [28] * 8 + [30, 31, 32, 33, 34, 35, 36, 36, 35, 34, 33, 32] + [30] * 4
+from builders import DAY, HOT_AFTERNOON, TZ, building, district, enterprise, event, problem
 
 
 def _building(**extra):
     spec = {
-        "kind": "hvac_load",
-        "resource_id": "chiller",
-        "rated_power_kw": 400.0,
-        "cop": 3.0,
-        "thermal_resistance_c_per_kw": 0.02,
-        "thermal_capacitance_kwh_per_c": 150.0,
         "comfort_min_c": 22.0,
         "comfort_max_c": 26.0,
         "setpoint_c": 24.0,
-        "outdoor_temperature_c": HOT_AFTERNOON,
         "price_cny_per_kwh": 1.0,
     }
     spec.update(extra)
-    return spec
+    return building(**spec)
 
 
 def _simulate(hvac: HvacLoad, power: np.ndarray, outdoor: np.ndarray, dt_h: float) -> np.ndarray:
