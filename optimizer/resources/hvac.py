@@ -70,13 +70,18 @@ def trajectory_c(
     return out
 
 
-def control_span(hvac: HvacLoad, interval_min: int, window: slice) -> slice:
+def control_span(
+    hvac: HvacLoad, interval_min: int, window: slice, first_free: int | None = None
+) -> slice:
     """The intervals dispatch may move the building in: from ``precool_min`` before the
-    window to ``recovery_min`` after it (whole intervals, so neither is exceeded)."""
-    return slice(
-        window.start - hvac.precool_min // interval_min,
-        window.stop + hvac.recovery_min // interval_min,
-    )
+    window to ``recovery_min`` after it (whole intervals, so neither is exceeded). A
+    building a plan starts warm at ``first_free`` has ``recovery_min`` from there, however
+    late that is (its recovery extended from a measured temperature)."""
+    recovery = hvac.recovery_min // interval_min
+    stop = window.stop + recovery
+    if hvac.temperature_initial_c is not None and first_free is not None:
+        stop = max(stop, first_free + recovery)
+    return slice(window.start - hvac.precool_min // interval_min, stop)
 
 
 def commandable_at(hvac: HvacLoad, problem: DispatchProblem, index: int) -> bool:
@@ -111,7 +116,7 @@ def add_hvac_load(
     controllable = np.array([ctx.grid.in_daily_windows(u.availability) for u in units])
     controllable &= ctx.free[None, :]
     t = np.arange(n_t)[None, :]
-    spans = [control_span(u, ctx.grid.interval_min, ctx.window) for u in units]
+    spans = [control_span(u, ctx.grid.interval_min, ctx.window, ctx.first_free) for u in units]
     span_start = np.array([[span.start] for span in spans])
     span_end = np.array([[span.stop] for span in spans])
     controllable &= (t >= span_start) & (t < span_end)

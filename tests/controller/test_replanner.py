@@ -28,10 +28,17 @@ from vpp.controller import replanner as replanner_module
 from vpp.controller.dispatcher import Dispatcher
 from vpp.controller.health import HealthWatch
 from vpp.controller.monitor import Monitor
-from vpp.controller.planning import commanded_in, others_rebound_kw, soc_after
+from vpp.controller.planning import (
+    commanded_in,
+    others_rebound_kw,
+    soc_after,
+    temperature_at,
+    unfinished_recoveries_c,
+)
 from vpp.controller.replanner import Replanner, first_replanned_index, residual_kw
 from vpp.controller.roster import CallCounts
 from vpp.controller.run import Fault
+from vpp.device_adapters import TelemetryReceived
 from vpp.domain import (
     Battery,
     DemandResponseEvent,
@@ -39,8 +46,9 @@ from vpp.domain import (
     District,
     HvacLoad,
     SetpointMode,
+    Telemetry,
 )
-from vpp.optimizer import DispatchProblem, DispatchSettings
+from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
 from vpp.optimizer.resources.hvac import planned_temperature_c
 
 from builders import at, battery, building, curtailable, district, enterprise
@@ -296,3 +304,53 @@ async def test_a_replan_takes_a_building_an_older_event_is_still_recovering_wher
     first = first_replanned_index(run, now)
     assert hvac.temperature_initial_c == pytest.approx(temps[first - 1])
     assert hvac.temperature_initial_c > hvac.setpoint_c + 0.1
+
+
+async def test_a_building_still_warm_when_its_plan_lets_it_go_has_its_recovery_re_planned() -> None:
+    """Measured 1 °C above its plan in the interval before its last command, a building's
+    recovery goes on past the planned end, from the measured temperature (once)."""
+    d = district(
+        enterprise("mall", [building(price_cny_per_kwh=0.1)]),
+        enterprise("other", [curtailable("press", [(500.0, 0.8)])]),
+    )
+    chiller = "mall-site/chiller"
+    planner, _, monitor, live = replanner(d)
+    run = EventRun(planned_run(d).event, Lifecycle("ev", at(10)))
+    live.append(run)
+    await planner.plan(run)
+    assert run.problem is not None
+    old = run.schedules[chiller]
+    last = max(t for t, v in enumerate(old.setpoint_kw) if v is not None)
+    hvac = next(r.resource for r in d.resources() if r.key == chiller)
+    temps = planned_temperature_c(hvac, run.problem, np.asarray(old.power_kw))
+    read_at = run.grid.starts[last - 1] + timedelta(minutes=1)
+    warm = Telemetry(ts=read_at, power_kw=300.0, indoor_temperature_c=float(temps[last - 2]) + 1.0)
+    monitor.ingest(TelemetryReceived("mall-site", "chiller", warm))
+    await planner.extend_recoveries(run, read_at + timedelta(seconds=10))
+    [extension] = run.replans
+    assert extension.first_interval == run.grid.starts[last + 1]
+    new = run.schedules[chiller]
+    assert new.setpoint_kw[: last + 1] == old.setpoint_kw[: last + 1]
+    assert any(v is not None for v in new.setpoint_kw[last + 1 :])  # commanded on
+    await planner.extend_recoveries(run, read_at + timedelta(seconds=40))
+    assert len(run.replans) == 1  # once
+
+
+def test_a_building_within_its_plan_or_far_from_its_end_is_left_as_planned() -> None:
+    d = district(enterprise("mall", [building(price_cny_per_kwh=0.1)]))
+    chiller = "mall-site/chiller"
+    problem = DispatchProblem(d, planned_run(d).event, GRID)
+    result = dispatch(problem, SETTINGS.dispatch)
+    schedules = {s.key: s for s in result.schedules}
+    last = max(t for t, v in enumerate(schedules[chiller].setpoint_kw) if v is not None)
+    hvac = next(r.resource for r in d.resources() if r.key == chiller)
+    temps = planned_temperature_c(hvac, problem, np.asarray(schedules[chiller].power_kw))
+    read_at = GRID.starts[last] + timedelta(minutes=1)
+    as_planned = {chiller: (read_at, temperature_at(GRID, temps, read_at) + 0.2)}
+    assert unfinished_recoveries_c(problem, schedules, read_at, as_planned, 0.3) == {}
+    warmer = {chiller: (read_at, temperature_at(GRID, temps, read_at) + 0.5)}
+    [(first, start_c)] = unfinished_recoveries_c(problem, schedules, read_at, warmer, 0.3).values()
+    assert first == last + 1
+    assert start_c == pytest.approx(temps[last] + 0.5)
+    early = GRID.starts[last - 3]
+    assert unfinished_recoveries_c(problem, schedules, early, {chiller: (early, 40.0)}, 0.3) == {}

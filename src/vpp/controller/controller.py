@@ -353,6 +353,7 @@ class Controller:
         if reasons or verdict.bias_kw is not None:
             reason = "; ".join(reasons) or "shortfall"
             await self.replanner.replan(run, now, reason, verdict.bias_kw)
+        await self.replanner.extend_recoveries(run, now)
 
     async def _sleep(
         self, run: EventRun, now: datetime, live: bool, span: tuple[int, int] | None

@@ -148,6 +148,44 @@ def recovering_buildings_c(
     return out
 
 
+def unfinished_recoveries_c(
+    problem: DispatchProblem,
+    schedules: Mapping[str, ResourceSchedule],
+    now: datetime,
+    measured: Mapping[str, tuple[datetime, float]],
+    tol_c: float,
+) -> dict[str, tuple[int, float]]:
+    """Buildings whose plan lets them go at the end of the running or the next interval
+    while their measured temperature stands more than ``tol_c`` [°C] above the plan's:
+    each with the interval its recovery goes on from and the temperature it will have then.
+
+    Released warm, a building's thermostat pulls back what the open-loop plan left
+    against the weather at full power, at once (the snap-back the plan staggered); its
+    recovery re-planned from the measured temperature spreads it instead.
+    """
+    grid = problem.grid
+    running = grid.first_index_at_or_after(now)
+    if running == grid.count or grid.starts[running] > now:
+        running -= 1
+    buildings = {
+        ref.key: ref.resource for ref in problem.refs() if isinstance(ref.resource, HvacLoad)
+    }
+    out: dict[str, tuple[int, float]] = {}
+    for key, hvac in buildings.items():
+        schedule = schedules.get(key)
+        reading = measured.get(key)
+        if schedule is None or reading is None or not commanded(schedule):
+            continue
+        last = max(t for t, v in enumerate(schedule.setpoint_kw) if v is not None)
+        if not last - 1 <= running <= last or last + 1 >= grid.count:
+            continue
+        temps = planned_temperature_c(hvac, problem, np.asarray(schedule.power_kw))
+        error_c = reading[1] - temperature_at(grid, temps, reading[0])
+        if error_c > tol_c:
+            out[key] = (last + 1, float(temps[last]) + error_c)
+    return out
+
+
 def temperature_at(grid: TimeGrid, temps: FloatArray, ts: datetime) -> float:
     """A plan's modelled temperature [°C] at ``ts``: ``temps`` holds it at each interval's
     end, linear in between (held before the first end and after the last)."""

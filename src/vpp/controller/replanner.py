@@ -36,6 +36,7 @@ from vpp.controller.planning import (
     replan,
     soc_after,
     spliced,
+    unfinished_recoveries_c,
     with_battery_soc,
     with_comfort_margin,
     with_indoor_temperature,
@@ -250,6 +251,70 @@ class Replanner:
             residual.max(),
         )
         await self.dispatcher.send_due(run, now)
+
+    async def extend_recoveries(self, run: EventRun, now: datetime) -> None:
+        """Re-plan, once each, the recovery of the buildings the plan is about to let go
+        while they are measurably warmer than planned (:func:`unfinished_recoveries_c`):
+        from the measured temperature, under the room the cap leaves them."""
+        if run.problem is None:
+            return
+        others = [r for r in self._live_runs() if r is not run]
+        mine = {
+            key: schedule
+            for key, schedule in run.schedules.items()
+            if key not in run.dropped and key not in run.recoveries_extended
+        }
+        todo = unfinished_recoveries_c(
+            run.problem,
+            mine,
+            now,
+            self.measured_indoor_temperatures(now),
+            self.settings.recovery_extension_tol_c,
+        )
+        grid, window = run.grid, run.window
+        for key, (first, temperature_c) in todo.items():
+            run.recoveries_extended.add(key)
+            if any(key in r.schedules and commanded(r.schedules[key]) for r in others):
+                continue  # another event's plan has it next: that one recovers it
+            keys = frozenset([key])
+            district = with_indoor_temperature(run.problem.district, {key: temperature_c})
+            started = time.perf_counter()
+            result = await self.solve(
+                partial(
+                    replan,
+                    replace(run.problem, district=district),
+                    candidates=keys,
+                    first_free_index=first,
+                    residual_kw=np.zeros(window.stop - window.start),
+                    issued_at=now,
+                    soc_by_key={},
+                    settings=self.settings.dispatch,
+                    rebound_limit_kw=rebound_room_kw(run.initial, run.schedules, keys)
+                    if run.initial is not None
+                    else None,
+                )
+            )
+            [schedule] = [s for s in result.schedules if s.key == key]
+            if commanded(schedule):
+                run.schedules[key] = spliced(run.schedules[key], schedule, first)
+            run.replans.append(
+                Replan(
+                    now,
+                    f"{key}: still warm when the plan lets it go, recovery re-planned",
+                    grid.starts[first],
+                    (),
+                    (),
+                    0.0,
+                    result.solve.status.value,
+                    time.perf_counter() - started,
+                    result.max_rebound_excess_kw,
+                )
+            )
+            logger.info(
+                "event %s: recovery of %s re-planned from %s", run.event_id, key, grid.starts[first]
+            )
+        if todo:
+            await self.dispatcher.send_due(run, now)
 
     def candidates(self, run: EventRun, now: datetime) -> list[str]:
         """Healthy resources not yet in this event (one commanded only to stagger its

@@ -70,6 +70,8 @@ class EventRun:
     cancel_reason: str | None = None
     modified: bool = False
     baseline_notes: tuple[str, ...] = ()
+    recoveries_extended: set[str] = field(default_factory=set)
+    """Buildings whose recovery was re-planned past its planned end (once each)."""
 
     @property
     def event_id(self) -> str:

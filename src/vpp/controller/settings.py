@@ -59,4 +59,11 @@ class ControllerSettings(FrozenModel):
     hvac_comfort_margin_c: float = Field(
         default=1.0, ge=0, le=5, description="plans keep buildings this far below comfort_max"
     )
+    recovery_extension_tol_c: float = Field(
+        default=0.3,
+        ge=0,
+        le=5,
+        description="a building this far above its plan's temperature when the plan lets it "
+        "go has its recovery re-planned from the measured one [°C]",
+    )
     dispatch: DispatchSettings = DispatchSettings()

@@ -145,3 +145,23 @@ def test_a_building_started_beyond_its_comfort_band_still_gets_a_plan():
     modelled = built.model.value(raw.x, "hvac_load.temperature_c")[0]
     assert modelled[first] > 26.0
     assert modelled[-1] <= 24.0 + 1e-3  # and brought back to normal by the end
+
+
+def test_a_building_started_warm_after_its_recovery_span_gets_recovery_min_from_there():
+    """A recovery re-planned at its planned end from a measured temperature has
+    ``recovery_min`` from the new start: commanded back to normal, not left to snap."""
+    _, prob, first = _warm_start(25.5, 19)  # the event's recovery ended at 18:00
+    settings = DispatchSettings()
+    built = build_model(prob, settings)
+    raw = solve(built.model, settings)
+    block = built.blocks[0]
+    setpoint = block.setpoint_kw(raw.x)[0]
+    commanded = np.flatnonzero(~np.isnan(setpoint))
+    assert commanded[0] == first
+    assert commanded[-1] < first + 120 // 15  # within recovery_min of the new start
+    modelled = built.model.value(raw.x, "hvac_load.temperature_c")[0]
+    _, base_temp = thermostat_baseline(
+        HvacLoad.model_validate(_building()), built.context.grid.sample_daily(HOT_AFTERNOON), 0.25
+    )
+    end = first + 120 // 15 - 1
+    assert modelled[end] <= base_temp[end] + 1e-3  # back to normal by then
