@@ -349,8 +349,11 @@ def test_a_building_within_its_plan_or_far_from_its_end_is_left_as_planned() -> 
     as_planned = {chiller: (read_at, temperature_at(GRID, temps, read_at) + 0.2)}
     assert unfinished_recoveries_c(problem, schedules, read_at, as_planned, 0.3) == {}
     warmer = {chiller: (read_at, temperature_at(GRID, temps, read_at) + 0.5)}
-    [(first, start_c)] = unfinished_recoveries_c(problem, schedules, read_at, warmer, 0.3).values()
+    [(first, start_c, error_c)] = unfinished_recoveries_c(
+        problem, schedules, read_at, warmer, 0.3
+    ).values()
     assert first == last + 1
     assert start_c == pytest.approx(temps[last] + 0.5)
+    assert error_c == pytest.approx(0.5)
     early = GRID.starts[last - 3]
     assert unfinished_recoveries_c(problem, schedules, early, {chiller: (early, 40.0)}, 0.3) == {}

@@ -154,10 +154,11 @@ def unfinished_recoveries_c(
     now: datetime,
     measured: Mapping[str, tuple[datetime, float]],
     tol_c: float,
-) -> dict[str, tuple[int, float]]:
+) -> dict[str, tuple[int, float, float]]:
     """Buildings whose plan lets them go at the end of the running or the next interval
     while their measured temperature stands more than ``tol_c`` [°C] above the plan's:
-    each with the interval its recovery goes on from and the temperature it will have then.
+    each with the interval its recovery goes on from, the temperature it will have then
+    and how far above the plan it was measured [°C].
 
     Released warm, a building's thermostat pulls back what the open-loop plan left
     against the weather at full power, at once (the snap-back the plan staggered); its
@@ -170,7 +171,7 @@ def unfinished_recoveries_c(
     buildings = {
         ref.key: ref.resource for ref in problem.refs() if isinstance(ref.resource, HvacLoad)
     }
-    out: dict[str, tuple[int, float]] = {}
+    out: dict[str, tuple[int, float, float]] = {}
     for key, hvac in buildings.items():
         schedule = schedules.get(key)
         reading = measured.get(key)
@@ -182,7 +183,7 @@ def unfinished_recoveries_c(
         temps = planned_temperature_c(hvac, problem, np.asarray(schedule.power_kw))
         error_c = reading[1] - temperature_at(grid, temps, reading[0])
         if error_c > tol_c:
-            out[key] = (last + 1, float(temps[last]) + error_c)
+            out[key] = (last + 1, float(temps[last]) + error_c, error_c)
     return out
 
 

@@ -272,7 +272,7 @@ class Replanner:
             self.settings.recovery_extension_tol_c,
         )
         grid, window = run.grid, run.window
-        for key, (first, temperature_c) in todo.items():
+        for key, (first, temperature_c, error_c) in todo.items():
             run.recoveries_extended.add(key)
             if any(key in r.schedules and commanded(r.schedules[key]) for r in others):
                 continue  # another event's plan has it next: that one recovers it
@@ -300,7 +300,8 @@ class Replanner:
             run.replans.append(
                 Replan(
                     now,
-                    f"{key}: still warm when the plan lets it go, recovery re-planned",
+                    f"{key}: {error_c:+.1f} °C against the plan when it lets it go, "
+                    "recovery re-planned",
                     grid.starts[first],
                     (),
                     (),
