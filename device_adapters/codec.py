@@ -119,26 +119,25 @@ class TelemetryEncoder:
         available: bool,
         indoor_temperature_c: float | None = None,
     ) -> bytes:
-        reading = (ts, power_kw, soc, available, indoor_temperature_c)
         if ts is not self._ts:
             if ts.utcoffset() is None:
-                return _telemetry_by_model(*reading)
+                return _telemetry_by_model(ts, power_kw, soc, available, indoor_temperature_c)
             self._ts_json = _TIMESTAMP.dump_json(ts).decode()
             self._ts = ts
         power = _plain_float(power_kw)
         if power is None or type(available) is not bool:
-            return _telemetry_by_model(*reading)
+            return _telemetry_by_model(ts, power_kw, soc, available, indoor_temperature_c)
         soc_json = ""
         if soc is not None:
             fraction = _plain_float(soc)
             if fraction is None or not 0.0 <= soc <= 1.0:
-                return _telemetry_by_model(*reading)
+                return _telemetry_by_model(ts, power_kw, soc, available, indoor_temperature_c)
             soc_json = f',"soc":{fraction}'
         indoor_json = ""
         if indoor_temperature_c is not None:
             indoor = _plain_float(indoor_temperature_c)
             if indoor is None:
-                return _telemetry_by_model(*reading)
+                return _telemetry_by_model(ts, power_kw, soc, available, indoor_temperature_c)
             indoor_json = f',"indoor_temperature_c":{indoor}'
         flag = "true" if available else "false"
         return (

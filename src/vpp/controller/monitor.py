@@ -112,6 +112,8 @@ class Monitor:
         self.samples = 0
         self.out_of_order = 0
         self._refused: dict[str, Counter[datetime]] = {}
+        self.indoor_keys: set[str] = set()
+        """Meters that have reported an indoor temperature (the buildings)."""
 
     def interval_start(self, ts: datetime) -> datetime:
         """Start of the interval ``(start, start + interval]`` holding ``ts``."""
@@ -162,6 +164,8 @@ class Monitor:
         meter.last_power_kw = power_kw
         meter.last_soc = soc
         meter.last_indoor_c = indoor_c
+        if indoor_c is not None:
+            self.indoor_keys.add(key)
         meter.available = available
 
     def merge(self, batches: Sequence[ReadingBatch]) -> Merged:

@@ -168,18 +168,24 @@ def unfinished_recoveries_c(
     running = grid.first_index_at_or_after(now)
     if running == grid.count or grid.starts[running] > now:
         running -= 1
+    ending: dict[str, int] = {}
+    for key in measured:  # the buildings that report, not the whole plan
+        schedule = schedules.get(key)
+        if schedule is None or not commanded(schedule):
+            continue
+        last = max(t for t, v in enumerate(schedule.setpoint_kw) if v is not None)
+        if last - 1 <= running <= last and last + 1 < grid.count:
+            ending[key] = last
+    if not ending:
+        return {}
     buildings = {
-        ref.key: ref.resource for ref in problem.refs() if isinstance(ref.resource, HvacLoad)
+        ref.key: ref.resource
+        for ref in problem.refs()
+        if ref.key in ending and isinstance(ref.resource, HvacLoad)
     }
     out: dict[str, tuple[int, float, float]] = {}
     for key, hvac in buildings.items():
-        schedule = schedules.get(key)
-        reading = measured.get(key)
-        if schedule is None or reading is None or not commanded(schedule):
-            continue
-        last = max(t for t, v in enumerate(schedule.setpoint_kw) if v is not None)
-        if not last - 1 <= running <= last or last + 1 >= grid.count:
-            continue
+        last, reading, schedule = ending[key], measured[key], schedules[key]
         temps = planned_temperature_c(hvac, problem, np.asarray(schedule.power_kw))
         error_c = reading[1] - temperature_at(grid, temps, reading[0])
         if error_c > tol_c:

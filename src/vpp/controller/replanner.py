@@ -258,19 +258,20 @@ class Replanner:
         from the measured temperature, under the room the cap leaves them."""
         if run.problem is None:
             return
-        others = [r for r in self._live_runs() if r is not run]
-        mine = {
-            key: schedule
-            for key, schedule in run.schedules.items()
+        # Called at every check: only the buildings (meters reporting a temperature) count.
+        measured = {
+            key: reading
+            for key, reading in self.measured_indoor_temperatures(now).items()
             if key not in run.dropped and key not in run.recoveries_extended
         }
         todo = unfinished_recoveries_c(
             run.problem,
-            mine,
+            run.schedules,
             now,
-            self.measured_indoor_temperatures(now),
+            measured,
             self.settings.recovery_extension_tol_c,
         )
+        others = [r for r in self._live_runs() if r is not run]
         grid, window = run.grid, run.window
         for key, (first, temperature_c, error_c) in todo.items():
             run.recoveries_extended.add(key)
@@ -342,7 +343,7 @@ class Replanner:
         """Each fresh indoor temperature reported (time, °C): the buildings' telemetry."""
         stale = timedelta(seconds=self.settings.telemetry_stale_s)
         out = {}
-        for key in self.roster.refs:
+        for key in self.monitor.indoor_keys:
             reading = self.monitor.last_indoor_temperature(key)
             if reading is not None and now - reading[0] <= stale:
                 out[key] = reading
