@@ -207,6 +207,22 @@ def dispatch_decomposed(
     return result
 
 
+def margin_as_target(
+    problem: DispatchProblem, settings: DispatchSettings
+) -> tuple[DispatchProblem, DispatchSettings]:
+    """The problem and settings with the planning margin priced as the target: the
+    coordinator and the bound price the whole planned target alike, so a decomposed
+    dispatch models no cheaper margin (``margin_penalty_cny_per_kwh``), and a margin given
+    per interval (a re-plan's) joins the target."""
+    settings = settings.model_copy(update={"margin_penalty_cny_per_kwh": None})
+    if problem.target_margin_kw is None:
+        return problem, settings
+    ctx = build_context(problem, settings, "min_cost")
+    planned = ctx.target_profile_kw + ctx.margin_profile_kw
+    folded = replace(problem, target_override_kw=planned, target_margin_kw=None)
+    return folded, settings.model_copy(update={"target_margin_pct": 0.0})
+
+
 def map_executor(pool: Executor, fn: Callable[..., T], *args: Sequence[object]) -> list[T]:
     """``pool.map`` as a list, in order."""
     return list(pool.map(fn, *args))
@@ -306,6 +322,7 @@ def solve_decomposed(
     pool = executor or settings.executor or InlineExecutor()
     # what the groups get: no further decomposition, and no executor (it does not pickle)
     settings = settings.model_copy(update={"decompose_above_resources": None, "executor": None})
+    problem, settings = margin_as_target(problem, settings)
     group_by = settings.group_by if group_by is None else group_by
     if max_group_resources is None:
         max_group_resources = settings.group_resources

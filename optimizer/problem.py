@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from vpp.domain import (
@@ -141,6 +141,16 @@ class DispatchSettings(FrozenModel):
         le=20,
         description="plans stay this far under the rebound cap, absorbing forecast error [%]",
     )
+    margin_penalty_cny_per_kwh: float | None = Field(
+        # None keeps the margin as firm as the target. The controller's re-plans, which
+        # make up the measured shortfall, price it below the rebound cap (README, rebound)
+        default=None,
+        gt=0,
+        description="price of planning margin left unplanned, per interval, at most the "
+        "shortfall penalty; None: priced as the target. Below rebound_penalty_cny_per_kwh, "
+        "a plan gives up margin before it goes above the rebound cap (monolithic solves: a "
+        "decomposed dispatch prices the margin as the target)",
+    )
     rebound_penalty_cny_per_kwh: float = Field(
         # below the target's shortfall penalty: an event's target comes first, and energy
         # that must come back is spread under the cap as far as it can be
@@ -148,6 +158,16 @@ class DispatchSettings(FrozenModel):
         gt=0,
         description="price of portfolio load above the rebound cap, per interval and at worst",
     )
+
+    @model_validator(mode="after")
+    def _margin_below_target(self) -> DispatchSettings:
+        penalty = self.margin_penalty_cny_per_kwh
+        if penalty is not None and penalty > self.shortfall_penalty_cny_per_kwh:
+            raise ValueError(
+                f"margin_penalty_cny_per_kwh {penalty} is above the target's "
+                f"shortfall_penalty_cny_per_kwh {self.shortfall_penalty_cny_per_kwh}"
+            )
+        return self
 
     @property
     def margin_factor(self) -> float:
@@ -182,6 +202,10 @@ class DispatchProblem:
     """Only these resources take part (capability breakdowns, re-plans); None means all."""
     target_override_kw: FloatArray | None = None
     """Target per event interval replacing the event's own (receding-horizon re-plans) [kW]."""
+    target_margin_kw: FloatArray | None = None
+    """Planning margin per event interval on top of the target [kW]; None: the target
+    times ``DispatchSettings.target_margin_pct`` (a re-plan gives the margin of its
+    residual, whose target is the firm part)."""
     issued_at: datetime | None = None
     """When the instructions go out, for notice rules; None means the event's issue time."""
     rebound_other_kw: FloatArray | None = None
@@ -234,6 +258,7 @@ class ModelContext:
     direction: float
     target_kw: float
     target_profile_kw: FloatArray  # per event interval
+    margin_profile_kw: FloatArray  # per event interval: the planning margin on top
     first_free: int
     issued_at: datetime
     energy_price_cny_per_kwh: float
@@ -299,12 +324,20 @@ def build_context(
             raise ValueError(
                 f"target_override_kw: need {n_window} finite values >= 0, one per event interval"
             )
+    margin = profile * (settings.margin_factor - 1.0)
+    if problem.target_margin_kw is not None:
+        margin = np.asarray(problem.target_margin_kw, dtype=float)
+        if margin.shape != (n_window,) or not np.all(np.isfinite(margin)) or margin.min() < 0:
+            raise ValueError(
+                f"target_margin_kw: need {n_window} finite values >= 0, one per event interval"
+            )
     return ModelContext(
         grid=grid,
         window=window,
         direction=problem.event.direction,
         target_kw=target_kw,
         target_profile_kw=profile,
+        margin_profile_kw=margin,
         first_free=first_free,
         issued_at=problem.issued_at or problem.event.issued_at,
         energy_price_cny_per_kwh=problem.district.energy_price_cny_per_kwh,

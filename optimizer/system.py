@@ -60,9 +60,17 @@ def add_event_target(m: LinearModel, blocks: list[KindBlock], ctx: ModelContext)
     The shortfall is priced per interval and, once more, at its largest value.
     """
     terms, constant = _window_response_terms(blocks, ctx)
-    planned = ctx.target_profile_kw * ctx.settings.margin_factor
+    planned = ctx.target_profile_kw + ctx.margin_profile_kw
     shortfall = m.add_variables("system.target_shortfall_kw", constant.size, 0.0)
-    m.add_constraints("system.target", [*terms, (shortfall, 1.0)], lower=planned - constant)
+    slacks = [(shortfall, 1.0)]
+    margin_price = ctx.settings.margin_penalty_cny_per_kwh
+    if margin_price is not None and ctx.margin_profile_kw.max(initial=0.0) > 0:
+        # The margin's own slack, cheaper than the rebound cap's: a plan gives up margin
+        # before it goes above the cap, and the target itself before neither.
+        unmet = m.add_variables("system.margin_unmet_kw", constant.size, 0.0, ctx.margin_profile_kw)
+        slacks.append((unmet, 1.0))
+        m.add_cost("shortfall_penalty", unmet, margin_price * ctx.dt_h)
+    m.add_constraints("system.target", [*terms, *slacks], lower=planned - constant)
     penalty = ctx.settings.shortfall_penalty_cny_per_kwh * ctx.dt_h
     m.add_cost("shortfall_penalty", shortfall, penalty)
     # Pricing the worst interval too spreads an energy-limited response evenly, so an

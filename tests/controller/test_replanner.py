@@ -56,13 +56,15 @@ from builders import at, battery, building, curtailable, district, enterprise
 SETTINGS = ControllerSettings(dispatch=DispatchSettings().deterministic())
 
 
-def replanner(d: District | None = None) -> tuple[Replanner, FakeAdapter, Monitor, list[EventRun]]:
+def replanner(
+    d: District | None = None, settings: ControllerSettings = SETTINGS
+) -> tuple[Replanner, FakeAdapter, Monitor, list[EventRun]]:
     clock, adapter, roster, monitor = parts(d)
     live: list[EventRun] = []
-    health = HealthWatch(adapter, clock, SETTINGS, monitor, roster)
-    dispatcher = Dispatcher(adapter, SETTINGS, roster)
+    health = HealthWatch(adapter, clock, settings, monitor, roster)
+    dispatcher = Dispatcher(adapter, settings, roster)
     out = Replanner(
-        SETTINGS, clock, roster, monitor, health, dispatcher, CallCounts(), lambda: live
+        settings, clock, roster, monitor, health, dispatcher, CallCounts(), lambda: live
     )
     return out, adapter, monitor, live
 
@@ -357,3 +359,38 @@ def test_a_building_within_its_plan_or_far_from_its_end_is_left_as_planned() -> 
     assert error_c == pytest.approx(0.5)
     early = GRID.starts[last - 3]
     assert unfinished_recoveries_c(problem, schedules, early, {chiller: (early, 40.0)}, 0.3) == {}
+
+
+@pytest.mark.parametrize(
+    ("margin_penalty", "asked_kw"), [(10.0, 300.0), (None, 315.0)], ids=["cheap", "firm"]
+)
+async def test_a_replan_gives_up_margin_before_it_goes_above_the_cap(
+    margin_penalty: float | None, asked_kw: float
+) -> None:
+    """After a drop, the candidate battery owes back every kWh it gives, where a flat
+    baseline leaves no room under the cap. By default a re-plan's margin costs less than
+    the cap's excess, so it asks the firm 300 kW; priced as the target, 315 kW (+5 %)."""
+    d = district(
+        enterprise("acme", [curtailable("line", [(600.0, 1.0)])]),
+        enterprise("other", [battery("store", soc_initial=0.5, soc_final_min=0.5)]),
+    )
+    settings = SETTINGS.model_copy(update={"replan_margin_penalty_cny_per_kwh": margin_penalty})
+    planner, _, monitor, live = replanner(d, settings)
+    assert planner.replan_settings.margin_penalty_cny_per_kwh == margin_penalty
+    store = "other-site/store"
+    run = EventRun(planned_run(d).event, Lifecycle("ev", at(10)))
+    live.append(run)
+    await planner.plan(run)
+    for state, hour in ((EventState.NOTIFIED, 10.9), (EventState.ACTIVE, 11)):
+        run.lifecycle.move(state, at(hour))
+    assert run.kept() == [LINE]  # the cheap step; the battery would owe its recharge
+    metered(monitor, store, at(11), 0.0)
+    monitor.ingest(reading(store, at(11.25), 0.0, soc=0.5))
+    now = at(11.25) + timedelta(minutes=1)
+    run.drop(now, {LINE: "meter stuck"})
+    await planner.replan(run, now, "meter stuck", None)
+    [replan] = run.replans
+    assert replan.added == (store,)
+    assert replan.residual_kw == pytest.approx(315.0)  # the margin is still asked for
+    response = run.planned_response_kw([store])[FIRST + 1 : FIRST + 4]
+    assert response == pytest.approx([asked_kw] * 3, abs=1e-3)

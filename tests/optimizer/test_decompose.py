@@ -13,6 +13,7 @@ from vpp.optimizer import DispatchSettings, dispatch
 from vpp.optimizer.decompose import (
     dispatch_decomposed,
     make_groups,
+    margin_as_target,
     solve_decomposed,
     split_target,
 )
@@ -343,3 +344,24 @@ def test_flexibility_is_computed_once_per_group_and_day(monkeypatch):
     assert [s.power_kw for s in again.schedules] == [s.power_kw for s in first.schedules]
     solve_decomposed(scaled_problem(124, target_pct=3), max_group_resources=40)
     assert len(calls) == 2 * stats.groups
+
+
+def test_a_decomposed_dispatch_prices_a_re_plans_margin_as_its_target(pool):
+    """The coordinator and the bound price the planned target alike: a margin given per
+    interval joins the target, and a cheaper margin price is not modelled (documented)."""
+    d = district(
+        enterprise("a", [curtailable("line", [(300.0, 1.0)]), battery(soc_final_min=0.5)]),
+        enterprise("b", [curtailable("line", [(200.0, 2.0)]), battery(soc_final_min=0.5)]),
+    )
+    margin = np.full(8, 40.0)
+    p = problem(d, event(target_kw=400.0), target_margin_kw=margin)
+    cheap = DispatchSettings(margin_penalty_cny_per_kwh=10.0)
+    folded, folded_settings = margin_as_target(p, cheap)
+    assert folded.target_margin_kw is None
+    assert np.asarray(folded.target_override_kw) == pytest.approx(np.full(8, 440.0))
+    assert folded_settings.margin_penalty_cny_per_kwh is None
+    assert folded_settings.margin_factor == 1.0
+    dec = dispatch_decomposed(p, cheap, executor=pool, max_group_resources=2)
+    assert dec.violations == ()
+    response = [i.expected_response_kw for i in dec.intervals if i.in_event]
+    assert min(response) >= 440.0 * (1 - 1e-6)

@@ -204,3 +204,73 @@ def test_rebound_cap_invariant_load_outside_the_window_within_limit_plus_reporte
         assert i.expected_power_kw <= i.rebound_limit_kw + i.rebound_excess_kw + 1e-3
     if cap != "none":
         assert result.rebound_cap_kw is not None
+
+
+def owing_store() -> dict[str, object]:
+    """A battery that must end the day at its starting charge: every kWh it gives in the
+    window comes back as charge outside it, where a flat baseline leaves no room."""
+    return battery("bess", soc_initial=0.5, soc_final_min=0.5, price_cny_per_kwh=1.0)
+
+
+def window_response_kw(result) -> np.ndarray:
+    return np.array([i.expected_response_kw for i in result.intervals if i.in_event])
+
+
+def test_a_margin_priced_as_the_target_is_planned_above_the_rebound_cap() -> None:
+    """The default: the margin is as firm as the target, so the battery gives 220 kW
+    (200 + 10 %) and recharges the lot above the cap."""
+    d = district(enterprise("storage", [owing_store()]))
+    with_margin = EXACT.model_copy(update={"target_margin_pct": 10.0})
+    result = dispatch(problem(d, event(target_kw=200.0)), with_margin)
+    assert window_response_kw(result) == pytest.approx([220.0] * 8, abs=1e-3)
+    assert result.max_rebound_excess_kw > 0.0
+    assert result.violations == ()
+
+
+def test_a_margin_cheaper_than_the_rebound_cap_is_given_up_before_the_cap() -> None:
+    """Margin priced at 10 CNY/kWh, below the cap's 20: the battery gives the firm 200 kW
+    only, meets the target (shortfall is against the target, not the margin), and puts
+    less back above the cap."""
+    d = district(enterprise("storage", [owing_store()]))
+    firm = EXACT.model_copy(update={"target_margin_pct": 10.0})
+    cheap = firm.model_copy(update={"margin_penalty_cny_per_kwh": 10.0})
+    p = problem(d, event(target_kw=200.0))
+    result = dispatch(p, cheap)
+    assert window_response_kw(result) == pytest.approx([200.0] * 8, abs=1e-3)
+    assert result.meets_target
+    assert result.max_shortfall_kw == pytest.approx(0.0, abs=1e-6)
+    assert result.max_rebound_excess_kw < dispatch(p, firm).max_rebound_excess_kw - 1.0
+    assert result.violations == ()
+
+
+def test_a_cheap_margin_is_still_planned_where_it_costs_the_cap_nothing() -> None:
+    """A battery that may end the day empty owes no recharge: the margin is free to take."""
+    d = district(enterprise("storage", [store()]))
+    cheap = EXACT.model_copy(update={"target_margin_pct": 10.0, "margin_penalty_cny_per_kwh": 10.0})
+    result = dispatch(problem(d, event(target_kw=200.0)), cheap)
+    assert window_response_kw(result) == pytest.approx([220.0] * 8, abs=1e-3)
+    assert result.max_rebound_excess_kw == 0.0
+
+
+def test_a_margin_given_per_interval_replaces_the_settings_margin() -> None:
+    """A re-plan's margin (``target_margin_kw``) is on top of its target; priced below the
+    cap it goes, the target stays."""
+    d = district(enterprise("storage", [owing_store()]))
+    margin = np.array([0.0, 0.0, 50.0, 50.0, 50.0, 50.0, 0.0, 0.0])
+    p = problem(d, event(target_kw=200.0), target_margin_kw=margin)
+    firm = dispatch(p, EXACT)
+    assert window_response_kw(firm) == pytest.approx(200.0 + margin, abs=1e-3)
+    cheap = dispatch(p, EXACT.model_copy(update={"margin_penalty_cny_per_kwh": 10.0}))
+    assert window_response_kw(cheap) == pytest.approx([200.0] * 8, abs=1e-3)
+
+
+def test_a_margin_given_per_interval_must_have_one_value_per_event_interval() -> None:
+    d = district(enterprise("storage", [owing_store()]))
+    for bad in (np.zeros(3), np.full(8, -1.0), np.full(8, np.nan)):
+        with pytest.raises(ValueError, match="target_margin_kw"):
+            dispatch(problem(d, event(target_kw=200.0), target_margin_kw=bad), EXACT)
+
+
+def test_a_margin_may_not_be_priced_above_the_target() -> None:
+    with pytest.raises(ValueError, match="margin_penalty_cny_per_kwh"):
+        DispatchSettings(shortfall_penalty_cny_per_kwh=100.0, margin_penalty_cny_per_kwh=101.0)

@@ -227,15 +227,19 @@ def replan(
     soc_by_key: Mapping[str, float],
     settings: DispatchSettings,
     rebound_limit_kw: FloatArray | None = None,
+    margin_kw: FloatArray | None = None,
 ) -> DispatchResult:
     """Dispatch ``candidates`` for the residual target from ``first_free_index`` on, their
-    load outside the window under ``rebound_limit_kw`` (see :func:`rebound_room_kw`)."""
+    load outside the window under ``rebound_limit_kw`` (see :func:`rebound_room_kw`);
+    ``margin_kw`` is the planning margin on top of the residual per event interval [kW],
+    priced by ``settings.margin_penalty_cny_per_kwh``."""
     sub = replace(
         problem,
         district=with_battery_soc(problem.district, soc_by_key),
         resource_keys=candidates,
         first_free_index=first_free_index,
         target_override_kw=residual_kw,
+        target_margin_kw=np.zeros_like(residual_kw) if margin_kw is None else margin_kw,
         issued_at=issued_at,
         rebound_limit_kw=rebound_limit_kw,
     )

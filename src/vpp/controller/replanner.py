@@ -87,6 +87,11 @@ class Replanner:
         self.plan_settings = settings.dispatch.model_copy(
             update={"target_margin_pct": settings.planning_margin_pct}
         )
+        #: What a re-plan is solved with: its residual gives the margin per interval, and
+        #: the measured shortfall it makes up is in its firm part.
+        self.replan_settings = settings.dispatch.model_copy(
+            update={"margin_penalty_cny_per_kwh": settings.replan_margin_penalty_cny_per_kwh}
+        )
 
     @property
     def busy(self) -> bool:
@@ -183,6 +188,9 @@ class Replanner:
         # Batteries carry no state but their SoC, which telemetry gives: re-plan them whole.
         replanned = {k for k in run.recovering() if kind_of(run.schedules[k].kind).stores_energy}
         residual = residual_kw(run, first, bias_kw, self.plan_settings.margin_factor, replanned)
+        # The target and the shortfall to make up are firm; the margin on top is priced
+        # as the re-plan settings say (below the rebound cap by default).
+        firm = residual_kw(run, first, bias_kw, 1.0, replanned)
         if residual.max() <= 1e-3 * run.target_kw:
             if dropped_now:
                 run.replans.append(
@@ -207,10 +215,11 @@ class Replanner:
                 problem,
                 candidates=candidates,
                 first_free_index=first,
-                residual_kw=residual,
+                residual_kw=firm,
+                margin_kw=residual - firm,
                 issued_at=now,
                 soc_by_key=soc,
-                settings=self.settings.dispatch,
+                settings=self.replan_settings,
                 rebound_limit_kw=rebound_room_kw(run.initial, run.schedules, candidates)
                 if run.initial is not None
                 else None,
