@@ -224,7 +224,9 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
     (``final_plans_max_excess_kw``: the portfolio's planned load above the cap, all
     events' plans together, in the event's post-event span); ``planned_post_event_peak_kw``
     is the day's planned load at its highest after the events, so a measured peak above it
-    is the field's.
+    is the field's. The measured peak is the meters' (what an operator sees: a stuck meter
+    repeats its last reading); ``true_post_event_peak_kw`` is the devices' own load, which
+    only a simulation knows, and the one the grid feels.
     An event's post-event span runs from its end for as long as the dispatch plans its
     recovery (``AFTER_EVENT``), or to the next event's start if sooner, so it holds the
     recovery and any charging before the next event. ``at_peak_by_kind`` splits the load
@@ -267,11 +269,16 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
             }
         )
     peak_t = int(np.flatnonzero(after)[np.argmax(measured[after])]) if after.any() else None
+    true = series.total(series.true_kw)
+    true_t = int(np.flatnonzero(after)[np.argmax(true[after])]) if after.any() else None
     return {
         "cap_kw": None if cap is None else round(cap, 3),
         "baseline_peak_kw": round(float(np.nanmax(baseline, initial=0.0)), 3),
         "post_event_peak_kw": None if peak_t is None else round(float(measured[peak_t]), 3),
         "post_event_peak_at": None if peak_t is None else grid.starts[peak_t].isoformat(),
+        "true_post_event_peak_kw": None if true_t is None else round(float(true[true_t]), 3),
+        "true_post_event_peak_at": None if true_t is None else grid.starts[true_t].isoformat(),
+        "true_intervals_above_cap": 0 if cap is None else int((true[after] > cap).sum()),
         "planned_post_event_peak_kw": None
         if not after.any()
         else round(float(np.nanmax(planned_load[after])), 3),

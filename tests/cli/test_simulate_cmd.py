@@ -80,6 +80,23 @@ def test_simulate_command_post_event_peak_stays_under_the_rebound_cap(met_run):
     assert "(the plans' " in result.output
 
 
+def test_simulate_command_gives_the_true_post_event_peak_beside_the_metered_one(met_run):
+    """The meters' peak is what an operator sees; the devices' own load is what the grid
+    feels: report.json has both, at the largest ``true_kw`` of timeseries.csv after the
+    event, and the printed line names both."""
+    result, out = met_run
+    rebound = json.loads((out / "report.json").read_text())["rebound"]
+    with (out / "timeseries.csv").open() as f:  # the event ends at 11:30; 4 h of recovery
+        after = [r for r in csv.DictReader(f) if "T11:30" <= r["start"][10:16] < "T15:30"]
+    top = max(after, key=lambda r: float(r["true_kw"]))
+    assert rebound["true_post_event_peak_at"] == top["start"]
+    assert rebound["true_post_event_peak_kw"] == pytest.approx(float(top["true_kw"]), abs=1e-3)
+    above = sum(float(r["true_kw"]) > rebound["cap_kw"] for r in after)
+    assert rebound["true_intervals_above_cap"] == above
+    assert f"{rebound['true_post_event_peak_kw']:,.0f} kW at " in result.output
+    assert " true (the plans' " in result.output
+
+
 def test_simulate_command_traces_the_post_event_peak_to_each_kind(met_run):
     """At the post-event peak, the load above the baselines is split by kind, planned and
     measured; the measured parts add up to the peak less the baseline there."""

@@ -336,7 +336,7 @@ def print_result(result: SimulationResult) -> bool:
 
 
 def _print_rebound(result: SimulationResult) -> None:
-    """The measured post-event peak against the rebound cap and the baseline peak."""
+    """The post-event peak, metered and true, against the rebound cap and the baseline peak."""
     from vpp.hil_sim.report import day_series, rebound_summary
 
     summary = rebound_summary(result, day_series(result))
@@ -358,10 +358,11 @@ def _print_rebound(result: SimulationResult) -> None:
             else f" {NOT_OK} ({summary['intervals_above_cap']} intervals above the cap)"
         )
     )
-    planned = summary["planned_post_event_peak_kw"]
+    planned, true = summary["planned_post_event_peak_kw"], summary["true_post_event_peak_kw"]
     console.print(
-        f"post-event peak {peak:,.0f} kW at {summary['post_event_peak_at'][11:16]} "
-        f"(the plans' {planned:,.0f} kW), baseline peak {base:,.0f} kW, {cap_text}{verdict}",
+        f"post-event peak {peak:,.0f} kW at {summary['post_event_peak_at'][11:16]} metered, "
+        f"{true:,.0f} kW at {summary['true_post_event_peak_at'][11:16]} true (the plans' "
+        f"{planned:,.0f} kW), baseline peak {base:,.0f} kW, {cap_text}{verdict}",
         highlight=False,
     )
 
