@@ -10,8 +10,10 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,20 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         plan = replace(plan, cases=cases)
     out = args.out or (DEFAULT_OUT if not args.quick else ROOT / "out" / "bench-quick.json")
     console = Console(width=None if sys.stdout.isatty() else 160)
-    results = run(plan, set(args.only or ()), console)
-    results["mode"] = "quick" if args.quick else "full"
-    if args.only and out.exists():
-        # A partial run updates its suites in the results file and keeps the others.
-        kept = json.loads(out.read_text())
-        suites = {"dispatch", "redispatch", "telemetry", "simulator"} - set(args.only)
-        results.update({name: kept.get(name) for name in suites})
-        results["partial_runs"] = [*kept.get("partial_runs", []), sorted(args.only)]
-        if args.case and "dispatch" in args.only:
-            ran = {row["case"] for row in results["dispatch"]}
-            others = [row for row in kept.get("dispatch") or [] if row["case"] not in ran]
-            results["dispatch"] = others + results["dispatch"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    # A partial run updates its suites in the results file and keeps the others: read them
+    # before the run, whose checkpoints rewrite the file.
+    kept = json.loads(out.read_text()) if args.only and out.exists() else None
+    mode = "quick" if args.quick else "full"
+
+    def save(results: dict[str, Any], complete: bool) -> dict[str, Any]:
+        merged = _merged({**results, "mode": mode, "complete": complete}, kept, args)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(merged, indent=2) + "\n")
+        return merged
+
+    results = save(run(plan, set(args.only or ()), console, partial(save, complete=False)), True)
     print_tables(results, console)
     if args.plot is not None and results["dispatch"]:
         from bench.plots import scaling_plot
@@ -103,8 +103,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(plan: Plan, only: set[str], console: Console) -> dict[str, Any]:
-    """Every suite of the plan (or those in ``only``), with a progress bar."""
+def _merged(
+    results: dict[str, Any], kept: dict[str, Any] | None, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The results of a partial run (``--only``, ``--case``) with the other suites' and
+    cases' figures ``kept`` from the results file."""
+    if kept is None or not args.only:
+        return results
+    out = dict(results)
+    suites = {"dispatch", "redispatch", "telemetry", "simulator"} - set(args.only)
+    out.update({name: kept.get(name) for name in suites})
+    out["partial_runs"] = [*kept.get("partial_runs", []), sorted(args.only)]
+    if args.case and "dispatch" in args.only:
+        ran = {row["case"] for row in results["dispatch"]}
+        others = [row for row in kept.get("dispatch") or [] if row["case"] not in ran]
+        out["dispatch"] = others + results["dispatch"]
+    return out
+
+
+def run(
+    plan: Plan,
+    only: set[str],
+    console: Console,
+    checkpoint: Callable[[dict[str, Any]], object] | None = None,
+) -> dict[str, Any]:
+    """Every suite of the plan (or those in ``only``), with a progress bar; after each step
+    the figures so far go to ``checkpoint``, so a run stopped part-way (the full suite takes
+    over an hour on 2 cores) keeps what it measured."""
     wanted = only or {"dispatch", "redispatch", "telemetry", "simulator"}
     steps: list[tuple[str, Any]] = []
     if "dispatch" in wanted:
@@ -144,6 +169,8 @@ def run(plan: Plan, only: set[str], console: Console) -> dict[str, Any]:
                 console.print(f"[red]{name} failed: {exc!r}")
                 results.setdefault("errors", []).append(f"{name}: {exc!r}")
             progress.advance(task)
+            if checkpoint is not None:
+                checkpoint({**results, "stopped_after": name})
         progress.update(task, description="benchmark done")
     results["wall_s"] = time.perf_counter() - started
     results["load_at_end"] = list(os.getloadavg())

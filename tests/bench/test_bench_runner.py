@@ -13,6 +13,7 @@ def test_quick_bench_runs_every_suite_and_writes_results(tmp_path, capsys):
     assert main(["--quick", "--out", str(out), "--plot", str(plot)]) == 0
     results = json.loads(out.read_text())
     assert results["mode"] == "quick"
+    assert results["complete"] is True
     assert results["machine"]["cpus"] >= 1
     rows = {(r["case"], r["emitter"]): r for r in results["dispatch"]}
     for case in {case for case, _ in rows}:
@@ -31,3 +32,31 @@ def test_quick_bench_runs_every_suite_and_writes_results(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Dispatch" in printed
     assert "Telemetry ingestion" in printed
+
+
+def test_a_bench_run_stopped_part_way_keeps_what_it_measured(tmp_path, monkeypatch):
+    """The full suite takes over an hour: each step's figures reach the results file as
+    soon as it ends, so a run interrupted in its second step keeps the first, marked
+    incomplete, and a partial run keeps the other suites' figures from the file."""
+    import bench.runner as runner
+
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"telemetry": {"rate_per_s": 1.0}, "dispatch": []}))
+    real_step = runner._run_step
+    steps: list[str] = []
+
+    def step_then_stop(name, arg, plan, results):
+        steps.append(name)
+        if len(steps) > 1:
+            raise KeyboardInterrupt  # Ctrl-C, or a CI timeout
+        real_step(name, arg, plan, results)
+
+    monkeypatch.setattr(runner, "_run_step", step_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        main(["--quick", "--only", "dispatch", "--out", str(out)])
+    results = json.loads(out.read_text())
+    assert results["complete"] is False
+    assert results["stopped_after"] == steps[0]
+    [row] = results["dispatch"]
+    assert row["status"] == "optimal"
+    assert results["telemetry"] == {"rate_per_s": 1.0}
