@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.table import Table
 
 from vpp.cli.app import app, console, fail, reports_errors
 from vpp.cli.explain_view import print_explanation, write_explanation
@@ -26,6 +25,7 @@ from vpp.cli.options import (
     resolve_window,
     writable_folder,
 )
+from vpp.cli.tables import Column, print_table
 from vpp.config import load_district
 from vpp.domain import DispatchExplanation, DispatchResult, EventKind, Notice, ReboundCap
 from vpp.optimizer import DispatchSettings, dispatch, dispatch_executor
@@ -244,28 +244,26 @@ def print_rebound(result: DispatchResult) -> None:
 
 def print_summary(result: DispatchResult) -> None:
     event = result.event
-    table = Table(title=f"{event.event_id}: {event.kind.value}, target {result.target_kw:,.0f} kW")
-    for name in (
-        "interval",
-        "target \\[kW]",
-        "baseline \\[kW]",
-        "expected \\[kW]",
-        "response \\[kW]",
-        "shortfall \\[kW]",
-    ):
-        table.add_column(name, justify="right")
-    for i in result.event_intervals:
-        style = "red" if i.shortfall_kw > 1e-3 else None
-        table.add_row(
-            f"{i.start:%H:%M}",
-            f"{i.target_kw:,.0f}",
-            f"{i.baseline_kw:,.0f}",
-            f"{i.expected_power_kw:,.0f}",
-            f"{i.expected_response_kw:,.0f}",
-            f"{i.shortfall_kw:,.1f}",
-            style=style,
-        )
-    console.print(table)
+    headers = ("interval", "target \\[kW]", "baseline \\[kW]", "expected \\[kW]")
+    columns = [Column(h) for h in (*headers, "response \\[kW]", "shortfall \\[kW]")]
+    intervals = result.event_intervals
+    print_table(
+        console,
+        columns,
+        [
+            [
+                f"{i.start:%H:%M}",
+                f"{i.target_kw:,.0f}",
+                f"{i.baseline_kw:,.0f}",
+                f"{i.expected_power_kw:,.0f}",
+                f"{i.expected_response_kw:,.0f}",
+                f"{i.shortfall_kw:,.1f}",
+            ]
+            for i in intervals
+        ],
+        row_styles=["red" if i.shortfall_kw > 1e-3 else None for i in intervals],
+        title=f"{event.event_id}: {event.kind.value}, target {result.target_kw:,.0f} kW",
+    )
 
     by_kind: dict[str, float] = defaultdict(float)
     used: dict[str, int] = defaultdict(int)
@@ -275,13 +273,15 @@ def print_summary(result: DispatchResult) -> None:
         response = sum(event.direction * (b - p) for b, p in pairs)
         by_kind[schedule.kind] += response / max(1, window.stop - window.start)
         used[schedule.kind] += any(v is not None for v in schedule.setpoint_kw)
-    kinds = Table(title="Mean response in the window by kind")
-    kinds.add_column("kind")
-    kinds.add_column("dispatched", justify="right")
-    kinds.add_column("mean response \\[kW]", justify="right")
-    for kind_name, value in sorted(by_kind.items(), key=lambda kv: -kv[1]):
-        kinds.add_row(kind_name, str(used[kind_name]), f"{value:,.0f}")
-    console.print(kinds)
+    print_table(
+        console,
+        [Column("kind", numeric=False), Column("dispatched"), Column("mean response \\[kW]")],
+        [
+            [kind_name, str(used[kind_name]), f"{value:,.0f}"]
+            for kind_name, value in sorted(by_kind.items(), key=lambda kv: -kv[1])
+        ],
+        title="Mean response in the window by kind",
+    )
 
     c, stats = result.costs, result.solve
     console.print(

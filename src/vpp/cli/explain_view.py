@@ -6,10 +6,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 
+from vpp.cli.tables import Column, print_table
 from vpp.domain import DispatchExplanation, Reason, ResourceExplanation
 
 #: Resources listed in the printout; the JSON has every one.
@@ -59,40 +58,39 @@ def _families(labels: tuple[str, ...], at_most: int = 4) -> str:
 def print_explanation(explanation: DispatchExplanation, console: Console) -> None:
     """The top reasons, the target's marginal cost and, for a shortfall, what binds."""
     rows = sorted(explanation.resources, key=_order)
-    table = Table(
-        title=f"Why: {explanation.event_id}, the decisive reasons first",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-    )
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("resource", overflow="fold")
-    table.add_column("called", no_wrap=True)
-    table.add_column("price\n\\[CNY/kWh]", justify="right", no_wrap=True)
-    table.add_column("marginal\n\\[CNY/kWh]", justify="right", no_wrap=True)
-    table.add_column("response\n\\[kW]", justify="right", no_wrap=True)
-    table.add_column("reason: why", overflow="fold", ratio=1)
-    for r in rows[:TOP_ROWS]:
-        price = r.effective_price_cny_per_kwh
-        table.add_row(
+    columns = [Column("#"), Column("resource", numeric=False), Column("called")]
+    columns += [Column("price\n\\[CNY/kWh]")]
+    # one figure for every row, printed again below the table: the first to go when narrow
+    columns += [Column("marginal\n\\[CNY/kWh]", optional=1), Column("response\n\\[kW]")]
+    columns += [Column("reason: why", numeric=False)]
+    shown = [
+        [
             "-" if r.merit_position is None else str(r.merit_position),
             f"{r.enterprise_id}/{r.resource_id}",
             "yes" if r.called else "no",
-            "-" if price is None else f"{price:,.3f}",
+            "-"
+            if r.effective_price_cny_per_kwh is None
+            else f"{r.effective_price_cny_per_kwh:,.3f}",
             f"{r.marginal_cost_cny_per_kwh:,.3f}",
             f"{r.mean_response_kw:,.0f}",
             f"[bold]{r.reason.value}[/]: {r.detail}",
-        )
-    console.print(table)
+        ]
+        for r in rows[:TOP_ROWS]
+    ]
+    print_table(
+        console, columns, shown, title=f"Why: {explanation.event_id}, the decisive reasons first"
+    )
     if len(rows) > TOP_ROWS:
         counts = Counter((r.called, r.reason.value) for r in rows)
-        summary = Table(title=f"All {len(rows)} resources by reason", box=box.SIMPLE_HEAD)
-        summary.add_column("called", no_wrap=True)
-        summary.add_column("reason", overflow="fold")
-        summary.add_column("resources", justify="right", no_wrap=True)
-        for (called, reason), n in sorted(counts.items(), key=lambda kv: -kv[1]):
-            summary.add_row("yes" if called else "no", reason, str(n))
-        console.print(summary)
+        print_table(
+            console,
+            [Column("called"), Column("reason", numeric=False), Column("resources")],
+            [
+                ["yes" if called else "no", reason, str(n)]
+                for (called, reason), n in sorted(counts.items(), key=lambda kv: -kv[1])
+            ],
+            title=f"All {len(rows)} resources by reason",
+        )
         console.print(f"{len(rows) - TOP_ROWS} more resources in explanation.json")
     console.print(
         f"marginal cost of the target: [bold]{explanation.marginal_cost_cny_per_kwh:,.3f}[/] "

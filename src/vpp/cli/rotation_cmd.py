@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from vpp.cli.app import app, console, fail, reports_errors
+from vpp.cli.tables import Column, print_table
 from vpp.config import load_district
 from vpp.domain import EnterpriseRotation, fairness, rotation_counts
 from vpp.rotation_ledger import read_ledger
@@ -89,24 +88,23 @@ def _until(at: str | None, starts: list[datetime]) -> datetime:
 def _print_rows(
     rows: list[EnterpriseRotation], counts: dict[str, int], n_events: int, until: datetime
 ) -> None:
-    table = Table(
+    names = ("calls", "asked", "deliv.", "net", "flex", "/MW", "count")
+    print_table(
+        console,
+        [Column("enterprise", numeric=False), *(Column(name) for name in names)],
+        [
+            [
+                r.enterprise_id,
+                str(r.calls),
+                f"{r.asked_kwh:,.0f}",
+                f"{r.delivered_kwh:,.0f}",
+                f"{r.net_cny:,.0f}",
+                f"{r.flexibility_kw:,.0f}",
+                "-" if r.calls_per_mw is None else f"{r.calls_per_mw:.2f}",
+                str(counts.get(r.enterprise_id, 0)),
+            ]
+            for r in rows
+        ],
         title=f"rotation over {n_events} events up to {until:%Y-%m-%d %H:%M}",
         caption="energy \\[kWh], net \\[CNY], flex \\[kW]; count: what the optimiser reads now",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
-    table.add_column("enterprise", overflow="ellipsis", no_wrap=True, max_width=18)
-    for name in ("calls", "asked", "deliv.", "net", "flex", "/MW", "count"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for r in rows:
-        table.add_row(
-            r.enterprise_id,
-            str(r.calls),
-            f"{r.asked_kwh:,.0f}",
-            f"{r.delivered_kwh:,.0f}",
-            f"{r.net_cny:,.0f}",
-            f"{r.flexibility_kw:,.0f}",
-            "-" if r.calls_per_mw is None else f"{r.calls_per_mw:.2f}",
-            str(counts.get(r.enterprise_id, 0)),
-        )
-    console.print(table)

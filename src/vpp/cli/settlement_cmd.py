@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from vpp.cli.app import app, console, fail, reports_errors
+from vpp.cli.tables import Column, print_table
 from vpp.report.settlements import ReportLine, read_settlement_lines, report_files
 from vpp.settlement import EnterpriseTotals, enterprise_totals
 
@@ -67,35 +66,26 @@ def totals_by_enterprise(lines: list[ReportLine], only: str | None) -> list[Ente
 
 
 def _print_totals(totals: list[EnterpriseTotals], n_reports: int, n_events: int) -> None:
-    table = Table(
+    rows = [_row(t) for t in totals if t.events]
+    total = (
+        "total",
+        str(sum(t.events for t in totals)),
+        f"{sum(t.asked_kwh for t in totals):,.0f}",
+        f"{sum(t.delivered_kwh for t in totals):,.0f}",
+        "",
+        f"{sum(t.payment_cny for t in totals):,.0f}",
+        f"{sum(t.penalty_cny for t in totals):,.0f}",
+        f"{sum(t.net_cny for t in totals):,.0f}",
+    )
+    names = ("events", "asked", "deliv.", "ratio", "paid", "pen.", "net")
+    print_table(
+        console,
+        [Column("enterprise", numeric=False), *(Column(name) for name in names)],
+        rows,
+        total=total,
         title=f"settlement totals over {n_events} events in {n_reports} reports",
         caption="energy \\[kWh], money \\[CNY]; events: those it was asked something in",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
-    rows = [_row(t) for t in totals if t.events]
-    rows.append(
-        (
-            "total",
-            str(sum(t.events for t in totals)),
-            f"{sum(t.asked_kwh for t in totals):,.0f}",
-            f"{sum(t.delivered_kwh for t in totals):,.0f}",
-            "",
-            f"{sum(t.payment_cny for t in totals):,.0f}",
-            f"{sum(t.penalty_cny for t in totals):,.0f}",
-            f"{sum(t.net_cny for t in totals):,.0f}",
-        )
-    )
-    table.add_column("enterprise", overflow="ellipsis", no_wrap=True, max_width=18)
-    names = ("events", "asked", "deliv.", "ratio", "paid", "pen.", "net")
-    for i, name in enumerate(names, start=1):
-        widest = max(len(name), *(len(row[i]) for row in rows))
-        table.add_column(name, justify="right", no_wrap=True, width=widest)
-    for row in rows[:-1]:
-        table.add_row(*row)
-    table.add_section()
-    table.add_row(*rows[-1], style="bold")
-    console.print(table)
     unasked = [t for t in totals if t.unasked_events]
     if unasked:
         listed = ", ".join(

@@ -29,6 +29,7 @@ from rich.table import Table
 
 from vpp.cli.app import app, console, fail, reports_errors
 from vpp.cli.options import SIMULATED_DAYS, writable_folder
+from vpp.cli.tables import Column, print_table
 from vpp.config import describe_validation_error
 from vpp.domain import ConfigError, DemandResponseEvent, District, pct_of_kw, with_rotation
 from vpp.settlement import rotation_entries
@@ -368,20 +369,12 @@ def _print_rebound(result: SimulationResult) -> None:
 
 
 def _print_intervals(outcome: EventOutcome, district: District) -> None:
-    table = Table(
-        title=(
-            f"{outcome.event_id}: {outcome.kind} {_window(outcome.start, outcome.end, district)}"
-            f", target {outcome.target_kw:,.0f} kW, {outcome.state}"
-        ),
-        caption="portfolio of the event's participants per interval \\[kW]",
-    )
-    table.add_column("start")
-    for name in ("target", "planned", "baseline", "actual", "delivered"):
-        table.add_column(name, justify="right")
     missing = any(i.missing_meters for i in outcome.intervals)
-    if missing:
-        table.add_column("no meter", justify="right")
-    table.add_column("met", justify="center")
+    columns = [Column(n) for n in ("start", "target", "planned", "baseline", "actual")]
+    columns += [Column("delivered")]
+    columns += [Column("no meter")] if missing else []
+    columns += [Column("met")]
+    rows = []
     for i in outcome.intervals:
         row = [
             f"{_local(i.start, district):%H:%M}",
@@ -394,8 +387,18 @@ def _print_intervals(outcome: EventOutcome, district: District) -> None:
         if missing:
             row.append(str(i.missing_meters))
         row.append(OK if i.met else NOT_OK)
-        table.add_row(*row)
-    console.print(table)
+        rows.append(row)
+    print_table(
+        console,
+        columns,
+        rows,
+        title=(
+            f"{outcome.event_id}: {outcome.kind} "
+            f"{_window(outcome.start, outcome.end, district)}"
+            f", target {outcome.target_kw:,.0f} kW, {outcome.state}"
+        ),
+        caption="portfolio of the event's participants per interval \\[kW]",
+    )
 
 
 def _print_verdict(outcome: EventOutcome) -> bool:
@@ -428,15 +431,11 @@ def _print_verdict(outcome: EventOutcome) -> bool:
 
 def _print_settlement(outcome: EventOutcome) -> None:
     settlement = outcome.settlement
-    table = Table(
-        title=f"{outcome.event_id}: settlement (rule {settlement.rule.name})",
-        caption="asked and delivered \\[kWh], payment and penalty \\[CNY]",
-    )
-    table.add_column("enterprise", no_wrap=True)
-    for name in ("asked", "delivered", "ratio", "effective", "payment", "penalty"):
-        table.add_column(name, justify="right")
-    for line in settlement.enterprises:
-        table.add_row(
+    columns = [Column("enterprise", numeric=False)]
+    columns += [Column(n) for n in ("asked", "delivered", "ratio", "effective", "payment")]
+    columns += [Column("penalty")]
+    rows = [
+        [
             line.enterprise_id,
             f"{line.asked_kwh:,.1f}",
             f"{line.delivered_kwh:,.1f}",
@@ -444,9 +443,10 @@ def _print_settlement(outcome: EventOutcome) -> None:
             OK if line.effective else NOT_OK,
             f"{line.payment_cny:,.2f}",
             f"{line.penalty_cny:,.2f}",
-        )
-    table.add_section()
-    table.add_row(
+        ]
+        for line in settlement.enterprises
+    ]
+    total = [
         "total",
         f"{settlement.asked_kwh:,.1f}",
         f"{settlement.delivered_kwh:,.1f}",
@@ -454,9 +454,15 @@ def _print_settlement(outcome: EventOutcome) -> None:
         f"{sum(line.effective for line in settlement.enterprises)}/{len(settlement.enterprises)}",
         f"{settlement.payment_cny:,.2f}",
         f"{settlement.penalty_cny:,.2f}",
-        style="bold",
+    ]
+    print_table(
+        console,
+        columns,
+        rows,
+        total=total,
+        title=f"{outcome.event_id}: settlement (rule {settlement.rule.name})",
+        caption="asked and delivered \\[kWh], payment and penalty \\[CNY]",
     )
-    console.print(table)
     _print_settlement_notes(outcome)
     _print_refused_samples(outcome)
 
@@ -500,38 +506,39 @@ def _print_faults(result: SimulationResult) -> None:
     else:
         console.print("no faults injected")
 
-    seen = Table(title="Faults seen by the controller")
-    for name in ("time", "event", "resource", "reason"):
-        seen.add_column(name)
-    for fault in result.faults_seen:
-        seen.add_row(f"{_local(fault.at, district):%H:%M}", fault.event_id, fault.key, fault.reason)
-    if seen.row_count:
-        console.print(seen)
+    seen = [
+        [f"{_local(fault.at, district):%H:%M}", fault.event_id, fault.key, fault.reason]
+        for fault in result.faults_seen
+    ]
+    if seen:
+        columns = [Column("time"), *(Column(n, numeric=False) for n in ("event", "resource"))]
+        columns += [Column("reason", numeric=False)]
+        print_table(console, columns, seen, title="Faults seen by the controller")
     else:
         console.print("no faults seen by the controller")
 
-    redispatch = Table(title="Re-dispatches")
-    for name in ("time", "event", "from"):
-        redispatch.add_column(name)
-    for name in ("dropped", "added", "residual \\[kW]", "over cap \\[kW]"):
-        redispatch.add_column(name, justify="right")
-    redispatch.add_column("solver")
-    redispatch.add_column("why")
-    for event_id, run in result.runs.items():
-        for r in run.replans:
-            redispatch.add_row(
-                f"{_local(r.at, district):%H:%M}",
-                event_id,
-                f"{_local(r.first_interval, district):%H:%M}",
-                str(len(r.dropped)),
-                str(len(r.added)),
-                f"{r.residual_kw:,.0f}",
-                f"{r.rebound_excess_kw:,.0f}",
-                r.status,
-                short_reason(r.reason),
-            )
-    if redispatch.row_count:
-        console.print(redispatch)
+    redispatch = [
+        [
+            f"{_local(r.at, district):%H:%M}",
+            event_id,
+            f"{_local(r.first_interval, district):%H:%M}",
+            str(len(r.dropped)),
+            str(len(r.added)),
+            f"{r.residual_kw:,.0f}",
+            f"{r.rebound_excess_kw:,.0f}",
+            r.status,
+            short_reason(r.reason),
+        ]
+        for event_id, run in result.runs.items()
+        for r in run.replans
+    ]
+    if redispatch:
+        # Narrow terminals lose the solver's status first (nearly always optimal), then the
+        # re-plan's first interval (the next one after "time"), before the reason folds.
+        columns = [Column("time"), Column("event", numeric=False), Column("from", optional=2)]
+        columns += [Column(n) for n in ("dropped", "added", "residual \\[kW]", "over cap \\[kW]")]
+        columns += [Column("solver", numeric=False, optional=3), Column("why", numeric=False)]
+        print_table(console, columns, redispatch, title="Re-dispatches")
     else:
         console.print("no re-dispatches")
 
