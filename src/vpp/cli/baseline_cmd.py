@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from rich.table import Table
 
 from vpp.baseline import (
     BASELINE_PRESETS,
@@ -27,6 +26,7 @@ from vpp.baseline import (
 )
 from vpp.cli.app import app, console, fail, reports_errors
 from vpp.cli.options import INTERVAL_MIN, parse_day
+from vpp.cli.tables import Column, print_table
 from vpp.domain import ALL_DAY, DailyWindow, daily_window_on, zone
 
 _HELP = (
@@ -195,19 +195,22 @@ def _print_table(
     results: list[BaselineResult], window: DailyWindow, tz_name: str, rows: range
 ) -> None:
     first = results[0]
-    table = Table(
-        title=escape(f"Baseline {first.method!r} for {first.day} (window {window}, {tz_name})")
-    )
-    table.add_column("interval start")
-    for result in results:
-        table.add_column(escape(f"{result.meter_id} [kW]"), justify="right")
     starts = first.interval_starts
-    for i in rows:
-        cells = [
-            f"{r.values_kw[i]:.3f}" if not math.isnan(r.values_kw[i]) else "-" for r in results
-        ]
-        table.add_row(starts[i].strftime("%H:%M"), *cells)
-    console.print(table)
+    print_table(
+        console,
+        [Column("interval start"), *(Column(escape(f"{r.meter_id} [kW]")) for r in results)],
+        [
+            [
+                starts[i].strftime("%H:%M"),
+                *(
+                    f"{r.values_kw[i]:.3f}" if not math.isnan(r.values_kw[i]) else "-"
+                    for r in results
+                ),
+            ]
+            for i in rows
+        ],
+        title=escape(f"Baseline {first.method!r} for {first.day} (window {window}, {tz_name})"),
+    )
     for result in results:
         used = ", ".join(d.isoformat() for d in result.days_used)
         console.print(f"[bold]{escape(result.meter_id)}[/]: days used {used}", highlight=False)

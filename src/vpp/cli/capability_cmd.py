@@ -11,6 +11,7 @@ from rich.table import Table
 
 from vpp.cli.app import app, console, reports_errors
 from vpp.cli.options import TIME_LIMIT_S, resolve_window
+from vpp.cli.tables import Column, print_table
 from vpp.config import load_district
 from vpp.domain import Notice
 from vpp.optimizer import CapabilityReport, DispatchSettings, capability, process_pool
@@ -86,27 +87,36 @@ def report_document(
     }
 
 
+KIND_COLUMN = Column("resource kind", numeric=False)
+ALONE_COLUMN = Column("alone \\[kW]")
+
+
 def _print_report(report: CapabilityReport, window_text: str, names: dict[str, str]) -> None:
-    kinds = Table(title=f"Deliverable response by resource kind, {window_text}")
-    kinds.add_column("resource kind")
-    kinds.add_column("resources", justify="right")
-    kinds.add_column("alone \\[kW]", justify="right")
-    kinds.add_column("% of peak", justify="right")
-    for kind, value in sorted(report.by_kind_kw.items(), key=lambda kv: -kv[1]):
-        kinds.add_row(
-            kind,
-            str(report.resource_count_by_kind.get(kind, 0)),
-            f"{value:,.0f}",
-            f"{100 * value / report.district_peak_kw:.2f}",
-        )
-    console.print(kinds)
-    ents = Table(title="Deliverable response by enterprise (alone)")
-    ents.add_column("enterprise")
-    ents.add_column("name")
-    ents.add_column("alone \\[kW]", justify="right")
-    for enterprise_id, value in sorted(report.by_enterprise_kw.items(), key=lambda kv: -kv[1]):
-        ents.add_row(enterprise_id, names.get(enterprise_id, ""), f"{value:,.0f}")
-    console.print(ents)
+    print_table(
+        console,
+        [KIND_COLUMN, Column("resources"), ALONE_COLUMN, Column("% of peak")],
+        [
+            [
+                kind,
+                str(report.resource_count_by_kind.get(kind, 0)),
+                f"{value:,.0f}",
+                f"{100 * value / report.district_peak_kw:.2f}",
+            ]
+            for kind, value in sorted(report.by_kind_kw.items(), key=lambda kv: -kv[1])
+        ],
+        title=f"Deliverable response by resource kind, {window_text}",
+    )
+    print_table(
+        console,
+        [Column("enterprise", numeric=False), Column("name", numeric=False), ALONE_COLUMN],
+        [
+            [enterprise_id, names.get(enterprise_id, ""), f"{value:,.0f}"]
+            for enterprise_id, value in sorted(
+                report.by_enterprise_kw.items(), key=lambda kv: -kv[1]
+            )
+        ],
+        title="Deliverable response by enterprise (alone)",
+    )
     summary = Table(title="District", show_header=False)
     summary.add_column(justify="left")
     summary.add_column(justify="right")
