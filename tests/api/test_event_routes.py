@@ -32,6 +32,23 @@ async def test_create_event_returns_201_with_the_first_plan(api: Api) -> None:
     assert start.endswith("Z") or "+" in start  # explicit offsets
 
 
+async def test_an_event_view_gives_the_rebound_cap_and_the_plans_peak_after_it(api: Api) -> None:
+    """The operator sees the cap the plan holds after the event and how close it comes;
+    nothing is measured before the window has passed."""
+    await api.register()
+    view = (await create(api, EVENT | {"event_id": "ev-cap"})).json()
+    plan = view["plan"]
+    assert plan["rebound_cap_kw"] == plan["baseline_peak_kw"] > 0
+    assert plan["post_event_peak_kw"] <= plan["rebound_cap_kw"] + plan["max_rebound_excess_kw"]
+    rebound = view["rebound"]
+    assert rebound["cap_kw"] == pytest.approx(plan["rebound_cap_kw"], abs=1e-3)
+    assert rebound["planned_peak_kw"] > 0
+    end = datetime.fromisoformat(view["event"]["end"])
+    assert datetime.fromisoformat(rebound["planned_peak_at"]) >= end
+    assert rebound["measured_peak_kw"] is None
+    assert rebound["measured_intervals"] == 0
+
+
 async def test_retry_with_same_idempotency_key_returns_the_first_event(api: Api) -> None:
     await api.register()
     first = await create(api, EVENT, key="retry-1")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,11 +13,14 @@ from vpp.api.views import (
     EnterpriseEventView,
     EventView,
     IntervalView,
+    ReboundView,
     RedispatchView,
     StateView,
 )
 from vpp.controller import EventRun
+from vpp.controller.monitor import Monitor
 from vpp.controller.planning import response_kw
+from vpp.planning import AFTER_EVENT
 from vpp.settlement import ASKED_TOL_KW, counted_from
 from vpp.store import DeliveryRow, EventRecord
 
@@ -118,11 +121,22 @@ async def event_view(service: Service, record: EventRecord) -> EventView:
             dropped=d["dropped"],
             added=d["added"],
             residual_kw=d["residual_kw"],
+            rebound_excess_kw=d.get("rebound_excess_kw", 0.0),
             solver_status=d["solver_status"],
         )
         for d in await store.events.decisions(event_id)
         if d["kind"] == "replan"
     ]
+    rebound = None
+    tracked = service.writer.tracked.get(event_id) if service.writer is not None else None
+    if tracked is not None and tracked.run.initial is not None and service.controller:
+        rebound = rebound_view(
+            tracked.run,
+            service.controller.monitor,
+            service.clock.now(),
+            timedelta(seconds=service.settings.controller.evaluation_delay_s),
+            tracked.rebound_measured,
+        )
     lines = [data for _, _, data in await store.events.settlements(event_id=event_id)]
     plan = record.plan
     if plan is None and run is not None and run.initial is not None:
@@ -140,9 +154,68 @@ async def event_view(service: Service, record: EventRecord) -> EventView:
         delivered_kwh=sum((i.delivered_kw or 0.0) * dt_h for i in intervals),
         shortfall_kwh=sum((i.shortfall_kw or 0.0) * dt_h for i in intervals),
         redispatches=redispatches,
+        rebound=rebound,
         devices_redispatched=sorted({k for r in redispatches for k in (*r.dropped, *r.added)}),
         settlement=_totals(lines) if record.finalized else None,
         openadr=record.openadr,
+    )
+
+
+def rebound_view(
+    run: EventRun,
+    monitor: Monitor,
+    now: datetime,
+    settled_after: timedelta = timedelta(0),
+    known: dict[int, tuple[float, int]] | None = None,
+) -> ReboundView | None:
+    """The portfolio's load in the ``AFTER_EVENT`` hours after the window (to the horizon's
+    end), planned and metered, against the first plan's cap (:class:`ReboundView`). A meter
+    without a trusted reading in an interval counts at its plan's power there.
+
+    The stream asks for this every fraction of a second and an interval sums every meter of
+    the district: an interval ended ``settled_after`` ago no longer changes, and is kept in
+    ``known`` (interval index: (kW, meters counted at their plan)) and not summed again."""
+    plan = run.initial
+    if plan is None:
+        return None
+    grid, window = run.grid, run.window
+    stop = min(grid.count, window.stop + round(AFTER_EVENT / grid.interval))
+    span = range(window.stop, stop)
+    if not span:
+        return None
+    planned = {t: sum(s.power_kw[t] for s in run.schedules.values()) for t in span}
+    planned_t = max(span, key=lambda t: planned[t])
+    measured: dict[int, tuple[float, int]] = {}
+    known = {} if known is None else known
+    for t in span:
+        start = grid.starts[t]
+        if start + grid.interval > now:
+            break
+        if t in known:
+            measured[t] = known[t]
+            continue
+        total, from_plan = 0.0, 0
+        for key, schedule in run.schedules.items():
+            mean = monitor.trusted_mean_kw(key, start)
+            if mean is None:
+                total, from_plan = total + schedule.power_kw[t], from_plan + 1
+            else:
+                total += mean
+        measured[t] = (total, from_plan)
+        if start + grid.interval + settled_after <= now:
+            known[t] = measured[t]
+    cap = plan.rebound_cap_kw
+    peak_t = max(measured, key=lambda t: measured[t][0]) if measured else None
+    return ReboundView(
+        cap_kw=cap,
+        baseline_peak_kw=plan.baseline_peak_kw,
+        planned_peak_kw=round(planned[planned_t], 3),
+        planned_peak_at=grid.starts[planned_t],
+        measured_peak_kw=None if peak_t is None else round(measured[peak_t][0], 3),
+        measured_peak_at=None if peak_t is None else grid.starts[peak_t],
+        measured_intervals=len(measured),
+        intervals_above_cap=0 if cap is None else sum(v > cap for v, _ in measured.values()),
+        meters_from_plan_at_peak=0 if peak_t is None else measured[peak_t][1],
     )
 
 

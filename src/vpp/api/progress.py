@@ -43,6 +43,9 @@ class Tracked:
     states_written: int = 0
     decisions_written: int = 0
     intervals_written: set[int] = field(default_factory=set)
+    #: The portfolio's metered load after the window per interval index, once settled
+    #: (:func:`vpp.api.live.rebound_view`): (kW, meters counted at their plan).
+    rebound_measured: dict[int, tuple[float, int]] = field(default_factory=dict)
 
 
 def plan_summary(run: EventRun) -> dict[str, Any]:
@@ -59,7 +62,15 @@ def plan_summary(run: EventRun) -> dict[str, Any]:
         "participants": keys,
         "enterprises": sorted({refs[k].enterprise.enterprise_id for k in keys if k in refs}),
         "window_start": run.event.start.isoformat(),
+        "rebound_cap_kw": _rounded(result.rebound_cap_kw),
+        "baseline_peak_kw": _rounded(result.baseline_peak_kw),
+        "post_event_peak_kw": round(result.post_event_peak_kw, 3),
+        "max_rebound_excess_kw": round(result.max_rebound_excess_kw, 3),
     }
+
+
+def _rounded(value_kw: float | None) -> float | None:
+    return None if value_kw is None else round(value_kw, 3)
 
 
 class ProgressWriter:

@@ -123,7 +123,29 @@ class RedispatchView(BaseModel):
     dropped: list[str]
     added: list[str]
     residual_kw: float
+    rebound_excess_kw: float = Field(
+        default=0.0, description="how far above the rebound cap's room the re-plan went [kW]"
+    )
     solver_status: str
+
+
+class ReboundView(BaseModel):
+    """The portfolio's load in the hours after the event against the rebound cap [kW]:
+    this event's plans as they stand (the other events' resources at their baselines) and
+    what the meters measured in the intervals ended so far."""
+
+    cap_kw: float | None = Field(description="None: the district has no rebound cap")
+    baseline_peak_kw: float | None
+    planned_peak_kw: float
+    planned_peak_at: datetime
+    measured_peak_kw: float | None = Field(description="None: no interval after it ended yet")
+    measured_peak_at: datetime | None
+    measured_intervals: int
+    intervals_above_cap: int = Field(description="measured intervals above the cap")
+    meters_from_plan_at_peak: int = Field(
+        description="meters without a trusted reading in the measured peak's interval, "
+        "counted at their plan's power"
+    )
 
 
 class EventView(BaseModel):
@@ -138,6 +160,11 @@ class EventView(BaseModel):
     delivered_kwh: float = Field(description="measured response so far [kWh]")
     shortfall_kwh: float = Field(description="target minus delivered in measured intervals [kWh]")
     redispatches: list[RedispatchView]
+    rebound: ReboundView | None = Field(
+        default=None,
+        description="after the event, against the rebound cap (while the "
+        "controller holds the event's run)",
+    )
     devices_redispatched: list[str] = Field(description="site/resource dropped or added")
     settlement: dict[str, Any] | None = Field(description="totals once the event is settled")
     openadr: dict[str, Any] | None = Field(

@@ -78,6 +78,12 @@ async def test_operator_issues_modifies_and_cancels_an_event_from_forms(api: Api
     page = await api.client.get("/ui/operator/events/ui-ev-1")
     assert page.status_code == 200
     assert "ui-ev-1" in page.text
+    # the rebound cap and the plan's peak after the event, nothing measured yet
+    view = (await api.client.get("/v1/events/ui-ev-1", headers=api.auth("operator"))).json()
+    cap = f"{view['rebound']['cap_kw']:,.0f}"
+    assert re.search(rf'id="rebound-cap"[^>]*>{re.escape(cap)}<', page.text)
+    assert re.search(r'id="after-planned"[^>]*>[0-9,]+<', page.text)
+    assert re.search(r'id="after-measured"[^>]*>–<', page.text)
     modified = await api.client.post(
         "/ui/operator/events/ui-ev-1/modify", data={"target_kw": "150", "csrf": csrf}
     )

@@ -8,11 +8,11 @@ interval is still open. Everything is rounded and times are local: the browser o
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from vpp.api.live import enterprise_event_view, event_view
-from vpp.api.ui.fmt import cny, kwh, local_time, round_kw
+from vpp.api.ui.fmt import cny, kw, kwh, local_time, round_kw
 from vpp.api.views import EventView
 
 if TYPE_CHECKING:
@@ -134,6 +134,22 @@ def _from_store(
     return faults, participants
 
 
+def _after_event(view: EventView, tz: tzinfo) -> dict[str, str]:
+    """The rebound figures as the page shows them: the cap, the peak after the event as
+    planned and as measured (with the time, local), '–' where there is none."""
+    rebound = view.rebound
+    if rebound is None:
+        return {"rebound_cap_kw": "–", "after_planned_kw": "–", "after_measured_kw": "–"}
+    measured = kw(rebound.measured_peak_kw)
+    if rebound.measured_peak_at is not None:
+        measured += f" ({local_time(rebound.measured_peak_at, tz, with_date=False)})"
+    return {
+        "rebound_cap_kw": kw(rebound.cap_kw),
+        "after_planned_kw": kw(rebound.planned_peak_kw),
+        "after_measured_kw": measured,
+    }
+
+
 async def event_feed(service: Service, event_id: str) -> dict[str, Any]:
     """One event as the operator's page draws it."""
     record = await service.event_record(event_id)
@@ -218,9 +234,11 @@ async def event_feed(service: Service, event_id: str) -> dict[str, Any]:
                 "dropped": ", ".join(r.dropped),
                 "added": ", ".join(r.added),
                 "residual_kw": round_kw(r.residual_kw),
+                "over_cap_kw": round_kw(r.rebound_excess_kw),
             }
             for r in view.redispatches
         ],
+        **_after_event(view, tz),
         "settlement": settlement,
         "telemetry_wall_ms": telemetry_wall_ms,
     }

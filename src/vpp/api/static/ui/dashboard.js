@@ -93,7 +93,7 @@ const VPP = (() => {
     });
     fill(document.querySelector("#faults tbody"), feed.faults, [["at"], ["key"], ["reason"]]);
     fill(document.querySelector("#redispatches tbody"), feed.redispatches,
-      [["at"], ["reason"], ["dropped"], ["added"], ["residual_kw", "num"]]);
+      [["at"], ["reason"], ["dropped"], ["added"], ["residual_kw", "num"], ["over_cap_kw", "num"]]);
     const box = document.getElementById("settlement");
     if (feed.settlement) {
       const s = feed.settlement;
