@@ -65,8 +65,8 @@ def add_event_target(m: LinearModel, blocks: list[KindBlock], ctx: ModelContext)
     slacks = [(shortfall, 1.0)]
     margin_price = ctx.settings.margin_penalty_cny_per_kwh
     if margin_price is not None and ctx.margin_profile_kw.max(initial=0.0) > 0:
-        # The margin's own slack, cheaper than the rebound cap's: a plan gives up margin
-        # before it goes above the cap, and the target itself before neither.
+        # The margin's own slack at its own price: priced below the rebound cap's, a plan
+        # gives up margin before it goes above the cap; the target itself comes first.
         unmet = m.add_variables("system.margin_unmet_kw", constant.size, 0.0, ctx.margin_profile_kw)
         slacks.append((unmet, 1.0))
         m.add_cost("shortfall_penalty", unmet, margin_price * ctx.dt_h)

@@ -394,3 +394,14 @@ async def test_a_replan_gives_up_margin_before_it_goes_above_the_cap(
     assert replan.residual_kw == pytest.approx(315.0)  # the margin is still asked for
     response = run.planned_response_kw([store])[FIRST + 1 : FIRST + 4]
     assert response == pytest.approx([asked_kw] * 3, abs=1e-3)
+
+
+def test_a_replan_margin_may_not_be_priced_above_the_target() -> None:
+    with pytest.raises(ValueError, match="replan_margin_penalty_cny_per_kwh"):
+        ControllerSettings(replan_margin_penalty_cny_per_kwh=101.0)
+    assert (
+        ControllerSettings(
+            replan_margin_penalty_cny_per_kwh=100.0
+        ).replan_margin_penalty_cny_per_kwh
+        == 100.0
+    )

@@ -189,7 +189,7 @@ class Replanner:
         replanned = {k for k in run.recovering() if kind_of(run.schedules[k].kind).stores_energy}
         residual = residual_kw(run, first, bias_kw, self.plan_settings.margin_factor, replanned)
         # The target and the shortfall to make up are firm; the margin on top is priced
-        # as the re-plan settings say (below the rebound cap by default).
+        # by replan_margin_penalty_cny_per_kwh (by default as firm as the target).
         firm = residual_kw(run, first, bias_kw, 1.0, replanned)
         if residual.max() <= 1e-3 * run.target_kw:
             if dropped_now:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from vpp.baseline import DEFAULT_BASELINE
 from vpp.domain import FrozenModel, PlausibilitySettings, kinds
@@ -78,3 +78,14 @@ class ControllerSettings(FrozenModel):
         "go has its recovery re-planned from the measured one [°C]",
     )
     dispatch: DispatchSettings = DispatchSettings()
+
+    @model_validator(mode="after")
+    def _replan_margin_below_target(self) -> ControllerSettings:
+        penalty = self.replan_margin_penalty_cny_per_kwh
+        if penalty is not None and penalty > self.dispatch.shortfall_penalty_cny_per_kwh:
+            raise ValueError(
+                f"replan_margin_penalty_cny_per_kwh {penalty} is above the target's "
+                f"dispatch.shortfall_penalty_cny_per_kwh "
+                f"{self.dispatch.shortfall_penalty_cny_per_kwh}"
+            )
+        return self
