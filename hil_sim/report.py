@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib
 
@@ -230,7 +230,9 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
     An event's post-event span runs from its end for as long as the dispatch plans its
     recovery (``AFTER_EVENT``), or to the next event's start if sooner, so it holds the
     recovery and any charging before the next event. ``at_peak_by_kind`` splits the load
-    above the baselines at that peak by resource kind, planned and measured.
+    above the baselines at that peak by resource kind, planned and measured, and
+    ``at_peak_by_event`` the planned part by the event whose plan adds it (a later event's
+    charging before its window lands in an earlier event's span).
     """
     grid = series.grid
     measured = series.total(series.measured_kw)
@@ -238,6 +240,7 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
     cap = rebound_cap_kw(result)
     windows = [grid.slice_of(e.start, e.end) for e in sorted(result.events, key=lambda e: e.start)]
     planned = planned_deviation_kw(result, grid)
+    by_event = planned_deviation_kw(result, grid, by="event")
     planned_load = planned_load_kw(result, series, planned)
     after = np.zeros(grid.count, dtype=bool)
     events = []
@@ -266,6 +269,9 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
                 "post_event_peak_kw": None if peak_t is None else round(float(measured[peak_t]), 3),
                 "post_event_peak_at": None if peak_t is None else grid.starts[peak_t].isoformat(),
                 "at_peak_by_kind": None if peak_t is None else by_kind_at(planned, series, peak_t),
+                "at_peak_by_event": None
+                if peak_t is None
+                else {k: round(float(v[peak_t]), 3) for k, v in by_event.items()},
             }
         )
     peak_t = int(np.flatnonzero(after)[np.argmax(measured[after])]) if after.any() else None
@@ -287,12 +293,15 @@ def rebound_summary(result: SimulationResult, series: DaySeries) -> dict[str, An
     }
 
 
-def planned_deviation_kw(result: SimulationResult, grid: TimeGrid) -> dict[str, FloatArray]:
-    """Load the controller's final plans add above the baselines, per kind, on ``grid``
-    [kW]: every event's schedules as last re-planned, a curtailed load's rebound included."""
+def planned_deviation_kw(
+    result: SimulationResult, grid: TimeGrid, by: Literal["kind", "event"] = "kind"
+) -> dict[str, FloatArray]:
+    """Load the controller's final plans add above the baselines, per kind (or per event)
+    on ``grid`` [kW]: every event's schedules as last re-planned, a curtailed load's
+    rebound included."""
     index = {ts: t for t, ts in enumerate(grid.starts)}
     out: dict[str, FloatArray] = {}
-    for run in result.runs.values():
+    for event_id, run in result.runs.items():
         if run.problem is None:
             continue
         pairs = [(t, index[ts]) for t, ts in enumerate(run.grid.starts) if ts in index]
@@ -301,7 +310,8 @@ def planned_deviation_kw(result: SimulationResult, grid: TimeGrid) -> dict[str, 
         theirs, ours = (np.array(p) for p in zip(*pairs, strict=True))
         for schedule in run.schedules.values():
             deviation = np.asarray(schedule.power_kw) - np.asarray(schedule.baseline_kw)
-            out.setdefault(schedule.kind, np.zeros(grid.count))[ours] += deviation[theirs]
+            key = schedule.kind if by == "kind" else event_id
+            out.setdefault(key, np.zeros(grid.count))[ours] += deviation[theirs]
     return out
 
 

@@ -110,6 +110,11 @@ def test_simulate_command_traces_the_post_event_peak_to_each_kind(met_run):
     assert all(set(p) == {"planned_kw", "measured_kw"} for p in parts.values())
     above = float(row["measured_kw"]) - float(row["baseline_kw"])
     assert sum(p["measured_kw"] for p in parts.values()) == pytest.approx(above, abs=0.01)
+    # the planned part again, by the event whose plan adds it (one event here)
+    by_event = event["at_peak_by_event"]
+    assert set(by_event) == {"noon-peak"}
+    planned = sum(p["planned_kw"] for p in parts.values())
+    assert by_event["noon-peak"] == pytest.approx(planned, abs=0.01)
 
 
 def test_simulate_command_report_json_has_the_documented_fields(met_run):
