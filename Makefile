@@ -69,7 +69,8 @@ demo-serve: install
 # 5,000 x 16 case alone takes ~4.5 min): run one suite or case at a time with
 # `python -m bench --only dispatch --case 1000x16`, which updates its rows in the file.
 # Prints the tables, writes bench/results.json (after every step, so a stopped run keeps
-# what it measured: "complete": false, "stopped_after") and the scaling plot.
+# what it measured: "complete": false, "stopped_after"; `python -m bench --resume` goes
+# on from there) and the scaling plot.
 bench: install
 	$(BIN)/python -m bench --plot docs/performance_scaling.png
 

@@ -73,7 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         help="only these dispatch cases, e.g. 1000x16 (repeatable; the others keep their "
         "figures in the results file)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help='go on with a run that stopped part-way (its results file says "complete": '
+        "false): the steps it finished keep their figures and are not run again",
+    )
     args = parser.parse_args(argv)
+    if args.resume and (args.only or args.case):
+        parser.error("--resume goes on with the stopped run as it was: no --only or --case")
     plan = QUICK if args.quick else FULL
     if args.case:
         wanted = {c.replace(",", "").lower() for c in args.case}
@@ -85,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     # before the run, whose checkpoints rewrite the file.
     kept = json.loads(out.read_text()) if args.only and out.exists() else None
     mode = "quick" if args.quick else "full"
+    stopped = None
+    if args.resume:
+        stopped = json.loads(out.read_text()) if out.exists() else None
+        if stopped is None or stopped.get("complete") is not False or stopped["mode"] != mode:
+            parser.error(f"--resume: {out} holds no stopped {mode} run")
 
     def save(results: dict[str, Any], complete: bool) -> dict[str, Any]:
         merged = _merged({**results, "mode": mode, "complete": complete}, kept, args)
@@ -92,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(merged, indent=2) + "\n")
         return merged
 
-    results = save(run(plan, set(args.only or ()), console, partial(save, complete=False)), True)
+    checkpoint = partial(save, complete=False)
+    results = save(run(plan, set(args.only or ()), console, checkpoint, stopped), True)
     print_tables(results, console)
     if args.plot is not None and results["dispatch"]:
         from bench.plots import scaling_plot
@@ -126,10 +140,12 @@ def run(
     only: set[str],
     console: Console,
     checkpoint: Callable[[dict[str, Any]], object] | None = None,
+    stopped: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every suite of the plan (or those in ``only``), with a progress bar; after each step
     the figures so far go to ``checkpoint``, so a run stopped part-way (the full suite takes
-    over an hour on 2 cores) keeps what it measured."""
+    over an hour on 2 cores) keeps what it measured, and goes on from ``stopped`` (such a
+    run's figures: the steps in its ``steps_done`` are not run again)."""
     wanted = only or {"dispatch", "redispatch", "telemetry", "simulator"}
     steps: list[tuple[str, Any]] = []
     if "dispatch" in wanted:
@@ -156,15 +172,25 @@ def run(
         "redispatch": None,
         "telemetry": None,
         "simulator": [],
+        "steps_done": [],
     }
+    if stopped is not None:
+        kept = ("dispatch", "redispatch", "telemetry", "simulator", "steps_done", "started_at")
+        results |= {k: stopped[k] for k in kept if k in stopped}
+        results["resumed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    done = set(results["steps_done"])
     started = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("benchmark", total=len(steps))
         for name, arg in steps:
             progress.update(task, description=name)
+            if name in done:
+                progress.advance(task)
+                continue
             try:
                 _run_step(name, arg, plan, results)
+                results["steps_done"].append(name)  # a failed step runs again on --resume
             except Exception as exc:  # one failed suite must not lose the others' figures
                 console.print(f"[red]{name} failed: {exc!r}")
                 results.setdefault("errors", []).append(f"{name}: {exc!r}")

@@ -60,3 +60,42 @@ def test_a_bench_run_stopped_part_way_keeps_what_it_measured(tmp_path, monkeypat
     [row] = results["dispatch"]
     assert row["status"] == "optimal"
     assert results["telemetry"] == {"rate_per_s": 1.0}
+
+
+def test_a_stopped_run_resumes_without_running_its_finished_steps_again(tmp_path, monkeypatch):
+    """``--resume`` goes on where a stopped run left off: the finished step keeps its
+    figures and is not run again; the run is then complete. (The suites themselves are the
+    quick test's; here every step but the first dispatch records only that it ran.)"""
+    import bench.runner as runner
+
+    out = tmp_path / "results.json"
+    real_step = runner._run_step
+    ran: list[str] = []
+
+    def first_real_then_stop(name, arg, plan, results):
+        ran.append(name)
+        if len(ran) > 1:
+            raise KeyboardInterrupt
+        real_step(name, arg, plan, results)
+
+    monkeypatch.setattr(runner, "_run_step", first_real_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        main(["--quick", "--out", str(out)])
+    stopped = json.loads(out.read_text())
+    assert stopped["steps_done"] == [ran[0]]
+
+    resumed: list[str] = []
+
+    def record(name, arg, plan, results):
+        resumed.append(name)
+
+    monkeypatch.setattr(runner, "_run_step", record)
+    assert main(["--quick", "--resume", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert ran[0] not in resumed
+    assert ran[1] == resumed[0]
+    assert results["complete"] is True
+    assert results["dispatch"] == stopped["dispatch"]  # the finished step's figures
+    assert results["steps_done"] == [ran[0], *resumed]
+    with pytest.raises(SystemExit):  # nothing left to resume
+        main(["--quick", "--resume", "--out", str(out)])
