@@ -5,6 +5,10 @@ clock, creates an operator token and one enterprise token, issues one peak-shavi
 (the district's required share of its peak, starting at the next interval after
 ``--lead-min``), prints the dashboard URL and the tokens, then runs until Ctrl-C.
 
+The service's clock starts ``--lead-min`` before today's peak hours (``peak_hours`` of the
+district, in its zone), so the event falls where the district can deliver it whatever the
+wall time (at night its loads cannot give 5 %); ``--now`` keeps the wall time.
+
 Usage::
 
     .venv/bin/python scripts/demo_serve.py                 # port 8000, x60, out/demo-serve
@@ -21,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,6 +60,15 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
     sys.exit(f"vpp serve not ready in {START_TIMEOUT_S:.0f} s; see {log}")
 
 
+def _before_peak(district: dict[str, object], tz: ZoneInfo, lead_min: int) -> datetime:
+    """``lead_min`` before the start of today's peak hours in the district's zone."""
+    first = str(district.get("peak_hours", "11:00-13:00")).split(",")[0].split("-")[0]
+    hour, minute = (int(part) for part in first.strip().split(":"))
+    today = datetime.now(tz).date()
+    start = datetime(today.year, today.month, today.day, hour, minute, tzinfo=tz)
+    return start - timedelta(minutes=lead_min)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--district", type=Path, default=ROOT / "configs/districts/demo.yaml")
@@ -65,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration-min", type=int, default=60)
     parser.add_argument("--out", type=Path, default=ROOT / "out/demo-serve")
     parser.add_argument("--once", action="store_true", help="stop once the event is issued")
+    parser.add_argument(
+        "--now", action="store_true", help="keep the wall time instead of the peak hours"
+    )
     args = parser.parse_args(argv)
 
     shutil.rmtree(args.out, ignore_errors=True)
@@ -77,11 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     enterprise = _token(db, "--role", "enterprise", "--enterprise", enterprise_id)
 
     log = args.out / "serve.log"
+    tz = ZoneInfo(district.get("timezone", "Asia/Shanghai"))
     command = [
         str(VPP), "serve", "--db", db, "--port", str(args.port),
         "--district", str(args.district.resolve()), "--simulated-devices",
         "--time-scale", f"{args.time_scale:g}",
     ]  # fmt: skip
+    if not args.now:
+        command += ["--clock-start", _before_peak(district, tz, args.lead_min).isoformat()]
     with log.open("wb") as sink:
         server = subprocess.Popen(command, cwd=args.out, stdout=sink, stderr=subprocess.STDOUT)
     try:
@@ -101,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         if reply.status_code != 201:
             sys.exit(f"issuing the demo event failed ({reply.status_code}): {reply.text}")
         event = reply.json()
-        tz = ZoneInfo(district.get("timezone", "Asia/Shanghai"))
         start, end = (
             datetime.fromisoformat(event["event"][k]).astimezone(tz) for k in ("start", "end")
         )

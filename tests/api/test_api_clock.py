@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vpp.api.clock import PacedClock, ScaledClock, resume_clock
+from vpp.api.clock import ClockStartError, PacedClock, ScaledClock, resume_clock
 
 T0 = datetime(2026, 7, 15, 3, 0, tzinfo=UTC)
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -54,3 +54,23 @@ def test_changing_the_kind_of_clock_never_runs_time_backwards() -> None:
 def test_paced_clock_refuses_a_scale_below_one() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         PacedClock(T0, 0.5)
+
+
+def test_a_clock_start_moves_a_fresh_sped_up_clock_to_that_moment() -> None:
+    """--clock-start: a demo's event in the peak hours whatever the wall time."""
+    start = datetime(2026, 7, 15, 2, 45, tzinfo=UTC)  # 10:45 in Shanghai
+    paced = resume_clock(None, 60.0, paced=True, start=start)
+    assert isinstance(paced, PacedClock)
+    assert paced.now() == start
+    scaled = resume_clock(None, 60.0, paced=False, start=start)
+    assert start <= scaled.now() < start + timedelta(minutes=5)
+
+
+def test_a_clock_start_never_sets_a_kept_clock_back_nor_moves_the_wall_clock() -> None:
+    kept = PacedClock(T0, 60.0).to_dict()
+    with pytest.raises(ClockStartError, match="never runs backwards"):
+        resume_clock(kept, 60.0, paced=True, start=T0 - timedelta(minutes=1))
+    later = resume_clock(kept, 60.0, paced=True, start=T0 + timedelta(hours=2))
+    assert later.now() == T0 + timedelta(hours=2)  # forward is fine
+    with pytest.raises(ClockStartError, match="sped-up"):
+        resume_clock(None, 1.0, paced=False, start=T0)

@@ -5,6 +5,7 @@ Serving itself is exercised as a process in tests/api (test_recovery, the README
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -99,3 +100,37 @@ def test_telemetry_workers_without_mqtt_or_on_a_faster_clock_exit_2() -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "wall clock" in result.output
+
+
+def test_clock_start_needs_an_offset_and_simulated_devices_on_a_sped_up_clock() -> None:
+    naive = runner.invoke(app, ["serve", "--time-scale", "60", "--clock-start", "2026-07-15T10:45"])
+    assert naive.exit_code == 2
+    assert "--clock-start: give a UTC offset" in naive.output
+    wall = runner.invoke(
+        app, ["serve", "--simulated-devices", "--clock-start", "2026-07-15T10:45+08:00"]
+    )
+    assert wall.exit_code == 2
+    assert "--clock-start needs --simulated-devices and a --time-scale above 1" in wall.output
+
+
+def test_clock_start_before_the_kept_clock_is_refused_before_serving(tmp_path: Path) -> None:
+    """A database whose clock already reads later: time never runs backwards."""
+    import asyncio
+
+    from vpp.api.clock import PacedClock
+    from vpp.api.service import CLOCK_KEY
+    from vpp.store import open_store
+
+    db = f"sqlite+aiosqlite:///{tmp_path / 'vpp.db'}"
+
+    async def keep_clock() -> None:
+        async with open_store(db) as store:
+            kept = PacedClock(datetime(2026, 7, 15, 4, 0, tzinfo=UTC), 60.0)
+            await store.settings.put(CLOCK_KEY, kept.to_dict())
+
+    asyncio.run(keep_clock())
+    start = ["--clock-start", "2026-07-15T10:45+08:00"]
+    serve = ["serve", "--db", db, "--simulated-devices", "--time-scale", "60", "--port", "1"]
+    result = runner.invoke(app, [*serve, *start])
+    assert result.exit_code == 2
+    assert "already reads 2026-07-15T04:00:00+00:00" in result.output

@@ -15,6 +15,11 @@ import asyncio
 from datetime import UTC, datetime
 
 from vpp.controller import SimulatedClock
+from vpp.domain import VppError
+
+
+class ClockStartError(VppError):
+    """A clock start that cannot be: on the wall clock, or before the kept clock's time."""
 
 
 class ScaledClock:
@@ -104,11 +109,28 @@ class PacedClock(SimulatedClock):
 
 
 def resume_clock(
-    stored: dict[str, object] | None, scale: float, *, paced: bool
+    stored: dict[str, object] | None,
+    scale: float,
+    *,
+    paced: bool,
+    start: datetime | None = None,
 ) -> ScaledClock | PacedClock:
     """The service's clock after a (re)start: paced from the stored time (or now), or the
-    stored scaled time line; time never runs backwards across a restart."""
+    stored scaled time line; time never runs backwards across a restart. ``start`` moves a
+    sped-up clock to that moment (a demo's peak hours): refused where the kept clock is
+    already past it."""
     wall = datetime.now(UTC)
+    if start is not None:
+        if scale <= 1.0:
+            raise ClockStartError("clock start: only a sped-up clock (time scale above 1) moves")
+        if stored is not None:
+            kept = resume_clock(stored, scale, paced=paced).now()
+            if kept > start:
+                raise ClockStartError(
+                    f"clock start {start.isoformat()}: the service's clock already reads "
+                    f"{kept.isoformat()}, and time never runs backwards"
+                )
+        return PacedClock(start, scale) if paced else ScaledClock(start, wall, scale)
     if stored is None:
         return PacedClock(wall, scale) if paced else ScaledClock(wall, wall, scale)
     if stored.get("paced"):

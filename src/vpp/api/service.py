@@ -43,7 +43,7 @@ from vpp.domain import (
 )
 from vpp.optimizer import process_pool
 from vpp.settlement import resolve_rule
-from vpp.store import EventRecord, Store, create_engine
+from vpp.store import EventRecord, Store, create_engine, open_store
 from vpp.telemetry_worker import WORKER_BATCHES_CLIENT_ID, WorkerBatches
 
 if TYPE_CHECKING:
@@ -70,6 +70,8 @@ def preflight(settings: ServiceSettings) -> None:
                 fields = [(f"{p.key}.{p.field}", p.reason) for p in problems]
                 raise ConfigError(str(settings.district_file), fields)
     resolve_rule(settings.settlement_rule)
+    if settings.clock_start is not None:
+        asyncio.run(_check_clock_start(settings))  # a kept clock past it: refused by name
     if settings.mqtt_url is not None:
         from vpp.device_adapters.mqtt import parse_broker_url
 
@@ -77,6 +79,18 @@ def preflight(settings: ServiceSettings) -> None:
         auth = client_auth(settings)  # an unreadable password file names itself
         if auth is not None and auth.tls is not None:
             auth.tls.context()  # so does an unusable CA or client certificate
+
+
+async def _check_clock_start(settings: ServiceSettings) -> None:
+    """The clock the service would start with (ClockStartError where it cannot)."""
+    async with open_store(settings.db_url) as store:
+        stored = await store.settings.get(CLOCK_KEY)
+    resume_clock(
+        stored,
+        settings.time_scale,
+        paced=settings.paced,
+        start=settings.clock_start,
+    )
 
 
 class Service:
@@ -110,7 +124,7 @@ class Service:
     @property
     def paced(self) -> bool:
         """A sped-up clock over simulated devices waits for the work (see PacedClock)."""
-        return self.settings.simulated_devices and self.settings.time_scale > 1.0
+        return self.settings.paced
 
     @property
     def interval(self) -> timedelta:
@@ -120,7 +134,10 @@ class Service:
 
     async def start(self) -> None:
         self.clock = resume_clock(
-            await self.store.settings.get(CLOCK_KEY), self.settings.time_scale, paced=self.paced
+            await self.store.settings.get(CLOCK_KEY),
+            self.settings.time_scale,
+            paced=self.paced,
+            start=self.settings.clock_start,
         )
         await self.store.settings.put(CLOCK_KEY, self.clock.to_dict())
         now = self.clock.now()

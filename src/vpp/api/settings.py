@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from vpp.controller import ControllerSettings
 from vpp.device_adapters.ocpp.config import OcppServerSettings
@@ -46,6 +46,12 @@ class ServiceSettings(FrozenModel):
     time_scale: float = Field(
         default=1.0, ge=1.0, le=3600.0, description="simulated seconds per wall second"
     )
+    clock_start: AwareDatetime | None = Field(
+        default=None,
+        description="a fresh sped-up clock starts at this moment instead of now (demos: an "
+        "event in the district's peak hours whatever the wall time); needs simulated_devices "
+        "and time_scale > 1, and never sets a kept clock back",
+    )
     data_dir: Path = Field(default=Path("vpp-data"), description="simulation reports")
     scenarios_dir: Path = Field(
         default=Path("configs/scenarios"), description="where named scenarios are looked up"
@@ -69,6 +75,11 @@ class ServiceSettings(FrozenModel):
         default=None, description="an OpenADR 2.0b VEN toward this VTN (needs vpp[openadr])"
     )
 
+    @property
+    def paced(self) -> bool:
+        """A sped-up clock over simulated devices waits for the work (see PacedClock)."""
+        return self.simulated_devices and self.time_scale > 1.0
+
     @model_validator(mode="after")
     def _workers_need_a_broker_and_the_wall_clock(self) -> ServiceSettings:
         # workers are processes on a real broker, and they gate readings on their own wall
@@ -77,4 +88,10 @@ class ServiceSettings(FrozenModel):
             raise ValueError("telemetry_workers: the workers need a broker (mqtt_url)")
         if self.telemetry_workers and self.time_scale != 1.0:
             raise ValueError("telemetry_workers: the workers run on the wall clock (time_scale 1)")
+        if self.clock_start is not None and (not self.paced or self.ocpp or self.openadr):
+            # charge points and utilities keep the wall clock: setpoints' expiry and the
+            # utility's event times are moments on it
+            raise ValueError(
+                "clock_start: only for simulated devices on a sped-up clock (no OCPP, no OpenADR)"
+            )
         return self

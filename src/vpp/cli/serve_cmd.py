@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -120,6 +121,14 @@ def serve_command(
             parser=TIME_SCALE,
         ),
     ] = 1.0,
+    clock_start: Annotated[
+        str | None,
+        typer.Option(
+            help="with --simulated-devices and --time-scale: start a fresh clock at this "
+            "moment, ISO with its UTC offset (e.g. 2026-07-15T10:45+08:00: an event in the "
+            "peak hours whatever the wall time); a kept clock is never set back",
+        ),
+    ] = None,
     data_dir: Annotated[Path, typer.Option(help="folder for simulation reports")] = Path(
         "vpp-data"
     ),
@@ -184,6 +193,11 @@ def serve_command(
         raise fail("--telemetry-workers needs --mqtt: the workers read the broker's telemetry")
     if telemetry_workers and time_scale != 1.0:
         raise fail("--telemetry-workers runs on the wall clock: leave --time-scale at 1")
+    start = None if clock_start is None else _clock_start(clock_start)
+    if start is not None and not (simulated_devices and time_scale > 1.0):
+        raise fail("--clock-start needs --simulated-devices and a --time-scale above 1")
+    if start is not None and (ocpp_port is not None or openadr_vtn is not None):
+        raise fail("--clock-start: charge points and the VTN keep the wall clock")
     if ocpp_port is None and (ocpp_tls_cert or ocpp_tls_key):
         raise fail("--ocpp-tls-cert and --ocpp-tls-key need --ocpp-port")
     if (ocpp_tls_cert is None) != (ocpp_tls_key is None):
@@ -219,6 +233,7 @@ def serve_command(
         telemetry_workers=telemetry_workers,
         simulated_devices=simulated_devices,
         time_scale=time_scale,
+        clock_start=start,
         data_dir=data_dir,
         scenarios_dir=scenarios_dir,
         openadr=openadr,
@@ -285,3 +300,17 @@ def _ven_settings(
         min_fraction=min_fraction,
         simple_levels_pct=levels,
     )
+
+
+def _clock_start(text: str) -> datetime:
+    """--clock-start as an aware moment: an offset is required, so the moment is the same
+    in every zone."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(
+            f"--clock-start: expected an ISO time such as 2026-07-15T10:45+08:00, got {text!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        raise fail(f"--clock-start: give a UTC offset, e.g. {text}+08:00")
+    return parsed
