@@ -77,7 +77,7 @@ def test_optional_columns_are_left_out_the_highest_first_and_only_when_narrow():
     wide = "\n".join(rendered(fitted_table(COLUMNS, rows, width=160), 160))
     assert "solver" in wide
     assert "from" in wide
-    middle = "\n".join(rendered(fitted_table(COLUMNS, rows, width=92), 92))
+    middle = "\n".join(rendered(fitted_table(COLUMNS, rows, width=80), 80))
     assert "solver" not in middle
     assert "from" in middle
     narrow = "\n".join(rendered(fitted_table(COLUMNS, rows, width=70), 70))

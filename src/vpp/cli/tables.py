@@ -62,7 +62,12 @@ def fitted_table(
     header_words = [_longest_word(c.header) for c in columns]
     number_width = {i: max(widest[i], header_words[i]) for i, c in enumerate(columns) if c.numeric}
     kept = list(range(len(columns)))
-    while _least_width(columns, number_width, kept) > width:
+    text_width = {
+        i: min(TEXT_MIN_CHARS, max(widest[i], header_words[i]))
+        for i, c in enumerate(columns)
+        if not c.numeric
+    }
+    while _least_width(number_width | text_width, kept) > width:
         optional = [i for i in kept if columns[i].optional > 0]
         if not optional:
             break
@@ -118,10 +123,10 @@ def _header_line(markup: str) -> int:
     return max((len(line) for line in Text.from_markup(markup).plain.split("\n")), default=0)
 
 
-def _least_width(columns: Sequence[Column], number_width: dict[int, int], kept: list[int]) -> int:
-    """The narrowest the kept columns can be: numbers whole, text at TEXT_MIN_CHARS."""
-    cells = sum(number_width[i] if columns[i].numeric else TEXT_MIN_CHARS for i in kept)
-    return cells + GAP_CHARS * (len(kept) - 1) + EDGE_CHARS
+def _least_width(least: dict[int, int], kept: list[int]) -> int:
+    """The narrowest the kept columns can be and stay readable [chars]: ``least`` per
+    column (numbers whole, text at TEXT_MIN_CHARS or its widest cell if narrower)."""
+    return sum(least[i] for i in kept) + GAP_CHARS * (len(kept) - 1) + EDGE_CHARS
 
 
 def _text_widths(
