@@ -160,6 +160,7 @@ def explain(
         intervals=intervals,
         resources=resources,
         shortfall=shortfall,
+        binding_constraints=_names(limits, refs),
     )
 
 

@@ -83,3 +83,37 @@ def test_print_explanation_in_a_narrow_terminal_never_cuts_a_number(tmp_path):
         if r.effective_price_cny_per_kwh is not None:
             assert f"{r.effective_price_cny_per_kwh:,.3f}" in text
     assert any(r.reason is Reason.CANNOT_RESPOND for r in explanation.resources)
+
+
+def test_print_explanation_names_the_binding_limits_when_no_asked_price_sets_the_margin(
+    tmp_path,
+):
+    """Every resource within the margin called, and its last kW bounded by limits (the demo
+    district at 5 %): the printout says what binds instead of leaving the price unexplained."""
+    _, explanation = run_explained(tmp_path, "600")
+
+    def printed(e: DispatchExplanation) -> str:
+        console = Console(width=100, record=True, color_system=None)
+        print_explanation(e, console)
+        return console.export_text()
+
+    limits = ("battery.soc_kwh lower bound (steel-main/bess)", "hvac_load.temperature_c x")
+    no_setter = tuple(
+        r.model_copy(update={"reason": Reason.CHEAPER_THAN_MARGINAL})
+        if r.reason is Reason.SETS_MARGINAL_PRICE
+        else r
+        for r in explanation.resources
+    )
+    bound = explanation.model_copy(update={"resources": no_setter, "binding_constraints": limits})
+    assert "no asked price sets it; the limits that bind" in printed(bound)
+    assert "battery.soc_kwh lower bound" in " ".join(printed(bound).split())
+    with_setter = explanation.model_copy(
+        update={
+            "resources": (
+                explanation.resources[0].model_copy(update={"reason": Reason.SETS_MARGINAL_PRICE}),
+                *explanation.resources[1:],
+            ),
+            "binding_constraints": limits,
+        }
+    )
+    assert "no asked price sets it" not in printed(with_setter)

@@ -85,6 +85,8 @@ def test_explain_shortfall_prices_an_extra_kw_at_the_penalty_and_names_the_bindi
         "battery.soc_kwh lower bound (store-site/bess)",
     }
     assert all(r.called for r in explanation.resources)
+    # the limits that bind are given with every explanation, a shortfall or not
+    assert explanation.binding_constraints == shortfall.binding_constraints
 
 
 def test_explain_names_the_feeder_limit_that_keeps_a_cheap_load_out():

@@ -96,6 +96,12 @@ def print_explanation(explanation: DispatchExplanation, console: Console) -> Non
         f"marginal cost of the target: [bold]{explanation.marginal_cost_cny_per_kwh:,.3f}[/] "
         "CNY/kWh (one more kW through the event)"
     )
+    at_price = any(r.reason is Reason.SETS_MARGINAL_PRICE for r in explanation.resources)
+    if not at_price and explanation.binding_constraints and explanation.shortfall is None:
+        console.print(
+            "no asked price sets it; the limits that bind, largest shadow price first: "
+            + _families(explanation.binding_constraints)
+        )
     shortfall = explanation.shortfall
     if shortfall is not None:
         console.print(

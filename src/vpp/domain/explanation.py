@@ -117,3 +117,8 @@ class DispatchExplanation(FrozenModel):
     intervals: tuple[IntervalPrice, ...]
     resources: tuple[ResourceExplanation, ...]
     shortfall: ShortfallExplanation | None = None
+    binding_constraints: tuple[str, ...] = Field(
+        default=(),
+        description="limits with a shadow price in the pricing LP, largest first, as "
+        "'<family> (<resource>)': what sets the marginal cost where no asked price does",
+    )
