@@ -494,15 +494,15 @@ def _print_refused_samples(outcome: EventOutcome) -> None:
 def _print_faults(result: SimulationResult) -> None:
     district = result.district
     plan = result.fault_plan
-    injected = Table(title=f"Faults injected (seed {result.scenario.seed})")
-    injected.add_column("where")
-    injected.add_column("fault")
-    for assignment in plan.assignments:
-        injected.add_row(assignment.target, assignment.fault.describe())
-    for outage in plan.broker_outages:
-        injected.add_row("broker", outage.describe())
-    if injected.row_count:
-        console.print(injected)
+    injected = [[a.target, a.fault.describe()] for a in plan.assignments]
+    injected += [["broker", outage.describe()] for outage in plan.broker_outages]
+    if injected:
+        print_table(
+            console,
+            [Column("where", numeric=False), Column("fault", numeric=False)],
+            injected,
+            title=f"Faults injected (seed {result.scenario.seed})",
+        )
     else:
         console.print("no faults injected")
 
