@@ -348,17 +348,15 @@ def _print_rebound(result: SimulationResult) -> None:
     )
     if peak is None:
         return
-    held = cap is None or summary["intervals_above_cap"] == 0
+    above, true_above = summary["intervals_above_cap"], summary["true_intervals_above_cap"]
     cap_text = "no cap" if cap is None else f"cap {cap:,.0f} kW"
-    verdict = (
-        ""
-        if cap is None
-        else (
+    verdict = ""
+    if cap is not None:
+        verdict = (
             f" {OK}"
-            if held
-            else f" {NOT_OK} ({summary['intervals_above_cap']} intervals above the cap)"
+            if above == true_above == 0
+            else f" {NOT_OK} (intervals above the cap: {above} metered, {true_above} true)"
         )
-    )
     planned, true = summary["planned_post_event_peak_kw"], summary["true_post_event_peak_kw"]
     console.print(
         f"post-event peak {peak:,.0f} kW at {summary['post_event_peak_at'][11:16]} metered, "
