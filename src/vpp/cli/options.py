@@ -100,6 +100,21 @@ def parse_day(text: str, option: str = "--day") -> date:
     return day
 
 
+def parse_moment(text: str, option: str) -> datetime:
+    """An ISO time with its UTC offset: the same moment in every zone (options read where
+    no district gives local time a meaning)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise OptionError(
+            f"{option}: expected an ISO time such as 2026-07-15T10:45+08:00, got {text!r}"
+        ) from None
+    check_plannable(value, option)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise OptionError(f"{option}: give a UTC offset, e.g. {text}+08:00")
+    return value
+
+
 def parse_time(text: str, tz: tzinfo, option: str) -> datetime:
     """An ISO time in the district's zone; without an offset it is local time there.
 

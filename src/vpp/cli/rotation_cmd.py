@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from vpp.cli.app import app, console, fail, reports_errors
+from vpp.cli.options import parse_moment
 from vpp.cli.tables import Column, print_table
 from vpp.config import load_district
 from vpp.domain import EnterpriseRotation, fairness, rotation_counts
@@ -74,15 +75,7 @@ def rotation(
 def _until(at: str | None, starts: list[datetime]) -> datetime:
     if at is None:
         return max(starts, default=datetime.now(UTC)) + _EPSILON
-    try:
-        parsed = datetime.fromisoformat(at)
-    except ValueError:
-        raise fail(
-            f"--at: expected an ISO time such as 2026-08-01T00:00+08:00, got {at!r}"
-        ) from None
-    if parsed.tzinfo is None:
-        raise fail(f"--at: give a UTC offset, e.g. {at}+08:00")
-    return parsed
+    return parse_moment(at, "--at")
 
 
 def _print_rows(

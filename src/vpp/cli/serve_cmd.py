@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from vpp.cli.app import app, fail, reports_errors
-from vpp.cli.options import FRACTION, POLL_S, PORT, TIME_SCALE, writable_folder
+from vpp.cli.options import FRACTION, POLL_S, PORT, TIME_SCALE, parse_moment, writable_folder
 from vpp.openadr import VenSettings
 from vpp.store import DEFAULT_DB_URL
 
@@ -193,7 +192,7 @@ def serve_command(
         raise fail("--telemetry-workers needs --mqtt: the workers read the broker's telemetry")
     if telemetry_workers and time_scale != 1.0:
         raise fail("--telemetry-workers runs on the wall clock: leave --time-scale at 1")
-    start = None if clock_start is None else _clock_start(clock_start)
+    start = None if clock_start is None else parse_moment(clock_start, "--clock-start")
     if start is not None and not (simulated_devices and time_scale > 1.0):
         raise fail("--clock-start needs --simulated-devices and a --time-scale above 1")
     if start is not None and (ocpp_port is not None or openadr_vtn is not None):
@@ -300,17 +299,3 @@ def _ven_settings(
         min_fraction=min_fraction,
         simple_levels_pct=levels,
     )
-
-
-def _clock_start(text: str) -> datetime:
-    """--clock-start as an aware moment: an offset is required, so the moment is the same
-    in every zone."""
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise fail(
-            f"--clock-start: expected an ISO time such as 2026-07-15T10:45+08:00, got {text!r}"
-        ) from None
-    if parsed.tzinfo is None:
-        raise fail(f"--clock-start: give a UTC offset, e.g. {text}+08:00")
-    return parsed
