@@ -512,8 +512,8 @@ def _hour_axis(ax: Any) -> None:
 
 def plot_load(result: SimulationResult, series: DaySeries) -> Figure:
     """The portfolio's measured load against its baseline and its plans (the field's error
-    is the gap between those two), in events the target, and the rebound cap that holds
-    outside them."""
+    is the gap between those two), the devices' true load (where a faulty meter lies), in
+    events the target, and the rebound cap that holds outside them."""
     fig, ax = plt.subplots(figsize=(11, 4.5))
     x = _hours(series.grid)
     ax.plot(x, series.total(series.baseline_kw) / 1000, label="baseline (CBL)", color="0.45")
@@ -521,6 +521,8 @@ def plot_load(result: SimulationResult, series: DaySeries) -> Figure:
         x, planned_load_kw(result, series) / 1000, label="planned", color="tab:green", lw=1, ls=":"
     )
     ax.plot(x, series.total(series.measured_kw) / 1000, label="measured", color="tab:blue")
+    true_kw = series.total(series.true_kw)
+    ax.plot(x, true_kw / 1000, label="true (devices)", color="tab:cyan", lw=0.8, ls="--")
     ax.plot(x, series.target_load_kw / 1000, label="baseline - target", color="tab:red", lw=2)
     cap = rebound_cap_kw(result)
     if cap is not None:
