@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -24,8 +24,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from vpp.controller import EventOutcome
+from vpp.controller.planning import plans_deviation_kw
 from vpp.device_adapters.modbus import ModbusAdapter
-from vpp.domain import TimeGrid
+from vpp.domain import ResourceSchedule, TimeGrid
 from vpp.hil_sim.faults import FaultAssignment, StuckMeter
 from vpp.hil_sim.runner import SimulationResult
 from vpp.planning import AFTER_EVENT
@@ -299,20 +300,19 @@ def planned_deviation_kw(
     """Load the controller's final plans add above the baselines, per kind (or per event)
     on ``grid`` [kW]: every event's schedules as last re-planned, a curtailed load's
     rebound included."""
-    index = {ts: t for t, ts in enumerate(grid.starts)}
-    out: dict[str, FloatArray] = {}
-    for event_id, run in result.runs.items():
-        if run.problem is None:
-            continue
-        pairs = [(t, index[ts]) for t, ts in enumerate(run.grid.starts) if ts in index]
-        if not pairs:
-            continue
-        theirs, ours = (np.array(p) for p in zip(*pairs, strict=True))
-        for schedule in run.schedules.values():
-            deviation = np.asarray(schedule.power_kw) - np.asarray(schedule.baseline_kw)
-            key = schedule.kind if by == "kind" else event_id
-            out.setdefault(key, np.zeros(grid.count))[ours] += deviation[theirs]
-    return out
+    runs = {event_id: run for event_id, run in result.runs.items() if run.problem is not None}
+    if by == "event":
+        return {
+            event_id: plans_deviation_kw([(run.grid, run.schedules)], grid)
+            for event_id, run in runs.items()
+        }
+    plans = [(run.grid, run.schedules) for run in runs.values()]
+    kinds = {s.kind for run in runs.values() for s in run.schedules.values()}
+    return {kind: plans_deviation_kw(plans, grid, _of_kind(kind)) for kind in kinds}
+
+
+def _of_kind(kind: str) -> Callable[[ResourceSchedule], bool]:
+    return lambda schedule: schedule.kind == kind
 
 
 def planned_load_kw(

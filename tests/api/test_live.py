@@ -101,3 +101,24 @@ def test_a_settled_interval_is_summed_once_and_a_recent_one_again() -> None:
     again = rebound_view(run, monitor, at(END + 0.25) + delay, delay, kept)
     assert again is not None
     assert again.measured_peak_kw == 1234.0
+
+
+def test_the_planned_peak_counts_what_other_events_plans_add_after_the_window() -> None:
+    """A later event charging before its own window lands in this one's span: the
+    operator's planned figure is the portfolio's, not this event's plans alone."""
+    run = planned()
+    alone = rebound_view(run, Monitor(15), at(12))
+    assert alone is not None
+    later = EventRun(run.event.model_copy(update={"event_id": "later"}), run.lifecycle)
+    later.problem = run.problem
+    bess = run.schedules["storage-site/bess"]
+    power = list(bess.baseline_kw)
+    for t in range(56, 60):  # 14:00-15:00: +300 kW of charging above the baseline
+        power[t] += 300.0
+    later.schedules = {bess.key: bess.model_copy(update={"power_kw": tuple(power)})}
+    both = rebound_view(run, Monitor(15), at(12), others=[run, later])
+    assert both is not None
+    own = {t: sum(s.power_kw[t] for s in run.schedules.values()) for t in range(52, 68)}
+    expected = max(own[t] + (300.0 if 56 <= t < 60 else 0.0) for t in own)
+    assert both.planned_peak_kw == pytest.approx(expected)
+    assert both.planned_peak_kw > alone.planned_peak_kw

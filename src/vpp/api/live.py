@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from vpp.api.views import (
 )
 from vpp.controller import EventRun
 from vpp.controller.monitor import Monitor
-from vpp.controller.planning import response_kw
+from vpp.controller.planning import plans_deviation_kw, response_kw
 from vpp.planning import AFTER_EVENT
 from vpp.settlement import ASKED_TOL_KW, counted_from
 from vpp.store import DeliveryRow, EventRecord
@@ -128,7 +129,8 @@ async def event_view(service: Service, record: EventRecord) -> EventView:
         if d["kind"] == "replan"
     ]
     rebound = None
-    tracked = service.writer.tracked.get(event_id) if service.writer is not None else None
+    runs = service.writer.tracked if service.writer is not None else {}
+    tracked = runs.get(event_id)
     if tracked is not None and tracked.run.initial is not None and service.controller:
         rebound = rebound_view(
             tracked.run,
@@ -136,6 +138,7 @@ async def event_view(service: Service, record: EventRecord) -> EventView:
             service.clock.now(),
             timedelta(seconds=service.settings.controller.evaluation_delay_s),
             tracked.rebound_measured,
+            [t.run for t in runs.values() if t.run.problem is not None],
         )
     lines = [data for _, _, data in await store.events.settlements(event_id=event_id)]
     plan = record.plan
@@ -167,10 +170,13 @@ def rebound_view(
     now: datetime,
     settled_after: timedelta = timedelta(0),
     known: dict[int, tuple[float, int]] | None = None,
+    others: Sequence[EventRun] = (),
 ) -> ReboundView | None:
     """The portfolio's load in the ``AFTER_EVENT`` hours after the window (to the horizon's
-    end), planned and metered, against the first plan's cap (:class:`ReboundView`). A meter
-    without a trusted reading in an interval counts at its plan's power there.
+    end), planned and metered, against the first plan's cap (:class:`ReboundView`). The
+    planned load is this event's plans with what the ``others`` events' plans add there (a
+    later event charging before its window, an earlier one's recovery). A meter without a
+    trusted reading in an interval counts at its plan's power there.
 
     The stream asks for this every fraction of a second and an interval sums every meter of
     the district: an interval ended ``settled_after`` ago no longer changes, and is kept in
@@ -183,7 +189,8 @@ def rebound_view(
     span = range(window.stop, stop)
     if not span:
         return None
-    planned = {t: sum(s.power_kw[t] for s in run.schedules.values()) for t in span}
+    added = plans_deviation_kw([(r.grid, r.schedules) for r in others if r is not run], grid)
+    planned = {t: sum(s.power_kw[t] for s in run.schedules.values()) + added[t] for t in span}
     planned_t = max(span, key=lambda t: planned[t])
     measured: dict[int, tuple[float, int]] = {}
     known = {} if known is None else known

@@ -262,6 +262,27 @@ def rebound_room_kw(
     return out
 
 
+def plans_deviation_kw(
+    plans: Iterable[tuple[TimeGrid, Mapping[str, ResourceSchedule]]],
+    grid: TimeGrid,
+    keep: Callable[[ResourceSchedule], bool] = lambda schedule: True,
+) -> FloatArray:
+    """Load the plans' ``keep`` schedules add above their baselines on ``grid``, where
+    their grids meet it [kW, negative where they shed]."""
+    out = np.zeros(grid.count)
+    index = {ts: t for t, ts in enumerate(grid.starts)}
+    for other_grid, schedules in plans:
+        pairs = [(t, index[ts]) for t, ts in enumerate(other_grid.starts) if ts in index]
+        if not pairs:
+            continue
+        theirs, ours = (np.array(p) for p in zip(*pairs, strict=True))
+        for schedule in schedules.values():
+            if keep(schedule):
+                deviation = np.asarray(schedule.power_kw) - np.asarray(schedule.baseline_kw)
+                out[ours] += deviation[theirs]
+    return out
+
+
 def others_rebound_kw(
     plans: Iterable[tuple[TimeGrid, Mapping[str, ResourceSchedule]]],
     grid: TimeGrid,
@@ -271,18 +292,11 @@ def others_rebound_kw(
     earlier event's rebound and recovery, which a new plan's physics do not know. Batteries
     are left out: a new plan starts them from their measured charge; so are the ``owned``
     resources, whose recovery the new plan makes (:func:`recovering_buildings_c`)."""
-    out = np.zeros(grid.count)
-    index = {ts: t for t, ts in enumerate(grid.starts)}
-    for other_grid, schedules in plans:
-        pairs = [(t, index[ts]) for t, ts in enumerate(other_grid.starts) if ts in index]
-        if not pairs:
-            continue
-        theirs, ours = (np.array(p) for p in zip(*pairs, strict=True))
-        for schedule in schedules.values():
-            if not kind_of(schedule.kind).stores_energy and schedule.key not in owned:
-                deviation = np.asarray(schedule.power_kw) - np.asarray(schedule.baseline_kw)
-                out[ours] += deviation[theirs]
-    clipped: FloatArray = np.maximum(out, 0.0)
+
+    def recovering(schedule: ResourceSchedule) -> bool:
+        return not kind_of(schedule.kind).stores_energy and schedule.key not in owned
+
+    clipped: FloatArray = np.maximum(plans_deviation_kw(plans, grid, recovering), 0.0)
     return clipped
 
 
