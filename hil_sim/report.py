@@ -34,10 +34,13 @@ from vpp.planning import AFTER_EVENT
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def write_report(result: SimulationResult, out_dir: Path) -> list[Path]:
-    """Write every file of the report; returns their paths."""
+def write_report(
+    result: SimulationResult, out_dir: Path, series: DaySeries | None = None
+) -> list[Path]:
+    """Write every file of the report (from the day's ``series``, worked out if not
+    given); returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    series = day_series(result)
+    series = series or day_series(result)
     paths = [
         _write_json(out_dir / "report.json", report_dict(result, series)),
         _write_intervals(out_dir / "event_intervals.csv", result.outcomes),

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from vpp.api.live import rebound_view
+from vpp.api.progress import ReboundCache
 from vpp.controller import EventRun
 from vpp.controller.lifecycle import Lifecycle
 from vpp.controller.monitor import Monitor
@@ -89,15 +90,16 @@ def test_a_settled_interval_is_summed_once_and_a_recent_one_again() -> None:
     monitor = Monitor(15)
     meter(monitor, "plant-site/line", END, 1400.0)
     meter(monitor, "storage-site/bess", END, 0.0)
-    known: dict[int, tuple[float, int]] = {}
+    cache = ReboundCache()
+    known = cache.measured
     delay = timedelta(minutes=1)
-    first = rebound_view(run, monitor, at(END + 0.25), delay, known)
+    first = rebound_view(run, monitor, at(END + 0.25), delay, cache)
     assert first is not None
     assert first.measured_peak_kw == pytest.approx(1400.0)
     assert known == {}  # 13:00-13:15 ended just now: not settled yet
-    rebound_view(run, monitor, at(END + 0.25) + delay, delay, known)
+    rebound_view(run, monitor, at(END + 0.25) + delay, delay, cache)
     assert known == {52: (pytest.approx(1400.0), 0)}
-    kept = {52: (1234.0, 0)}  # what is kept is what is shown: nothing is summed again
+    kept = ReboundCache(measured={52: (1234.0, 0)})  # what is kept is what is shown
     again = rebound_view(run, monitor, at(END + 0.25) + delay, delay, kept)
     assert again is not None
     assert again.measured_peak_kw == 1234.0
@@ -122,3 +124,23 @@ def test_the_planned_peak_counts_what_other_events_plans_add_after_the_window() 
     expected = max(own[t] + (300.0 if 56 <= t < 60 else 0.0) for t in own)
     assert both.planned_peak_kw == pytest.approx(expected)
     assert both.planned_peak_kw > alone.planned_peak_kw
+
+
+def test_the_plans_load_is_summed_again_only_when_a_schedule_is_replaced() -> None:
+    """The stream asks many times a second: the plans' load is kept until a re-plan or a
+    hand-over replaces a schedule, and then follows it."""
+    run = planned()
+    cache = ReboundCache()
+    first = rebound_view(run, Monitor(15), at(12), cache=cache)
+    assert first is not None
+    kept = cache.planned_kw
+    assert rebound_view(run, Monitor(15), at(12), cache=cache) == first
+    assert cache.planned_kw is kept  # not summed again
+    line = run.schedules["plant-site/line"]
+    power = list(line.power_kw)
+    power[60] += 5000.0  # a re-plan that puts 5 MW at 15:00
+    run.schedules[line.key] = line.model_copy(update={"power_kw": tuple(power)})
+    replanned = rebound_view(run, Monitor(15), at(12), cache=cache)
+    assert replanned is not None
+    assert replanned.planned_peak_kw == pytest.approx(first.planned_peak_kw + 5000.0, abs=500.0)
+    assert replanned.planned_peak_at == at(15)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vpp.api.progress import event_starts, plan_summary
+from vpp.api.progress import ReboundCache, event_starts, plan_summary
 from vpp.api.views import (
     EnterpriseEventView,
     EventView,
@@ -21,6 +21,7 @@ from vpp.api.views import (
 from vpp.controller import EventRun
 from vpp.controller.monitor import Monitor
 from vpp.controller.planning import plans_deviation_kw, response_kw
+from vpp.domain import FloatArray
 from vpp.planning import AFTER_EVENT
 from vpp.settlement import ASKED_TOL_KW, counted_from
 from vpp.store import DeliveryRow, EventRecord
@@ -137,7 +138,7 @@ async def event_view(service: Service, record: EventRecord) -> EventView:
             service.controller.monitor,
             service.clock.now(),
             timedelta(seconds=service.settings.controller.evaluation_delay_s),
-            tracked.rebound_measured,
+            tracked.rebound,
             [t.run for t in runs.values() if t.run.problem is not None],
         )
     lines = [data for _, _, data in await store.events.settlements(event_id=event_id)]
@@ -169,7 +170,7 @@ def rebound_view(
     monitor: Monitor,
     now: datetime,
     settled_after: timedelta = timedelta(0),
-    known: dict[int, tuple[float, int]] | None = None,
+    cache: ReboundCache | None = None,
     others: Sequence[EventRun] = (),
 ) -> ReboundView | None:
     """The portfolio's load in the ``AFTER_EVENT`` hours after the window (to the horizon's
@@ -178,9 +179,9 @@ def rebound_view(
     later event charging before its window, an earlier one's recovery). A meter without a
     trusted reading in an interval counts at its plan's power there.
 
-    The stream asks for this every fraction of a second and an interval sums every meter of
-    the district: an interval ended ``settled_after`` ago no longer changes, and is kept in
-    ``known`` (interval index: (kW, meters counted at their plan)) and not summed again."""
+    The stream asks for this every fraction of a second, and both sums run over every
+    resource of the district, so ``cache`` keeps them: an interval ended ``settled_after``
+    ago no longer changes, and the plans' load stands until a schedule is replaced."""
     plan = run.initial
     if plan is None:
         return None
@@ -189,17 +190,16 @@ def rebound_view(
     span = range(window.stop, stop)
     if not span:
         return None
-    added = plans_deviation_kw([(r.grid, r.schedules) for r in others if r is not run], grid)
-    planned = {t: sum(s.power_kw[t] for s in run.schedules.values()) + added[t] for t in span}
+    cache = ReboundCache() if cache is None else cache
+    planned = _planned_load_kw(run, [r for r in others if r is not run], cache)
     planned_t = max(span, key=lambda t: planned[t])
     measured: dict[int, tuple[float, int]] = {}
-    known = {} if known is None else known
     for t in span:
         start = grid.starts[t]
         if start + grid.interval > now:
             break
-        if t in known:
-            measured[t] = known[t]
+        if t in cache.measured:
+            measured[t] = cache.measured[t]
             continue
         total, from_plan = 0.0, 0
         for key, schedule in run.schedules.items():
@@ -210,13 +210,13 @@ def rebound_view(
                 total += mean
         measured[t] = (total, from_plan)
         if start + grid.interval + settled_after <= now:
-            known[t] = measured[t]
+            cache.measured[t] = measured[t]
     cap = plan.rebound_cap_kw
     peak_t = max(measured, key=lambda t: measured[t][0]) if measured else None
     return ReboundView(
         cap_kw=cap,
         baseline_peak_kw=plan.baseline_peak_kw,
-        planned_peak_kw=round(planned[planned_t], 3),
+        planned_peak_kw=round(float(planned[planned_t]), 3),
         planned_peak_at=grid.starts[planned_t],
         measured_peak_kw=None if peak_t is None else round(measured[peak_t][0], 3),
         measured_peak_at=None if peak_t is None else grid.starts[peak_t],
@@ -224,6 +224,22 @@ def rebound_view(
         intervals_above_cap=0 if cap is None else sum(v > cap for v, _ in measured.values()),
         meters_from_plan_at_peak=0 if peak_t is None else measured[peak_t][1],
     )
+
+
+def _planned_load_kw(run: EventRun, others: list[EventRun], cache: ReboundCache) -> FloatArray:
+    """This event's plans' load over its grid with what the others' add [kW], summed again
+    only when some schedule was replaced (schedules are never changed in place)."""
+    schedules = tuple(s for r in (run, *others) for s in r.schedules.values())
+    kept = cache.schedules
+    if (
+        cache.planned_kw is None
+        or len(kept) != len(schedules)
+        or any(a is not b for a, b in zip(kept, schedules, strict=True))
+    ):
+        own = np.sum([s.power_kw for s in run.schedules.values()], axis=0)
+        added = plans_deviation_kw([(r.grid, r.schedules) for r in others], run.grid)
+        cache.schedules, cache.planned_kw = schedules, own + added
+    return cache.planned_kw
 
 
 async def enterprise_event_view(

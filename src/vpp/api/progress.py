@@ -21,7 +21,7 @@ from typing import Any
 
 from vpp.api.explanations import explanation_entry
 from vpp.controller import EventRun, Monitor
-from vpp.domain import Ack, DemandResponseEvent, District, ResourceRef, Setpoint
+from vpp.domain import Ack, DemandResponseEvent, District, FloatArray, ResourceRef, Setpoint
 from vpp.settlement import (
     ResourceDelivery,
     asked_price_cny_per_kwh,
@@ -34,6 +34,18 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
+class ReboundCache:
+    """What :func:`vpp.api.live.rebound_view` keeps between the stream's calls: the
+    portfolio's metered load per interval index once settled (kW, meters counted at their
+    plan), and the plans' load over the grid [kW] with the schedules it was summed from
+    (a re-plan or a hand-over replaces a schedule, so a new object means a new sum)."""
+
+    measured: dict[int, tuple[float, int]] = field(default_factory=dict)
+    schedules: tuple[object, ...] = ()
+    planned_kw: FloatArray | None = None
+
+
+@dataclass
 class Tracked:
     """An event's live run and how much of it is already in the store."""
 
@@ -43,9 +55,7 @@ class Tracked:
     states_written: int = 0
     decisions_written: int = 0
     intervals_written: set[int] = field(default_factory=set)
-    #: The portfolio's metered load after the window per interval index, once settled
-    #: (:func:`vpp.api.live.rebound_view`): (kW, meters counted at their plan).
-    rebound_measured: dict[int, tuple[float, int]] = field(default_factory=dict)
+    rebound: ReboundCache = field(default_factory=ReboundCache)
 
 
 def plan_summary(run: EventRun) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from vpp.settlement import rotation_entries
 if TYPE_CHECKING:
     from vpp.controller import EventOutcome
     from vpp.device_adapters.mqtt import ClientAuth
+    from vpp.hil_sim.report import DaySeries
     from vpp.hil_sim.runner import SimulationResult
     from vpp.hil_sim.scenario import Scenario
 
@@ -133,7 +134,7 @@ def _simulate_day(
     ledger: Path | None,
 ) -> bool:
     """One simulated day: run, print, write the report, record rotation; whether all met."""
-    from vpp.hil_sim.report import write_report
+    from vpp.hil_sim.report import day_series, write_report
     from vpp.hil_sim.runner import simulate
     from vpp.rotation_ledger import append_ledger, read_ledger
 
@@ -150,12 +151,13 @@ def _simulate_day(
         result = asyncio.run(
             simulate(scenario, mqtt_url=mqtt, progress=progress, auth=auth, district=district)
         )
-    all_met = print_result(result)
+    series = day_series(result)  # the day's totals: the printout and the report read them
+    all_met = print_result(result, series)
     if quiet:
-        paths = write_report(result, out)
+        paths = write_report(result, out, series)
     else:
         with console.status("writing the report"):
-            paths = write_report(result, out)
+            paths = write_report(result, out, series)
     for path in paths:
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)
     if ledger is not None:
@@ -304,7 +306,7 @@ def _day_progress(
 # -- after the run ---------------------------------------------------------------------
 
 
-def print_result(result: SimulationResult) -> bool:
+def print_result(result: SimulationResult, series: DaySeries) -> bool:
     """Every table of the run; returns whether every event met its target."""
     district = result.district
     console.print(f"district peak {district.peak_load_kw:,.0f} kW", highlight=False)
@@ -324,7 +326,7 @@ def print_result(result: SimulationResult) -> bool:
         _print_intervals(outcome, district)
         all_met = _print_verdict(outcome) and all_met
         _print_settlement(outcome)
-    _print_rebound(result)
+    _print_rebound(result, series)
     _print_faults(result)
     _print_messages(result)
     simulated_h = (result.end - result.start).total_seconds() / 3600
@@ -336,11 +338,11 @@ def print_result(result: SimulationResult) -> bool:
     return all_met
 
 
-def _print_rebound(result: SimulationResult) -> None:
+def _print_rebound(result: SimulationResult, series: DaySeries) -> None:
     """The post-event peak, metered and true, against the rebound cap and the baseline peak."""
-    from vpp.hil_sim.report import day_series, rebound_summary
+    from vpp.hil_sim.report import rebound_summary
 
-    summary = rebound_summary(result, day_series(result))
+    summary = rebound_summary(result, series)
     peak, base, cap = (
         summary["post_event_peak_kw"],
         summary["baseline_peak_kw"],

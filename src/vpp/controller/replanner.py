@@ -187,10 +187,11 @@ class Replanner:
             return
         # Batteries carry no state but their SoC, which telemetry gives: re-plan them whole.
         replanned = {k for k in run.recovering() if kind_of(run.schedules[k].kind).stores_energy}
-        residual = residual_kw(run, first, bias_kw, self.plan_settings.margin_factor, replanned)
         # The target and the shortfall to make up are firm; the margin on top is priced
         # by replan_margin_penalty_cny_per_kwh (by default as firm as the target).
-        firm = residual_kw(run, first, bias_kw, 1.0, replanned)
+        margin_factor = self.plan_settings.margin_factor
+        firm, margin = residual_parts_kw(run, first, bias_kw, margin_factor, replanned)
+        residual = firm + margin
         if residual.max() <= 1e-3 * run.target_kw:
             if dropped_now:
                 run.replans.append(
@@ -216,7 +217,7 @@ class Replanner:
                 candidates=candidates,
                 first_free_index=first,
                 residual_kw=firm,
-                margin_kw=residual - firm,
+                margin_kw=margin,
                 issued_at=now,
                 soc_by_key=soc,
                 settings=self.replan_settings,
@@ -406,11 +407,26 @@ def residual_kw(
     target with the planning margin (``margin_factor``, see
     :attr:`vpp.optimizer.DispatchSettings.margin_factor`) and the shortfall to make up
     (``bias_kw``), less the planned response of the kept resources not in ``replanned``;
-    zero before interval ``first``."""
+    zero before interval ``first``. :func:`residual_parts_kw` gives it in its two parts."""
+    firm, margin = residual_parts_kw(run, first, bias_kw, margin_factor, replanned)
+    total: FloatArray = firm + margin
+    return total
+
+
+def residual_parts_kw(
+    run: EventRun,
+    first: int,
+    bias_kw: float | None,
+    margin_factor: float,
+    replanned: set[str],
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`residual_kw` as its firm part (the target and the shortfall to make up, less
+    the kept response) and the planning margin on top of it, per event interval [kW]."""
     window = run.window
     expected = run.planned_response_kw([k for k in run.kept() if k not in replanned])
-    residual = np.zeros(window.stop - window.start)
-    for t in range(max(first, window.start), window.stop):
-        wanted = run.target_kw * margin_factor + (bias_kw or 0.0) - expected[t]
-        residual[t - window.start] = max(0.0, wanted)
-    return residual
+    free = np.arange(window.start, window.stop) >= first
+    firm_kw = run.target_kw + (bias_kw or 0.0) - expected[window]
+    firm = np.where(free, np.maximum(0.0, firm_kw), 0.0)
+    with_margin = firm_kw + run.target_kw * (margin_factor - 1.0)
+    margin: FloatArray = np.where(free, np.maximum(0.0, with_margin), 0.0) - firm
+    return firm, margin
