@@ -260,3 +260,16 @@ async def test_patch_to_a_huge_target_is_422_and_keeps_the_old_one(api: Api) -> 
     assert patched.json()["error"]["details"][0]["field"] == "target_kw"
     view = await api.client.get("/v1/events/ev-1", headers=api.auth("operator"))
     assert view.json()["event"]["target_kw"] == EVENT["target_kw"]
+
+
+async def test_an_enterprise_token_cannot_read_the_portfolios_rebound(api: Api) -> None:
+    """The rebound block is the whole portfolio's load: an operator's figure, not a
+    participant's (an enterprise sees its own events under /v1/enterprises/{id})."""
+    await api.register()
+    await create(api, EVENT | {"event_id": "ev-portfolio"})
+    refused = await api.client.get("/v1/events/ev-portfolio", headers=api.auth("acme"))
+    assert refused.status_code == 403
+    assert "rebound" not in refused.text
+    own = await api.client.get("/v1/enterprises/acme/events", headers=api.auth("acme"))
+    assert own.status_code == 200
+    assert "planned_peak_kw" not in own.text
