@@ -118,30 +118,46 @@ class TelemetryEncoder:
         soc: float | None,
         available: bool,
         indoor_temperature_c: float | None = None,
+        energy_owed_kwh: float | None = None,
     ) -> bytes:
         if ts is not self._ts:
             if ts.utcoffset() is None:
-                return _telemetry_by_model(ts, power_kw, soc, available, indoor_temperature_c)
+                return _telemetry_by_model(
+                    ts, power_kw, soc, available, indoor_temperature_c, energy_owed_kwh
+                )
             self._ts_json = _TIMESTAMP.dump_json(ts).decode()
             self._ts = ts
         power = _plain_float(power_kw)
         if power is None or type(available) is not bool:
-            return _telemetry_by_model(ts, power_kw, soc, available, indoor_temperature_c)
+            return _telemetry_by_model(
+                ts, power_kw, soc, available, indoor_temperature_c, energy_owed_kwh
+            )
         soc_json = ""
         if soc is not None:
             fraction = _plain_float(soc)
             if fraction is None or not 0.0 <= soc <= 1.0:
-                return _telemetry_by_model(ts, power_kw, soc, available, indoor_temperature_c)
+                return _telemetry_by_model(
+                    ts, power_kw, soc, available, indoor_temperature_c, energy_owed_kwh
+                )
             soc_json = f',"soc":{fraction}'
-        indoor_json = ""
+        extra_json = ""
         if indoor_temperature_c is not None:
             indoor = _plain_float(indoor_temperature_c)
             if indoor is None:
-                return _telemetry_by_model(ts, power_kw, soc, available, indoor_temperature_c)
-            indoor_json = f',"indoor_temperature_c":{indoor}'
+                return _telemetry_by_model(
+                    ts, power_kw, soc, available, indoor_temperature_c, energy_owed_kwh
+                )
+            extra_json = f',"indoor_temperature_c":{indoor}'
+        if energy_owed_kwh is not None:
+            owed = _plain_float(energy_owed_kwh)
+            if owed is None:
+                return _telemetry_by_model(
+                    ts, power_kw, soc, available, indoor_temperature_c, energy_owed_kwh
+                )
+            extra_json += f',"energy_owed_kwh":{owed}'
         flag = "true" if available else "false"
         return (
-            f'{{"ts":{self._ts_json},"power_kw":{power}{soc_json},"available":{flag}{indoor_json}}}'
+            f'{{"ts":{self._ts_json},"power_kw":{power}{soc_json},"available":{flag}{extra_json}}}'
         ).encode()
 
 
@@ -160,6 +176,7 @@ def _telemetry_by_model(
     soc: float | None,
     available: bool,
     indoor_temperature_c: float | None,
+    energy_owed_kwh: float | None = None,
 ) -> bytes:
     return encode(
         Telemetry(
@@ -168,6 +185,7 @@ def _telemetry_by_model(
             soc=soc,
             available=available,
             indoor_temperature_c=indoor_temperature_c,
+            energy_owed_kwh=energy_owed_kwh,
         )
     )
 

@@ -488,7 +488,7 @@ class SimulatedGateway:
             # A real meter never reads a real load twice alike; a stuck one does.
             value = power_kw * (1.0 + self._meter_noise * float(self._rng.standard_normal()))
         payload = self._encode_telemetry(
-            now, value, device.soc, device.available, device.temperature_c
+            now, value, device.soc, device.available, device.temperature_c, device.energy_owed_kwh
         )
         topic = self._telemetry_topics.get(resource_id)
         if topic is None:

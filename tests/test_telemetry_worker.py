@@ -11,7 +11,13 @@ from vpp.controller.gate import PlausibilityGate
 from vpp.controller.monitor import Merged, Monitor, ReadingBatch, to_us
 from vpp.device_adapters import MalformedMessageError, TelemetryReceived, decode
 from vpp.device_adapters.mqtt import MqttLink
-from vpp.domain import CurtailableLoad, PlausibilitySettings, Resource, Telemetry
+from vpp.domain import (
+    CurtailableLoad,
+    EvChargerPool,
+    PlausibilitySettings,
+    Resource,
+    Telemetry,
+)
 from vpp.telemetry_worker import TelemetryWorker, WorkerBatches
 
 from builders import curtailable
@@ -28,6 +34,9 @@ def resources() -> dict[str, Resource]:
         for name in ("chiller", "press"):
             spec = curtailable(name, [(200.0, 1.0)], typical_load_kw=[1000.0] * 24)
             out[f"{site}/{name}"] = CurtailableLoad.model_validate(spec)
+    out["mall/chargers"] = EvChargerPool.model_validate(
+        {"resource_id": "chargers", "chargers": [{"charger_id": "c1", "max_kw": 500.0}]}
+    )
     return out
 
 
@@ -43,6 +52,8 @@ def traffic() -> list[tuple[str, bytes]]:
             body = {"ts": ts, "power_kw": power, "available": k % 5 != 4}
             if resource == "chiller":  # a building says how warm it is inside
                 body["indoor_temperature_c"] = 24.0 + 0.25 * k + i
+            if resource == "chargers":  # an EV pool says what its cars still need
+                body["energy_owed_kwh"] = 400.0 - 20.0 * k
             out.append((f"vpp/v1/{site}/{resource}/telemetry", json.dumps(body).encode()))
         if k % 4 == 0:  # well-formed lies and garbage, each refused or counted
             lies = [
@@ -52,6 +63,10 @@ def traffic() -> list[tuple[str, bytes]]:
                 (
                     "vpp/v1/school/chiller/telemetry",
                     {"ts": ts, "power_kw": 300, "indoor_temperature_c": 2999.0},
+                ),
+                (
+                    "vpp/v1/mall/chargers/telemetry",
+                    {"ts": ts, "power_kw": 50, "energy_owed_kwh": 1e8},
                 ),
             ]
             out += [(topic, json.dumps(body).encode()) for topic, body in lies]
@@ -90,6 +105,7 @@ def state(monitor: Monitor) -> dict[str, object]:
             monitor.last_power_kw(key),
             monitor.last_soc(key),
             monitor.last_indoor_temperature(key),
+            monitor.last_energy_owed(key),
             monitor.stuck_since(key),
             monitor.unavailable(key),
             [monitor.mean_kw(key, monitor.interval_start(s)) for s in starts],
@@ -142,6 +158,8 @@ async def test_two_workers_split_the_telemetry_and_the_merged_monitor_equals_one
     assert len(merges) == 1
     assert merges[0].refused == gate.refused
     assert gate.refused["temperature_outside_range"] == 3  # the 2999 °C lies
+    assert gate.refused["energy_owed_outside_range"] == 3  # the 1e8 kWh lies
+    assert monitor.last_energy_owed("mall/chargers") == (NOW - timedelta(seconds=10), 180.0)
     assert monitor.last_indoor_temperature("mall/chiller") is not None
     assert merges[0].malformed == {"not_json": 3}
     assert merges[0].received == len(messages)

@@ -124,6 +124,11 @@ class Device(Protocol):
         """Energy vehicles needed but did not get by departure [kWh], for EV pools."""
         ...
 
+    @property
+    def energy_owed_kwh(self) -> float | None:
+        """Energy the vehicles plugged in still need [kWh], for EV pools."""
+        ...
+
 
 ResourceT = TypeVar("ResourceT", bound=Resource)
 
@@ -152,6 +157,10 @@ class DeviceState(Generic[ResourceT]):
 
     @property
     def unmet_energy_kwh(self) -> float | None:
+        return None
+
+    @property
+    def energy_owed_kwh(self) -> float | None:
         return None
 
 

@@ -316,6 +316,14 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
     def unmet_energy_kwh(self) -> float | None:
         return float(sum(d.unmet_kwh for d in self.departures))
 
+    @property
+    def energy_owed_kwh(self) -> float | None:
+        """What the vehicles plugged in at the end of the last step still need [kWh]: the
+        pool's gateway reports it, as chargers report each session's energy so far."""
+        plugged = (self.arrival_s <= self._last_s) & ~self.left
+        owed = np.where(plugged, self.need_kwh - self.delivered_kwh, 0.0)
+        return float(np.maximum(owed, 0.0).sum())
+
 
 def build_ev_pool(ref: ResourceRef, ctx: DeviceContext) -> EvPoolDevice:
     """The pool of ``ref`` on the context's day, its sessions jittered per day."""

@@ -140,6 +140,7 @@ class TelemetryWorker:
             self._first,
             self._last,
             b.indoor_temperature_c,
+            b.energy_owed_kwh,
         )
         self._seq += 1
         self._batch = self._new_batch()
@@ -197,6 +198,7 @@ class TelemetryWorker:
         b.soc.append(value.soc)
         b.available.append(value.available)
         b.indoor_temperature_c.append(value.indoor_temperature_c)
+        b.energy_owed_kwh.append(value.energy_owed_kwh)
 
 
 class WorkerBatches:

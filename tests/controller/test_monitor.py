@@ -88,3 +88,23 @@ def test_monitor_merges_indoor_temperatures_from_workers_that_send_them_and_not(
     monitor.merge([with_column, without])
     assert monitor.last_indoor_temperature("mall/chiller") == (T0 + timedelta(minutes=1), 25.5)
     assert monitor.last_indoor_temperature("mall/pump") is None
+
+
+def test_monitor_keeps_an_ev_pools_last_energy_owed_and_merges_it_from_workers() -> None:
+    """A pool's reading carries the energy its vehicles still need; a worker's batch carries
+    it as a column, and a batch without the column merges as readings without it."""
+    monitor = Monitor(15)
+    reading = Telemetry(ts=T0 + timedelta(minutes=1), power_kw=80.0, energy_owed_kwh=212.5)
+    monitor.ingest(TelemetryReceived("garage", "chargers", reading))
+    assert monitor.last_energy_owed("garage/chargers") == (T0 + timedelta(minutes=1), 212.5)
+    assert monitor.owed_keys == {"garage/chargers"}
+    with_column = ReadingBatch(
+        "w1", 0, ["garage/chargers"], [to_us(T0 + timedelta(minutes=2))], [90.0], [None], [True]
+    )
+    with_column.energy_owed_kwh.append(190.0)
+    without = ReadingBatch("w2", 0, ["mall/pump"], [to_us(T0)], [10.0], [None], [True])
+    monitor.merge([with_column, without])
+    assert monitor.last_energy_owed("garage/chargers") == (T0 + timedelta(minutes=2), 190.0)
+    assert monitor.last_energy_owed("mall/pump") is None
+    monitor.ingest(sample(3, 10.0, "garage/chargers"))  # a reading without it: none known now
+    assert monitor.last_energy_owed("garage/chargers") is None

@@ -195,7 +195,9 @@ _VALUES = st.one_of(
     st.none(),
     st.sampled_from(["5", "true", "yes", "1e3", "", "nan", [], {}, [1]]),
 )
-_FIELDS = st.sampled_from(["ts", "power_kw", "soc", "available", "indoor_temperature_c", "colour"])
+_FIELDS = st.sampled_from(
+    ["ts", "power_kw", "soc", "available", "indoor_temperature_c", "energy_owed_kwh", "colour"]
+)
 
 
 @given(
@@ -228,19 +230,24 @@ def test_fast_decode_agrees_with_the_careful_path(payload, variant):
         assert fast.ts.utcoffset() == careful.ts.utcoffset()
 
 
-def _by_model_or_refusal(ts, power_kw, soc, available, indoor_c):
+def _by_model_or_refusal(ts, power_kw, soc, available, indoor_c, owed_kwh):
     try:
         reading = Telemetry(
-            ts=ts, power_kw=power_kw, soc=soc, available=available, indoor_temperature_c=indoor_c
+            ts=ts,
+            power_kw=power_kw,
+            soc=soc,
+            available=available,
+            indoor_temperature_c=indoor_c,
+            energy_owed_kwh=owed_kwh,
         )
         return encode(reading)
     except ValidationError as exc:
         return exc.errors(include_url=False)
 
 
-def _by_encoder_or_refusal(encoder, ts, power_kw, soc, available, indoor_c):
+def _by_encoder_or_refusal(encoder, ts, power_kw, soc, available, indoor_c, owed_kwh):
     try:
-        return encoder(ts, power_kw, soc, available, indoor_c)
+        return encoder(ts, power_kw, soc, available, indoor_c, owed_kwh)
     except ValidationError as exc:
         return exc.errors(include_url=False)
 
@@ -252,14 +259,18 @@ def _by_encoder_or_refusal(encoder, ts, power_kw, soc, available, indoor_c):
     soc=st.none() | st.floats(-0.5, 1.5) | st.floats(),
     available=st.booleans(),
     indoor_c=st.none() | st.floats(-60, 90) | st.floats() | st.integers(-100, 100),
+    owed_kwh=st.none() | st.floats(0, 5000) | st.floats() | st.integers(-100, 10**6),
 )
-def test_telemetry_encoder_writes_what_the_model_writes(ts, power_kw, soc, available, indoor_c):
+def test_telemetry_encoder_writes_what_the_model_writes(
+    ts, power_kw, soc, available, indoor_c, owed_kwh
+):
     """The template encoder's bytes are the model's, byte for byte, for any reading; what
     the model refuses it refuses alike (a second call with the time cached, too)."""
     encoder = TelemetryEncoder()
-    expected = _by_model_or_refusal(ts, power_kw, soc, available, indoor_c)
+    expected = _by_model_or_refusal(ts, power_kw, soc, available, indoor_c, owed_kwh)
     for _ in range(2):
-        assert _by_encoder_or_refusal(encoder, ts, power_kw, soc, available, indoor_c) == expected
+        got = _by_encoder_or_refusal(encoder, ts, power_kw, soc, available, indoor_c, owed_kwh)
+        assert got == expected
 
 
 def test_telemetry_encoder_uses_the_template_for_plain_readings(monkeypatch):
@@ -272,10 +283,12 @@ def test_telemetry_encoder_uses_the_template_for_plain_readings(monkeypatch):
     assert encoder(T0, 812.5, 0.25, True) == expected
     assert by_model == []
     encoder(T0, 1e-7, None, False)
-    assert by_model == [(T0, 1e-7, None, False, None)]
+    assert by_model == [(T0, 1e-7, None, False, None, None)]
     by_model.clear()
     with_indoor = encode(
         Telemetry(ts=T0, power_kw=812.5, available=True, indoor_temperature_c=25.25)
     )
     assert encoder(T0, 812.5, None, True, 25.25) == with_indoor
+    with_owed = encode(Telemetry(ts=T0, power_kw=812.5, available=True, energy_owed_kwh=140.5))
+    assert encoder(T0, 812.5, None, True, None, 140.5) == with_owed
     assert by_model == []

@@ -143,6 +143,39 @@ def test_telemetry_refusal_accepts_an_indoor_temperature_a_building_can_have(
     assert telemetry_refusal(good, HVAC, NOW, DEFAULTS, STALE_S) is None
 
 
+@pytest.mark.parametrize("owed_kwh", [-1.0, -1e8, 1e8])
+def test_telemetry_refusal_refuses_energy_owed_no_pool_of_these_chargers_can_owe(
+    owed_kwh: float,
+) -> None:
+    """A well-formed lie about what a pool's vehicles still need would move its catch-up
+    after an event: below 0, or beyond a day of every charger at full power."""
+    bad = Telemetry(ts=NOW, power_kw=10.0, energy_owed_kwh=owed_kwh)
+    refusal = telemetry_refusal(bad, CHARGERS, NOW, DEFAULTS, STALE_S)
+    assert refusal is Refusal.ENERGY_OWED_OUTSIDE_RANGE
+
+
+def test_telemetry_refusal_accepts_energy_owed_up_to_a_day_of_the_chargers() -> None:
+    day_kwh = CHARGERS.max_kw * 24.0
+    for owed_kwh in (0.0, 55.5, day_kwh, day_kwh * 1.1):  # widened by tolerance_pct
+        good = Telemetry(ts=NOW, power_kw=10.0, energy_owed_kwh=owed_kwh)
+        assert telemetry_refusal(good, CHARGERS, NOW, DEFAULTS, STALE_S) is None
+    beyond = Telemetry(ts=NOW, power_kw=10.0, energy_owed_kwh=day_kwh * 1.11)
+    assert telemetry_refusal(beyond, CHARGERS, NOW, DEFAULTS, STALE_S) is not None
+
+
+def test_telemetry_refusal_refuses_energy_owed_from_a_kind_that_owes_none() -> None:
+    """Only an EV pool owes its users energy: a battery saying so is not believed (0 is)."""
+    assert (
+        telemetry_refusal(
+            Telemetry(ts=NOW, power_kw=0.0, energy_owed_kwh=0.0), BATTERY, NOW, DEFAULTS, STALE_S
+        )
+        is None
+    )
+    owes = Telemetry(ts=NOW, power_kw=0.0, energy_owed_kwh=40.0)
+    refusal = telemetry_refusal(owes, BATTERY, NOW, DEFAULTS, STALE_S)
+    assert refusal is Refusal.ENERGY_OWED_OUTSIDE_RANGE
+
+
 def test_status_refusal_refuses_only_a_status_ahead_of_the_clock() -> None:
     """A last will carries the time its gateway connected, so an old status can be true."""
     future = GatewayStatus(state=GatewayState.OFFLINE, ts=datetime(2999, 12, 31, tzinfo=UTC))

@@ -8,9 +8,17 @@ import pytest
 from vpp.controller.clock import SimulatedClock
 from vpp.device_adapters import InMemoryBroker, decode
 from vpp.device_adapters.mqtt.topics import Channel, Topic
-from vpp.domain import AckStatus, GatewayState, SetpointMode, Telemetry, command_refusal
+from vpp.domain import (
+    AckStatus,
+    EvChargerPool,
+    GatewayState,
+    SetpointMode,
+    Telemetry,
+    command_refusal,
+)
 from vpp.hil_sim import SimulatedGateway, SiteFaults, setpoint_filter, status_will
-from vpp.hil_sim.physics import BatteryDevice, HvacDevice
+from vpp.hil_sim.physics import BatteryDevice, EvPoolDevice, HvacDevice
+from vpp.hil_sim.physics.ev import PlannedSession
 
 from builders import DAY, TZ, at, battery, building, curtailable, district, enterprise
 
@@ -265,3 +273,51 @@ async def wait_for(condition) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("the telemetry never arrived")
+
+
+async def test_an_ev_pools_gateway_reports_the_energy_its_vehicles_still_need():
+    """An EV pool's telemetry carries what its plugged-in cars still need, which its
+    catch-up after an event is planned from; other kinds' carry none."""
+    spec = {
+        "resource_id": "chargers",
+        "kind": "ev_charger_pool",
+        "chargers": [{"charger_id": "c1", "max_kw": 60.0}],
+        "sessions": [
+            {"charger_id": "c1", "arrival": "09:00", "departure": "15:00", "energy_kwh": 90}
+        ],
+    }
+    site = district(enterprise("garage", [spec, battery("bess")])).enterprises[0].sites[0]
+    chargers, bess = site.resources
+    assert isinstance(chargers, EvChargerPool)
+    sessions = [PlannedSession("c1", 9 * 3600.0, 15 * 3600.0, 90.0)]
+    clock = SimulatedClock(at(10))
+    broker = InMemoryBroker()
+    devices = {
+        "chargers": EvPoolDevice(chargers, sessions, day=DAY.date(), tz=TZ),
+        "bess": BatteryDevice(bess, day=DAY.date(), tz=TZ),
+    }
+    gateway = SimulatedGateway(site, broker.link("gw"), now=clock.now, devices=devices)
+    recorder = broker.link("ctl")
+    heard: list[tuple[str, Telemetry]] = []
+
+    def record(topic: str, payload: bytes) -> None:
+        parsed, value = decode(topic, payload)
+        if isinstance(value, Telemetry):
+            heard.append((parsed.resource_id or "", value))
+
+    recorder.on_message(record)
+    await recorder.start((Topic.subscription(Channel.TELEMETRY),))
+    await gateway.start()
+    try:
+        clock.advance_to(at(10) + timedelta(minutes=1))
+        await gateway.step(clock.now())
+        await wait_for(lambda: len(heard) == 2)
+    finally:
+        await gateway.stop()
+        await recorder.close()
+    readings = dict(heard)
+    owed = readings["chargers"].energy_owed_kwh
+    assert owed == pytest.approx(devices["chargers"].energy_owed_kwh)
+    assert owed is not None
+    assert 0.0 < owed < 90.0  # charging since 09:00 (from the first step)
+    assert readings["bess"].energy_owed_kwh is None

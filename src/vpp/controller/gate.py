@@ -19,6 +19,7 @@ from vpp.domain import (
     PlausibilitySettings,
     Refusal,
     Resource,
+    plausible_owed_max_kwh,
     plausible_range_kw,
     reading_refusal,
     status_refusal,
@@ -58,9 +59,10 @@ class PlausibilityGate:
         self._unlogged: Counter[str] = Counter()
         self._max_skew = timedelta(seconds=settings.max_clock_skew_s)
         self._stale = timedelta(seconds=stale_s)
-        # each meter's plausible range [kW], for the registration it was worked out from:
-        # an EV pool's sums over its chargers on every reading were a tenth of a city's tick
-        self._ranges: dict[str, tuple[Resource, tuple[float, float]]] = {}
+        # each meter's plausible range [kW] and most energy owed [kWh], for the registration
+        # they were worked out from: an EV pool's sums over its chargers on every reading
+        # were a tenth of a city's tick
+        self._ranges: dict[str, tuple[Resource, tuple[float, float], float]] = {}
 
     @property
     def refused_total(self) -> int:
@@ -72,12 +74,9 @@ class PlausibilityGate:
         if resource is None:
             reason: Refusal | None = Refusal.UNKNOWN_RESOURCE
         else:
+            range_kw, owed_max_kwh = self._ranges_of(message.key, resource)
             reason = reading_refusal(
-                message.telemetry,
-                self._range_kw(message.key, resource),
-                now,
-                self._max_skew,
-                self._stale,
+                message.telemetry, range_kw, now, self._max_skew, self._stale, owed_max_kwh
             )
         if reason is None:
             self.accepted += 1
@@ -87,14 +86,16 @@ class PlausibilityGate:
         self._refuse(message.key if resource is not None else _UNKNOWN, reason, detail, now)
         return reason
 
-    def _range_kw(self, key: str, resource: Resource) -> tuple[float, float]:
-        """The plausible range of the meter ``key`` registered as ``resource`` [kW]."""
+    def _ranges_of(self, key: str, resource: Resource) -> tuple[tuple[float, float], float]:
+        """The plausible range [kW] and most energy owed [kWh] of the meter ``key``
+        registered as ``resource``."""
         cached = self._ranges.get(key)
         if cached is not None and cached[0] is resource:
-            return cached[1]
+            return cached[1], cached[2]
         range_kw = plausible_range_kw(resource, self.settings)
-        self._ranges[key] = (resource, range_kw)
-        return range_kw
+        owed_max_kwh = plausible_owed_max_kwh(resource, self.settings)
+        self._ranges[key] = (resource, range_kw, owed_max_kwh)
+        return range_kw, owed_max_kwh
 
     def check_status(self, message: StatusReceived, now: datetime) -> Refusal | None:
         """Why the status must be ignored, or None to let it through."""

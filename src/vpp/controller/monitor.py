@@ -70,6 +70,9 @@ class ReadingBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     indoor_temperature_c: list[float | None] = msgspec.field(default_factory=list)
     """A building's indoor temperature with each reading [°C], None for other kinds (empty
     from a worker that sends none)."""
+    energy_owed_kwh: list[float | None] = msgspec.field(default_factory=list)
+    """An EV pool's energy owed to its plugged-in vehicles with each reading [kWh], None for
+    other kinds (empty from a worker that sends none)."""
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -96,6 +99,7 @@ class _Meter:
     last_power_kw: float | None = None
     last_soc: float | None = None
     last_indoor_c: float | None = None
+    last_owed_kwh: float | None = None
     available: bool = True
     identical_run: int = 0
     stuck_since: datetime | None = None
@@ -114,6 +118,8 @@ class Monitor:
         self._refused: dict[str, Counter[datetime]] = {}
         self.indoor_keys: set[str] = set()
         """Meters that have reported an indoor temperature (the buildings)."""
+        self.owed_keys: set[str] = set()
+        """Meters that have reported energy owed to their vehicles (the EV pools)."""
 
     def interval_start(self, ts: datetime) -> datetime:
         """Start of the interval ``(start, start + interval]`` holding ``ts``."""
@@ -129,6 +135,7 @@ class Monitor:
             sample.soc,
             sample.available,
             sample.indoor_temperature_c,
+            sample.energy_owed_kwh,
         )
 
     def _ingest(
@@ -139,6 +146,7 @@ class Monitor:
         soc: float | None,
         available: bool,
         indoor_c: float | None = None,
+        owed_kwh: float | None = None,
     ) -> None:
         meter = self._meters[key]
         if meter.last_ts is not None and ts <= meter.last_ts:
@@ -166,6 +174,9 @@ class Monitor:
         meter.last_indoor_c = indoor_c
         if indoor_c is not None:
             self.indoor_keys.add(key)
+        meter.last_owed_kwh = owed_kwh
+        if owed_kwh is not None:
+            self.owed_keys.add(key)
         meter.available = available
 
     def merge(self, batches: Sequence[ReadingBatch]) -> Merged:
@@ -188,13 +199,14 @@ class Monitor:
                 b.soc,
                 b.available,
                 b.indoor_temperature_c or [None] * len(b.keys),
+                b.energy_owed_kwh or [None] * len(b.keys),
                 strict=True,
             )
         ]
         rows.sort(key=lambda row: (row[0], row[1]))  # each meter's readings by time
         latest: dict[str, int] = {}
-        for key, ts_us, power_kw, soc, available, indoor_c in rows:
-            self._ingest(key, from_us(ts_us), power_kw, soc, available, indoor_c)
+        for key, ts_us, power_kw, soc, available, indoor_c, owed_kwh in rows:
+            self._ingest(key, from_us(ts_us), power_kw, soc, available, indoor_c, owed_kwh)
             latest[key] = ts_us
         merged.accepted = len(rows)
         for key, ts_us in latest.items():
@@ -264,6 +276,13 @@ class Monitor:
         if meter is None or meter.last_ts is None or meter.last_indoor_c is None:
             return None
         return meter.last_ts, meter.last_indoor_c
+
+    def last_energy_owed(self, key: str) -> tuple[datetime, float] | None:
+        """An EV pool's last reported energy owed to its vehicles [kWh] and when it was read."""
+        meter = self._meters.get(key)
+        if meter is None or meter.last_ts is None or meter.last_owed_kwh is None:
+            return None
+        return meter.last_ts, meter.last_owed_kwh
 
     def last_soc(self, key: str) -> float | None:
         meter = self._meters.get(key)

@@ -26,6 +26,9 @@ class Telemetry(FrozenModel):
     available: bool = True
     indoor_temperature_c: FiniteFloat | None = None
     """A building's indoor temperature [°C], which its recovery is planned from."""
+    energy_owed_kwh: FiniteFloat | None = None
+    """What an EV pool's plugged-in vehicles still need by their departures [kWh], which
+    its catch-up after an event is planned from."""
 
 
 class SetpointPayload(FrozenModel):

@@ -3,8 +3,9 @@
 A gateway's reading is evidence that vpp pays for, so a reading that cannot be true is
 refused before it reaches any meter: stamped ahead of the controller's clock by more than
 the allowed skew, older than the staleness window, power outside the resource's physical
-envelope (its registered limits, widened by a tolerance for meter error), or a state of
-charge outside 0..1. Status messages are gated on their timestamp only, ahead of the clock:
+envelope (its registered limits, widened by a tolerance for meter error), a state of
+charge outside 0..1, or energy owed to an EV pool's vehicles below 0 or beyond what its
+chargers give in a day. Status messages are gated on their timestamp only, ahead of the clock:
 a last will carries the time its gateway connected, so an old status can be true.
 
 Pure functions of the registered resource and the clock; the controller applies them.
@@ -55,6 +56,7 @@ class Refusal(StrEnum):
     POWER_OUTSIDE_ENVELOPE = "power_outside_envelope"
     SOC_OUTSIDE_RANGE = "soc_outside_range"
     TEMPERATURE_OUTSIDE_RANGE = "temperature_outside_range"
+    ENERGY_OWED_OUTSIDE_RANGE = "energy_owed_outside_range"
     UNKNOWN_RESOURCE = "unknown_resource"
     STATUS_AHEAD_OF_CLOCK = "status_ahead_of_clock"
 
@@ -76,6 +78,15 @@ def plausible_range_kw(resource: Resource, settings: PlausibilitySettings) -> tu
         low - share * abs(low) - settings.tolerance_kw,
         high + share * abs(high) + settings.tolerance_kw,
     )
+
+
+def plausible_owed_max_kwh(resource: Resource, settings: PlausibilitySettings) -> float:
+    """The most energy a reading may say ``resource`` still owes its users [kWh]: its
+    kind's bound widened by ``tolerance_pct``; 0 for kinds that owe none."""
+    bound = kind_of(resource).energy_owed_max_kwh
+    if bound is None:
+        return 0.0
+    return bound(resource) * (1.0 + settings.tolerance_pct / 100.0)
 
 
 def telemetry_refusal(
@@ -106,6 +117,7 @@ def telemetry_refusal(
         now,
         timedelta(seconds=settings.max_clock_skew_s),
         timedelta(seconds=stale_s),
+        plausible_owed_max_kwh(resource, settings),
     )
 
 
@@ -115,9 +127,11 @@ def reading_refusal(
     now: datetime,
     max_skew: timedelta,
     stale: timedelta,
+    owed_max_kwh: float = 0.0,
 ) -> Refusal | None:
-    """:func:`telemetry_refusal` with the resource's plausible range [kW] and the windows
-    worked out beforehand: a gate checks each meter every tick, its range never changes."""
+    """:func:`telemetry_refusal` with the resource's plausible range [kW], the windows and
+    the most energy it may owe [kWh] worked out beforehand: a gate checks each meter every
+    tick, its range never changes."""
     if telemetry.ts - now > max_skew:
         return Refusal.AHEAD_OF_CLOCK
     if now - telemetry.ts > stale:
@@ -130,6 +144,9 @@ def reading_refusal(
     indoor_c = telemetry.indoor_temperature_c
     if indoor_c is not None and not INDOOR_MIN_C <= indoor_c <= INDOOR_MAX_C:
         return Refusal.TEMPERATURE_OUTSIDE_RANGE
+    owed_kwh = telemetry.energy_owed_kwh
+    if owed_kwh is not None and not 0.0 <= owed_kwh <= owed_max_kwh:
+        return Refusal.ENERGY_OWED_OUTSIDE_RANGE
     return None
 
 

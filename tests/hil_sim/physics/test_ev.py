@@ -187,3 +187,21 @@ def test_ev_pool_idle_short_cut_changes_nothing():
     assert np.array_equal(fast.delivered_kwh, full.delivered_kwh)
     assert fast.departures == full.departures
     assert skipped > 60
+
+
+def test_ev_pool_reports_the_energy_its_plugged_in_vehicles_still_need():
+    """What the gateway tells the controller: the need of the cars plugged in less what
+    they got; a car not yet arrived or gone owes nothing, and a limit holds energy back."""
+    device = exact(pool(("c1", "10:00", "14:00", 30.0), ("c2", "11:00", "15:00", 20.0)))
+    run(device, at(9), 59, None)
+    assert device.energy_owed_kwh == 0.0  # no car yet (the first arrives at 10:00)
+    run(device, at(9) + timedelta(minutes=59), 1, None)
+    run(device, at(10), 10, Command(SetpointMode.LIMIT, 0.0))  # held at nothing
+    assert device.energy_owed_kwh == pytest.approx(30.0)
+    run(device, at(10) + timedelta(minutes=10), 20, None)
+    assert device.energy_owed_kwh == pytest.approx(30.0 - sum(device.delivered_kwh), abs=1e-9)
+    assert 0.0 < device.energy_owed_kwh < 30.0
+    run(device, at(10.5), 90, None)  # c1 done, c2 arrived at 11:00 and charging
+    assert device.energy_owed_kwh == pytest.approx(20.0 - device.delivered_kwh[1], abs=1e-9)
+    run(device, at(12), 240, None)
+    assert device.energy_owed_kwh == 0.0

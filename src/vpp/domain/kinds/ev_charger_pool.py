@@ -84,6 +84,12 @@ def _daily_overlap(start_a: int, len_a: int, start_b: int, len_b: int) -> bool:
     return False
 
 
+def energy_owed_max_kwh(pool: EvChargerPool) -> float:
+    """The most a pool's plugged-in vehicles can plausibly still need [kWh]: a day of every
+    charger at full power (no one plug-in asks more of its charger than a day gives)."""
+    return pool.max_kw * 24.0
+
+
 def _pool_range_kw(pool: EvChargerPool) -> tuple[float, float]:
     return 0.0, pool.max_kw
 
@@ -98,5 +104,6 @@ EV_CHARGER_POOL = ResourceKind(
     flexibility_kw=lambda pool: pool.max_kw,
     ramp_lead_s=60.0,
     recovers_under_command=True,  # catches up on the energy owed under limits
+    energy_owed_max_kwh=energy_owed_max_kwh,
     plot_color="#C44E52",
 )

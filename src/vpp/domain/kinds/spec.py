@@ -96,6 +96,9 @@ class ResourceKind(Generic[R]):
         The price it asks for ``asked_kw`` of response [CNY/kWh].
     plot_color
         Its colour in reports.
+    energy_owed_max_kwh
+        The most energy its telemetry may say it still owes its users (an EV pool's
+        plugged-in vehicles) [kWh]; None: it reports none (only 0 is plausible).
     """
 
     name: str
@@ -111,6 +114,7 @@ class ResourceKind(Generic[R]):
     asked_price_cny_per_kwh: Callable[[R, float], float] = _own_price
     plot_color: str = "#8C8C8C"
     range_names: tuple[str, str] = ("", "")
+    energy_owed_max_kwh: Callable[[R], float] | None = None
 
     def __post_init__(self) -> None:
         tag = self.model.model_fields.get("kind")
