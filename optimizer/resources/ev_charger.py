@@ -63,6 +63,7 @@ class PlacedSession:
     need_kwh: float
     baseline_kw: FloatArray  # over the horizon
     need_in_horizon_kwh: float
+    received_before_kwh: float = 0.0  # charged uncontrolled before the horizon starts
 
 
 def place_sessions(pool: EvChargerPool, grid: TimeGrid) -> list[PlacedSession]:
@@ -93,9 +94,70 @@ def place_sessions(pool: EvChargerPool, grid: TimeGrid) -> list[PlacedSession]:
             after_capacity_kwh = p_max * max(0, depart - grid.count) * dt
             need_in = max(0.0, need - before_kwh - after_capacity_kwh)
             placed.append(
-                PlacedSession(session.charger_id, arrive, depart, p_max, need, baseline, need_in)
+                PlacedSession(
+                    session.charger_id, arrive, depart, p_max, need, baseline, need_in, before_kwh
+                )
             )
     return placed
+
+
+def planned_energy_owed_kwh(
+    pool: EvChargerPool, grid: TimeGrid, power_kw: FloatArray
+) -> FloatArray:
+    """What the pool's plugged-in vehicles still need at each interval boundary of the grid
+    (0..count) when the pool draws ``power_kw`` [kWh]: the need of every session arrived
+    by then less what the pool has given since the horizon began (and each session before
+    it). A session gone by then had its energy, as the model has it, so it drops out.
+
+    The same quantity a pool's gateway reports (``Telemetry.energy_owed_kwh``), so a plan
+    can be held against the field's vehicles.
+    """
+    arrived = np.zeros(grid.count + 1)
+    for session in place_sessions(pool, grid):
+        owed_at_start = session.need_kwh - session.received_before_kwh
+        arrived[max(session.arrive, 0) :] += owed_at_start
+    given = np.concatenate([[0.0], np.cumsum(np.asarray(power_kw, dtype=np.float64))]) * grid.dt_h
+    owed: FloatArray = np.maximum(arrived - given, 0.0)
+    return owed
+
+
+def with_energy_owed(
+    pool: EvChargerPool, grid: TimeGrid, index: int, owed_kwh: float
+) -> EvChargerPool:
+    """The pool as it stands at the start of interval ``index``: the sessions plugged in
+    then arrive then, together owing ``owed_kwh`` [kWh] (shared in proportion to the energy
+    each is registered to need), so a plan from ``index`` on places the catch-up the field's
+    vehicles really need. Sessions arriving later, or gone, stay as registered.
+
+    Sessions recur daily: another day's plug-in of a rewritten session within the horizon
+    moves with it (horizons of a day or less have none).
+    """
+    at = grid.starts[index].astimezone(grid.tz)
+    start_utc = grid.start.astimezone(UTC)
+    first_day = grid.start.astimezone(grid.tz).date() - timedelta(days=1)
+    n_days = math.ceil((grid.end - grid.start) / timedelta(days=1)) + 2
+    plugged: list[int] = []
+    for i, session in enumerate(pool.sessions):
+        for day_offset in range(n_days):
+            day = first_day + timedelta(days=day_offset)
+            arrive, depart = _on_grid(
+                start_utc, grid.interval_min, grid.tz, day, session.arrival, session.connected_min
+            )
+            if arrive <= index < depart:
+                plugged.append(i)
+                break
+    if not plugged:
+        return pool
+    weights = np.array([pool.sessions[i].energy_kwh for i in plugged])
+    shares = owed_kwh * weights / weights.sum()
+    sessions = list(pool.sessions)
+    for i, share in zip(plugged, shares, strict=True):
+        session = pool.sessions[i]
+        sessions[i] = session.model_copy(
+            update={"arrival": at.time().replace(tzinfo=None), "energy_kwh": float(share)}
+        )
+    kept = [s for s in sessions if s.energy_kwh > 0.0]
+    return pool.model_copy(update={"sessions": tuple(kept)})
 
 
 @lru_cache(maxsize=65_536)

@@ -31,8 +31,10 @@ from vpp.controller.monitor import Monitor
 from vpp.controller.planning import (
     commanded_in,
     others_rebound_kw,
+    owed_at,
     soc_after,
     temperature_at,
+    unfinished_catch_ups_kwh,
     unfinished_recoveries_c,
 )
 from vpp.controller.replanner import Replanner, first_replanned_index, residual_kw
@@ -49,6 +51,7 @@ from vpp.domain import (
     Telemetry,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
+from vpp.optimizer.resources.ev_charger import planned_energy_owed_kwh
 from vpp.optimizer.resources.hvac import planned_temperature_c
 
 from builders import at, battery, building, curtailable, district, enterprise
@@ -336,6 +339,93 @@ async def test_a_building_still_warm_when_its_plan_lets_it_go_has_its_recovery_r
     assert any(v is not None for v in new.setpoint_kw[last + 1 :])  # commanded on
     await planner.extend_recoveries(run, read_at + timedelta(seconds=40))
     assert len(run.replans) == 1  # once
+
+
+def _charging_station(departure: str = "18:00") -> dict[str, Any]:
+    """Two cars a cheap pool may hold back in the 11:00-12:00 event."""
+    return {
+        "kind": "ev_charger_pool",
+        "resource_id": "chargers",
+        "price_cny_per_kwh": 0.05,
+        "chargers": [{"charger_id": "c1", "max_kw": 120.0}, {"charger_id": "c2", "max_kw": 60.0}],
+        "sessions": [
+            {"charger_id": "c1", "arrival": "10:30", "departure": departure, "energy_kwh": 300},
+            {"charger_id": "c2", "arrival": "10:00", "departure": "13:30", "energy_kwh": 150},
+        ],
+    }
+
+
+async def _released_owing_more(
+    extra_kwh: float, **district_extra: Any
+) -> tuple[EventRun, Monitor, Replanner, int, Any]:
+    """A planned event whose EV pool is measured, in the interval before its last command,
+    to owe ``extra_kwh`` more than its plan has it owe; the re-planner, not yet asked."""
+    d = district(
+        enterprise("station", [_charging_station()], sector="public_charging"),
+        enterprise("other", [curtailable("press", [(500.0, 0.8)])]),
+        **district_extra,
+    )
+    planner, _, monitor, live = replanner(d)
+    run = EventRun(planned_run(d, target_kw=150.0).event, Lifecycle("ev", at(10)))
+    live.append(run)
+    await planner.plan(run)
+    old = run.schedules[STATION]
+    last = max(t for t, v in enumerate(old.setpoint_kw) if v is not None)
+    pool = next(r.resource for r in d.resources() if r.key == STATION)
+    power = np.asarray(old.power_kw)
+    planned = planned_energy_owed_kwh(pool, run.grid, power)  # type: ignore[arg-type]
+    read_at = run.grid.starts[last] + timedelta(minutes=1)
+    owed_kwh = owed_at(run.grid, planned, power, read_at) + extra_kwh
+    reading = Telemetry(ts=read_at, power_kw=100.0, energy_owed_kwh=owed_kwh)
+    monitor.ingest(TelemetryReceived("station-site", "chargers", reading))
+    return run, monitor, planner, last, old
+
+
+STATION = "station-site/chargers"
+
+
+async def test_an_ev_pool_owing_more_when_its_plan_lets_it_go_has_its_catch_up_re_planned() -> None:
+    """Measured to owe 80 kWh above its plan as the plan lets it go, a pool's catch-up is
+    re-planned from the measured need (once): its planned load after the release carries
+    those 80 kWh, and what it was commanded before stays."""
+    run, _, planner, last, old = await _released_owing_more(80.0)
+    now = run.grid.starts[last] + timedelta(minutes=2)
+    await planner.extend_recoveries(run, now)
+    [extension] = run.replans
+    assert "+80 kWh" in extension.reason
+    assert extension.first_interval == run.grid.starts[last + 1]
+    new = run.schedules[STATION]
+    assert new.setpoint_kw[: last + 1] == old.setpoint_kw[: last + 1]
+    assert new.power_kw[: last + 1] == old.power_kw[: last + 1]
+    assert (sum(new.power_kw) - sum(old.power_kw)) * run.grid.dt_h == pytest.approx(80.0)
+    await planner.extend_recoveries(run, now + timedelta(seconds=30))
+    assert len(run.replans) == 1  # once
+
+
+async def test_an_ev_pools_extra_catch_up_is_spread_under_the_room_the_cap_leaves() -> None:
+    """Under a rebound cap of 1,100 kW (the press draws 1,000), released uncontrolled the
+    pool would charge the measured 80 kWh at 120 kW; re-planned, it is commanded on at
+    the 100 kW the cap leaves it."""
+    run, _, planner, last, _ = await _released_owing_more(80.0, rebound_cap=1100.0)
+    await planner.extend_recoveries(run, run.grid.starts[last] + timedelta(minutes=2))
+    assert len(run.replans) == 1
+    new = run.schedules[STATION]
+    after = [v for v in new.setpoint_kw[last + 1 :] if v is not None]
+    assert after  # commanded on
+    assert max(after) <= 100.0 + 1e-6
+    assert max(new.power_kw[last + 1 :]) <= 100.0 + 1e-6
+
+
+async def test_an_ev_pool_within_its_plan_is_left_as_planned() -> None:
+    run, _, planner, last, old = await _released_owing_more(10.0)  # under the 20 kWh tolerance
+    await planner.extend_recoveries(run, run.grid.starts[last] + timedelta(minutes=2))
+    assert run.replans == []
+    assert run.schedules[STATION] == old
+    problem = run.problem
+    assert problem is not None
+    early = run.grid.starts[last - 3]
+    far = {STATION: (early, 5000.0)}
+    assert unfinished_catch_ups_kwh(problem, run.schedules, early, far, 20.0) == {}
 
 
 def test_a_building_within_its_plan_or_far_from_its_end_is_left_as_planned() -> None:

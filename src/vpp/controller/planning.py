@@ -19,6 +19,7 @@ from vpp.domain import (
     DemandResponseEvent,
     DispatchResult,
     District,
+    EvChargerPool,
     FloatArray,
     HvacLoad,
     Resource,
@@ -27,6 +28,7 @@ from vpp.domain import (
     kind_of,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
+from vpp.optimizer.resources.ev_charger import planned_energy_owed_kwh, with_energy_owed
 from vpp.optimizer.resources.hvac import commandable_at, planned_temperature_c
 from vpp.settlement import ASKED_TOL_KW
 
@@ -165,17 +167,7 @@ def unfinished_recoveries_c(
     recovery re-planned from the measured temperature spreads it instead.
     """
     grid = problem.grid
-    running = grid.first_index_at_or_after(now)
-    if running == grid.count or grid.starts[running] > now:
-        running -= 1
-    ending: dict[str, int] = {}
-    for key in measured:  # the buildings that report, not the whole plan
-        schedule = schedules.get(key)
-        if schedule is None or not commanded(schedule):
-            continue
-        last = max(t for t, v in enumerate(schedule.setpoint_kw) if v is not None)
-        if last - 1 <= running <= last and last + 1 < grid.count:
-            ending[key] = last
+    ending = released_soon(grid, schedules, measured, now)  # the buildings that report
     if not ending:
         return {}
     buildings = {
@@ -191,6 +183,86 @@ def unfinished_recoveries_c(
         if error_c > tol_c:
             out[key] = (last + 1, float(temps[last]) + error_c, error_c)
     return out
+
+
+def released_soon(
+    grid: TimeGrid, schedules: Mapping[str, ResourceSchedule], keys: Iterable[str], now: datetime
+) -> dict[str, int]:
+    """Of ``keys``, the resources whose plan lets them go at the end of the running or the
+    next interval, with their last commanded interval."""
+    running = grid.first_index_at_or_after(now)
+    if running == grid.count or grid.starts[running] > now:
+        running -= 1
+    ending: dict[str, int] = {}
+    for key in keys:
+        schedule = schedules.get(key)
+        if schedule is None or not commanded(schedule):
+            continue
+        last = max(t for t, v in enumerate(schedule.setpoint_kw) if v is not None)
+        if last - 1 <= running <= last and last + 1 < grid.count:
+            ending[key] = last
+    return ending
+
+
+def unfinished_catch_ups_kwh(
+    problem: DispatchProblem,
+    schedules: Mapping[str, ResourceSchedule],
+    now: datetime,
+    measured: Mapping[str, tuple[datetime, float]],
+    tol_kwh: float,
+) -> dict[str, tuple[int, float, float]]:
+    """EV pools whose plan lets them go at the end of the running or the next interval
+    while their vehicles measurably still need more than ``tol_kwh`` [kWh] above what the
+    plan has them need: each with the interval its catch-up goes on from, the energy owed
+    then and how far above the plan it was measured [kWh].
+
+    Released, a pool charges every car at full power at once: energy the plan did not
+    know was owed comes back as a new peak after the event. Its catch-up re-planned from
+    the measured need spreads it instead.
+    """
+    grid = problem.grid
+    ending = released_soon(grid, schedules, measured, now)  # the pools that report
+    if not ending:
+        return {}
+    pools = {
+        ref.key: ref.resource
+        for ref in problem.refs()
+        if ref.key in ending and isinstance(ref.resource, EvChargerPool)
+    }
+    out: dict[str, tuple[int, float, float]] = {}
+    for key, pool in pools.items():
+        last, (read_at, owed_kwh) = ending[key], measured[key]
+        power = np.asarray(schedules[key].power_kw)
+        planned = planned_energy_owed_kwh(pool, grid, power)
+        error_kwh = owed_kwh - owed_at(grid, planned, power, read_at)
+        if error_kwh > tol_kwh:
+            out[key] = (last + 1, float(planned[last + 1]) + error_kwh, error_kwh)
+    return out
+
+
+def owed_at(grid: TimeGrid, owed_kwh: FloatArray, power_kw: FloatArray, ts: datetime) -> float:
+    """A plan's energy owed [kWh] at ``ts``: ``owed_kwh`` holds it at each interval
+    boundary (arrivals counted), falling at the planned power within the interval."""
+    index = grid.first_index_at_or_after(ts)
+    if index == grid.count or grid.starts[index] > ts:
+        index = max(index - 1, 0)
+    hours = (ts - grid.starts[index]).total_seconds() / 3600.0
+    return float(max(owed_kwh[index] - power_kw[index] * min(max(hours, 0.0), grid.dt_h), 0.0))
+
+
+def with_vehicles_owed(
+    district: District, grid: TimeGrid, index: int, owed_by_key: Mapping[str, float]
+) -> District:
+    """The district with each EV pool in ``owed_by_key`` as it stands at interval ``index``:
+    its plugged-in vehicles owing the energy given [kWh] (:func:`with_energy_owed`)."""
+
+    def owing(key: str, resource: Resource) -> Resource:
+        owed_kwh = owed_by_key.get(key)
+        if owed_kwh is None or not isinstance(resource, EvChargerPool):
+            return resource
+        return with_energy_owed(resource, grid, index, owed_kwh)
+
+    return _map_resources(district, owing)
 
 
 def temperature_at(grid: TimeGrid, temps: FloatArray, ts: datetime) -> float:

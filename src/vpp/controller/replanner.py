@@ -36,16 +36,18 @@ from vpp.controller.planning import (
     replan,
     soc_after,
     spliced,
+    unfinished_catch_ups_kwh,
     unfinished_recoveries_c,
     with_battery_soc,
     with_comfort_margin,
     with_indoor_temperature,
+    with_vehicles_owed,
     within_event,
 )
 from vpp.controller.roster import CallCounts, Roster
 from vpp.controller.run import EventRun, Replan
 from vpp.controller.settings import ControllerSettings
-from vpp.domain import Battery, FloatArray, kind_of
+from vpp.domain import Battery, District, FloatArray, kind_of
 from vpp.optimizer.explain import dispatch_explained
 from vpp.planning import prepare_problem
 
@@ -263,70 +265,112 @@ class Replanner:
         await self.dispatcher.send_due(run, now)
 
     async def extend_recoveries(self, run: EventRun, now: datetime) -> None:
-        """Re-plan, once each, the recovery of the buildings the plan is about to let go
-        while they are measurably warmer than planned (:func:`unfinished_recoveries_c`):
-        from the measured temperature, under the room the cap leaves them."""
-        if run.problem is None:
+        """Re-plan, once each, the recovery of the resources the plan is about to let go
+        while they measurably owe more than planned, under the room the cap leaves them:
+        buildings warmer than planned (:func:`unfinished_recoveries_c`), from the measured
+        temperature; EV pools whose vehicles need more than planned
+        (:func:`unfinished_catch_ups_kwh`), from the measured energy owed."""
+        problem = run.problem
+        if problem is None:
             return
-        # Called at every check: only the buildings (meters reporting a temperature) count.
-        measured = {
-            key: reading
-            for key, reading in self.measured_indoor_temperatures(now).items()
-            if key not in run.dropped and key not in run.recoveries_extended
-        }
-        todo = unfinished_recoveries_c(
-            run.problem,
+        # Called at every check: only the meters that report such a state count.
+        buildings = unfinished_recoveries_c(
+            problem,
             run.schedules,
             now,
-            measured,
+            self._not_extended(run, self.measured_indoor_temperatures(now)),
             self.settings.recovery_extension_tol_c,
         )
-        others = [r for r in self._live_runs() if r is not run]
-        grid, window = run.grid, run.window
-        for key, (first, temperature_c, error_c) in todo.items():
-            run.recoveries_extended.add(key)
-            if any(key in r.schedules and commanded(r.schedules[key]) for r in others):
-                continue  # another event's plan has it next: that one recovers it
-            keys = frozenset([key])
-            district = with_indoor_temperature(run.problem.district, {key: temperature_c})
-            started = time.perf_counter()
-            result = await self.solve(
-                partial(
-                    replan,
-                    replace(run.problem, district=district),
-                    candidates=keys,
-                    first_free_index=first,
-                    residual_kw=np.zeros(window.stop - window.start),
-                    issued_at=now,
-                    soc_by_key={},
-                    settings=self.settings.dispatch,
-                    rebound_limit_kw=rebound_room_kw(run.initial, run.schedules, keys)
-                    if run.initial is not None
-                    else None,
-                )
+        pools = unfinished_catch_ups_kwh(
+            problem,
+            run.schedules,
+            now,
+            self._not_extended(run, self.measured_energy_owed(now)),
+            self.settings.catch_up_extension_tol_kwh,
+        )
+        todo: list[tuple[str, int, District, str]] = []
+        for key, (first, temperature_c, error_c) in buildings.items():
+            district = with_indoor_temperature(problem.district, {key: temperature_c})
+            reason = f"{error_c:+.1f} °C against the plan when it lets it go, recovery"
+            todo.append((key, first, district, reason))
+        for key, (first, owed_kwh, error_kwh) in pools.items():
+            district = with_vehicles_owed(problem.district, run.grid, first, {key: owed_kwh})
+            reason = (
+                f"vehicles owed {error_kwh:+.0f} kWh above the plan when it lets it go, catch-up"
             )
-            [schedule] = [s for s in result.schedules if s.key == key]
-            if commanded(schedule):
-                run.schedules[key] = spliced(run.schedules[key], schedule, first)
-            run.replans.append(
-                Replan(
-                    now,
-                    f"{key}: {error_c:+.1f} °C against the plan when it lets it go, "
-                    "recovery re-planned",
-                    grid.starts[first],
-                    (),
-                    (),
-                    0.0,
-                    result.solve.status.value,
-                    time.perf_counter() - started,
-                    result.max_rebound_excess_kw,
-                )
-            )
-            logger.info(
-                "event %s: recovery of %s re-planned from %s", run.event_id, key, grid.starts[first]
+            todo.append((key, first, district, reason))
+        for key, first, district, reason in todo:
+            await self._extend_recovery(
+                run, key, first, district, f"{key}: {reason} re-planned", now
             )
         if todo:
             await self.dispatcher.send_due(run, now)
+
+    def _commanded_later(self, run: EventRun, key: str, at: datetime) -> bool:
+        """Whether another event's plan commands ``key`` at or after ``at``."""
+        for other in self._live_runs():
+            schedule = other.schedules.get(key)
+            if other is run or schedule is None:
+                continue
+            if commanded_in(schedule, slice(other.grid.first_index_at_or_after(at), None)):
+                return True
+        return False
+
+    def _not_extended(
+        self, run: EventRun, measured: dict[str, tuple[datetime, float]]
+    ) -> dict[str, tuple[datetime, float]]:
+        return {
+            key: reading
+            for key, reading in measured.items()
+            if key not in run.dropped and key not in run.recoveries_extended
+        }
+
+    async def _extend_recovery(
+        self, run: EventRun, key: str, first: int, district: District, reason: str, now: datetime
+    ) -> None:
+        """Re-plan ``key`` alone from interval ``first`` on, registered as in ``district``
+        (its measured state), with no target and under the room the cap leaves it."""
+        assert run.problem is not None
+        run.recoveries_extended.add(key)
+        if self._commanded_later(run, key, run.grid.starts[first]):
+            return  # another event's plan has it next: that one recovers it
+        keys = frozenset([key])
+        started = time.perf_counter()
+        result = await self.solve(
+            partial(
+                replan,
+                replace(run.problem, district=district),
+                candidates=keys,
+                first_free_index=first,
+                residual_kw=np.zeros(run.window.stop - run.window.start),
+                issued_at=now,
+                soc_by_key={},
+                settings=self.settings.dispatch,
+                rebound_limit_kw=rebound_room_kw(run.initial, run.schedules, keys)
+                if run.initial is not None
+                else None,
+            )
+        )
+        [schedule] = [s for s in result.schedules if s.key == key]
+        # Commanded or not, its load from ``first`` is what the re-plan expects of it now
+        # (the old plan had let it go: nothing it commanded is replaced).
+        run.schedules[key] = spliced(run.schedules[key], schedule, first)
+        run.replans.append(
+            Replan(
+                now,
+                reason,
+                run.grid.starts[first],
+                (),
+                (),
+                0.0,
+                result.solve.status.value,
+                time.perf_counter() - started,
+                result.max_rebound_excess_kw,
+            )
+        )
+        logger.info(
+            "event %s: recovery of %s re-planned from %s", run.event_id, key, run.grid.starts[first]
+        )
 
     def candidates(self, run: EventRun, now: datetime) -> list[str]:
         """Healthy resources not yet in this event (one commanded only to stagger its
@@ -348,6 +392,16 @@ class Replanner:
     def silent_batteries(self) -> list[str]:
         """Batteries that have not yet reported a state of charge."""
         return [key for key in self.roster.batteries() if self.monitor.last_soc(key) is None]
+
+    def measured_energy_owed(self, now: datetime) -> dict[str, tuple[datetime, float]]:
+        """Each fresh energy owed reported (time, kWh): the EV pools' telemetry."""
+        stale = timedelta(seconds=self.settings.telemetry_stale_s)
+        out = {}
+        for key in self.monitor.owed_keys:
+            reading = self.monitor.last_energy_owed(key)
+            if reading is not None and now - reading[0] <= stale:
+                out[key] = reading
+        return out
 
     def measured_indoor_temperatures(self, now: datetime) -> dict[str, tuple[datetime, float]]:
         """Each fresh indoor temperature reported (time, °C): the buildings' telemetry."""

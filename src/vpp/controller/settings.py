@@ -77,6 +77,13 @@ class ControllerSettings(FrozenModel):
         description="a building this far above its plan's temperature when the plan lets it "
         "go has its recovery re-planned from the measured one [°C]",
     )
+    catch_up_extension_tol_kwh: float = Field(
+        default=20.0,
+        ge=0,
+        description="an EV pool whose vehicles need this much more than its plan has them "
+        "need when the plan lets it go has its catch-up re-planned from the measured need "
+        "[kWh]",
+    )
     dispatch: DispatchSettings = DispatchSettings()
 
     @model_validator(mode="after")

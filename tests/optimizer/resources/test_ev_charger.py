@@ -15,7 +15,9 @@ from vpp.optimizer.resources.ev_charger import (
     SessionBounds,
     SpanLimits,
     place_sessions,
+    planned_energy_owed_kwh,
     support_kw,
+    with_energy_owed,
 )
 from vpp.optimizer.solve import solve
 
@@ -99,6 +101,62 @@ def test_add_ev_charger_pool_cannot_reduce_beyond_its_baseline():
     result = dispatch(problem(d, event(11, 13, target_kw=50)))
     assert result.max_shortfall_kw == pytest.approx(50.0)
     assert result.violations == ()
+
+
+# --- energy owed: the plan held against what the field's vehicles still need ---------
+
+
+def test_planned_energy_owed_is_arrived_need_less_what_the_pool_gave():
+    """Two cars: 150 kWh from 10:30 and 60 kWh from 11:00. Uncontrolled, the first owes
+    150 kWh at 10:30 and 30 kWh at 11:30; held back an hour, each boundary owes what the
+    pool did not give."""
+    grid = TimeGrid.for_day(DAY.date(), TZ)
+    pool = EvChargerPool.model_validate(
+        _pool(
+            [("c1", "10:30", "15:00", 150.0), ("c2", "11:00", "13:30", 60.0)],
+            chargers=(("c1", 120.0), ("c2", 60.0)),
+        )
+    )
+    baseline = sum(p.baseline_kw for p in place_sessions(pool, grid))
+    owed = planned_energy_owed_kwh(pool, grid, baseline)
+    assert owed.shape == (97,)
+    assert owed[42] == pytest.approx(150.0)  # 10:30, c1 just arrived
+    assert owed[44] == pytest.approx(150.0 - 60.0 + 60.0)  # 11:00: c1 had 60, c2 arrives
+    assert owed[46] == pytest.approx(150.0 - 120.0 + 60.0 - 30.0)
+    assert owed[60] == pytest.approx(0.0)
+    held = baseline.copy()
+    held[44:48] = 0.0  # nothing 11:00-12:00
+    owed_held = planned_energy_owed_kwh(pool, grid, held)
+    assert owed_held[48] == pytest.approx(owed[48] + baseline[44:48].sum() * 0.25)
+
+
+def test_a_pool_rewritten_with_its_energy_owed_catches_up_that_energy_from_then():
+    """At 12:00 the plugged-in cars (c1 since 10:30, c2 since 11:00) owe 200 kWh between
+    them; a car arriving at 16:00 is left as registered. Uncontrolled from 12:00, the
+    rewritten pool draws those 200 kWh, then the late car's own."""
+    grid = TimeGrid.for_day(DAY.date(), TZ)
+    pool = EvChargerPool.model_validate(
+        _pool(
+            [
+                ("c1", "10:30", "15:00", 150.0),
+                ("c2", "11:00", "13:30", 60.0),
+                ("c2", "16:00", "18:00", 40.0),
+            ],
+            chargers=(("c1", 120.0), ("c2", 60.0)),
+        )
+    )
+    owing = with_energy_owed(pool, grid, 48, 200.0)
+    by_arrival = sorted((s.arrival.isoformat(), s.charger_id, s.energy_kwh) for s in owing.sessions)
+    assert by_arrival == [
+        ("12:00:00", "c1", pytest.approx(200.0 * 150 / 210)),
+        ("12:00:00", "c2", pytest.approx(200.0 * 60 / 210)),
+        ("16:00:00", "c2", 40.0),
+    ]
+    baseline = sum(p.baseline_kw for p in place_sessions(owing, grid))
+    assert baseline[:48].sum() == pytest.approx(0.0)
+    assert baseline[48:64].sum() * 0.25 == pytest.approx(200.0)
+    assert planned_energy_owed_kwh(owing, grid, baseline)[48] == pytest.approx(200.0)
+    assert with_energy_owed(pool, grid, 8, 50.0) is pool  # 02:00: no car plugged in
 
 
 # --- the pooled model: pool power, session feasibility checked lazily -----------------
