@@ -228,18 +228,10 @@ async def test_counterfactual_is_the_same_device_never_commanded(make_harness, a
     assert commanded.gateway.traces["bess"].power_kw[-1] == pytest.approx(-300.0)
 
 
-async def test_a_buildings_gateway_reports_its_indoor_temperature():
-    """A building's telemetry carries the indoor temperature its recovery is planned from;
-    other kinds' carry none."""
-    chiller = building(outdoor_temperature_c=[33.0] * 24)
-    site = district(enterprise("mall", [chiller, battery("bess")])).enterprises[0].sites[0]
-    hvac, bess = site.resources
+async def first_readings(site, devices) -> dict[str, Telemetry]:
+    """What a gateway over ``devices`` publishes for each of them after a minute from 10:00."""
     clock = SimulatedClock(at(10))
     broker = InMemoryBroker()
-    devices = {
-        "chiller": HvacDevice(hvac, day=DAY.date(), tz=TZ, temperature_initial_c=25.5),
-        "bess": BatteryDevice(bess, day=DAY.date(), tz=TZ),
-    }
     gateway = SimulatedGateway(site, broker.link("gw"), now=clock.now, devices=devices)
     recorder = broker.link("ctl")
     heard: list[tuple[str, Telemetry]] = []
@@ -255,24 +247,29 @@ async def test_a_buildings_gateway_reports_its_indoor_temperature():
     try:
         clock.advance_to(at(10) + timedelta(minutes=1))
         await gateway.step(clock.now())
-        await wait_for(lambda: len(heard) == 2)
+        await wait_for(lambda: len(heard) == len(devices))
     finally:
         await gateway.stop()
         await recorder.close()
-    readings = dict(heard)
+    return dict(heard)
+
+
+async def test_a_buildings_gateway_reports_its_indoor_temperature():
+    """A building's telemetry carries the indoor temperature its recovery is planned from;
+    other kinds' carry none."""
+    chiller = building(outdoor_temperature_c=[33.0] * 24)
+    site = district(enterprise("mall", [chiller, battery("bess")])).enterprises[0].sites[0]
+    hvac, bess = site.resources
+    devices = {
+        "chiller": HvacDevice(hvac, day=DAY.date(), tz=TZ, temperature_initial_c=25.5),
+        "bess": BatteryDevice(bess, day=DAY.date(), tz=TZ),
+    }
+    readings = await first_readings(site, devices)
     assert readings["chiller"].indoor_temperature_c == pytest.approx(
         devices["chiller"].temperature_c
     )
     assert 24.0 < (readings["chiller"].indoor_temperature_c or 0.0) < 25.5  # pulled back
     assert readings["bess"].indoor_temperature_c is None
-
-
-async def wait_for(condition) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the telemetry never arrived")
 
 
 async def test_an_ev_pools_gateway_reports_the_energy_its_vehicles_still_need():
@@ -290,34 +287,21 @@ async def test_an_ev_pools_gateway_reports_the_energy_its_vehicles_still_need():
     chargers, bess = site.resources
     assert isinstance(chargers, EvChargerPool)
     sessions = [PlannedSession("c1", 9 * 3600.0, 15 * 3600.0, 90.0)]
-    clock = SimulatedClock(at(10))
-    broker = InMemoryBroker()
     devices = {
         "chargers": EvPoolDevice(chargers, sessions, day=DAY.date(), tz=TZ),
         "bess": BatteryDevice(bess, day=DAY.date(), tz=TZ),
     }
-    gateway = SimulatedGateway(site, broker.link("gw"), now=clock.now, devices=devices)
-    recorder = broker.link("ctl")
-    heard: list[tuple[str, Telemetry]] = []
-
-    def record(topic: str, payload: bytes) -> None:
-        parsed, value = decode(topic, payload)
-        if isinstance(value, Telemetry):
-            heard.append((parsed.resource_id or "", value))
-
-    recorder.on_message(record)
-    await recorder.start((Topic.subscription(Channel.TELEMETRY),))
-    await gateway.start()
-    try:
-        clock.advance_to(at(10) + timedelta(minutes=1))
-        await gateway.step(clock.now())
-        await wait_for(lambda: len(heard) == 2)
-    finally:
-        await gateway.stop()
-        await recorder.close()
-    readings = dict(heard)
+    readings = await first_readings(site, devices)
     owed = readings["chargers"].energy_owed_kwh
     assert owed == pytest.approx(devices["chargers"].energy_owed_kwh)
     assert owed is not None
     assert 0.0 < owed < 90.0  # charging since 09:00 (from the first step)
     assert readings["bess"].energy_owed_kwh is None
+
+
+async def wait_for(condition) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the telemetry never arrived")

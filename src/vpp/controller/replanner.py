@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -395,20 +395,23 @@ class Replanner:
 
     def measured_energy_owed(self, now: datetime) -> dict[str, tuple[datetime, float]]:
         """Each fresh energy owed reported (time, kWh): the EV pools' telemetry."""
-        stale = timedelta(seconds=self.settings.telemetry_stale_s)
-        out = {}
-        for key in self.monitor.owed_keys:
-            reading = self.monitor.last_energy_owed(key)
-            if reading is not None and now - reading[0] <= stale:
-                out[key] = reading
-        return out
+        return self._fresh(self.monitor.owed_keys, self.monitor.last_energy_owed, now)
 
     def measured_indoor_temperatures(self, now: datetime) -> dict[str, tuple[datetime, float]]:
         """Each fresh indoor temperature reported (time, °C): the buildings' telemetry."""
+        return self._fresh(self.monitor.indoor_keys, self.monitor.last_indoor_temperature, now)
+
+    def _fresh(
+        self,
+        keys: Iterable[str],
+        last: Callable[[str], tuple[datetime, float] | None],
+        now: datetime,
+    ) -> dict[str, tuple[datetime, float]]:
+        """The ``last`` reading (time, value) of each of ``keys`` within the staleness window."""
         stale = timedelta(seconds=self.settings.telemetry_stale_s)
         out = {}
-        for key in self.monitor.indoor_keys:
-            reading = self.monitor.last_indoor_temperature(key)
+        for key in keys:
+            reading = last(key)
             if reading is not None and now - reading[0] <= stale:
                 out[key] = reading
         return out
