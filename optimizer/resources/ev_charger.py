@@ -121,6 +121,27 @@ def planned_energy_owed_kwh(
     return owed
 
 
+def arrivals_kwh(pool: EvChargerPool, start: datetime, end: datetime) -> float:
+    """What the pool's sessions registered to plug in after ``start`` and by ``end`` need
+    [kWh] (each capped by what its charger gives in its connection): cars arrive early or
+    late, so a pool's reading may already hold some of them."""
+    max_kw = {c.charger_id: c.max_kw for c in pool.chargers}
+    tz = start.tzinfo
+    if tz is None:
+        raise ValueError("start: need an aware time")
+    first_day = start.astimezone(tz).date() - timedelta(days=1)
+    days = (end - start) // timedelta(days=1) + 3
+    total = 0.0
+    for day_offset in range(days):
+        day = first_day + timedelta(days=day_offset)
+        for session in pool.sessions:
+            arrival = datetime.combine(day, session.arrival, tzinfo=tz)
+            if start < arrival <= end:
+                hours = session.connected_min / 60.0
+                total += min(session.energy_kwh, max_kw[session.charger_id] * hours)
+    return total
+
+
 def with_energy_owed(
     pool: EvChargerPool, grid: TimeGrid, index: int, owed_kwh: float
 ) -> EvChargerPool:

@@ -46,12 +46,13 @@ from vpp.domain import (
     DemandResponseEvent,
     DispatchResult,
     District,
+    EvChargerPool,
     HvacLoad,
     SetpointMode,
     Telemetry,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
-from vpp.optimizer.resources.ev_charger import planned_energy_owed_kwh
+from vpp.optimizer.resources.ev_charger import place_sessions, planned_energy_owed_kwh
 from vpp.optimizer.resources.hvac import planned_temperature_c
 
 from builders import at, battery, building, curtailable, district, enterprise
@@ -426,6 +427,39 @@ async def test_an_ev_pool_within_its_plan_is_left_as_planned() -> None:
     early = run.grid.starts[last - 3]
     far = {STATION: (early, 5000.0)}
     assert unfinished_catch_ups_kwh(problem, run.schedules, early, far, 20.0) == {}
+
+
+def test_a_car_plugged_in_ahead_of_its_registered_arrival_is_not_energy_owed_beyond_the_plan() -> (
+    None
+):
+    """Read at 13:05 as its plan lets it go at 13:15, a pool owes 60 kWh more than planned:
+    a car registered for 13:20 came early. Within the 30 min drivers arrive early, that is
+    no catch-up the plan missed (the plan has the car from 13:30); with no spread allowed,
+    it would be."""
+    spec = _charging_station()
+    spec["chargers"].append({"charger_id": "c3", "max_kw": 60.0})
+    spec["sessions"].append(
+        {"charger_id": "c3", "arrival": "13:20", "departure": "16:00", "energy_kwh": 60}
+    )
+    d = district(enterprise("station", [spec], sector="public_charging"))
+    problem = DispatchProblem(d, planned_run(d).event, GRID)
+    pool = next(r.resource for r in d.resources() if r.key == STATION)
+    assert isinstance(pool, EvChargerPool)
+    baseline = sum(p.baseline_kw for p in place_sessions(pool, GRID))
+    plan = schedule(STATION, {t: float(baseline[t]) for t in range(44, 53)}, 0.0)
+    plan = plan.model_copy(update={"power_kw": tuple(float(v) for v in baseline)})
+    read_at = at(13) + timedelta(minutes=5)
+    planned = planned_energy_owed_kwh(pool, GRID, baseline)
+    measured = {STATION: (read_at, owed_at(GRID, planned, baseline, read_at) + 60.0)}
+    schedules = {STATION: plan}
+    now = read_at + timedelta(seconds=10)
+    spread = timedelta(minutes=30)
+    assert unfinished_catch_ups_kwh(problem, schedules, now, measured, 20.0, spread) == {}
+    [(first, _, error_kwh)] = unfinished_catch_ups_kwh(
+        problem, schedules, now, measured, 20.0
+    ).values()
+    assert first == 53
+    assert error_kwh == pytest.approx(60.0)
 
 
 def test_a_building_within_its_plan_or_far_from_its_end_is_left_as_planned() -> None:

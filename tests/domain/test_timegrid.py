@@ -188,6 +188,20 @@ def test_first_index_at_or_after_rounds_up_and_clamps():
     assert grid.first_index_at_or_after(T0 + timedelta(days=3)) == 96
 
 
+def test_index_at_is_the_interval_holding_a_time_in_any_offset_and_clamps():
+    """[start, end) of each interval holds the time; the same moment in UTC or any offset
+    gives the same interval; times outside the grid clamp to 0..count-1."""
+    grid = TimeGrid.for_day(DAY, SH)
+    assert grid.index_at(T0 + timedelta(minutes=15)) == 1
+    assert grid.index_at(T0 + timedelta(minutes=29, seconds=59)) == 1
+    assert (
+        grid.index_at((T0 + timedelta(minutes=29)).astimezone(timezone(timedelta(hours=-5)))) == 1
+    )
+    assert grid.index_at((T0 + timedelta(minutes=29)).astimezone(UTC)) == 1
+    assert grid.index_at(T0 - timedelta(hours=3)) == 0
+    assert grid.index_at(T0 + timedelta(days=3)) == 95
+
+
 # --- dt_h / starts -------------------------------------------------------------------------
 
 

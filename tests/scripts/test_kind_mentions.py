@@ -11,9 +11,10 @@ from pathlib import Path
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "kind_mentions.py"
 
-#: What is left, and why: battery state of charge and building comfort re-planning
-#: (controller), meter-history baselines of curtailable loads, the explanation's offer
-#: prices and notice rules, and the field protocols' adapters and simulated devices: Modbus
+#: What is left, and why: battery state of charge, building comfort and EV pool catch-up
+#: re-planning from the measured state (controller), meter-history baselines of curtailable
+#: loads, the explanation's offer prices and notice rules, and the field protocols'
+#: adapters and simulated devices: Modbus
 #: maps a battery onto SunSpec storage controls and PV onto an inverter's power limit, OCPP
 #: speaks only for EV charger pools (a protocol's own business: its device models are per
 #: kind).
@@ -31,6 +32,7 @@ MENTIONS = {
         "device_adapters/ocpp/adapter.py",
         "hil_sim/ocpp_sites.py",
         "hil_sim/ocpp_station.py",
+        "src/vpp/controller/planning.py",
     ],
     "hvac_load": ["src/vpp/controller/planning.py"],
     "pv": [

@@ -28,7 +28,11 @@ from vpp.domain import (
     kind_of,
 )
 from vpp.optimizer import DispatchProblem, DispatchSettings, dispatch
-from vpp.optimizer.resources.ev_charger import planned_energy_owed_kwh, with_energy_owed
+from vpp.optimizer.resources.ev_charger import (
+    arrivals_kwh,
+    planned_energy_owed_kwh,
+    with_energy_owed,
+)
 from vpp.optimizer.resources.hvac import commandable_at, planned_temperature_c
 from vpp.settlement import ASKED_TOL_KW
 
@@ -210,6 +214,7 @@ def unfinished_catch_ups_kwh(
     now: datetime,
     measured: Mapping[str, tuple[datetime, float]],
     tol_kwh: float,
+    arrival_spread: timedelta = timedelta(0),
 ) -> dict[str, tuple[int, float, float]]:
     """EV pools whose plan lets them go at the end of the running or the next interval
     while their vehicles measurably still need more than ``tol_kwh`` [kWh] above what the
@@ -218,7 +223,11 @@ def unfinished_catch_ups_kwh(
 
     Released, a pool charges every car at full power at once: energy the plan did not
     know was owed comes back as a new peak after the event. Its catch-up re-planned from
-    the measured need spreads it instead.
+    the measured need spreads it instead. The plan places a car from the interval
+    boundary after its registered arrival, and cars come up to ``arrival_spread`` early:
+    the need of the cars registered to arrive from the start of the interval read in to
+    ``arrival_spread`` after the reading is not counted above the plan (they may be
+    plugged in already, and the plan has them, later).
     """
     grid = problem.grid
     ending = released_soon(grid, schedules, measured, now)  # the pools that report
@@ -234,7 +243,9 @@ def unfinished_catch_ups_kwh(
         last, (read_at, owed_kwh) = ending[key], measured[key]
         power = np.asarray(schedules[key].power_kw)
         planned = planned_energy_owed_kwh(pool, grid, power)
-        error_kwh = owed_kwh - owed_at(grid, planned, power, read_at)
+        read_in = grid.starts[grid.index_at(read_at)]
+        early_kwh = arrivals_kwh(pool, read_in, read_at + arrival_spread)
+        error_kwh = owed_kwh - owed_at(grid, planned, power, read_at) - early_kwh
         if error_kwh > tol_kwh:
             out[key] = (last + 1, float(planned[last + 1]) + error_kwh, error_kwh)
     return out
@@ -243,9 +254,7 @@ def unfinished_catch_ups_kwh(
 def owed_at(grid: TimeGrid, owed_kwh: FloatArray, power_kw: FloatArray, ts: datetime) -> float:
     """A plan's energy owed [kWh] at ``ts``: ``owed_kwh`` holds it at each interval
     boundary (arrivals counted), falling at the planned power within the interval."""
-    index = grid.first_index_at_or_after(ts)
-    if index == grid.count or grid.starts[index] > ts:
-        index = max(index - 1, 0)
+    index = grid.index_at(ts)
     hours = (ts - grid.starts[index]).total_seconds() / 3600.0
     return float(max(owed_kwh[index] - power_kw[index] * min(max(hours, 0.0), grid.dt_h), 0.0))
 

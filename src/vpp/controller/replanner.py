@@ -287,6 +287,7 @@ class Replanner:
             now,
             self._not_extended(run, self.measured_energy_owed(now)),
             self.settings.catch_up_extension_tol_kwh,
+            timedelta(minutes=self.settings.arrival_spread_min),
         )
         todo: list[tuple[str, int, District, str]] = []
         for key, (first, temperature_c, error_c) in buildings.items():

@@ -84,6 +84,12 @@ class ControllerSettings(FrozenModel):
         "need when the plan lets it go has its catch-up re-planned from the measured need "
         "[kWh]",
     )
+    arrival_spread_min: float = Field(
+        default=30.0,
+        ge=0,
+        description="EV drivers plug in up to this early: the need of cars registered to "
+        "arrive that soon is not counted as energy owed beyond the plan [min]",
+    )
     dispatch: DispatchSettings = DispatchSettings()
 
     @model_validator(mode="after")

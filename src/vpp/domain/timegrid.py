@@ -124,6 +124,12 @@ class TimeGrid(FrozenModel):
         index = int(np.ceil(offset_min / self.interval_min - 1e-9))
         return min(max(index, 0), self.count)
 
+    def index_at(self, ts: datetime) -> int:
+        """Index of the interval holding ``ts`` (``[start, end)``), clamped to the grid."""
+        offset_min = _minutes_between(self.start, ts)
+        index = int(np.floor(offset_min / self.interval_min + 1e-9))
+        return min(max(index, 0), self.count - 1)
+
     @cached_property
     def minute_of_day(self) -> NDArray[np.int64]:
         """Local minutes after midnight at each interval start."""

@@ -14,6 +14,7 @@ from vpp.optimizer.resources.ev_charger import (
     PoolSeparator,
     SessionBounds,
     SpanLimits,
+    arrivals_kwh,
     place_sessions,
     planned_energy_owed_kwh,
     support_kw,
@@ -22,6 +23,7 @@ from vpp.optimizer.resources.ev_charger import (
 from vpp.optimizer.solve import solve
 
 from builders import DAY, TZ, district, enterprise, event, problem
+from builders import at as at_hour
 
 
 def _pool(sessions, chargers=(("c1", 120.0),), price=0.3):
@@ -157,6 +159,27 @@ def test_a_pool_rewritten_with_its_energy_owed_catches_up_that_energy_from_then(
     assert baseline[48:64].sum() * 0.25 == pytest.approx(200.0)
     assert planned_energy_owed_kwh(owing, grid, baseline)[48] == pytest.approx(200.0)
     assert with_energy_owed(pool, grid, 8, 50.0) is pool  # 02:00: no car plugged in
+
+
+def test_arrivals_are_the_need_of_cars_registered_to_plug_in_within_a_span():
+    """After ``start``, by ``end``, any day; each car's need capped by its charger over its
+    connection (a 7 kW charger plugged in 2 h gives 14 kWh at most)."""
+    pool = EvChargerPool.model_validate(
+        _pool(
+            [
+                ("c1", "17:00", "22:00", 40.0),
+                ("c2", "17:20", "19:20", 30.0),
+                ("c3", "00:10", "06:00", 20.0),
+            ],
+            chargers=(("c1", 60.0), ("c2", 7.0), ("c3", 7.0)),
+        )
+    )
+    assert arrivals_kwh(pool, at_hour(17), at_hour(17.5)) == pytest.approx(14.0)  # c1 at 17:00 out
+    assert arrivals_kwh(pool, at_hour(16.9), at_hour(17.5)) == pytest.approx(54.0)
+    assert arrivals_kwh(pool, at_hour(23.9), at_hour(24.5)) == pytest.approx(20.0)  # next day
+    assert arrivals_kwh(pool, at_hour(18), at_hour(23)) == 0.0
+    with pytest.raises(ValueError, match="aware"):
+        arrivals_kwh(pool, at_hour(17).replace(tzinfo=None), at_hour(18))
 
 
 # --- the pooled model: pool power, session feasibility checked lazily -----------------
