@@ -121,14 +121,14 @@ def planned_energy_owed_kwh(
     return owed
 
 
-def arrivals_kwh(pool: EvChargerPool, start: datetime, end: datetime) -> float:
-    """What the pool's sessions registered to plug in after ``start`` and by ``end`` need
-    [kWh] (each capped by what its charger gives in its connection): cars arrive early or
-    late, so a pool's reading may already hold some of them."""
+def arrivals_kwh(pool: EvChargerPool, tz: tzinfo, start: datetime, end: datetime) -> float:
+    """What the pool's sessions registered to plug in after ``start`` and by ``end`` (aware,
+    any offset) need [kWh], each capped by what its charger gives in its connection; the
+    registered arrivals are local times in ``tz``. Cars arrive early or late, so a pool's
+    reading may already hold some of them."""
+    if start.utcoffset() is None or end.utcoffset() is None:
+        raise ValueError("start, end: need aware times")
     max_kw = {c.charger_id: c.max_kw for c in pool.chargers}
-    tz = start.tzinfo
-    if tz is None:
-        raise ValueError("start: need an aware time")
     first_day = start.astimezone(tz).date() - timedelta(days=1)
     days = (end - start) // timedelta(days=1) + 3
     total = 0.0

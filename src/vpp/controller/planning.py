@@ -244,7 +244,7 @@ def unfinished_catch_ups_kwh(
         power = np.asarray(schedules[key].power_kw)
         planned = planned_energy_owed_kwh(pool, grid, power)
         read_in = grid.starts[grid.index_at(read_at)]
-        early_kwh = arrivals_kwh(pool, read_in, read_at + arrival_spread)
+        early_kwh = arrivals_kwh(pool, grid.tz, read_in, read_at + arrival_spread)
         error_kwh = owed_kwh - owed_at(grid, planned, power, read_at) - early_kwh
         if error_kwh > tol_kwh:
             out[key] = (last + 1, float(planned[last + 1]) + error_kwh, error_kwh)

@@ -1,5 +1,7 @@
 """EV pools: uncontrolled baseline, and every session gets its energy by departure."""
 
+from datetime import UTC, timedelta, timezone
+
 import numpy as np
 import pytest
 from bench.instances import make_instance
@@ -162,8 +164,9 @@ def test_a_pool_rewritten_with_its_energy_owed_catches_up_that_energy_from_then(
 
 
 def test_arrivals_are_the_need_of_cars_registered_to_plug_in_within_a_span():
-    """After ``start``, by ``end``, any day; each car's need capped by its charger over its
-    connection (a 7 kW charger plugged in 2 h gives 14 kWh at most)."""
+    """After ``start``, by ``end``, any day, in the district's local time whatever offset the
+    span is given in; each car's need capped by its charger over its connection (a 7 kW
+    charger plugged in 2 h gives 14 kWh at most)."""
     pool = EvChargerPool.model_validate(
         _pool(
             [
@@ -174,12 +177,21 @@ def test_arrivals_are_the_need_of_cars_registered_to_plug_in_within_a_span():
             chargers=(("c1", 60.0), ("c2", 7.0), ("c3", 7.0)),
         )
     )
-    assert arrivals_kwh(pool, at_hour(17), at_hour(17.5)) == pytest.approx(14.0)  # c1 at 17:00 out
-    assert arrivals_kwh(pool, at_hour(16.9), at_hour(17.5)) == pytest.approx(54.0)
-    assert arrivals_kwh(pool, at_hour(23.9), at_hour(24.5)) == pytest.approx(20.0)  # next day
-    assert arrivals_kwh(pool, at_hour(18), at_hour(23)) == 0.0
+
+    def arrivals(start_h: float, end_h: float) -> float:
+        return arrivals_kwh(pool, TZ, at_hour(start_h), at_hour(end_h))
+
+    assert arrivals(17, 17.5) == pytest.approx(14.0)  # c1's 17:00 is not after 17:00
+    assert arrivals(16.9, 17.5) == pytest.approx(54.0)
+    assert arrivals(23.9, 24.5) == pytest.approx(20.0)  # the next day's
+    assert arrivals(18, 23) == 0.0
+    in_utc = arrivals_kwh(pool, TZ, at_hour(16.9).astimezone(UTC), at_hour(17.5).astimezone(UTC))
+    assert in_utc == pytest.approx(54.0)
+    west = timezone(timedelta(hours=-5))
+    in_west = arrivals_kwh(pool, TZ, at_hour(16.9).astimezone(west), at_hour(17.5))
+    assert in_west == pytest.approx(54.0)
     with pytest.raises(ValueError, match="aware"):
-        arrivals_kwh(pool, at_hour(17).replace(tzinfo=None), at_hour(18))
+        arrivals_kwh(pool, TZ, at_hour(17).replace(tzinfo=None), at_hour(18))
 
 
 # --- the pooled model: pool power, session feasibility checked lazily -----------------
