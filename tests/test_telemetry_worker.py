@@ -4,12 +4,13 @@ them, and the controller's merged monitor ends as one process's would."""
 import json
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from mosquitto_broker import wait_until
 from vpp.controller.gate import PlausibilityGate
-from vpp.controller.monitor import Merged, Monitor, ReadingBatch, to_us
-from vpp.device_adapters import MalformedMessageError, TelemetryReceived, decode
+from vpp.controller.monitor import Merged, Monitor, ReadingBatch, from_us, to_us
+from vpp.device_adapters import InMemoryBroker, MalformedMessageError, TelemetryReceived, decode
 from vpp.device_adapters.mqtt import MqttLink
 from vpp.domain import (
     CurtailableLoad,
@@ -18,7 +19,7 @@ from vpp.domain import (
     Resource,
     Telemetry,
 )
-from vpp.telemetry_worker import TelemetryWorker, WorkerBatches
+from vpp.telemetry_worker import TelemetryWorker, WorkerBatches, batch_topic
 
 from builders import curtailable
 
@@ -180,3 +181,27 @@ async def test_merge_keeps_each_meter_in_time_order_across_workers():
     assert monitor.last_power_kw("s/m") == 4.0
     assert monitor.unavailable("s/m")
     assert merged.heard == {"s": t[3]}
+
+
+def test_a_batch_that_cannot_be_merged_is_dropped_and_counted_and_the_merging_goes_on():
+    """A faulty or mismatched worker's batch (columns that do not line up, a time no
+    clock holds, a reading that is not a number) is dropped and counted on arrival; it
+    cannot stop the merge of the good batches after it."""
+    controller = WorkerBatches(InMemoryBroker().link("controller"), Monitor(15))
+    key, ts = "mall/chargers", to_us(NOW)
+
+    def good(seq: int) -> ReadingBatch:
+        return ReadingBatch("w1", seq, [key], [ts + seq], [1.0], [None], [True])
+
+    misaligned = good(1)
+    misaligned.energy_owed_kwh.extend([1.0, 2.0])
+    far = ReadingBatch("w1", 2, [key], [2**62], [1.0], [None], [True])
+    not_a_number = ReadingBatch("w1", 3, [key], [ts + 3], [float("nan")], [None], [True])
+    short = ReadingBatch("w1", 4, [key, key], [ts + 4], [1.0, 1.0], [None, None], [True, True])
+    for batch in (misaligned, far, not_a_number, short, good(5)):
+        controller._on_message(batch_topic("w1"), msgspec.msgpack.encode(batch))
+    assert controller.misshapen == 4
+    assert controller.batches == 1
+    merged = controller.drain()
+    assert merged.accepted == 1
+    assert controller.monitor.last_seen(key) == from_us(ts + 5)

@@ -223,6 +223,8 @@ class WorkerBatches:
         self.merge_s = merge_s
         self.batches = 0
         self.undecodable = 0
+        self.misshapen = 0
+        """Batches that decoded but cannot be merged (:meth:`ReadingBatch.fault`)."""
         self.received = 0
         self.first_arrival_s: float | None = None
         self.last_arrival_s: float | None = None
@@ -261,6 +263,13 @@ class WorkerBatches:
         except msgspec.DecodeError as exc:
             self.undecodable += 1
             logger.warning("dropped undecodable batch on %s: %s", topic, exc)
+            return
+        fault = batch.fault()
+        if fault is not None:
+            self.misshapen += 1
+            logger.warning(
+                "dropped batch %d of %s on %s: %s", batch.seq, batch.worker_id, topic, fault
+            )
             return
         self.batches += 1
         self.received += batch.received

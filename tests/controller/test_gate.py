@@ -137,6 +137,21 @@ async def test_gate_logs_a_meter_once_per_period_and_counts_every_refusal(
     assert sum("5 more refused" in line for line in lines) == 2
 
 
+async def test_a_battery_claiming_energy_owed_is_refused_and_the_log_says_what_it_claimed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only an EV pool owes its users energy: a battery's reading saying it owes 40 kWh is
+    refused and counted, its power never reaches the monitor, and the log line has the
+    claim."""
+    caplog.set_level(logging.WARNING, logger="vpp.controller.gate")
+    async with bench() as b:
+        await b.telemetry(BESS, power_kw=-100.0, energy_owed_kwh=40.0)
+        assert b.controller.monitor.samples == 0
+        assert dict(b.controller.gate.refused) == {"energy_owed_outside_range": 1}
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "energy owed 40 kWh" in line
+
+
 async def test_stray_offline_status_is_overruled_by_the_next_plausible_reading() -> None:
     """A well-formed ``offline`` from a faulty gateway (or anyone) while the site's meters
     keep reporting: the next reading stamped after it puts the site back online."""

@@ -83,6 +83,10 @@ class PlausibilityGate:
             return None
         sample = message.telemetry
         detail = f"ts {sample.ts.isoformat()}, power {sample.power_kw:g} kW, soc {sample.soc}"
+        if sample.indoor_temperature_c is not None:
+            detail += f", indoor {sample.indoor_temperature_c:g} °C"
+        if sample.energy_owed_kwh is not None:
+            detail += f", energy owed {sample.energy_owed_kwh:g} kWh"
         self._refuse(message.key if resource is not None else _UNKNOWN, reason, detail, now)
         return reason
 

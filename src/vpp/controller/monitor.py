@@ -16,6 +16,7 @@ one monitor holds the district's state whichever process heard a reading.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ _UNIX = datetime(1970, 1, 1, tzinfo=UTC)
 def to_us(ts: datetime) -> int:
     """An aware time as whole microseconds since 1970 (UTC), exactly."""
     return (ts - _UNIX) // timedelta(microseconds=1)
+
+
+#: The last microsecond an aware datetime holds (9999-12-31, UTC) [us since 1970].
+MAX_TS_US = (datetime(9999, 12, 31, tzinfo=UTC) - _UNIX) // timedelta(microseconds=1)
 
 
 def from_us(us: int) -> datetime:
@@ -76,6 +81,24 @@ class ReadingBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def fault(self) -> str | None:
+        """Why the batch cannot be merged (columns that do not line up, a time no clock
+        holds, a reading no gate lets through); None when it can. A worker's gate has
+        judged every reading, but a faulty or mismatched worker must not stop the merge."""
+        n = len(self.keys)
+        for name in ("ts_us", "power_kw", "soc", "available"):
+            if len(getattr(self, name)) != n:
+                return f"column {name} has {len(getattr(self, name))} rows for {n} keys"
+        for name in ("indoor_temperature_c", "energy_owed_kwh"):
+            if len(getattr(self, name)) not in (0, n):
+                return f"column {name} has {len(getattr(self, name))} rows for {n} keys"
+        if any(not 0 <= ts_us <= MAX_TS_US for ts_us in self.ts_us):
+            return "a time outside 1970..9999"
+        values = [*self.power_kw, *self.soc, *self.indoor_temperature_c, *self.energy_owed_kwh]
+        if not all(v is None or math.isfinite(v) for v in values):
+            return "a reading that is not a finite number"
+        return None
 
 
 @dataclass
