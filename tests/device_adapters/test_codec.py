@@ -135,6 +135,33 @@ def test_decode_refuses_malformed_message_with_reason(topic, payload, reason, de
     assert isinstance(error, ValueError)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("power_kw", "30"),
+        ("power_kw", True),
+        ("soc", "0.5"),
+        ("available", "yes"),
+        ("available", 1),
+        ("indoor_temperature_c", "24.5"),
+        ("energy_owed_kwh", "212.5"),
+        ("energy_owed_kwh", True),
+    ],
+)
+def test_decode_refuses_a_number_written_as_text_or_a_flag(field, value):
+    """Telemetry's numbers are JSON numbers and its flags JSON booleans: ``"30"`` or
+    ``true`` for a power is no reading, whatever a lax parser would make of it."""
+    with pytest.raises(MalformedMessageError) as exc_info:
+        decode(TELEMETRY, as_json({**GOOD_TELEMETRY, field: value}))
+    assert (exc_info.value.reason, exc_info.value.detail.split(":")[0]) == ("invalid", field)
+
+
+def test_decode_takes_a_whole_number_for_a_number():
+    value = decode(TELEMETRY, as_json({**GOOD_TELEMETRY, "power_kw": 30, "soc": 1}))[1]
+    assert isinstance(value, Telemetry)
+    assert (value.power_kw, value.soc) == (30.0, 1.0)
+
+
 def test_decode_checks_topic_before_payload():
     """A bad topic is reported as such even when its payload is garbage too."""
     with pytest.raises(MalformedMessageError) as exc_info:

@@ -18,15 +18,19 @@ MAX_PAYLOAD_BYTES = 4096
 
 
 class Telemetry(FrozenModel):
-    """A gateway's reading of one resource: ``vpp/v1/{site}/{resource}/telemetry``."""
+    """A gateway's reading of one resource: ``vpp/v1/{site}/{resource}/telemetry``.
+
+    Numbers are JSON numbers and flags JSON booleans (strict): ``"30"`` or ``true`` for a
+    power is no reading, whatever a lax parser would make of it.
+    """
 
     ts: AwareDatetime
-    power_kw: FiniteFloat
-    soc: Fraction | None = None
-    available: bool = True
-    indoor_temperature_c: FiniteFloat | None = None
+    power_kw: FiniteFloat = Field(strict=True)
+    soc: Fraction | None = Field(default=None, strict=True)
+    available: bool = Field(default=True, strict=True)
+    indoor_temperature_c: FiniteFloat | None = Field(default=None, strict=True)
     """A building's indoor temperature [°C], which its recovery is planned from."""
-    energy_owed_kwh: FiniteFloat | None = None
+    energy_owed_kwh: FiniteFloat | None = Field(default=None, strict=True)
     """What an EV pool's plugged-in vehicles still need by their departures [kWh], which
     its catch-up after an event is planned from."""
 
