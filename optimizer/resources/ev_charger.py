@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -30,6 +31,7 @@ from numpy.typing import NDArray
 from vpp.domain import (
     DispatchResult,
     EvChargerPool,
+    EvSession,
     ResourceRef,
     ResourceSchedule,
     SetpointMode,
@@ -66,38 +68,46 @@ class PlacedSession:
     received_before_kwh: float = 0.0  # charged uncontrolled before the horizon starts
 
 
+def _plug_ins(pool: EvChargerPool, grid: TimeGrid) -> Iterator[tuple[int, EvSession, int, int]]:
+    """Each daily plug-in of the pool's sessions from the day before the horizon to the day
+    after, day by day: the session's index, the session and its [arrive, depart) in grid
+    intervals (arrival rounded up, departure down; may reach outside the grid)."""
+    first_day = grid.start.astimezone(grid.tz).date() - timedelta(days=1)
+    n_days = math.ceil((grid.end - grid.start) / timedelta(days=1)) + 2
+    start_utc = grid.start.astimezone(UTC)
+    connected = [(i, session, session.connected_min) for i, session in enumerate(pool.sessions)]
+    for day_offset in range(n_days):
+        day = first_day + timedelta(days=day_offset)
+        for i, session, minutes in connected:
+            arrive, depart = _on_grid(
+                start_utc, grid.interval_min, grid.tz, day, session.arrival, minutes
+            )
+            yield i, session, arrive, depart
+
+
 def place_sessions(pool: EvChargerPool, grid: TimeGrid) -> list[PlacedSession]:
     """Every daily session of the pool that is connected during the grid's horizon."""
     max_kw = {c.charger_id: c.max_kw for c in pool.chargers}
     dt = grid.dt_h
-    first_day = grid.start.astimezone(grid.tz).date() - timedelta(days=1)
-    n_days = math.ceil((grid.end - grid.start) / timedelta(days=1)) + 2
-    start_utc = grid.start.astimezone(UTC)
-    connected = [(session, session.connected_min) for session in pool.sessions]
     placed: list[PlacedSession] = []
-    for day_offset in range(n_days):
-        day = first_day + timedelta(days=day_offset)
-        for session, minutes in connected:
-            arrive, depart = _on_grid(
-                start_utc, grid.interval_min, grid.tz, day, session.arrival, minutes
+    for _, session, arrive, depart in _plug_ins(pool, grid):
+        if depart <= max(arrive, 0) or arrive >= grid.count:
+            continue
+        p_max = max_kw[session.charger_id]
+        need = min(session.energy_kwh, p_max * (depart - arrive) * dt)
+        # Uncontrolled: full power from arrival, on a timeline that may start before 0.
+        profile = np.clip(need / dt - p_max * np.arange(depart - arrive), 0.0, p_max)
+        lo, hi = max(arrive, 0), min(depart, grid.count)
+        baseline = np.zeros(grid.count)
+        baseline[lo:hi] = profile[lo - arrive : hi - arrive]
+        before_kwh = float(profile[: max(0, -arrive)].sum() * dt)
+        after_capacity_kwh = p_max * max(0, depart - grid.count) * dt
+        need_in = max(0.0, need - before_kwh - after_capacity_kwh)
+        placed.append(
+            PlacedSession(
+                session.charger_id, arrive, depart, p_max, need, baseline, need_in, before_kwh
             )
-            if depart <= max(arrive, 0) or arrive >= grid.count:
-                continue
-            p_max = max_kw[session.charger_id]
-            need = min(session.energy_kwh, p_max * (depart - arrive) * dt)
-            # Uncontrolled: full power from arrival, on a timeline that may start before 0.
-            profile = np.clip(need / dt - p_max * np.arange(depart - arrive), 0.0, p_max)
-            lo, hi = max(arrive, 0), min(depart, grid.count)
-            baseline = np.zeros(grid.count)
-            baseline[lo:hi] = profile[lo - arrive : hi - arrive]
-            before_kwh = float(profile[: max(0, -arrive)].sum() * dt)
-            after_capacity_kwh = p_max * max(0, depart - grid.count) * dt
-            need_in = max(0.0, need - before_kwh - after_capacity_kwh)
-            placed.append(
-                PlacedSession(
-                    session.charger_id, arrive, depart, p_max, need, baseline, need_in, before_kwh
-                )
-            )
+        )
     return placed
 
 
@@ -154,19 +164,9 @@ def with_energy_owed(
     moves with it (horizons of a day or less have none).
     """
     at = grid.starts[index].astimezone(grid.tz)
-    start_utc = grid.start.astimezone(UTC)
-    first_day = grid.start.astimezone(grid.tz).date() - timedelta(days=1)
-    n_days = math.ceil((grid.end - grid.start) / timedelta(days=1)) + 2
-    plugged: list[int] = []
-    for i, session in enumerate(pool.sessions):
-        for day_offset in range(n_days):
-            day = first_day + timedelta(days=day_offset)
-            arrive, depart = _on_grid(
-                start_utc, grid.interval_min, grid.tz, day, session.arrival, session.connected_min
-            )
-            if arrive <= index < depart:
-                plugged.append(i)
-                break
+    plugged = sorted(
+        {i for i, _, arrive, depart in _plug_ins(pool, grid) if arrive <= index < depart}
+    )
     if not plugged:
         return pool
     weights = np.array([pool.sessions[i].energy_kwh for i in plugged])

@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 
 import msgspec
 
@@ -95,7 +96,7 @@ class ReadingBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 return f"column {name} has {len(getattr(self, name))} rows for {n} keys"
         if any(not 0 <= ts_us <= MAX_TS_US for ts_us in self.ts_us):
             return "a time outside 1970..9999"
-        values = [*self.power_kw, *self.soc, *self.indoor_temperature_c, *self.energy_owed_kwh]
+        values = chain(self.power_kw, self.soc, self.indoor_temperature_c, self.energy_owed_kwh)
         if not all(v is None or math.isfinite(v) for v in values):
             return "a reading that is not a finite number"
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 
@@ -35,6 +36,8 @@ from vpp.optimizer.resources.ev_charger import (
 )
 from vpp.optimizer.resources.hvac import commandable_at, planned_temperature_c
 from vpp.settlement import ASKED_TOL_KW
+
+R = TypeVar("R", bound=Resource)
 
 
 def with_comfort_margin(district: District, margin_c: float) -> District:
@@ -171,17 +174,9 @@ def unfinished_recoveries_c(
     recovery re-planned from the measured temperature spreads it instead.
     """
     grid = problem.grid
-    ending = released_soon(grid, schedules, measured, now)  # the buildings that report
-    if not ending:
-        return {}
-    buildings = {
-        ref.key: ref.resource
-        for ref in problem.refs()
-        if ref.key in ending and isinstance(ref.resource, HvacLoad)
-    }
     out: dict[str, tuple[int, float, float]] = {}
-    for key, hvac in buildings.items():
-        last, reading, schedule = ending[key], measured[key], schedules[key]
+    for key, (last, hvac) in released_soon(problem, schedules, measured, now, HvacLoad).items():
+        reading, schedule = measured[key], schedules[key]
         temps = planned_temperature_c(hvac, problem, np.asarray(schedule.power_kw))
         error_c = reading[1] - temperature_at(grid, temps, reading[0])
         if error_c > tol_c:
@@ -190,10 +185,16 @@ def unfinished_recoveries_c(
 
 
 def released_soon(
-    grid: TimeGrid, schedules: Mapping[str, ResourceSchedule], keys: Iterable[str], now: datetime
-) -> dict[str, int]:
-    """Of ``keys``, the resources whose plan lets them go at the end of the running or the
-    next interval, with their last commanded interval."""
+    problem: DispatchProblem,
+    schedules: Mapping[str, ResourceSchedule],
+    keys: Iterable[str],
+    now: datetime,
+    kind: type[R],
+) -> dict[str, tuple[int, R]]:
+    """Of ``keys`` (the meters that report a state), the resources of ``kind`` whose plan
+    lets them go at the end of the running or the next interval, with their last
+    commanded interval and registration."""
+    grid = problem.grid
     running = grid.first_index_at_or_after(now)
     if running == grid.count or grid.starts[running] > now:
         running -= 1
@@ -205,7 +206,13 @@ def released_soon(
         last = max(t for t, v in enumerate(schedule.setpoint_kw) if v is not None)
         if last - 1 <= running <= last and last + 1 < grid.count:
             ending[key] = last
-    return ending
+    if not ending:
+        return {}
+    return {
+        ref.key: (ending[ref.key], ref.resource)
+        for ref in problem.refs()
+        if ref.key in ending and isinstance(ref.resource, kind)
+    }
 
 
 def unfinished_catch_ups_kwh(
@@ -230,17 +237,11 @@ def unfinished_catch_ups_kwh(
     plugged in already, and the plan has them, later).
     """
     grid = problem.grid
-    ending = released_soon(grid, schedules, measured, now)  # the pools that report
-    if not ending:
-        return {}
-    pools = {
-        ref.key: ref.resource
-        for ref in problem.refs()
-        if ref.key in ending and isinstance(ref.resource, EvChargerPool)
-    }
     out: dict[str, tuple[int, float, float]] = {}
-    for key, pool in pools.items():
-        last, (read_at, owed_kwh) = ending[key], measured[key]
+    for key, (last, pool) in released_soon(
+        problem, schedules, measured, now, EvChargerPool
+    ).items():
+        read_at, owed_kwh = measured[key]
         power = np.asarray(schedules[key].power_kw)
         planned = planned_energy_owed_kwh(pool, grid, power)
         read_in = grid.starts[grid.index_at(read_at)]

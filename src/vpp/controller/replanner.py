@@ -48,6 +48,7 @@ from vpp.controller.roster import CallCounts, Roster
 from vpp.controller.run import EventRun, Replan
 from vpp.controller.settings import ControllerSettings
 from vpp.domain import Battery, District, FloatArray, kind_of
+from vpp.optimizer import DispatchProblem
 from vpp.optimizer.explain import dispatch_explained
 from vpp.planning import prepare_problem
 
@@ -293,17 +294,14 @@ class Replanner:
         for key, (first, temperature_c, error_c) in buildings.items():
             district = with_indoor_temperature(problem.district, {key: temperature_c})
             reason = f"{error_c:+.1f} °C against the plan when it lets it go, recovery"
-            todo.append((key, first, district, reason))
+            todo.append((key, first, district, f"{key}: {reason} re-planned"))
         for key, (first, owed_kwh, error_kwh) in pools.items():
             district = with_vehicles_owed(problem.district, run.grid, first, {key: owed_kwh})
-            reason = (
-                f"vehicles owed {error_kwh:+.0f} kWh above the plan when it lets it go, catch-up"
-            )
-            todo.append((key, first, district, reason))
+            reason = f"vehicles owed {error_kwh:+.0f} kWh above the plan when it lets it go"
+            todo.append((key, first, district, f"{key}: {reason}, catch-up re-planned"))
         for key, first, district, reason in todo:
-            await self._extend_recovery(
-                run, key, first, district, f"{key}: {reason} re-planned", now
-            )
+            measured = replace(problem, district=district)
+            await self._extend_recovery(run, measured, key, first, reason, now)
         if todo:
             await self.dispatcher.send_due(run, now)
 
@@ -327,11 +325,17 @@ class Replanner:
         }
 
     async def _extend_recovery(
-        self, run: EventRun, key: str, first: int, district: District, reason: str, now: datetime
+        self,
+        run: EventRun,
+        measured: DispatchProblem,
+        key: str,
+        first: int,
+        reason: str,
+        now: datetime,
     ) -> None:
-        """Re-plan ``key`` alone from interval ``first`` on, registered as in ``district``
-        (its measured state), with no target and under the room the cap leaves it."""
-        assert run.problem is not None
+        """Re-plan ``key`` alone from interval ``first`` on, as ``measured`` (the run's
+        problem with the resource in its measured state) has it, with no target and under
+        the room the cap leaves it."""
         run.recoveries_extended.add(key)
         if self._commanded_later(run, key, run.grid.starts[first]):
             return  # another event's plan has it next: that one recovers it
@@ -340,7 +344,7 @@ class Replanner:
         result = await self.solve(
             partial(
                 replan,
-                replace(run.problem, district=district),
+                measured,
                 candidates=keys,
                 first_free_index=first,
                 residual_kw=np.zeros(run.window.stop - run.window.start),
