@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from concurrent.futures import Executor
 
@@ -97,7 +98,7 @@ def extract_result(
     total_power = np.zeros(ctx.n_t)
     for kb in built.blocks:
         power = _clean(x[kb.power_idx])
-        setpoint = kb.setpoint_kw(x)
+        setpoint = np.round(kb.setpoint_kw(x), 6)  # NaN: no setpoint
         total_base += kb.baseline_kw.sum(axis=0)
         total_power += power.sum(axis=0)
         for r, ref in enumerate(kb.refs):
@@ -111,9 +112,7 @@ def extract_result(
                     mode=kb.mode,
                     baseline_kw=tuple(np.round(kb.baseline_kw[r], 6).tolist()),
                     power_kw=tuple(power[r].tolist()),
-                    setpoint_kw=tuple(
-                        None if np.isnan(v) else float(np.round(v, 6)) for v in setpoint[r]
-                    ),
+                    setpoint_kw=tuple(None if math.isnan(v) else v for v in setpoint[r].tolist()),
                 )
             )
     in_window = ctx.in_window

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -31,7 +30,6 @@ from numpy.typing import NDArray
 from vpp.domain import (
     DispatchResult,
     EvChargerPool,
-    EvSession,
     ResourceRef,
     ResourceSchedule,
     SetpointMode,
@@ -51,6 +49,9 @@ from vpp.optimizer.resources._block import (
 logger = logging.getLogger(__name__)
 
 KIND = "ev_charger_pool"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_US_PER_MIN = 60_000_000
 EARLINESS_CNY_PER_KWH_PER_INTERVAL = 1e-5
 
 
@@ -68,47 +69,134 @@ class PlacedSession:
     received_before_kwh: float = 0.0  # charged uncontrolled before the horizon starts
 
 
-def _plug_ins(pool: EvChargerPool, grid: TimeGrid) -> Iterator[tuple[int, EvSession, int, int]]:
-    """Each daily plug-in of the pool's sessions from the day before the horizon to the day
-    after, day by day: the session's index, the session and its [arrive, depart) in grid
+@dataclass(frozen=True)
+class PlugIns:
+    """Each daily plug-in of a pool's sessions from the day before the horizon to the day
+    after, day by day: the session's index in the pool and its [arrive, depart) in grid
     intervals (arrival rounded up, departure down; may reach outside the grid)."""
+
+    session: IntArray
+    arrive: IntArray
+    depart: IntArray
+
+
+def plug_ins(pool: EvChargerPool, grid: TimeGrid) -> PlugIns:
+    """The pool's plug-ins on the grid (:class:`PlugIns`): a day's at once where the zone's
+    offset holds all day, one by one on a day the clocks change."""
     first_day = grid.start.astimezone(grid.tz).date() - timedelta(days=1)
     n_days = math.ceil((grid.end - grid.start) / timedelta(days=1)) + 2
-    start_utc = grid.start.astimezone(UTC)
-    connected = [(i, session, session.connected_min) for i, session in enumerate(pool.sessions)]
+    start_us = (grid.start - _EPOCH) // _MICROSECOND
+    interval_us = grid.interval_min * _US_PER_MIN
+    sessions = pool.sessions
+    arrival_us = np.array([_time_of_day_us(s.arrival) for s in sessions], dtype=np.int64)
+    connected_us = np.array([s.connected_min for s in sessions], dtype=np.int64) * _US_PER_MIN
+    arrive = np.empty((n_days, len(sessions)), dtype=np.int64)
+    depart = np.empty_like(arrive)
     for day_offset in range(n_days):
         day = first_day + timedelta(days=day_offset)
-        for i, session, minutes in connected:
-            arrive, depart = _on_grid(
-                start_utc, grid.interval_min, grid.tz, day, session.arrival, minutes
-            )
-            yield i, session, arrive, depart
+        midnight_us = _utc_midnight_us(grid.tz, day)
+        if midnight_us is None:
+            for k, session in enumerate(sessions):
+                arrive[day_offset, k], depart[day_offset, k] = _on_grid(
+                    start_us,
+                    grid.interval_min,
+                    grid.tz,
+                    day,
+                    session.arrival,
+                    session.connected_min,
+                )
+            continue
+        # As _on_grid: elapsed microseconds over the interval's, a float either way.
+        since_us = midnight_us + arrival_us - start_us
+        arrive[day_offset] = np.ceil(since_us / interval_us - 1e-9)
+        depart[day_offset] = np.floor((since_us + connected_us) / interval_us + 1e-9)
+    session_index = np.tile(np.arange(len(sessions), dtype=np.int64), n_days)
+    return PlugIns(session_index, arrive.ravel(), depart.ravel())
+
+
+def _time_of_day_us(t: time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
+
+
+@lru_cache(maxsize=4096)
+def _utc_midnight_us(tz: tzinfo, day: date) -> int | None:
+    """The UTC time of ``day``'s local midnight [microseconds since the epoch] where the
+    zone's offset is the same all day (sampled every half hour and at the next midnight);
+    None on a day the clocks change."""
+    midnight = datetime.combine(day, time())
+    offsets = {tz.utcoffset(midnight + timedelta(minutes=30 * k)) for k in range(49)}
+    if len(offsets) != 1 or None in offsets:
+        return None
+    (offset,) = offsets
+    assert offset is not None
+    return (midnight - _EPOCH.replace(tzinfo=None) - offset) // _MICROSECOND
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A pool's plug-ins connected during the horizon, as arrays over them (the fields of
+    :class:`PlacedSession`; ``baseline_kw`` is (plug-in, interval))."""
+
+    session: IntArray
+    arrive: IntArray
+    depart: IntArray
+    max_kw: FloatArray
+    need_kwh: FloatArray
+    baseline_kw: FloatArray
+    need_in_horizon_kwh: FloatArray
+    received_before_kwh: FloatArray
+
+    @property
+    def connected(self) -> NDArray[np.bool_]:
+        """(plug-in, interval): connected in the interval."""
+        t = np.arange(self.baseline_kw.shape[1])
+        on: NDArray[np.bool_] = (t >= self.arrive[:, None]) & (t < self.depart[:, None])
+        return on
+
+
+def placement(pool: EvChargerPool, grid: TimeGrid) -> Placement:
+    """Every daily session of the pool that is connected during the grid's horizon, with
+    its uncontrolled charging: full power from arrival until it has its energy."""
+    plug = plug_ins(pool, grid)
+    keep = (plug.depart > np.maximum(plug.arrive, 0)) & (plug.arrive < grid.count)
+    session, arrive, depart = plug.session[keep], plug.arrive[keep], plug.depart[keep]
+    rating = {c.charger_id: c.max_kw for c in pool.chargers}
+    p_max = np.array([rating[s.charger_id] for s in pool.sessions], dtype=np.float64)[session]
+    energy = np.array([s.energy_kwh for s in pool.sessions], dtype=np.float64)[session]
+    dt = grid.dt_h
+    need = np.minimum(energy, p_max * (depart - arrive) * dt)
+    # Uncontrolled: full power from arrival, on a timeline that may start before 0.
+    since_arrival = np.arange(grid.count) - arrive[:, None]
+    profile = np.clip(need[:, None] / dt - p_max[:, None] * since_arrival, 0.0, p_max[:, None])
+    connected = (since_arrival >= 0) & (np.arange(grid.count) < depart[:, None])
+    baseline = np.where(connected, profile, 0.0)
+    before = np.zeros(session.size)
+    for j in np.flatnonzero(arrive < 0).tolist():
+        early = np.clip(need[j] / dt - p_max[j] * np.arange(-arrive[j]), 0.0, p_max[j])
+        before[j] = float(early.sum() * dt)
+    after_capacity = p_max * np.maximum(0, depart - grid.count) * dt
+    need_in = np.maximum(0.0, need - before - after_capacity)
+    return Placement(session, arrive, depart, p_max, need, baseline, need_in, before)
 
 
 def place_sessions(pool: EvChargerPool, grid: TimeGrid) -> list[PlacedSession]:
     """Every daily session of the pool that is connected during the grid's horizon."""
-    max_kw = {c.charger_id: c.max_kw for c in pool.chargers}
-    dt = grid.dt_h
-    placed: list[PlacedSession] = []
-    for _, session, arrive, depart in _plug_ins(pool, grid):
-        if depart <= max(arrive, 0) or arrive >= grid.count:
-            continue
-        p_max = max_kw[session.charger_id]
-        need = min(session.energy_kwh, p_max * (depart - arrive) * dt)
-        # Uncontrolled: full power from arrival, on a timeline that may start before 0.
-        profile = np.clip(need / dt - p_max * np.arange(depart - arrive), 0.0, p_max)
-        lo, hi = max(arrive, 0), min(depart, grid.count)
-        baseline = np.zeros(grid.count)
-        baseline[lo:hi] = profile[lo - arrive : hi - arrive]
-        before_kwh = float(profile[: max(0, -arrive)].sum() * dt)
-        after_capacity_kwh = p_max * max(0, depart - grid.count) * dt
-        need_in = max(0.0, need - before_kwh - after_capacity_kwh)
-        placed.append(
-            PlacedSession(
-                session.charger_id, arrive, depart, p_max, need, baseline, need_in, before_kwh
-            )
+    p = placement(pool, grid)
+    charger = [pool.sessions[i].charger_id for i in p.session.tolist()]
+    return [
+        PlacedSession(*fields)
+        for fields in zip(
+            charger,
+            p.arrive.tolist(),
+            p.depart.tolist(),
+            p.max_kw.tolist(),
+            p.need_kwh.tolist(),
+            list(p.baseline_kw),
+            p.need_in_horizon_kwh.tolist(),
+            p.received_before_kwh.tolist(),
+            strict=True,
         )
-    return placed
+    ]
 
 
 def planned_energy_owed_kwh(
@@ -164,9 +252,8 @@ def with_energy_owed(
     moves with it (horizons of a day or less have none).
     """
     at = grid.starts[index].astimezone(grid.tz)
-    plugged = sorted(
-        {i for i, _, arrive, depart in _plug_ins(pool, grid) if arrive <= index < depart}
-    )
+    plug = plug_ins(pool, grid)
+    plugged = np.unique(plug.session[(plug.arrive <= index) & (index < plug.depart)]).tolist()
     if not plugged:
         return pool
     weights = np.array([pool.sessions[i].energy_kwh for i in plugged])
@@ -183,7 +270,7 @@ def with_energy_owed(
 
 @lru_cache(maxsize=65_536)
 def _on_grid(
-    start_utc: datetime,
+    start_us: int,
     interval_min: int,
     tz: tzinfo,
     day: date,
@@ -193,8 +280,10 @@ def _on_grid(
     """[arrive, depart) of one plug-in in grid intervals, arrival rounded up, departure down.
 
     Cached: a district's sessions share few distinct arrival times, and this datetime
-    arithmetic was most of a large model's build time.
+    arithmetic was most of a large model's build time. The grid's start comes as
+    microseconds since the epoch: an aware datetime is slow to hash.
     """
+    start_utc = _EPOCH + start_us * _MICROSECOND
     arrival_utc = datetime.combine(day, arrival, tzinfo=tz).astimezone(UTC)
     departure_utc = arrival_utc + timedelta(minutes=connected_min)
     interval = timedelta(minutes=interval_min)
@@ -225,35 +314,44 @@ class SessionBounds:
 def session_bounds(pools: list[EvChargerPool], ctx: ModelContext) -> SessionBounds:
     n_t, dt = ctx.n_t, ctx.dt_h
     baseline = np.zeros((len(pools), n_t))
-    owner: list[int] = []
+    owner: list[IntArray] = []
     rows_lo: list[FloatArray] = []
     rows_hi: list[FloatArray] = []
     rows_on: list[NDArray[np.bool_]] = []
-    need_lo: list[float] = []
-    need_hi: list[float] = []
+    need_lo: list[FloatArray] = []
+    need_hi: list[FloatArray] = []
     for r, pool in enumerate(pools):
         controllable = ctx.grid.in_daily_windows(pool.availability) & ctx.free
-        for session in place_sessions(pool, ctx.grid):
-            baseline[r] += session.baseline_kw
-            on = np.zeros(n_t, dtype=bool)
-            on[max(session.arrive, 0) : min(session.depart, n_t)] = True
-            base = np.where(on, session.baseline_kw, 0.0)
-            owner.append(r)
-            rows_on.append(on)
-            rows_lo.append(np.where(on & ~controllable, base, 0.0))
-            rows_hi.append(np.where(on, np.where(controllable, session.max_kw, base), 0.0))
-            need_lo.append(session.need_in_horizon_kwh)
-            need_hi.append(float(base.sum() * dt))
-    empty = np.zeros((0, n_t))
-    hi = np.array(need_hi, dtype=np.float64)
+        placed = placement(pool, ctx.grid)
+        for row in placed.baseline_kw:
+            baseline[r] += row
+        on = placed.connected
+        base = placed.baseline_kw  # zero where not connected
+        owner.append(np.full(on.shape[0], r, dtype=np.int64))
+        rows_on.append(on)
+        rows_lo.append(np.where(on & ~controllable, base, 0.0))
+        rows_hi.append(np.where(on, np.where(controllable, placed.max_kw[:, None], base), 0.0))
+        need_lo.append(placed.need_in_horizon_kwh)
+        need_hi.append(base.sum(axis=1) * dt)
+    if not owner:
+        return SessionBounds(
+            np.zeros(0, dtype=np.int64),
+            np.zeros((0, n_t)),
+            np.zeros((0, n_t)),
+            np.zeros(0),
+            np.zeros(0),
+            baseline,
+            np.zeros((0, n_t), dtype=bool),
+        )
+    hi = np.concatenate(need_hi)
     return SessionBounds(
-        np.array(owner, dtype=np.int64),
-        np.array(rows_lo) if rows_lo else empty,
-        np.array(rows_hi) if rows_hi else empty,
-        np.minimum(np.array(need_lo, dtype=np.float64), hi),
+        np.concatenate(owner),
+        np.concatenate(rows_lo),
+        np.concatenate(rows_hi),
+        np.minimum(np.concatenate(need_lo), hi),
         hi,
         baseline,
-        np.array(rows_on) if rows_on else np.zeros((0, n_t), dtype=bool),
+        np.concatenate(rows_on),
     )
 
 
@@ -598,8 +696,7 @@ def _ev(pool: EvChargerPool, power: np.ndarray, problem: DispatchProblem) -> lis
     out = []
     if power.min() < -TOL_KW or power.max() > pool.max_kw + TOL_KW:
         out.append("pool power outside 0..sum of charger ratings")
-    sessions = place_sessions(pool, problem.grid)
-    needed = sum(s.need_in_horizon_kwh for s in sessions)
+    needed = sum(placement(pool, problem.grid).need_in_horizon_kwh.tolist())
     delivered = float(power.sum() * problem.grid.dt_h)
     if delivered < needed - TOL_KWH:
         out.append(f"delivers {delivered:.2f} kWh, sessions need {needed:.2f} kWh")

@@ -1,6 +1,7 @@
 """EV pools: uncontrolled baseline, and every session gets its energy by departure."""
 
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -16,9 +17,11 @@ from vpp.optimizer.resources.ev_charger import (
     PoolSeparator,
     SessionBounds,
     SpanLimits,
+    _on_grid,
     arrivals_kwh,
     place_sessions,
     planned_energy_owed_kwh,
+    plug_ins,
     support_kw,
     with_energy_owed,
 )
@@ -50,6 +53,67 @@ def test_place_sessions_baseline_charges_at_full_power_from_arrival():
     assert np.allclose(placed.baseline_kw[42:47], 120.0)
     assert placed.baseline_kw[47] == pytest.approx(0.0)
     assert placed.baseline_kw.sum() * 0.25 == pytest.approx(150.0)
+
+
+# Days with a clock change: spring forward and fall back, at 02:00, 03:00 and at midnight.
+_CLOCK_CHANGES = [
+    ("Europe/Berlin", (2026, 3, 28, 20)),
+    ("Europe/Berlin", (2026, 10, 24, 21)),
+    ("America/New_York", (2026, 11, 1, 0, 30)),
+    ("America/Santiago", (2026, 4, 4, 18)),
+    ("America/Havana", (2026, 3, 7, 22)),
+    ("Australia/Lord_Howe", (2026, 4, 4, 12)),
+    ("Asia/Shanghai", (2026, 7, 15, 10)),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    change=st.sampled_from(_CLOCK_CHANGES),
+    shift_min=st.integers(-24 * 60, 24 * 60),
+    interval_min=st.sampled_from([5, 15, 30, 60]),
+    count=st.integers(1, 200),
+    arrivals=st.lists(
+        st.tuples(st.integers(0, 23), st.integers(0, 59), st.integers(1, 24 * 60 - 1)),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_plug_ins_place_each_session_as_its_wall_clock_arrival_does(
+    change, shift_min, interval_min, count, arrivals
+):
+    """A day's plug-ins are placed at once from the day's UTC midnight; where the clocks
+    change that day, or any other, each lands where its own local arrival puts it."""
+    zone, moment = change
+    tz = ZoneInfo(zone)
+    start = datetime(*moment, tzinfo=tz) + timedelta(minutes=shift_min)
+    grid = TimeGrid(start=start, interval_min=interval_min, count=count)
+    sessions = []
+    for k, (hour, minute, connected) in enumerate(arrivals):
+        departure = (hour * 60 + minute + connected) % 1440
+        sessions.append(
+            (
+                f"c{k}",
+                f"{hour:02d}:{minute:02d}",
+                f"{departure // 60:02d}:{departure % 60:02d}",
+                20.0,
+            )
+        )
+    pool = EvChargerPool.model_validate(
+        _pool(sessions, chargers=tuple((f"c{k}", 11.0) for k in range(len(sessions))))
+    )
+    placed = plug_ins(pool, grid)
+    first_day = grid.start.astimezone(tz).date() - timedelta(days=1)
+    start_us = (grid.start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    n = len(pool.sessions)
+    for j, (i, arrive, depart) in enumerate(
+        zip(placed.session.tolist(), placed.arrive.tolist(), placed.depart.tolist(), strict=True)
+    ):
+        session = pool.sessions[i]
+        day = first_day + timedelta(days=j // n)
+        assert (arrive, depart) == _on_grid(
+            start_us, interval_min, tz, day, session.arrival, session.connected_min
+        )
 
 
 def test_place_sessions_overnight_session_reaches_into_the_next_day():
