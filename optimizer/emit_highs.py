@@ -189,6 +189,10 @@ MAX_MILP_ROUNDS = 10
 #: find; the benchmark districts need 5-40 on the LP and few after the MILP).
 MAX_CUT_ROUNDS = 200
 
+#: Share of the time limit a repair may take past it: a MILP run that used the whole limit
+#: still gets its plan repaired, and the solve ends within 1.1 x the limit.
+REPAIR_TIME_SHARE = 0.1
+
 
 def _solve_with_cuts(
     h: highspy.Highs,
@@ -205,23 +209,27 @@ def _solve_with_cuts(
     lazy rows only remove points the whole model does not have). Where that gap is above
     the asked one, the MILP runs again with every cut found so far. Cutting the LP
     relaxation before the first MILP was measured slower: the MILP solves its root again.
+
+    On wall-clock limits the time limit is the whole solve's: a MILP run gets what is left
+    of it, none starts once it is spent, and the repair of the last run's plan may take
+    ``REPAIR_TIME_SHARE`` of the limit past it.
     """
+    deadline = _deadline(clock[1], settings)
     ints = np.flatnonzero(integer).astype(np.int32)
     if not ints.size:
-        return (
-            _read(h, False, clock)
-            if _cut_loop(h, m, settings) is not None
-            else _failed_rounds(clock)
-        )
+        rounds = _cut_loop(h, m, deadline)
+        return _read(h, False, clock) if rounds is not None else _failed_rounds(clock)
     # The repair costs a little objective (1e-4 on the benchmark districts): the MILP is
     # asked for a slightly smaller gap so the repaired plan usually meets the asked one.
     h.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap) * REPAIR_GAP_SHARE)
     best: RawSolution | None = None
     bound = -np.inf
     for milp_round in range(MAX_MILP_ROUNDS):
+        if milp_round and _spent(deadline):
+            break
         set_integer(h, ints, True)
         h.changeColsBounds(ints.size, ints, col_bounds[0][ints], col_bounds[1][ints])
-        _run(h, settings)
+        _run(h, deadline)
         info = h.getInfo()
         if info.primal_solution_status != 2:
             return best or _read(h, True, clock)
@@ -239,7 +247,7 @@ def _solve_with_cuts(
         # cold LP after the MIP took 1-2 s and 4x the iterations at 1,000 x 16.
         h.crossover(solution)
         _add_cuts(h, cuts)
-        repaired = _cut_loop(h, m, settings)
+        repaired = _cut_loop(h, m, _repair_deadline(deadline, settings))
         if repaired is None:
             return best or _failed_rounds(clock)
         note = (
@@ -252,22 +260,45 @@ def _solve_with_cuts(
             best = raw
         if proven and raw.mip_gap <= settings.mip_rel_gap + 1e-9:
             return raw
+    timed_out = _spent(deadline)
     if best is None:
-        return _failed_rounds(clock)
-    return replace(best, status=SolveStatus.FEASIBLE)
+        return _failed_rounds(clock, "time limit reached before a plan held" if timed_out else "")
+    note = "; time limit reached" if timed_out else ""
+    return replace(best, status=SolveStatus.FEASIBLE, termination=best.termination + note)
 
 
-def _run(h: highspy.Highs, settings: DispatchSettings) -> None:
-    """One run with the whole time limit: HiGHS counts it over all runs of an instance."""
-    if settings.limits == "wall_clock":
-        h.setOptionValue("time_limit", h.getRunTime() + float(settings.time_limit_s))
+def _deadline(translated: float, settings: DispatchSettings) -> float | None:
+    """When a solve's time limit ends [perf_counter s]; None on deterministic limits."""
+    if settings.limits != "wall_clock":
+        return None
+    return translated + float(settings.time_limit_s)
+
+
+def _repair_deadline(deadline: float | None, settings: DispatchSettings) -> float | None:
+    """A repair's deadline: the solve's, or a share of the limit from now if that is later."""
+    if deadline is None:
+        return None
+    return max(deadline, time.perf_counter() + REPAIR_TIME_SHARE * settings.time_limit_s)
+
+
+def _spent(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
+
+
+def _run(h: highspy.Highs, deadline: float | None) -> None:
+    """One run within what is left until ``deadline`` (HiGHS counts its time limit over
+    all runs of an instance, so the limit is set from its run time so far)."""
+    if deadline is not None:
+        left = max(deadline - time.perf_counter(), 1e-3)
+        h.setOptionValue("time_limit", h.getRunTime() + left)
     h.run()
 
 
-def _cut_loop(h: highspy.Highs, m: LinearModel, settings: DispatchSettings) -> int | None:
-    """Run and add violated lazy rows until none is; the rounds taken (None: ran out)."""
+def _cut_loop(h: highspy.Highs, m: LinearModel, deadline: float | None) -> int | None:
+    """Run and add violated lazy rows until none is; the rounds taken (None: ran out of
+    rounds). A run stopped by the deadline is reported as it is."""
     for rounds in range(MAX_CUT_ROUNDS):
-        _run(h, settings)
+        _run(h, deadline)
         if h.getInfo().primal_solution_status != 2:  # nothing to check: report as it is
             return rounds
         cuts = _separate(m, np.array(h.getSolution().col_value, dtype=np.float64))
@@ -281,9 +312,9 @@ def _separate(m: LinearModel, x: FloatArray) -> list[Cut]:
     return [cut for separator in m.separators for cut in separator(x)]
 
 
-def _failed_rounds(clock: tuple[float, float]) -> RawSolution:
+def _failed_rounds(clock: tuple[float, float], reason: str = "") -> RawSolution:
     started, translated = clock
-    termination = f"lazy constraints still violated after {MAX_CUT_ROUNDS} rounds"
+    termination = reason or f"lazy constraints still violated after {MAX_CUT_ROUNDS} rounds"
     solve_s = time.perf_counter() - translated
     return RawSolution(
         None, SolveStatus.FAILED, termination, None, None, solve_s, translated - started

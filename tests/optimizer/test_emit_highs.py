@@ -3,8 +3,9 @@
 import math
 
 import pytest
+from bench.instances import make_instance
 
-from vpp.optimizer import DispatchSettings, build_model
+from vpp.optimizer import DispatchSettings, build_model, dispatch, emit_highs
 from vpp.optimizer.emit_highs import to_highs
 from vpp.optimizer.problem import DETERMINISTIC_MAX_NODES
 
@@ -46,3 +47,20 @@ def test_deterministic_keeps_a_node_limit_already_given(nodes):
     settings = DispatchSettings(mip_max_nodes=nodes).deterministic()
     assert settings.limits == "deterministic"
     assert settings.mip_max_nodes == nodes
+
+
+def test_a_cut_solve_starts_no_milp_run_once_its_time_limit_is_spent(monkeypatch):
+    """The time limit is the whole solve's: with it spent after the first MILP run (the
+    deadline reported passed), the pooled model's solve returns that run's repaired plan,
+    marked feasible and timed out, where it would otherwise have run the MILP again."""
+    settings = DispatchSettings(
+        mip_rel_gap=1e-7, time_limit_s=60, decompose_above_resources=None, ev_model="pooled"
+    )
+    p = make_instance(20, 16, 0).problem
+    assert "2 MILP runs" in dispatch(p, settings).solve.termination
+    monkeypatch.setattr(emit_highs, "_spent", lambda deadline: deadline is not None)
+    result = dispatch(p, settings)
+    assert result.solve.status == "feasible"
+    assert "1 MILP runs" in result.solve.termination
+    assert result.solve.termination.endswith("; time limit reached")
+    assert result.violations == ()
