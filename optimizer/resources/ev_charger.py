@@ -85,7 +85,8 @@ def plug_ins(pool: EvChargerPool, grid: TimeGrid) -> PlugIns:
     offset holds all day, one by one on a day the clocks change."""
     first_day = grid.start.astimezone(grid.tz).date() - timedelta(days=1)
     n_days = math.ceil((grid.end - grid.start) / timedelta(days=1)) + 2
-    start_us = (grid.start - _EPOCH) // _MICROSECOND
+    start_utc = grid.start.astimezone(UTC)
+    start_us = (start_utc - _EPOCH) // _MICROSECOND
     interval_us = grid.interval_min * _US_PER_MIN
     sessions = pool.sessions
     arrival_us = np.array([_time_of_day_us(s.arrival) for s in sessions], dtype=np.int64)
@@ -98,7 +99,7 @@ def plug_ins(pool: EvChargerPool, grid: TimeGrid) -> PlugIns:
         if midnight_us is None:
             for k, session in enumerate(sessions):
                 arrive[day_offset, k], depart[day_offset, k] = _on_grid(
-                    start_us,
+                    start_utc,
                     grid.interval_min,
                     grid.tz,
                     day,
@@ -270,7 +271,7 @@ def with_energy_owed(
 
 @lru_cache(maxsize=65_536)
 def _on_grid(
-    start_us: int,
+    start_utc: datetime,
     interval_min: int,
     tz: tzinfo,
     day: date,
@@ -280,10 +281,8 @@ def _on_grid(
     """[arrive, depart) of one plug-in in grid intervals, arrival rounded up, departure down.
 
     Cached: a district's sessions share few distinct arrival times, and this datetime
-    arithmetic was most of a large model's build time. The grid's start comes as
-    microseconds since the epoch: an aware datetime is slow to hash.
+    arithmetic was most of a large model's build time.
     """
-    start_utc = _EPOCH + start_us * _MICROSECOND
     arrival_utc = datetime.combine(day, arrival, tzinfo=tz).astimezone(UTC)
     departure_utc = arrival_utc + timedelta(minutes=connected_min)
     interval = timedelta(minutes=interval_min)

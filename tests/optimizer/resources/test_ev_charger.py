@@ -104,7 +104,6 @@ def test_plug_ins_place_each_session_as_its_wall_clock_arrival_does(
     )
     placed = plug_ins(pool, grid)
     first_day = grid.start.astimezone(tz).date() - timedelta(days=1)
-    start_us = (grid.start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     n = len(pool.sessions)
     for j, (i, arrive, depart) in enumerate(
         zip(placed.session.tolist(), placed.arrive.tolist(), placed.depart.tolist(), strict=True)
@@ -112,7 +111,12 @@ def test_plug_ins_place_each_session_as_its_wall_clock_arrival_does(
         session = pool.sessions[i]
         day = first_day + timedelta(days=j // n)
         assert (arrive, depart) == _on_grid(
-            start_us, interval_min, tz, day, session.arrival, session.connected_min
+            grid.start.astimezone(UTC),
+            interval_min,
+            tz,
+            day,
+            session.arrival,
+            session.connected_min,
         )
 
 
