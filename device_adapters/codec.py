@@ -96,6 +96,20 @@ def encode(model: BaseModel) -> bytes:
 _TIMESTAMP = TypeAdapter(AwareDatetime)
 
 
+_last_timestamp: tuple[datetime | None, str] = (None, "")
+
+
+def _timestamp_json(ts: datetime) -> str:
+    """``ts`` as pydantic writes it; the last one is kept for every encoder (a simulated
+    city's gateways all stamp a tick with the same time)."""
+    global _last_timestamp
+    last, json = _last_timestamp
+    if ts is not last:
+        json = _TIMESTAMP.dump_json(ts).decode()
+        _last_timestamp = (ts, json)
+    return json
+
+
 class TelemetryEncoder:
     """Telemetry payloads byte for byte as :func:`encode` writes them, without building and
     dumping a model per reading (a simulated city sends ~10,000 a tick, all stamped alike).
@@ -125,7 +139,7 @@ class TelemetryEncoder:
                 return _telemetry_by_model(
                     ts, power_kw, soc, available, indoor_temperature_c, energy_owed_kwh
                 )
-            self._ts_json = _TIMESTAMP.dump_json(ts).decode()
+            self._ts_json = _timestamp_json(ts)
             self._ts = ts
         power = _plain_float(power_kw)
         if power is None or type(available) is not bool:

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from vpp.controller import Monitor
 from vpp.controller.monitor import STUCK_SAMPLES, ReadingBatch, to_us
@@ -30,6 +30,23 @@ def test_monitor_ignores_duplicate_and_out_of_order_samples() -> None:
     monitor.ingest(sample(4, 99.0))
     assert monitor.mean_kw("s1/r1", T0) == 10.0
     assert monitor.out_of_order == 2
+
+
+def test_monitor_reads_samples_stamped_in_any_offset_as_the_same_moments() -> None:
+    """A gateway stamping in +08:00, -05:00 or UTC: the same intervals, the same boundary
+    (a sample at an interval's end closes it), the same late and duplicate samples."""
+    utc, stamped = Monitor(15), Monitor(15)
+    zones = [timezone(timedelta(hours=8)), timezone(timedelta(hours=-5)), UTC]
+    for i, (minute, power) in enumerate(
+        [(15, 10.0), (15, 30.0), (16, 20.0), (14, 5.0), (30, 40.0)]
+    ):
+        utc.ingest(sample(minute, power))
+        ts = (T0 + timedelta(minutes=minute)).astimezone(zones[i % 3])
+        stamped.ingest(TelemetryReceived("s1", "r1", Telemetry(ts=ts, power_kw=power)))
+    for monitor in (utc, stamped):
+        assert monitor.mean_kw("s1/r1", T0) == 10.0
+        assert monitor.mean_kw("s1/r1", T0 + timedelta(minutes=15)) == 30.0
+        assert monitor.out_of_order == 2
 
 
 def test_monitor_flags_a_meter_repeating_one_nonzero_value_as_stuck() -> None:

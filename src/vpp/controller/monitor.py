@@ -38,9 +38,12 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _UNIX = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def to_us(ts: datetime) -> int:
     """An aware time as whole microseconds since 1970 (UTC), exactly."""
-    return (ts - _UNIX) // timedelta(microseconds=1)
+    return (ts - _UNIX) // _MICROSECOND
 
 
 #: The last microsecond an aware datetime holds (9999-12-31, UTC) [us since 1970].
@@ -120,6 +123,7 @@ class _Meter:
     sums_kw: dict[datetime, float] = field(default_factory=lambda: defaultdict(float))
     counts: dict[datetime, int] = field(default_factory=lambda: defaultdict(int))
     last_ts: datetime | None = None
+    last_us: int | None = None  # last_ts as to_us: compared as a number
     last_power_kw: float | None = None
     last_soc: float | None = None
     last_indoor_c: float | None = None
@@ -127,8 +131,10 @@ class _Meter:
     available: bool = True
     identical_run: int = 0
     stuck_since: datetime | None = None
-    span: tuple[datetime, datetime] | None = None
-    """The interval ``(start, end]`` of the latest sample (the next one is most likely in it)."""
+    span: tuple[int, int, datetime] | None = None
+    """The interval ``(start, end]`` of the latest sample [us since 1970], and its start
+    (the next sample is most likely in it): aware times of two zones (a gateway's and UTC)
+    compare slowly, numbers do not."""
 
 
 class Monitor:
@@ -173,16 +179,17 @@ class Monitor:
         owed_kwh: float | None = None,
     ) -> None:
         meter = self._meters[key]
-        if meter.last_ts is not None and ts <= meter.last_ts:
+        ts_us = to_us(ts)
+        if meter.last_us is not None and ts_us <= meter.last_us:
             self.out_of_order += 1  # a duplicate or a late sample: keep the first word
             return
         self.samples += 1
         span = meter.span
-        if span is not None and span[0] < ts <= span[1]:
-            start = span[0]
+        if span is not None and span[0] < ts_us <= span[1]:
+            start = span[2]
         else:
             start = self.interval_start(ts)
-            meter.span = (start, start + self.interval)
+            meter.span = (to_us(start), to_us(start + self.interval), start)
         meter.sums_kw[start] += power_kw
         meter.counts[start] += 1
         if power_kw == meter.last_power_kw and abs(power_kw) >= STUCK_MIN_KW:
@@ -193,6 +200,7 @@ class Monitor:
             meter.identical_run = 0
             meter.stuck_since = None
         meter.last_ts = ts
+        meter.last_us = ts_us
         meter.last_power_kw = power_kw
         meter.last_soc = soc
         meter.last_indoor_c = indoor_c
