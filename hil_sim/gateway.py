@@ -29,7 +29,7 @@ import math
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,7 @@ from vpp.hil_sim.physics import (
     Command,
     Device,
     PhysicsSettings,
+    as_utc,
     devices_for_site,
     shadow_of,
     site_refs,
@@ -591,7 +592,7 @@ class SimulatedGateway:
 
 def _hours(t0: datetime, t1: datetime) -> float:
     """Elapsed hours, exact across clock changes (aware times subtract in UTC)."""
-    return (t1.astimezone(UTC) - t0.astimezone(UTC)).total_seconds() / 3600.0
+    return (as_utc(t1) - as_utc(t0)).total_seconds() / 3600.0
 
 
 def _command(setpoint: SetpointPayload | None) -> Command | None:

@@ -164,6 +164,22 @@ class DeviceState(Generic[ResourceT]):
         return None
 
 
+_utc_of: dict[int, tuple[datetime, datetime]] = {}
+
+
+def as_utc(t: datetime) -> datetime:
+    """``t`` in UTC. The last few are kept: every device of a city steps from and to the
+    same two times each tick, and the conversion was a few per cent of the tick."""
+    kept = _utc_of.get(id(t))
+    if kept is not None and kept[0] is t:
+        return kept[1]
+    if len(_utc_of) >= 8:
+        _utc_of.clear()
+    utc = t.astimezone(UTC)
+    _utc_of[id(t)] = (t, utc)  # holding ``t`` keeps its id from being reused
+    return utc
+
+
 class DayClock:
     """Seconds after local midnight of the simulated day, for aware datetimes."""
 
@@ -184,7 +200,7 @@ class DayClock:
         last = self._last
         if last is not None and last[0] is t:
             return last[1]
-        s = (t.astimezone(UTC) - self._start_utc).total_seconds()
+        s = (as_utc(t) - self._start_utc).total_seconds()
         self._last = (t, s)
         return s
 

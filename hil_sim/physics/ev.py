@@ -198,6 +198,10 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         # first arrival); before ``_first_departure_s`` no car leaves [s]
         self._quiet_until_s = -math.inf
         self._first_departure_s = math.inf
+        # what the cars owe changes only where energy is delivered or a car leaves (counted
+        # here), or a car arrives (not before ``_quiet_until_s``): kept between readings
+        self._changes = 0
+        self._owed: tuple[int, float, float] | None = None  # (changes, quiet until, kWh)
         self._started = False
         self._minute = 0.0
         self._last_s = 0.0
@@ -205,6 +209,7 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
     def _start(self, s0: float) -> None:
         """Sessions already plugged in at the first step charged uncontrolled since arrival."""
         self._started = True
+        self._changes += 1
         self.left = self.departure_s <= s0
         plugged = (self.arrival_s < s0) & ~self.left
         elapsed_h = np.maximum(0.0, s0 - self.arrival_s) / SECONDS_PER_HOUR
@@ -277,6 +282,7 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         end, mean = ramp_array(start, target, self.rate_kw_per_s, dt_s)
         mean = np.minimum(np.maximum(mean, 0.0), remaining / dt_h)
         self.delivered_kwh += mean * dt_h
+        self._changes += 1
         self.power_kw = np.where(connected & (remaining - mean * dt_h > _EPS_KWH), end, 0.0)
         self._note_quiet(b)
         return float(mean.sum() * dt_h)
@@ -285,6 +291,8 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
         if s < self._first_departure_s:
             return
         leaving = np.flatnonzero((self.departure_s <= s) & ~self.left)
+        if leaving.size:
+            self._changes += 1
         for i in leaving:
             self.left[i] = True
             self.power_kw[i] = 0.0
@@ -320,9 +328,19 @@ class EvPoolDevice(DeviceState[EvChargerPool]):
     def energy_owed_kwh(self) -> float | None:
         """What the vehicles plugged in at the end of the last step still need [kWh]: the
         pool's gateway reports it, as chargers report each session's energy so far."""
+        kept = self._owed
+        if (
+            kept is not None
+            and kept[0] == self._changes
+            and kept[1] == self._quiet_until_s
+            and self._last_s < self._quiet_until_s
+        ):
+            return kept[2]  # quiet since: no car came, left or charged
         plugged = (self.arrival_s <= self._last_s) & ~self.left
         owed = np.where(plugged, self.need_kwh - self.delivered_kwh, 0.0)
-        return float(np.maximum(owed, 0.0).sum())
+        owed_kwh = float(np.maximum(owed, 0.0).sum())
+        self._owed = (self._changes, self._quiet_until_s, owed_kwh)
+        return owed_kwh
 
 
 def build_ev_pool(ref: ResourceRef, ctx: DeviceContext) -> EvPoolDevice:
