@@ -205,3 +205,35 @@ def test_ev_pool_reports_the_energy_its_plugged_in_vehicles_still_need():
     assert device.energy_owed_kwh == pytest.approx(20.0 - device.delivered_kwh[1], abs=1e-9)
     run(device, at(12), 240, None)
     assert device.energy_owed_kwh == 0.0
+
+
+def test_ev_pool_energy_owed_kept_between_quiet_readings_is_what_its_arrays_give():
+    """Read every minute of a day with overnight cars, limits and cars still owing at
+    departure: the figure kept while nothing moves is the one worked out afresh, and it is
+    kept for most quiet minutes."""
+    spec = pool(
+        ("c1", "01:00", "07:00", 20.0),
+        ("c1", "08:00", "12:00", 300.0),  # leaves owing
+        ("c2", "08:30", "18:00", 10.0),
+        ("c2", "19:00", "23:00", 5.0),
+        ("c3", "22:00", "06:00", 40.0),
+    )
+    rngs = {DAY.date() + timedelta(days=k): np.random.default_rng(k + 5) for k in (-1, 0, 1)}
+    device = EvPoolDevice(spec, plan_sessions(spec, DAY.date(), TZ, rngs), day=DAY.date(), tz=TZ)
+    kept = 0
+    t = at(0)
+    for minute in range(24 * 60):
+        command = Command(SetpointMode.LIMIT, 10.0) if 540 <= minute < 600 else None
+        end = t + timedelta(minutes=1)
+        device.step(t, end, command)
+        t = end
+        held = device._owed
+        kept += (
+            held is not None
+            and held[:2] == (device._changes, device._quiet_until_s)
+            and device._last_s < device._quiet_until_s
+        )
+        plugged = (device.arrival_s <= device._last_s) & ~device.left
+        afresh = np.maximum(np.where(plugged, device.need_kwh - device.delivered_kwh, 0.0), 0.0)
+        assert device.energy_owed_kwh == float(afresh.sum())
+    assert kept > 60
