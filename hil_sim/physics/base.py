@@ -286,8 +286,9 @@ def substep_bounds(s0: float, s1: float, max_s: float, events: Sequence[float] =
     """Sub-step boundaries from ``s0`` to ``s1``: every ``max_s`` plus ``events`` inside
     (sorted ascending; a list, searched by bisection: numpy's search costs more per call
     than a device's whole step)."""
-    count = max(1, math.ceil((s1 - s0) / max_s - 1e-9))
-    if count == 1:  # a tick no longer than a sub-step: most steps of most devices
+    # a tick no longer than a sub-step (most steps of most devices) needs no division
+    count = 1 if s1 - s0 <= max_s else max(1, math.ceil((s1 - s0) / max_s - 1e-9))
+    if count == 1:
         bounds = [s0, s1]
     else:
         width = (s1 - s0) / count
