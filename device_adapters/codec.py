@@ -99,12 +99,14 @@ _TIMESTAMP = TypeAdapter(AwareDatetime)
 _last_timestamp: tuple[datetime | None, str] = (None, "")
 
 
-def _timestamp_json(ts: datetime) -> str:
-    """``ts`` as pydantic writes it; the last one is kept for every encoder (a simulated
-    city's gateways all stamp a tick with the same time)."""
+def _timestamp_json(ts: datetime) -> str | None:
+    """An aware ``ts`` as pydantic writes it (None for a naive one); the last one is kept
+    for every encoder (a simulated city's gateways all stamp a tick with the same time)."""
     global _last_timestamp
     last, json = _last_timestamp
     if ts is not last:
+        if ts.utcoffset() is None:
+            return None
         json = _TIMESTAMP.dump_json(ts).decode()
         _last_timestamp = (ts, json)
     return json
@@ -121,10 +123,6 @@ class TelemetryEncoder:
     model's own way, so what is refused, and how, is unchanged.
     """
 
-    def __init__(self) -> None:
-        self._ts: datetime | None = None
-        self._ts_json = ""
-
     def __call__(
         self,
         ts: datetime,
@@ -134,15 +132,9 @@ class TelemetryEncoder:
         indoor_temperature_c: float | None = None,
         energy_owed_kwh: float | None = None,
     ) -> bytes:
-        if ts is not self._ts:
-            if ts.utcoffset() is None:
-                return _telemetry_by_model(
-                    ts, power_kw, soc, available, indoor_temperature_c, energy_owed_kwh
-                )
-            self._ts_json = _timestamp_json(ts)
-            self._ts = ts
+        ts_json = _timestamp_json(ts)
         power = _plain_float(power_kw)
-        if power is None or type(available) is not bool:
+        if ts_json is None or power is None or type(available) is not bool:
             return _telemetry_by_model(
                 ts, power_kw, soc, available, indoor_temperature_c, energy_owed_kwh
             )
@@ -171,7 +163,7 @@ class TelemetryEncoder:
             extra_json += f',"energy_owed_kwh":{owed}'
         flag = "true" if available else "false"
         return (
-            f'{{"ts":{self._ts_json},"power_kw":{power}{soc_json},"available":{flag}{extra_json}}}'
+            f'{{"ts":{ts_json},"power_kw":{power}{soc_json},"available":{flag}{extra_json}}}'
         ).encode()
 
 

@@ -136,7 +136,7 @@ def _utc_midnight_us(tz: tzinfo, day: date) -> int | None:
 @dataclass(frozen=True)
 class Placement:
     """A pool's plug-ins connected during the horizon, as arrays over them (the fields of
-    :class:`PlacedSession`; ``baseline_kw`` is (plug-in, interval))."""
+    :class:`PlacedSession`; ``baseline_kw`` and ``connected`` are (plug-in, interval))."""
 
     session: IntArray
     arrive: IntArray
@@ -146,13 +146,7 @@ class Placement:
     baseline_kw: FloatArray
     need_in_horizon_kwh: FloatArray
     received_before_kwh: FloatArray
-
-    @property
-    def connected(self) -> NDArray[np.bool_]:
-        """(plug-in, interval): connected in the interval."""
-        t = np.arange(self.baseline_kw.shape[1])
-        on: NDArray[np.bool_] = (t >= self.arrive[:, None]) & (t < self.depart[:, None])
-        return on
+    connected: NDArray[np.bool_]
 
 
 def placement(pool: EvChargerPool, grid: TimeGrid) -> Placement:
@@ -177,7 +171,7 @@ def placement(pool: EvChargerPool, grid: TimeGrid) -> Placement:
         before[j] = float(early.sum() * dt)
     after_capacity = p_max * np.maximum(0, depart - grid.count) * dt
     need_in = np.maximum(0.0, need - before - after_capacity)
-    return Placement(session, arrive, depart, p_max, need, baseline, need_in, before)
+    return Placement(session, arrive, depart, p_max, need, baseline, need_in, before, connected)
 
 
 def place_sessions(pool: EvChargerPool, grid: TimeGrid) -> list[PlacedSession]:

@@ -161,6 +161,7 @@ class Monitor:
         self._ingest(
             message.key,
             sample.ts,
+            to_us(sample.ts),
             sample.power_kw,
             sample.soc,
             sample.available,
@@ -172,6 +173,7 @@ class Monitor:
         self,
         key: str,
         ts: datetime,
+        ts_us: int,
         power_kw: float,
         soc: float | None,
         available: bool,
@@ -179,7 +181,6 @@ class Monitor:
         owed_kwh: float | None = None,
     ) -> None:
         meter = self._meters[key]
-        ts_us = to_us(ts)
         if meter.last_us is not None and ts_us <= meter.last_us:
             self.out_of_order += 1  # a duplicate or a late sample: keep the first word
             return
@@ -238,7 +239,7 @@ class Monitor:
         rows.sort(key=lambda row: (row[0], row[1]))  # each meter's readings by time
         latest: dict[str, int] = {}
         for key, ts_us, power_kw, soc, available, indoor_c, owed_kwh in rows:
-            self._ingest(key, from_us(ts_us), power_kw, soc, available, indoor_c, owed_kwh)
+            self._ingest(key, from_us(ts_us), ts_us, power_kw, soc, available, indoor_c, owed_kwh)
             latest[key] = ts_us
         merged.accepted = len(rows)
         for key, ts_us in latest.items():
